@@ -1,0 +1,78 @@
+"""Shared fixtures: one parametrized backend fixture over every installed namespace.
+
+Skips say why: torch not installed, CuPy not installed, no usable GPU.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from xpnn.backend import Backend, backend_of, numpy_backend
+
+# float64 runs agree to rounding; float32 runs accumulate reordering differences
+RTOL = {"float64": 1e-10, "float32": 1e-4}
+
+
+def _strict_backend() -> Backend:
+    import array_api_strict
+
+    return backend_of(array_api_strict.asarray([0.0]))
+
+
+def _torch_backend() -> Backend:
+    torch = pytest.importorskip("torch", reason="torch is not installed")
+    return backend_of(torch.zeros(1, dtype=torch.float64))
+
+
+def gpu_skip_reason() -> str | None:
+    """None when CuPy and a usable GPU are here, else why not."""
+    try:
+        import cupy
+    except ImportError:
+        return "CuPy is not installed (pip install 'xpnn[cuda12]')"
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as exc:  # CUDARuntimeError and friends
+        return f"no usable GPU: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+    return None if count else "CuPy sees no GPU"
+
+
+def _cupy_backend() -> Backend:
+    reason = gpu_skip_reason()
+    if reason:
+        pytest.skip(reason)
+    from xpnn.backend import resolve_device
+
+    return resolve_device("cuda:0")
+
+
+BACKEND_FACTORIES = {
+    "numpy": numpy_backend,
+    "array_api_strict": _strict_backend,
+    "torch": _torch_backend,
+    "cupy": _cupy_backend,
+}
+
+
+def backend_params(names=("numpy", "array_api_strict", "torch", "cupy")):
+    marks = {"cupy": [pytest.mark.gpu]}
+    return [pytest.param(name, marks=marks.get(name, []), id=name) for name in names]
+
+
+@pytest.fixture(params=backend_params())
+def backend(request) -> Backend:
+    """Every installed backend: NumPy, array-api-strict, torch-CPU, CuPy (GPU)."""
+    return BACKEND_FACTORIES[request.param]()
+
+
+def make_backend(name: str) -> Backend:
+    return BACKEND_FACTORIES[name]()
+
+
+@pytest.fixture
+def digits_data():
+    """scikit-learn's digits scaled by their real range 16: (X float64 (1797, 64), y int64)."""
+    from xpnn.data.digits import load_digits
+
+    data = load_digits()
+    return data.X.astype(np.float64) / 16.0, data.y

@@ -1,0 +1,61 @@
+"""The same seeded run on every backend gives the same parameters and losses.
+
+Tolerances: float64 rtol 1e-10 (only summation order differs), float32 rtol 1e-4.
+"""
+import numpy as np
+import pytest
+
+from xpnn import mlp
+from xpnn.backend import as_host_array, numpy_backend
+from xpnn.optim import make_optimizer, state_arrays
+from conftest import RTOL, backend_params, make_backend
+
+STEPS = 6
+
+
+def _run(backend, dtype, optimizer_name, data):
+    """STEPS minibatch steps from seed 0; host copies of params, optimizer state, losses."""
+    X_host, y_host = data
+    xp = backend.xp
+    rng = np.random.default_rng(0)
+    params = mlp.init_params(mlp.layer_sizes(64, (32, 16), 10), rng, dtype, backend)
+    optimizer = make_optimizer(optimizer_name, 1e-2 if optimizer_name != "sgd" else 0.1,
+                               weight_decay=1e-3 if optimizer_name == "adamw" else 0.0)
+    state = optimizer.init_state(params, xp)
+    X = backend.asarray(X_host, dtype=dtype)
+    y = backend.asarray(y_host)
+    order = backend.asarray(rng.permutation(X_host.shape[0]))
+    losses = []
+    for step in range(STEPS):
+        idx = order[step * 50:(step + 1) * 50]
+        loss, grads, _ = mlp.loss_and_grads(params, xp.take(X, idx, axis=0),
+                                            xp.take(y, idx, axis=0), xp)
+        params, state = optimizer.update(params, grads, state, xp)
+        losses.append(float(as_host_array(loss)))
+    arrays = {**params, **state_arrays(state)}
+    return {name: as_host_array(value).copy() for name, value in arrays.items()}, losses
+
+
+@pytest.mark.parametrize("other", backend_params(("array_api_strict", "torch", "cupy")))
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("optimizer_name", ["sgd", "nesterov", "adamw"])
+def test_training_steps_agree_with_numpy(other, dtype, optimizer_name, digits_data):
+    reference, ref_losses = _run(numpy_backend(), dtype, optimizer_name, digits_data)
+    result, losses = _run(make_backend(other), dtype, optimizer_name, digits_data)
+    assert set(result) == set(reference)
+    np.testing.assert_allclose(losses, ref_losses, rtol=RTOL[dtype])
+    for name, expected in reference.items():
+        assert result[name].dtype == expected.dtype == np.dtype(dtype), name
+        # near-zero entries (Adam moments) compare on the parameter's own scale
+        atol = RTOL[dtype] * float(np.max(np.abs(expected)))
+        np.testing.assert_allclose(result[name], expected, rtol=RTOL[dtype], atol=atol,
+                                   err_msg=name)
+
+
+def test_initial_weights_are_bit_identical_across_backends(backend):
+    rng_a, rng_b = np.random.default_rng(5), np.random.default_rng(5)
+    sizes = mlp.layer_sizes(10, (8,), 3)
+    reference = mlp.init_params(sizes, rng_a, "float32", numpy_backend())
+    other = mlp.init_params(sizes, rng_b, "float32", backend)
+    for name in reference:
+        np.testing.assert_array_equal(as_host_array(other[name]), reference[name])

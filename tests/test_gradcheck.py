@@ -1,0 +1,31 @@
+"""The whole MLP's hand-derived backward pass against central finite differences (float64)."""
+import pytest
+
+import xpnn
+
+GRAD_TOL = 1e-6
+
+
+@pytest.mark.parametrize("hidden", [(7,), (6, 5), (6, 5, 4)], ids=["1-hidden", "2-hidden", "3-hidden"])
+def test_mlp_gradients_match_finite_differences(backend, hidden):
+    errors = xpnn.gradcheck_report(hidden=hidden, n_features=5, n_classes=4, n_samples=9,
+                                   seed=3, backend=backend)
+    assert set(errors) == {f"{k}{i}" for i in range(1, len(hidden) + 2) for k in "wb"}
+    assert max(errors.values()) < GRAD_TOL, errors
+
+
+def test_gradcheck_detects_a_wrong_gradient(monkeypatch):
+    """The check must be able to fail: break dL/db and it must report a large error."""
+    from xpnn import mlp
+
+    original = mlp.backward
+
+    def broken(params, activations, grad_logits, xp):
+        grads = original(params, activations, grad_logits, xp)
+        grads["b1"] = grads["b1"] * 1.01
+        return grads
+
+    monkeypatch.setattr(mlp, "backward", broken)
+    errors = xpnn.gradcheck_report(hidden=(5,))
+    assert errors["b1"] > 1e-3
+    assert errors["w1"] < GRAD_TOL

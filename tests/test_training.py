@@ -1,0 +1,115 @@
+"""Training behaviour: learning, stability, divergence, early stopping, float32 end to end."""
+import numpy as np
+import pytest
+
+import xpnn
+from xpnn.backend import as_host_array
+from xpnn.data.split import stratified_split
+from xpnn.optim import state_arrays
+
+
+def _split(X, y, seed=0):
+    train_idx, test_idx = stratified_split(y, 0.25, np.random.default_rng(seed))
+    return X[train_idx], y[train_idx], X[test_idx], y[test_idx]
+
+
+def test_original_full_batch_gradient_descent_no_longer_diverges(digits_data):
+    """The learner's setting: one hidden layer of 20, full batch, 500+ plain GD steps."""
+    X, y = digits_data
+    X_train, y_train, X_test, y_test = _split(X, y)
+    clf = xpnn.MLPClassifier(hidden=(20,), epochs=600, batch_size=None, lr=0.5,
+                             optimizer="sgd", seed=0).fit(X_train, y_train)
+    losses = [row["loss"] for row in clf.history_]
+    assert len(losses) == 600 and np.all(np.isfinite(losses))
+    assert losses[-1] < 0.1 * losses[0]
+    # it learned every digit, not one: the original collapsed to a single prediction
+    predicted = clf.predict(X_test)
+    assert len(np.unique(predicted)) == 10
+    assert clf.score(X_test, y_test) > 0.93
+
+
+def test_absurd_learning_rate_raises_divergence_within_the_first_epoch(digits_data):
+    X, y = digits_data
+    clf = xpnn.MLPClassifier(hidden=(32,), epochs=5, batch_size=64, lr=1e10, optimizer="sgd")
+    with pytest.raises(xpnn.DivergenceError) as info:
+        clf.fit(X, y)
+    error = info.value
+    assert error.epoch == 1 and error.step >= 1 and error.layer >= 1
+    message = str(error)
+    assert f"epoch 1, step {error.step}" in message
+    assert "lower learning rate" in message and "layer" in message
+    # the weights kept are those of the last finite step
+    for name, value in clf.params_.items():
+        assert np.all(np.isfinite(as_host_array(value))), name
+    assert clf.history_ == []
+
+
+def test_divergence_is_pinned_to_the_same_step_with_frequent_checks(digits_data):
+    X, y = digits_data
+    errors = []
+    for check_every in (0, 3):
+        clf = xpnn.MLPClassifier(hidden=(32,), epochs=2, batch_size=64, lr=1e10,
+                                 optimizer="sgd", check_every=check_every)
+        with pytest.raises(xpnn.DivergenceError) as info:
+            clf.fit(X, y)
+        errors.append((info.value.epoch, info.value.step, info.value.layer))
+    assert errors[0] == errors[1]
+
+
+def test_float32_stays_float32_everywhere(digits_data):
+    X, y = digits_data
+    clf = xpnn.MLPClassifier(hidden=(16, 8), epochs=2, optimizer="adamw", weight_decay=1e-2,
+                             dtype="float32").fit(X, y)  # X is float64: cast once at the entry
+    for name, value in {**clf.params_, **state_arrays(clf.state_.opt_state)}.items():
+        assert value.dtype == np.float32, name
+    assert clf.predict_proba(X).dtype == np.float32
+    loss, _ = clf.evaluate(X, y)
+    assert isinstance(loss, float)
+
+
+def test_float64_on_request(digits_data):
+    X, y = digits_data
+    clf = xpnn.MLPClassifier(hidden=(8,), epochs=1, dtype="float64").fit(X, y)
+    assert all(value.dtype == np.float64 for value in clf.params_.values())
+    assert clf.predict_proba(X).dtype == np.float64
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "nesterov", "adam", "adamw"])
+def test_every_optimizer_learns_digits(digits_data, optimizer):
+    X, y = digits_data
+    X_train, y_train, X_test, y_test = _split(X, y)
+    lr = {"sgd": 0.1, "momentum": 0.05, "nesterov": 0.05}.get(optimizer, 3e-3)
+    clf = xpnn.MLPClassifier(hidden=(64,), epochs=15, batch_size=32, lr=lr,
+                             optimizer=optimizer, weight_decay=1e-4).fit(X_train, y_train)
+    assert clf.score(X_test, y_test) > 0.93
+
+
+def test_validation_split_and_early_stopping_restore_the_best_weights(digits_data):
+    X, y = digits_data
+    clf = xpnn.MLPClassifier(hidden=(64,), epochs=60, batch_size=16, lr=1e-2, val_fraction=0.3,
+                             early_stopping=True, patience=3, seed=1).fit(X, y)
+    history = clf.history_
+    assert clf.state_.stopped_early and len(history) < 60
+    val_losses = [row["val_loss"] for row in history]
+    best = int(np.argmin(val_losses))
+    assert clf.state_.best_epoch == best + 1
+    assert len(history) == best + 1 + 3  # stopped after `patience` epochs without progress
+    assert set(history[0]) == {"epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds"}
+    # the restored weights reproduce the best epoch's validation loss
+    from xpnn.train import DeviceSplit, evaluate
+    from xpnn.estimator import _rows
+
+    rng = np.random.default_rng(1)
+    rng.standard_normal(64 * 64 + 64 * 10)  # init draws come first, then the split
+    from xpnn.data.split import stratified_split as split
+    _, val_idx = split(y, 0.3, rng)
+    val = DeviceSplit(X[val_idx].astype(np.float32), y[val_idx])
+    assert evaluate(clf.params_, val, clf.backend_.xp)[0] == pytest.approx(val_losses[best], rel=1e-5)
+
+
+def test_same_seed_same_history_different_seed_different(digits_data):
+    X, y = digits_data
+    runs = [xpnn.MLPClassifier(hidden=(16,), epochs=2, seed=s).fit(X, y).history_
+            for s in (4, 4, 5)]
+    strip = [[{k: v for k, v in row.items() if k != "seconds"} for row in h] for h in runs]
+    assert strip[0] == strip[1] and strip[0] != strip[2]

@@ -1,0 +1,192 @@
+"""The one place that knows about array libraries.
+
+Everything else receives a ``Backend`` (namespace + device) and calls ``backend.xp``.
+Decides: which namespace a ``--device`` string means, which namespace and device
+caller arrays live in, how host NumPy data moves to a device and results come back.
+CuPy and torch are imported only when asked for (or when the caller's arrays are theirs).
+"""
+from __future__ import annotations
+
+import contextlib
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import array_api_compat
+import numpy as np
+
+from .errors import XpnnDeviceError
+
+DTYPES = ("float32", "float64")
+CUDA_INSTALL_HINT = "pip install 'xpnn[cuda12]' (CUDA 12) or 'xpnn[cuda13]' (CUDA 13)"
+
+
+@dataclass(frozen=True)
+class Backend:
+    """An array namespace and a device in it: where the math runs."""
+
+    xp: Any  # array-API namespace (array_api_compat wrapper or a native one)
+    device: Any  # that namespace's device object
+    name: str  # "numpy", "cupy", "torch", "array_api_strict", "jax", ...
+    label: str  # for people: "cpu", "cuda:0", "torch:cpu", ...
+
+    def dtype(self, name: str):
+        """The namespace's dtype object for "float32" / "float64"."""
+        if name not in DTYPES:
+            raise XpnnDeviceError(f"--dtype {name!r}: expected one of {', '.join(DTYPES)}")
+        return getattr(self.xp, name)
+
+    def asarray(self, host_array, dtype=None):
+        """Move a host NumPy array to this backend's device (one copy), optionally cast."""
+        host_array = np.asarray(host_array)
+        if dtype is not None:
+            host_array = host_array.astype(_numpy_dtype(dtype, self), copy=False)
+        return self.xp.asarray(host_array, device=self.device)
+
+    def quiet_float_errors(self):
+        """Silence NumPy's overflow/invalid warnings: the divergence guard reports them."""
+        if self.name == "numpy":
+            return np.errstate(over="ignore", invalid="ignore", divide="ignore")
+        return contextlib.nullcontext()
+
+    def synchronize(self):
+        """Wait for queued device work (for timing); a no-op on CPU namespaces."""
+        if self.name == "cupy":
+            import cupy
+
+            cupy.cuda.get_current_stream().synchronize()
+        elif self.name == "torch" and str(self.device).startswith("cuda"):
+            import torch
+
+            torch.cuda.synchronize(self.device)
+
+
+def _numpy_dtype(dtype, backend):
+    for name in DTYPES:
+        if dtype == getattr(backend.xp, name) or dtype == name:
+            return np.dtype(name)
+    raise XpnnDeviceError(f"unsupported dtype {dtype!r}")
+
+
+# -- resolving a --device string ---------------------------------------------------------
+
+_CUDA_RE = re.compile(r"^cuda(?::(\d+))?$")
+
+
+def resolve_device(spec: str) -> Backend:
+    """``cpu`` -> NumPy; ``cuda`` / ``cuda:N`` -> CuPy on GPU N (CuPy imported here, lazily)."""
+    spec = (spec or "cpu").strip().lower()
+    if spec == "cpu":
+        return numpy_backend()
+    match = _CUDA_RE.match(spec)
+    if match is None:
+        raise XpnnDeviceError(f"--device {spec!r}: expected cpu, cuda or cuda:N (e.g. cuda:0)")
+    return cupy_backend(int(match.group(1) or 0), spec)
+
+
+def numpy_backend() -> Backend:
+    return Backend(array_api_compat.array_namespace(np.empty(0)), "cpu", "numpy", "cpu")
+
+
+def cupy_backend(index: int, spec: str = "cuda") -> Backend:
+    try:
+        import cupy
+    except ImportError as exc:
+        raise XpnnDeviceError(
+            f"--device {spec}: CuPy is not installed; {CUDA_INSTALL_HINT}, or use --device cpu"
+        ) from exc
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as exc:  # CuPy raises CUDARuntimeError, or ImportError for missing libs
+        raise XpnnDeviceError(
+            f"--device {spec}: CuPy reports {_one_line(exc)!r}; check the NVIDIA driver "
+            f"(nvidia-smi) and the CuPy build for your CUDA version, or use --device cpu"
+        ) from exc
+    if count == 0:
+        raise XpnnDeviceError(f"--device {spec}: CuPy sees no GPU; use --device cpu")
+    if not 0 <= index < count:
+        raise XpnnDeviceError(
+            f"--device {spec}: GPU {index} does not exist; this machine has {count} "
+            f"(cuda:0..cuda:{count - 1})"
+        )
+    device = cupy.cuda.Device(index)
+    with device:
+        xp = array_api_compat.array_namespace(cupy.empty(0))
+    return Backend(xp, device, "cupy", f"cuda:{index}")
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+# -- caller arrays -----------------------------------------------------------------------
+
+
+def backend_of(*arrays) -> Backend:
+    """The namespace and device shared by ``arrays``; mixed ones are refused clearly."""
+    arrays = [a for a in arrays if a is not None]
+    try:
+        xp = array_api_compat.array_namespace(*arrays)
+    except TypeError as exc:
+        kinds = sorted({type(a).__module__.split(".")[0] + "." + type(a).__name__ for a in arrays})
+        raise XpnnDeviceError(
+            f"inputs come from different array libraries ({', '.join(kinds)}); "
+            f"convert them to one (e.g. all NumPy or all torch)"
+        ) from exc
+    devices = {str(array_api_compat.device(a)) for a in arrays}
+    if len(devices) > 1:
+        raise XpnnDeviceError(
+            f"inputs live on different devices ({', '.join(sorted(devices))}); move them to one"
+        )
+    device = array_api_compat.device(arrays[0])
+    name = _namespace_name(arrays[0])
+    label = "cpu" if name == "numpy" else f"{name}:{device}"
+    if name == "cupy":
+        label = f"cuda:{device.id}"
+    return Backend(xp, device, name, label)
+
+
+def _namespace_name(array) -> str:
+    checks = [
+        ("numpy", array_api_compat.is_numpy_array),
+        ("cupy", array_api_compat.is_cupy_array),
+        ("torch", array_api_compat.is_torch_array),
+        ("jax", array_api_compat.is_jax_array),
+        ("dask", array_api_compat.is_dask_array),
+    ]
+    for name, check in checks:
+        if check(array):
+            return name
+    return type(array).__module__.split(".")[0]
+
+
+def as_host_array(array) -> np.ndarray:
+    """Any supported array -> a host NumPy array (one device-to-host copy where needed)."""
+    if isinstance(array, np.ndarray):
+        return array
+    if array_api_compat.is_cupy_array(array):
+        return array.get()
+    if array_api_compat.is_torch_array(array):
+        return array.detach().cpu().numpy()
+    if array_api_compat.is_numpy_array(array) or array_api_compat.is_jax_array(array):
+        return np.asarray(array)
+    try:
+        return np.from_dlpack(array)
+    except (TypeError, RuntimeError, BufferError, AttributeError):
+        return np.asarray(array)
+
+
+def to_host_scalar(value) -> float:
+    """A 0-d device array -> a Python float (one sync)."""
+    return float(as_host_array(value))
+
+
+def copy_array(array, backend: Backend):
+    """A fresh copy on the same device (snapshots must not alias in-place updates)."""
+    return backend.xp.asarray(array, copy=True)
+
+
+def device_of(array):
+    """The device an array lives on (array-API ``device``)."""
+    return array_api_compat.device(array)

@@ -1,0 +1,24 @@
+"""Stratified train/test index splits drawn from the host RNG."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def stratified_split(y: np.ndarray, test_fraction: float, rng: np.random.Generator):
+    """Indices (train_idx, test_idx): each class split in the same proportion.
+
+    Every class with at least two samples keeps at least one on each side.
+    """
+    if not 0.0 < test_fraction < 1.0:
+        raise ValueError(f"test fraction must be in (0, 1), got {test_fraction}")
+    train_parts, test_parts = [], []
+    for label in np.unique(y):
+        members = rng.permutation(np.flatnonzero(y == label))
+        n_test = int(round(len(members) * test_fraction))
+        if len(members) >= 2:
+            n_test = min(max(n_test, 1), len(members) - 1)
+        test_parts.append(members[:n_test])
+        train_parts.append(members[n_test:])
+    train_idx = rng.permutation(np.concatenate(train_parts))
+    test_idx = np.sort(np.concatenate(test_parts))
+    return train_idx, test_idx

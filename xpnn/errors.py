@@ -1,0 +1,30 @@
+"""Errors meant for people: each says what went wrong, where, and what to do."""
+
+
+class XpnnError(Exception):
+    """Base class: a problem the user can fix (bad input, bad flag, missing device).
+
+    The CLI prints these as one line and exits with status 2.
+    """
+
+
+class XpnnDataError(XpnnError):
+    """Input data is malformed: wrong shape, bad values, truncated or corrupt file."""
+
+
+class XpnnDeviceError(XpnnError):
+    """A requested backend or device is not usable here."""
+
+
+class XpnnCheckpointError(XpnnError):
+    """A checkpoint file is missing, truncated, from a newer format, or not an xpnn file."""
+
+
+class DivergenceError(ArithmeticError):
+    """Training produced a non-finite loss or gradient; the last finite weights were kept."""
+
+    def __init__(self, message, *, epoch, step, layer):
+        super().__init__(message)
+        self.epoch = epoch
+        self.step = step
+        self.layer = layer

@@ -1,0 +1,132 @@
+"""Optimizers: state in, state out, no hidden globals.
+
+``init_state(params, xp)`` builds the state on the parameters' namespace and device;
+``update(params, grads, state, xp)`` returns new ``(params, state)``. Updates use augmented
+assignment (``m *= beta1``): in place on NumPy, CuPy and torch (fewer temporaries), a
+rebinding on immutable namespaces such as JAX; either way the returned values are the
+truth. Hyperparameters are Python floats, so float32 state stays float32.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw")
+
+
+def zeros_like_params(params, xp):
+    return {name: xp.zeros_like(value) for name, value in params.items()}
+
+
+@dataclass(frozen=True)
+class SGD:
+    """Plain gradient descent, optionally with momentum (heavy ball or Nesterov).
+
+    buf = momentum * buf + g; step = g + momentum * buf (Nesterov) or buf; p -= lr * step.
+    ``weight_decay`` adds the L2 term weight_decay * p to g (as torch.optim.SGD does).
+    """
+
+    lr: float = 0.01
+    momentum: float = 0.0
+    nesterov: bool = False
+    weight_decay: float = 0.0
+
+    def init_state(self, params, xp):
+        state = {"step": 0}
+        if self.momentum:
+            state["momentum"] = zeros_like_params(params, xp)
+        return state
+
+    def update(self, params, grads, state, xp):
+        lr, mu, decay = float(self.lr), float(self.momentum), float(self.weight_decay)
+        new_params, buffers = {}, state.get("momentum")
+        for name, param in params.items():
+            grad = grads[name]
+            if decay:
+                grad = grad + decay * param
+            if mu:
+                buf = buffers[name]
+                buf *= mu
+                buf += grad
+                buffers[name] = buf
+                grad = grad + mu * buf if self.nesterov else buf
+            param -= lr * grad
+            new_params[name] = param
+        new_state = {"step": state["step"] + 1}
+        if mu:
+            new_state["momentum"] = buffers
+        return new_params, new_state
+
+
+@dataclass(frozen=True)
+class Adam:
+    """Adam (Kingma & Ba), with AdamW's decoupled weight decay when ``decoupled``.
+
+    m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;  with bias corrections c1 = 1 - b1^t,
+    c2 = 1 - b2^t:  p -= lr * (m / c1) / (sqrt(v / c2) + eps), computed as
+    p -= (lr sqrt(c2) / c1) * m / (sqrt(v) + eps sqrt(c2)) so the scalars fold on the host.
+    AdamW first shrinks p by (1 - lr * weight_decay); plain Adam adds weight_decay * p to g.
+    """
+
+    lr: float = 1e-3
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+    weight_decay: float = 0.0
+    decoupled: bool = False
+
+    def init_state(self, params, xp):
+        return {"step": 0, "m": zeros_like_params(params, xp), "v": zeros_like_params(params, xp)}
+
+    def update(self, params, grads, state, xp):
+        step = state["step"] + 1
+        b1, b2, decay = float(self.beta1), float(self.beta2), float(self.weight_decay)
+        c1, c2 = 1.0 - b1**step, 1.0 - b2**step
+        step_size = float(self.lr) * math.sqrt(c2) / c1
+        eps_hat = float(self.eps) * math.sqrt(c2)
+        new_params, first, second = {}, dict(state["m"]), dict(state["v"])
+        for name, param in params.items():
+            grad = grads[name]
+            if decay and self.decoupled:
+                param *= 1.0 - float(self.lr) * decay
+            elif decay:
+                grad = grad + decay * param
+            m, v = first[name], second[name]
+            m *= b1
+            m += (1.0 - b1) * grad
+            v *= b2
+            v += (1.0 - b2) * (grad * grad)
+            param -= step_size * m / (xp.sqrt(v) + eps_hat)
+            new_params[name], first[name], second[name] = param, m, v
+        return new_params, {"step": step, "m": first, "v": second}
+
+
+def make_optimizer(name: str, lr: float, *, momentum=0.9, weight_decay=0.0, beta1=0.9,
+                   beta2=0.999, eps=1e-8):
+    """An optimizer by CLI/library name: sgd, momentum, nesterov, adam, adamw."""
+    name = name.lower()
+    if name == "sgd":
+        return SGD(lr=lr, weight_decay=weight_decay)
+    if name in ("momentum", "nesterov"):
+        return SGD(lr=lr, momentum=momentum, nesterov=name == "nesterov",
+                   weight_decay=weight_decay)
+    if name in ("adam", "adamw"):
+        return Adam(lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay,
+                    decoupled=name == "adamw")
+    raise ValueError(f"unknown optimizer {name!r}; expected one of {', '.join(OPTIMIZERS)}")
+
+
+def state_arrays(state) -> dict:
+    """The optimizer state's arrays, flattened to {"m/w1": array, ...} (for snapshots, files)."""
+    return {f"{slot}/{name}": value
+            for slot, per_param in state.items() if isinstance(per_param, dict)
+            for name, value in per_param.items()}
+
+
+def state_from_arrays(step: int, arrays: dict) -> dict:
+    """Inverse of ``state_arrays``: rebuild {"step": step, slot: {name: array}}."""
+    state = {"step": int(step)}
+    for key, value in arrays.items():
+        slot, name = key.split("/", 1)
+        state.setdefault(slot, {})[name] = value
+    return state

@@ -1,0 +1,262 @@
+"""The training loop: epochs of minibatches, metrics, early stopping, divergence guard.
+
+All arrays live on one backend. The host draws one permutation per epoch (moved to the
+device once); batches are gathered on the device with ``xp.take``; loss and correct
+counts accumulate on the device and are read once per epoch (or every ``check_every``
+steps). When a read finds a non-finite loss or weights, the loop rolls back to the last
+checked state and replays step by step to name the exact step and layer.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import mlp, ops
+from .backend import Backend, as_host_array, copy_array, device_of
+from .errors import DivergenceError
+from .optim import state_arrays, state_from_arrays
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 10
+    batch_size: int | None = 128  # None or 0: the full training set every step
+    early_stopping: bool = False
+    patience: int = 5
+    check_every: int = 0  # steps between divergence checks; 0: once per epoch
+    eval_batch_size: int = 8192
+
+
+@dataclass
+class TrainState:
+    """Everything that changes while training; enough to resume exactly."""
+
+    params: dict
+    opt_state: dict
+    epoch: int = 0  # completed epochs
+    history: list = field(default_factory=list)
+    best_epoch: int | None = None
+    stopped_early: bool = False
+
+
+@dataclass(frozen=True)
+class DeviceSplit:
+    """Features (n, d) in the training dtype and integer labels (n,), on one device."""
+
+    X: object
+    y: object
+
+    def __len__(self):
+        return self.X.shape[0]
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during training; ``state`` is rolled back to the last completed epoch."""
+
+    def __init__(self, state):
+        super().__init__("training interrupted")
+        self.state = state
+
+
+def _copy_state(params, opt_state, backend: Backend) -> tuple[dict, dict]:
+    """Fresh device copies of parameters and optimizer state (updates work in place)."""
+    params = {name: copy_array(value, backend) for name, value in params.items()}
+    opt_arrays = {key: copy_array(value, backend) for key, value in state_arrays(opt_state).items()}
+    return params, state_from_arrays(opt_state["step"], opt_arrays)
+
+
+def _all_finite(arrays, xp):
+    """One device-side flag: every element of every array is finite."""
+    flags = [xp.all(xp.isfinite(value)) for value in arrays]
+    return xp.all(xp.stack(flags))
+
+
+def batch_slices(n: int, batch_size: int | None):
+    size = n if not batch_size else min(int(batch_size), n)
+    return [(start, min(start + size, n)) for start in range(0, n, size)]
+
+
+def train(state: TrainState, optimizer, data: DeviceSplit, config: TrainConfig,
+          rng: np.random.Generator, backend: Backend, val: DeviceSplit | None = None,
+          on_epoch=None, on_step=None) -> TrainState:
+    """Train ``state`` in place for the remaining epochs of ``config``; returns it.
+
+    ``on_epoch(record)`` is called after each epoch with its history row; ``on_step(i)``
+    after each step (host-side counter only, no device sync).
+    """
+    with backend.quiet_float_errors():
+        return _train(state, optimizer, data, config, rng, backend, val, on_epoch, on_step)
+
+
+def _train(state: TrainState, optimizer, data: DeviceSplit, config: TrainConfig,
+          rng: np.random.Generator, backend: Backend, val: DeviceSplit | None = None,
+          on_epoch=None, on_step=None) -> TrainState:
+    xp = backend.xp
+    n = len(data)
+    slices = batch_slices(n, config.batch_size)
+    full_batch = len(slices) == 1
+    monitor = "val_loss" if val is not None else "loss"
+    best_value = min((row[monitor] for row in state.history), default=math.inf)
+    best_params, waited = None, 0
+
+    while state.epoch < config.epochs:
+        epoch = state.epoch + 1
+        started = time.perf_counter()
+        rng_state = rng.bit_generator.state
+        epoch_start = _copy_state(state.params, state.opt_state, backend)
+        checkpoint = epoch_start, 0  # last state known finite, and its step
+        order = None if full_batch else backend.asarray(rng.permutation(n))
+        loss_sum = xp.zeros((), dtype=data.X.dtype, device=backend.device)
+        correct = xp.zeros((), dtype=xp.int64, device=backend.device)
+        try:
+            for step, (start, stop) in enumerate(slices, start=1):
+                if order is None:
+                    inputs, labels = data.X, data.y
+                else:
+                    batch_idx = order[start:stop]
+                    inputs = xp.take(data.X, batch_idx, axis=0)
+                    labels = xp.take(data.y, batch_idx, axis=0)
+                loss, grads, logits = mlp.loss_and_grads(state.params, inputs, labels, xp)
+                state.params, state.opt_state = optimizer.update(
+                    state.params, grads, state.opt_state, xp)
+                loss_sum += loss * float(stop - start)
+                correct += ops.correct_count(logits, labels, xp)
+                if on_step is not None:
+                    on_step(step)
+                if config.check_every and step % config.check_every == 0 and step < len(slices):
+                    if not _finite_so_far(loss_sum, state.params, xp):
+                        _locate_divergence(state, checkpoint, optimizer, data, order, slices,
+                                           epoch, backend, optimizer_lr(optimizer))
+                    checkpoint = _copy_state(state.params, state.opt_state, backend), step
+        except KeyboardInterrupt:
+            state.params, state.opt_state = epoch_start
+            rng.bit_generator.state = rng_state
+            raise TrainingInterrupted(state) from None
+
+        if not _finite_so_far(loss_sum, state.params, xp):
+            _locate_divergence(state, checkpoint, optimizer, data, order, slices, epoch,
+                               backend, optimizer_lr(optimizer))
+        record = {"epoch": epoch, "loss": float(as_host_array(loss_sum)) / n,
+                  "accuracy": int(as_host_array(correct)) / n,
+                  "val_loss": None, "val_accuracy": None}
+        if val is not None:
+            record["val_loss"], record["val_accuracy"] = evaluate(
+                state.params, val, xp, config.eval_batch_size)
+        record["seconds"] = time.perf_counter() - started
+        state.history.append(record)
+        state.epoch = epoch
+        if on_epoch is not None:
+            on_epoch(record)
+
+        if record[monitor] < best_value:
+            best_value, waited, state.best_epoch = record[monitor], 0, epoch
+            if config.early_stopping:
+                best_params = {k: copy_array(v, backend) for k, v in state.params.items()}
+        else:
+            waited += 1
+            if config.early_stopping and waited >= config.patience:
+                state.stopped_early = True
+                break
+
+    if config.early_stopping and best_params is not None:
+        state.params = best_params
+    return state
+
+
+def optimizer_lr(optimizer) -> float:
+    return float(getattr(optimizer, "lr", float("nan")))
+
+
+def _finite_so_far(loss_sum, params, xp) -> bool:
+    """One host read: the accumulated loss and every parameter are finite."""
+    flag = xp.logical_and(xp.all(xp.isfinite(loss_sum)), _all_finite(params.values(), xp))
+    return bool(as_host_array(flag))
+
+
+def _locate_divergence(state, checkpoint, optimizer, data, order, slices, epoch, backend, lr):
+    """Roll back to the last checked state, replay with a check after every stage, raise.
+
+    Leaves ``state`` holding the weights of the last step that was entirely finite.
+    """
+    xp = backend.xp
+    (params, opt_state), first_step = _copy_state(*checkpoint[0], backend), checkpoint[1]
+    for step, (start, stop) in enumerate(slices, start=1):
+        if step <= first_step:
+            continue
+        if order is None:
+            inputs, labels = data.X, data.y
+        else:
+            inputs = xp.take(data.X, order[start:stop], axis=0)
+            labels = xp.take(data.y, order[start:stop], axis=0)
+        kept = _copy_state(params, opt_state, backend)
+        problem = None
+        logits, activations = mlp.forward(params, inputs, xp)
+        for layer, activation in enumerate(activations[1:] + [logits], start=1):
+            if not _host_finite(activation, xp):
+                problem = (layer, f"the outputs of layer {layer} (w{layer}) are not finite")
+                break
+        if problem is None:
+            loss, grad_logits = ops.cross_entropy_with_grad(logits, labels, xp)
+            if not _host_finite(loss, xp):
+                last = mlp.n_layers(params)
+                problem = (last, f"the loss on the output layer's logits (layer {last}) is "
+                                 f"not finite")
+        if problem is None:
+            grads = mlp.backward(params, activations, grad_logits, xp)
+            for layer in range(mlp.n_layers(params), 0, -1):
+                name = f"w{layer}"
+                if not (_host_finite(grads[name], xp) and _host_finite(grads[f"b{layer}"], xp)):
+                    problem = (layer, f"the gradient of layer {layer} ({name}) is not finite")
+                    break
+        if problem is None:
+            params, opt_state = optimizer.update(params, grads, opt_state, xp)
+            for layer in range(1, mlp.n_layers(params) + 1):
+                if not (_host_finite(params[f"w{layer}"], xp)
+                        and _host_finite(params[f"b{layer}"], xp)):
+                    problem = (layer, f"the update made layer {layer}'s weights (w{layer}) "
+                                      f"not finite")
+                    break
+        if problem is not None:
+            state.params, state.opt_state = kept
+            layer, what = problem
+            raise DivergenceError(
+                f"training diverged at epoch {epoch}, step {step} of {len(slices)}: {what}. "
+                f"The weights of the last finite step were kept. Try a lower learning rate "
+                f"(now {lr:g}, e.g. --lr {lr / 10:g}) and check the input scaling (features "
+                f"should be about 0..1 or standardized).",
+                epoch=epoch, step=step, layer=layer)
+    # the replay stayed finite (non-deterministic device sums): report the epoch
+    state.params, state.opt_state = checkpoint[0]
+    raise DivergenceError(
+        f"training diverged in epoch {epoch} (after step {first_step}); the replay could not "
+        f"pin the step. The weights from before it were kept. Try a lower learning rate "
+        f"(now {lr:g}) and check the input scaling.",
+        epoch=epoch, step=None, layer=None)
+
+
+def _host_finite(array, xp) -> bool:
+    return bool(as_host_array(xp.all(xp.isfinite(array))))
+
+
+def evaluate(params, split: DeviceSplit, xp, batch_size: int = 8192):
+    """(mean cross-entropy, accuracy) over ``split``, as host floats (one read at the end)."""
+    n = len(split)
+    loss_sum = xp.zeros((), dtype=split.X.dtype, device=device_of(split.X))
+    correct = xp.zeros((), dtype=xp.int64, device=device_of(split.X))
+    for start, stop in batch_slices(n, batch_size):
+        logits = mlp.predict_logits(params, split.X[start:stop, ...], xp)
+        labels = split.y[start:stop]
+        loss_sum += ops.cross_entropy(logits, labels, xp) * float(stop - start)
+        correct += ops.correct_count(logits, labels, xp)
+    return float(as_host_array(loss_sum)) / n, int(as_host_array(correct)) / n
+
+
+def predict_logits(params, X, xp, batch_size: int = 8192):
+    """Logits (n, k) for all rows, computed in batches, concatenated on the device."""
+    parts = [mlp.predict_logits(params, X[start:stop, ...], xp)
+             for start, stop in batch_slices(X.shape[0], batch_size)]
+    return parts[0] if len(parts) == 1 else xp.concat(parts, axis=0)
+

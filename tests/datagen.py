@@ -1,0 +1,87 @@
+"""Small data files for the data-loader tests: IDX (raw/gzip), CSV, and their digests."""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import struct
+from pathlib import Path
+
+import numpy as np
+
+IDX_TYPE_CODES = {
+    np.dtype(np.uint8): 0x08,
+    np.dtype(np.int8): 0x09,
+    np.dtype(np.int16): 0x0B,
+    np.dtype(np.int32): 0x0C,
+    np.dtype(np.float32): 0x0D,
+    np.dtype(np.float64): 0x0E,
+}
+
+STANDARD_NAMES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    """The IDX encoding of ``array``: magic, big-endian dims, big-endian values."""
+    array = np.asarray(array)
+    type_code = IDX_TYPE_CODES[array.dtype]
+    header = struct.pack(">BBBB", 0, 0, type_code, array.ndim)
+    header += struct.pack(f">{array.ndim}I", *array.shape)
+    return header + array.astype(array.dtype.newbyteorder(">")).tobytes()
+
+
+def write_bytes(path: Path, content: bytes, *, gz: bool = False) -> Path:
+    """Write ``content`` (gzip-compressed with a fixed mtime when ``gz``) and return the path."""
+    if gz:
+        content = gzip.compress(content, mtime=0)
+    path.write_bytes(content)
+    return path
+
+
+def write_idx(path: Path, array: np.ndarray, *, gz: bool = False) -> Path:
+    return write_bytes(path, idx_bytes(array), gz=gz)
+
+
+def make_images(rng: np.random.Generator, n: int, rows: int = 4, cols: int = 3) -> np.ndarray:
+    return rng.integers(0, 256, size=(n, rows, cols), dtype=np.uint8)
+
+
+def make_labels(rng: np.random.Generator, n: int, n_classes: int = 10) -> np.ndarray:
+    return rng.integers(0, n_classes, size=n, dtype=np.uint8)
+
+
+def write_idx_dir(directory: Path, *, gz: bool = True, n_train: int = 12, n_test: int = 5,
+                  seed: int = 0) -> dict[str, np.ndarray]:
+    """The four standard MNIST-style files in ``directory``; returns the arrays by role."""
+    directory.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    arrays = {
+        "train_images": make_images(rng, n_train),
+        "train_labels": make_labels(rng, n_train),
+        "test_images": make_images(rng, n_test),
+        "test_labels": make_labels(rng, n_test),
+    }
+    for role, array in arrays.items():
+        name = STANDARD_NAMES[role] + (".gz" if gz else "")
+        write_idx(directory / name, array, gz=gz)
+    return arrays
+
+
+def write_csv(path: Path, rows, header=None) -> Path:
+    """Rows of cells (numbers or strings) as comma-separated lines, header first if given."""
+    lines = [] if header is None else [",".join(header)]
+    lines += [",".join(str(cell) for cell in row) for row in rows]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def kaggle_header(n_pixels: int, labeled: bool = True) -> list[str]:
+    return (["label"] if labeled else []) + [f"pixel{i}" for i in range(n_pixels)]
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

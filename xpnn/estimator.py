@@ -12,7 +12,7 @@ import numpy as np
 from . import mlp, ops
 from .backend import Backend, as_host_array, backend_of, resolve_device
 from .data.split import stratified_split
-from .errors import DivergenceError, XpnnDataError
+from .errors import XpnnDataError
 from .optim import make_optimizer
 from .train import DeviceSplit, TrainConfig, TrainState, evaluate, predict_logits, train
 
@@ -49,46 +49,58 @@ class MLPClassifier:
 
     # -- fitting ----------------------------------------------------------------------
 
-    def fit(self, X, y, *, on_epoch=None, on_step=None):
-        """Train on X (n, d) and labels y (n,) from any array-API namespace; returns self."""
+    def fit(self, X, y, *, resume=False, on_epoch=None, on_step=None):
+        """Train on X (n, d) and labels y (n,) from any array-API namespace; returns self.
+
+        ``resume=True`` continues a fitted (or loaded) model up to ``self.epochs`` epochs in
+        all, from its saved weights, optimizer state and random-number state.
+        """
+        resume = resume and hasattr(self, "state_")
         caller = backend_of(X, y)
-        backend = caller if self.device is None else resolve_device(self.device)
+        if resume:
+            backend = self.backend_
+        else:
+            backend = caller if self.device is None else resolve_device(self.device)
         dtype = backend.dtype(self.dtype)
         _check_shapes(X, y)
-        labels_host = as_host_array(y)
-        classes, encoded = np.unique(labels_host, return_inverse=True)
-        if classes.size < 2:
-            raise XpnnDataError(f"y has a single class ({classes[0]!r}); need at least two")
         inputs = _to_backend(X, caller, backend, dtype)
         _check_finite(inputs, backend.xp)
 
-        rng = np.random.default_rng(self.seed)
-        self.backend_ = backend
-        self.classes_ = backend.asarray(classes)
-        self.n_features_in_ = int(X.shape[1])
-        params = mlp.init_params(mlp.layer_sizes(self.n_features_in_, self.hidden, classes.size),
-                                 rng, self.dtype, backend)
-        labels = backend.asarray(encoded.astype(np.int64))
+        if resume:
+            self._check_features(X)
+            encoded = self._encode(y)
+            n_classes = int(self.classes_.shape[0])
+        else:
+            classes, encoded = np.unique(as_host_array(y), return_inverse=True)
+            if classes.size < 2:
+                raise XpnnDataError(f"y has a single class ({classes[0]!r}); need at least two")
+            n_classes = int(classes.size)
+            self.rng_ = np.random.default_rng(self.seed)  # init, then one permutation per epoch
+            self.backend_ = backend
+            self.classes_ = backend.asarray(classes)
+            self.n_features_in_ = int(X.shape[1])
+        labels = backend.asarray(np.asarray(encoded, dtype=np.int64))
         data, val = DeviceSplit(inputs, labels), None
-        if self.val_fraction:
-            train_idx, val_idx = stratified_split(encoded, self.val_fraction, rng)
+        if self.val_fraction:  # its own stream, so a resumed run holds out the same rows
+            train_idx, val_idx = stratified_split(encoded, self.val_fraction,
+                                                  np.random.default_rng([self.seed, 1]))
             data = _rows(inputs, labels, train_idx, backend)
             val = _rows(inputs, labels, val_idx, backend)
 
         optimizer = self._make_optimizer()
-        self.state_ = TrainState(params, optimizer.init_state(params, backend.xp))
+        if not resume:
+            sizes = mlp.layer_sizes(self.n_features_in_, self.hidden, n_classes)
+            params = mlp.init_params(sizes, self.rng_, self.dtype, backend)
+            self.state_ = TrainState(params, optimizer.init_state(params, backend.xp))
         config = TrainConfig(epochs=self.epochs, batch_size=self.batch_size,
                              early_stopping=self.early_stopping, patience=self.patience,
                              check_every=self.check_every)
         try:
-            train(self.state_, optimizer, data, config, rng, backend, val=val,
+            train(self.state_, optimizer, data, config, self.rng_, backend, val=val,
                   on_epoch=on_epoch, on_step=on_step)
-        except DivergenceError:
-            self.params_ = self.state_.params  # the last finite step's weights
+        finally:  # also on DivergenceError (last finite weights) and Ctrl-C (last epoch)
+            self.params_ = self.state_.params
             self.history_ = self.state_.history
-            raise
-        self.params_ = self.state_.params
-        self.history_ = self.state_.history
         return self
 
     def _make_optimizer(self):
@@ -136,13 +148,16 @@ class MLPClassifier:
         caller, inputs = self._inputs(X)
         return caller, predict_logits(self.params_, inputs, self.backend_.xp)
 
+    def _check_features(self, X):
+        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
+            raise XpnnDataError(f"X has shape {tuple(X.shape)}; the model expects "
+                                f"(n, {self.n_features_in_})")
+
     def _inputs(self, X):
         if not hasattr(self, "params_"):
             raise XpnnDataError("this MLPClassifier is not fitted yet; call fit(X, y) first")
         caller = backend_of(X)
-        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
-            raise XpnnDataError(f"X has shape {tuple(X.shape)}; the model expects "
-                                f"(n, {self.n_features_in_})")
+        self._check_features(X)
         backend = self.backend_
         return caller, _to_backend(X, caller, backend, backend.dtype(self.dtype))
 

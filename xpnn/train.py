@@ -39,6 +39,7 @@ class TrainState:
     epoch: int = 0  # completed epochs
     history: list = field(default_factory=list)
     best_epoch: int | None = None
+    best_params: dict | None = None  # copies kept for early stopping's restore
     stopped_early: bool = False
 
 
@@ -100,7 +101,7 @@ def _train(state: TrainState, optimizer, data: DeviceSplit, config: TrainConfig,
     full_batch = len(slices) == 1
     monitor = "val_loss" if val is not None else "loss"
     best_value = min((row[monitor] for row in state.history), default=math.inf)
-    best_params, waited = None, 0
+    waited = state.epoch - state.best_epoch if state.best_epoch else 0
 
     while state.epoch < config.epochs:
         epoch = state.epoch + 1
@@ -154,15 +155,15 @@ def _train(state: TrainState, optimizer, data: DeviceSplit, config: TrainConfig,
         if record[monitor] < best_value:
             best_value, waited, state.best_epoch = record[monitor], 0, epoch
             if config.early_stopping:
-                best_params = {k: copy_array(v, backend) for k, v in state.params.items()}
+                state.best_params = {k: copy_array(v, backend) for k, v in state.params.items()}
         else:
             waited += 1
             if config.early_stopping and waited >= config.patience:
                 state.stopped_early = True
                 break
 
-    if config.early_stopping and best_params is not None:
-        state.params = best_params
+    if state.stopped_early and state.best_params is not None:
+        state.params = state.best_params
     return state
 
 

@@ -76,6 +76,9 @@ def _all_finite(arrays, xp):
 
 
 def batch_slices(n: int, batch_size: int | None):
+    """(start, stop) of each batch over n rows; one batch of all rows when batch_size is 0."""
+    if n == 0:
+        return []
     size = n if not batch_size else min(int(batch_size), n)
     return [(start, min(start + size, n)) for start in range(0, n, size)]
 

@@ -9,7 +9,7 @@ from .csv import load_csv
 from .dataset import Dataset
 from .digits import load_digits
 from .download import DATASET_NAMES, locate_dataset
-from .idx import has_idx_magic, labels_file_beside, load_idx, load_idx_dir
+from .idx import has_idx_magic, read_idx, labels_file_beside, load_idx, load_idx_dir
 from .npz import first_bad_label, load_npz
 
 NAMED_DATASETS = ("digits",) + DATASET_NAMES
@@ -91,9 +91,10 @@ def _load_path(path: Path, label_column, n_features, n_classes, need_labels) -> 
             need_labels=need_labels,
         )
         return DataSplits(train=loaded, test=None)
-    if has_idx_magic(path):
+    if has_idx_magic(path) or _named_like_idx(path):  # a bad magic in an IDX name: say so
         labels_path = labels_file_beside(path)
         if labels_path is None and need_labels:
+            read_idx(path)  # a corrupt file is the first thing to report
             raise XpnnDataError(
                 f"{path}: no labels file beside it (expected the same name with 'labels'/'idx1' "
                 "for 'images'/'idx3', raw or .gz), and labels are needed here"
@@ -103,6 +104,11 @@ def _load_path(path: Path, label_column, n_features, n_classes, need_labels) -> 
         f"{path}: unknown format; expected a directory of IDX files, a .npz, a .csv/.txt, "
         "or an IDX file (raw or .gz)"
     )
+
+
+def _named_like_idx(path: Path) -> bool:
+    name = path.name.lower()
+    return name.endswith(("-ubyte", "-ubyte.gz", ".idx", ".idx.gz"))
 
 
 def _is_csv(path: Path | None) -> bool:

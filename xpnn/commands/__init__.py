@@ -1,0 +1,1 @@
+"""One module per ``xpnn`` sub-command; each exposes ``run(args) -> exit status``."""

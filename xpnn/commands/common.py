@@ -1,0 +1,73 @@
+"""What several commands share: loading a data source, preprocessing it, writing outputs."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import XpnnDataError
+
+
+def load_for_model(args, n_features, need_labels, info=None):
+    """The evaluation/prediction rows of --data/--dataset, checked against the model.
+
+    A source with a test split (IDX directory, mnist, fashion-mnist) gives its test split.
+    The very source the model was trained on (``info`` from its checkpoint) gives the same
+    held-out rows ``xpnn train`` tested on; any other single file gives all its rows.
+    """
+    from ..data.sources import load_source
+    from ..data.split import stratified_split
+
+    if args.data is None and args.dataset is None:
+        raise XpnnDataError("give the data to use: --data PATH or --dataset NAME")
+    splits = load_source(args.data, args.dataset, label_column=args.label_column,
+                         n_features=n_features, need_labels=need_labels,
+                         offline=args.offline, progress=not getattr(args, "quiet", False))
+    data = splits.test if splits.test is not None else splits.train
+    info = info or {}
+    trained_here = (args.data, args.dataset) == (info.get("data"), info.get("dataset"))
+    if splits.test is None and trained_here and need_labels and "seed" in info:
+        _, test_idx = stratified_split(data.y, info["test_split"],
+                                       np.random.default_rng(info["seed"]))
+        data = data.subset(test_idx)
+    if data.n_features != n_features:
+        raise XpnnDataError(f"{data.source}: {data.n_features} features per row, but the model "
+                            f"expects {n_features}")
+    return data
+
+
+def check_output_path(path, flag):
+    """Fail before any work when an output's directory does not exist."""
+    if path is None:
+        return None
+    path = Path(path)
+    if not path.parent.exists():
+        raise XpnnDataError(f"{flag} {path}: directory {path.parent} does not exist")
+    if path.is_dir():
+        raise XpnnDataError(f"{flag} {path}: is a directory; give a file name")
+    return path
+
+
+def print_json(obj):
+    print(json.dumps(obj, default=_json_default))
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def say(args, message):
+    """A progress line on stderr unless --quiet or --json."""
+    if not (getattr(args, "quiet", False) or getattr(args, "json", False)):
+        print(message, file=sys.stderr)
+
+
+def images_of(data, rows):
+    """Rows reshaped to images (n, h, w) for plots, or None if the data are not images."""
+    if data.image_shape is None:
+        return None
+    return data.X[rows].reshape(-1, *data.image_shape)

@@ -1,0 +1,28 @@
+"""``xpnn evaluate MODEL --data ...``: loss, accuracy, per-class report, confusion matrix."""
+from __future__ import annotations
+
+from ..backend import as_host_array
+from .common import load_for_model, print_json
+from .report import classification_summary, write_plots
+
+
+def run(args) -> int:
+    from ..checkpoint import load_model
+
+    clf, preprocessing, info = load_model(args.model, device=args.device)
+    data = load_for_model(args, clf.n_features_in_, need_labels=True, info=info)
+    X = clf.backend_.asarray(preprocessing.apply(data.X, clf.dtype))
+    loss, accuracy = clf.evaluate(X, data.y)
+    predicted = as_host_array(clf.predict(X))
+    cm, report, table = classification_summary(clf, data, predicted)
+    result = {"model": args.model, "data": data.source, "rows": len(data), "loss": loss,
+              "accuracy": accuracy, "per_class": report, "confusion_matrix": cm.tolist(),
+              "device": clf.backend_.label}
+    if args.plots:
+        result["plots"] = write_plots(args.plots, clf, data, predicted, history=False)
+    if args.json:
+        print_json(result)
+    else:
+        print(f"{data.source}: {len(data)} rows  loss {loss:.4f}  accuracy {accuracy:.4f}\n")
+        print(table)
+    return 0

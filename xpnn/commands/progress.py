@@ -1,0 +1,50 @@
+"""Training progress for people: a tqdm bar on a terminal, plain lines otherwise."""
+from __future__ import annotations
+
+import json
+import sys
+
+
+class Progress:
+    """Callbacks for ``MLPClassifier.fit``: ``on_step`` (host counter only) and ``on_epoch``."""
+
+    def __init__(self, epochs, steps_per_epoch, *, quiet=False, metrics_log=None, stream=None):
+        self.epochs, self.steps = epochs, steps_per_epoch
+        self.stream = stream or sys.stderr
+        self.quiet = quiet
+        self.bar = None
+        self.use_bar = not quiet and self.stream.isatty()
+        self.metrics_log = metrics_log  # an open text file or None
+
+    def on_step(self, step):
+        if not self.use_bar:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=self.steps, file=self.stream, leave=False, unit="step",
+                            desc="epoch", dynamic_ncols=True)
+        self.bar.update(1)
+
+    def on_epoch(self, record):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+        if self.metrics_log is not None:
+            self.metrics_log.write(json.dumps(record) + "\n")
+            self.metrics_log.flush()
+        if not self.quiet:
+            print(format_epoch(record, self.epochs), file=self.stream)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def format_epoch(record, epochs):
+    val = ""
+    if record.get("val_loss") is not None:
+        val = f"  val loss {record['val_loss']:.4f}  val acc {record['val_accuracy']:.4f}"
+    return (f"epoch {record['epoch']:>3}/{epochs}  loss {record['loss']:.4f}  "
+            f"acc {record['accuracy']:.4f}{val}  {record['seconds']:.2f} s")

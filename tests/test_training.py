@@ -109,3 +109,27 @@ def test_same_seed_same_history_different_seed_different(digits_data):
             for s in (4, 4, 5)]
     strip = [[{k: v for k, v in row.items() if k != "seconds"} for row in h] for h in runs]
     assert strip[0] == strip[1] and strip[0] != strip[2]
+
+
+def test_interrupt_mid_epoch_rolls_back_to_the_last_completed_epoch(digits_data):
+    from xpnn.train import TrainingInterrupted
+
+    X, y = digits_data
+    calls = {"steps": 0}
+
+    def interrupt_in_epoch_3(step):
+        calls["steps"] += 1
+        if calls["steps"] == 2 * 15 + 4:  # 15 steps per epoch at batch 128
+            raise KeyboardInterrupt
+
+    clf = xpnn.MLPClassifier(hidden=(16,), epochs=5, seed=2)
+    with pytest.raises(TrainingInterrupted) as info:
+        clf.fit(X, y, on_step=interrupt_in_epoch_3)
+    assert info.value.state.epoch == 2 and len(clf.history_) == 2
+    two_epochs = xpnn.MLPClassifier(hidden=(16,), epochs=2, seed=2).fit(X, y)
+    for name, value in two_epochs.params_.items():
+        np.testing.assert_array_equal(clf.params_[name], value)
+    clf.fit(X, y, resume=True)  # and it resumes to the same end as an uninterrupted run
+    five = xpnn.MLPClassifier(hidden=(16,), epochs=5, seed=2).fit(X, y)
+    for name, value in five.params_.items():
+        np.testing.assert_array_equal(clf.params_[name], value)

@@ -98,10 +98,7 @@ def train(state: TrainState, optimizer, data: DeviceSplit, config: TrainConfig,
 def _train(state: TrainState, optimizer, data: DeviceSplit, config: TrainConfig,
           rng: np.random.Generator, backend: Backend, val: DeviceSplit | None = None,
           on_epoch=None, on_step=None) -> TrainState:
-    xp = backend.xp
-    n = len(data)
-    slices = batch_slices(n, config.batch_size)
-    full_batch = len(slices) == 1
+    slices = batch_slices(len(data), config.batch_size)
     monitor = "val_loss" if val is not None else "loss"
     best_value = min((row[monitor] for row in state.history), default=math.inf)
     waited = state.epoch - state.best_epoch if state.best_epoch else 0
@@ -111,49 +108,18 @@ def _train(state: TrainState, optimizer, data: DeviceSplit, config: TrainConfig,
         started = time.perf_counter()
         rng_state = rng.bit_generator.state
         epoch_start = _copy_state(state.params, state.opt_state, backend)
-        checkpoint = epoch_start, 0  # last state known finite, and its step
-        order = None if full_batch else backend.asarray(rng.permutation(n))
-        loss_sum = xp.zeros((), dtype=data.X.dtype, device=backend.device)
-        correct = xp.zeros((), dtype=xp.int64, device=backend.device)
         try:
-            for step, (start, stop) in enumerate(slices, start=1):
-                if order is None:
-                    inputs, labels = data.X, data.y
-                else:
-                    batch_idx = order[start:stop]
-                    inputs = xp.take(data.X, batch_idx, axis=0)
-                    labels = xp.take(data.y, batch_idx, axis=0)
-                loss, grads, logits = mlp.loss_and_grads(state.params, inputs, labels, xp)
-                state.params, state.opt_state = optimizer.update(
-                    state.params, grads, state.opt_state, xp)
-                loss_sum += loss * float(stop - start)
-                correct += ops.correct_count(logits, labels, xp)
-                if on_step is not None:
-                    on_step(step)
-                if config.check_every and step % config.check_every == 0 and step < len(slices):
-                    if not _finite_so_far(loss_sum, state.params, xp):
-                        _locate_divergence(state, checkpoint, optimizer, data, order, slices,
-                                           epoch, backend, optimizer_lr(optimizer))
-                    checkpoint = _copy_state(state.params, state.opt_state, backend), step
+            record = _run_epoch(state, epoch, epoch_start, optimizer, data, slices, config, rng,
+                                backend, val, on_step)
+            record["seconds"] = time.perf_counter() - started
+            state.history.append(record)
+            state.epoch = epoch
         except KeyboardInterrupt:
-            state.params, state.opt_state = epoch_start
-            rng.bit_generator.state = rng_state
+            if state.epoch < epoch:  # mid-epoch: back to the last completed epoch
+                del state.history[state.epoch:]
+                state.params, state.opt_state = epoch_start
+                rng.bit_generator.state = rng_state
             raise TrainingInterrupted(state) from None
-
-        if not _finite_so_far(loss_sum, state.params, xp):
-            _locate_divergence(state, checkpoint, optimizer, data, order, slices, epoch,
-                               backend, optimizer_lr(optimizer))
-        record = {"epoch": epoch, "loss": float(as_host_array(loss_sum)) / n,
-                  "accuracy": int(as_host_array(correct)) / n,
-                  "val_loss": None, "val_accuracy": None}
-        if val is not None:
-            record["val_loss"], record["val_accuracy"] = evaluate(
-                state.params, val, xp, config.eval_batch_size)
-        record["seconds"] = time.perf_counter() - started
-        state.history.append(record)
-        state.epoch = epoch
-        if on_epoch is not None:
-            on_epoch(record)
 
         if record[monitor] < best_value:
             best_value, waited, state.best_epoch = record[monitor], 0, epoch
@@ -161,13 +127,56 @@ def _train(state: TrainState, optimizer, data: DeviceSplit, config: TrainConfig,
                 state.best_params = {k: copy_array(v, backend) for k, v in state.params.items()}
         else:
             waited += 1
-            if config.early_stopping and waited >= config.patience:
-                state.stopped_early = True
-                break
+            state.stopped_early = config.early_stopping and waited >= config.patience
+        try:
+            if on_epoch is not None:
+                on_epoch(record)
+        except KeyboardInterrupt:
+            raise TrainingInterrupted(state) from None
+        if state.stopped_early:
+            break
 
     if state.stopped_early and state.best_params is not None:
         state.params = state.best_params
     return state
+
+
+def _run_epoch(state, epoch, epoch_start, optimizer, data, slices, config, rng, backend, val,
+               on_step):
+    """One pass over the data; returns the epoch's history row (without its seconds)."""
+    xp = backend.xp
+    n = len(data)
+    checkpoint = epoch_start, 0  # last state known finite, and its step
+    order = None if len(slices) == 1 else backend.asarray(rng.permutation(n))
+    loss_sum = xp.zeros((), dtype=data.X.dtype, device=backend.device)
+    correct = xp.zeros((), dtype=xp.int64, device=backend.device)
+    for step, (start, stop) in enumerate(slices, start=1):
+        if order is None:
+            inputs, labels = data.X, data.y
+        else:
+            batch_idx = order[start:stop]
+            inputs = xp.take(data.X, batch_idx, axis=0)
+            labels = xp.take(data.y, batch_idx, axis=0)
+        loss, grads, logits = mlp.loss_and_grads(state.params, inputs, labels, xp)
+        state.params, state.opt_state = optimizer.update(state.params, grads, state.opt_state, xp)
+        loss_sum += loss * float(stop - start)
+        correct += ops.correct_count(logits, labels, xp)
+        if on_step is not None:
+            on_step(step)
+        if config.check_every and step % config.check_every == 0 and step < len(slices):
+            if not _finite_so_far(loss_sum, state.params, xp):
+                _locate_divergence(state, checkpoint, optimizer, data, order, slices, epoch,
+                                   backend, optimizer_lr(optimizer))
+            checkpoint = _copy_state(state.params, state.opt_state, backend), step
+    if not _finite_so_far(loss_sum, state.params, xp):
+        _locate_divergence(state, checkpoint, optimizer, data, order, slices, epoch, backend,
+                           optimizer_lr(optimizer))
+    record = {"epoch": epoch, "loss": float(as_host_array(loss_sum)) / n,
+              "accuracy": int(as_host_array(correct)) / n, "val_loss": None, "val_accuracy": None}
+    if val is not None:
+        record["val_loss"], record["val_accuracy"] = evaluate(state.params, val, xp,
+                                                              config.eval_batch_size)
+    return record
 
 
 def optimizer_lr(optimizer) -> float:

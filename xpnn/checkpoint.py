@@ -20,7 +20,7 @@ from .train import TrainState
 
 HYPERPARAMETERS = ("hidden", "epochs", "batch_size", "lr", "optimizer", "seed", "dtype",
                    "momentum", "weight_decay", "val_fraction", "early_stopping", "patience",
-                   "check_every")
+                   "check_every", "lr_schedule")
 
 
 def save_model(path, clf: MLPClassifier, *, preprocessing: Preprocessing | None = None,
@@ -68,7 +68,7 @@ def load_model(path, device: str | None = "cpu"):
 
 def _rebuild(tensors, metadata, device):
     backend = numpy_backend() if device is None else resolve_device(device)
-    hyper = metadata["hyperparameters"]
+    hyper = {"lr_schedule": "constant", **metadata["hyperparameters"]}
     clf = MLPClassifier(**{**hyper, "hidden": tuple(hyper["hidden"]), "device": device})
     dtype = hyper["dtype"]
 

@@ -85,7 +85,7 @@ def _add_train(commands):
         "train", formatter_class=HELP_FORMAT, help="train a model (default: scikit-learn's digits)",
         description="Train an MLP. Flags left out take the data source's recipe: digits "
                     "--hidden 256,128 --epochs 40 --batch-size 32; fashion-mnist --hidden 512,256 "
-                    "--epochs 30 --batch-size 128; other data --hidden 256,128 --epochs 10 "
+                    "--epochs 30 --batch-size 128 --lr-schedule cosine; other data --hidden 256,128 --epochs 10 "
                     "--batch-size 128; all Adam, --lr 1e-3.")
     _add_data_flags(train)
     _add_device_flags(train, dtype=True)
@@ -98,6 +98,8 @@ def _add_train(commands):
     model.add_argument("--lr", type=_positive_float, help="learning rate (recipe)")
     model.add_argument("--optimizer", default="adam",
                        choices=("sgd", "momentum", "nesterov", "adam", "adamw"))
+    model.add_argument("--lr-schedule", choices=("constant", "cosine"),
+                       help="learning rate over the run: constant, or cosine decay to 0 (recipe)")
     model.add_argument("--momentum", type=float, default=0.9, help="for momentum/nesterov")
     model.add_argument("--weight-decay", type=float, default=0.0,
                        help="L2 (sgd, adam) or decoupled (adamw) weight decay")

@@ -27,11 +27,13 @@ class MLPClassifier:
     device: None (train where the inputs live), "cpu", "cuda" or "cuda:N".
     val_fraction: hold out this stratified fraction of the training rows for validation.
     check_every: steps between divergence checks (0: once per epoch, no extra syncs).
+    lr_schedule: "constant" or "cosine" (decay to 0 over all ``epochs``' steps).
     """
 
     def __init__(self, hidden=(128,), epochs=10, batch_size=128, lr=1e-3, optimizer="adam",
                  seed=0, dtype="float32", device=None, momentum=0.9, weight_decay=0.0,
-                 val_fraction=0.0, early_stopping=False, patience=5, check_every=0):
+                 val_fraction=0.0, early_stopping=False, patience=5, check_every=0,
+                 lr_schedule="constant"):
         self.hidden = tuple(int(h) for h in hidden)
         self.epochs = int(epochs)
         self.batch_size = batch_size
@@ -46,6 +48,7 @@ class MLPClassifier:
         self.early_stopping = bool(early_stopping)
         self.patience = int(patience)
         self.check_every = int(check_every)
+        self.lr_schedule = lr_schedule
 
     # -- fitting ----------------------------------------------------------------------
 
@@ -94,7 +97,7 @@ class MLPClassifier:
             self.state_ = TrainState(params, optimizer.init_state(params, backend.xp))
         config = TrainConfig(epochs=self.epochs, batch_size=self.batch_size,
                              early_stopping=self.early_stopping, patience=self.patience,
-                             check_every=self.check_every)
+                             check_every=self.check_every, lr_schedule=self.lr_schedule)
         try:
             train(self.state_, optimizer, data, config, self.rng_, backend, val=val,
                   on_epoch=on_epoch, on_step=on_step)

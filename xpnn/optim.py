@@ -1,7 +1,8 @@
 """Optimizers: state in, state out, no hidden globals.
 
 ``init_state(params, xp)`` builds the state on the parameters' namespace and device;
-``update(params, grads, state, xp)`` returns new ``(params, state)``. Updates use augmented
+``update(params, grads, state, xp, lr_scale)`` returns new ``(params, state)``; ``lr_scale``
+is the learning-rate schedule's factor for this step, a host float. Updates use augmented
 assignment (``m *= beta1``): in place on NumPy, CuPy and torch (fewer temporaries), a
 rebinding on immutable namespaces such as JAX; either way the returned values are the
 truth. Hyperparameters are Python floats, so float32 state stays float32.
@@ -37,8 +38,8 @@ class SGD:
             state["momentum"] = zeros_like_params(params, xp)
         return state
 
-    def update(self, params, grads, state, xp):
-        lr, mu, decay = float(self.lr), float(self.momentum), float(self.weight_decay)
+    def update(self, params, grads, state, xp, lr_scale=1.0):
+        lr, mu, decay = float(self.lr) * lr_scale, float(self.momentum), float(self.weight_decay)
         new_params, buffers = {}, state.get("momentum")
         for name, param in params.items():
             grad = grads[name]
@@ -78,17 +79,18 @@ class Adam:
     def init_state(self, params, xp):
         return {"step": 0, "m": zeros_like_params(params, xp), "v": zeros_like_params(params, xp)}
 
-    def update(self, params, grads, state, xp):
+    def update(self, params, grads, state, xp, lr_scale=1.0):
         step = state["step"] + 1
+        lr = float(self.lr) * lr_scale
         b1, b2, decay = float(self.beta1), float(self.beta2), float(self.weight_decay)
         c1, c2 = 1.0 - b1**step, 1.0 - b2**step
-        step_size = float(self.lr) * math.sqrt(c2) / c1
+        step_size = lr * math.sqrt(c2) / c1
         eps_hat = float(self.eps) * math.sqrt(c2)
         new_params, first, second = {}, dict(state["m"]), dict(state["v"])
         for name, param in params.items():
             grad = grads[name]
             if decay and self.decoupled:
-                param *= 1.0 - float(self.lr) * decay
+                param *= 1.0 - lr * decay
             elif decay:
                 grad = grad + decay * param
             m, v = first[name], second[name]
@@ -99,6 +101,22 @@ class Adam:
             param -= step_size * m / (xp.sqrt(v) + eps_hat)
             new_params[name], first[name], second[name] = param, m, v
         return new_params, {"step": step, "m": first, "v": second}
+
+
+SCHEDULES = ("constant", "cosine")
+
+
+def lr_scale(schedule: str, step: int, total_steps: int) -> float:
+    """The learning-rate factor for 0-based ``step`` of ``total_steps`` (a host float).
+
+    cosine: 0.5 (1 + cos(pi step / total)), from 1 down towards 0 at the last step.
+    """
+    if schedule == "constant":
+        return 1.0
+    if schedule == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / max(total_steps, 1)))
+    raise ValueError(f"unknown learning-rate schedule {schedule!r}; expected one of "
+                     f"{', '.join(SCHEDULES)}")
 
 
 def make_optimizer(name: str, lr: float, *, momentum=0.9, weight_decay=0.0, beta1=0.9,

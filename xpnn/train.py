@@ -17,7 +17,7 @@ import numpy as np
 from . import mlp, ops
 from .backend import Backend, as_host_array, copy_array, device_of
 from .errors import DivergenceError
-from .optim import state_arrays, state_from_arrays
+from .optim import lr_scale, state_arrays, state_from_arrays
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,7 @@ class TrainConfig:
     early_stopping: bool = False
     patience: int = 5
     check_every: int = 0  # steps between divergence checks; 0: once per epoch
+    lr_schedule: str = "constant"  # or "cosine" over all epochs' steps
     eval_batch_size: int = 8192
 
 
@@ -158,7 +159,9 @@ def _run_epoch(state, epoch, epoch_start, optimizer, data, slices, config, rng, 
             inputs = xp.take(data.X, batch_idx, axis=0)
             labels = xp.take(data.y, batch_idx, axis=0)
         loss, grads, logits = mlp.loss_and_grads(state.params, inputs, labels, xp)
-        state.params, state.opt_state = optimizer.update(state.params, grads, state.opt_state, xp)
+        scale = lr_scale(config.lr_schedule, state.opt_state["step"], config.epochs * len(slices))
+        state.params, state.opt_state = optimizer.update(state.params, grads, state.opt_state, xp,
+                                                         scale)
         loss_sum += loss * float(stop - start)
         correct += ops.correct_count(logits, labels, xp)
         if on_step is not None:
@@ -166,11 +169,11 @@ def _run_epoch(state, epoch, epoch_start, optimizer, data, slices, config, rng, 
         if config.check_every and step % config.check_every == 0 and step < len(slices):
             if not _finite_so_far(loss_sum, state.params, xp):
                 _locate_divergence(state, checkpoint, optimizer, data, order, slices, epoch,
-                                   backend, optimizer_lr(optimizer))
+                                   backend, config)
             checkpoint = _copy_state(state.params, state.opt_state, backend), step
     if not _finite_so_far(loss_sum, state.params, xp):
         _locate_divergence(state, checkpoint, optimizer, data, order, slices, epoch, backend,
-                           optimizer_lr(optimizer))
+                           config)
     record = {"epoch": epoch, "loss": float(as_host_array(loss_sum)) / n,
               "accuracy": int(as_host_array(correct)) / n, "val_loss": None, "val_accuracy": None}
     if val is not None:
@@ -189,12 +192,13 @@ def _finite_so_far(loss_sum, params, xp) -> bool:
     return bool(as_host_array(flag))
 
 
-def _locate_divergence(state, checkpoint, optimizer, data, order, slices, epoch, backend, lr):
+def _locate_divergence(state, checkpoint, optimizer, data, order, slices, epoch, backend, config):
     """Roll back to the last checked state, replay with a check after every stage, raise.
 
     Leaves ``state`` holding the weights of the last step that was entirely finite.
     """
     xp = backend.xp
+    lr = optimizer_lr(optimizer)
     (params, opt_state), first_step = _copy_state(*checkpoint[0], backend), checkpoint[1]
     for step, (start, stop) in enumerate(slices, start=1):
         if step <= first_step:
@@ -225,7 +229,8 @@ def _locate_divergence(state, checkpoint, optimizer, data, order, slices, epoch,
                     problem = (layer, f"the gradient of layer {layer} ({name}) is not finite")
                     break
         if problem is None:
-            params, opt_state = optimizer.update(params, grads, opt_state, xp)
+            scale = lr_scale(config.lr_schedule, opt_state["step"], config.epochs * len(slices))
+            params, opt_state = optimizer.update(params, grads, opt_state, xp, scale)
             for layer in range(1, mlp.n_layers(params) + 1):
                 if not (_host_finite(params[f"w{layer}"], xp)
                         and _host_finite(params[f"b{layer}"], xp)):

@@ -15,7 +15,8 @@ from .progress import Progress
 # Defaults per data source when a flag is not given: what reaches good accuracy there.
 RECIPES = {
     "digits": {"hidden": (256, 128), "epochs": 40, "batch_size": 32, "lr": 1e-3},
-    "fashion-mnist": {"hidden": (512, 256), "epochs": 30, "batch_size": 128, "lr": 1e-3},
+    "fashion-mnist": {"hidden": (512, 256), "epochs": 30, "batch_size": 128, "lr": 1e-3,
+                      "lr_schedule": "cosine"},
     "default": {"hidden": (256, 128), "epochs": 10, "batch_size": 128, "lr": 1e-3},
 }
 
@@ -138,7 +139,8 @@ def _new_model(args):
         lr=args.lr or recipe["lr"], optimizer=args.optimizer, seed=args.seed, dtype=args.dtype,
         momentum=args.momentum, weight_decay=args.weight_decay,
         val_fraction=args.val_split or 0.0, early_stopping=args.early_stopping,
-        patience=args.patience, check_every=args.check_every)
+        patience=args.patience, check_every=args.check_every,
+        lr_schedule=args.lr_schedule or recipe.get("lr_schedule", "constant"))
 
 
 def _host(array):

@@ -53,3 +53,22 @@ def test_zero_gpus(monkeypatch):
     monkeypatch.setitem(sys.modules, "cupy", _fake_cupy(lambda: 0))
     with pytest.raises(XpnnDeviceError, match="sees no GPU"):
         resolve_device("cuda")
+
+
+def test_data_larger_than_free_gpu_memory_names_both_sizes(monkeypatch):
+    import contextlib
+
+    import numpy as np
+
+    from xpnn.backend import Backend
+
+    runtime = types.SimpleNamespace(memGetInfo=lambda: (50 * 2**20, 80 * 2**30))
+    pool = types.SimpleNamespace(free_bytes=lambda: 0)
+    fake = types.SimpleNamespace(cuda=types.SimpleNamespace(runtime=runtime),
+                                 get_default_memory_pool=lambda: pool)
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    backend = Backend(xp=None, device=contextlib.nullcontext(), name="cupy", label="cuda:0")
+    with pytest.raises(XpnnDeviceError) as info:
+        backend.asarray(np.zeros((1000, 100_000), dtype=np.float32))  # 381 MiB
+    assert "381 MiB" in str(info.value) and "50 MiB free" in str(info.value)
+    assert "--device cpu" in str(info.value)

@@ -133,3 +133,25 @@ def test_interrupt_mid_epoch_rolls_back_to_the_last_completed_epoch(digits_data)
     five = xpnn.MLPClassifier(hidden=(16,), epochs=5, seed=2).fit(X, y)
     for name, value in five.params_.items():
         np.testing.assert_array_equal(clf.params_[name], value)
+
+
+def test_no_float64_anywhere_in_a_float32_step(backend, digits_data):
+    """Forward activations, logits, loss, every gradient and the updated state: float32."""
+    from xpnn import mlp
+    from xpnn.optim import make_optimizer
+
+    X, y = digits_data
+    xp = backend.xp
+    params = mlp.init_params(mlp.layer_sizes(64, (16, 8), 10), np.random.default_rng(0),
+                             "float32", backend)
+    inputs, labels = backend.asarray(X[:32], "float32"), backend.asarray(y[:32])
+    logits, activations = mlp.forward(params, inputs, xp)
+    loss, grads, _ = mlp.loss_and_grads(params, inputs, labels, xp)
+    arrays = [logits, loss, *activations, *grads.values()]
+    for name in ("adam", "adamw", "nesterov"):
+        optimizer = make_optimizer(name, 1e-3, weight_decay=1e-2)
+        state = optimizer.init_state(params, xp)
+        fresh = {k: v + 0.0 for k, v in grads.items()}
+        new_params, state = optimizer.update(dict(params), fresh, state, xp, lr_scale=0.5)
+        arrays += [*new_params.values(), *state_arrays(state).values()]
+    assert all(a.dtype == xp.float32 for a in arrays), [a.dtype for a in arrays]

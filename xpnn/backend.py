@@ -41,6 +41,10 @@ class Backend:
         host_array = np.asarray(host_array)
         if dtype is not None:
             host_array = host_array.astype(_numpy_dtype(dtype, self), copy=False)
+        if self.name == "cupy":
+            _check_gpu_room(host_array.nbytes, self)
+            with self.device:
+                return self.xp.asarray(host_array)
         return self.xp.asarray(host_array, device=self.device)
 
     def quiet_float_errors(self):
@@ -59,6 +63,21 @@ class Backend:
             import torch
 
             torch.cuda.synchronize(self.device)
+
+
+def _check_gpu_room(nbytes: int, backend: Backend):
+    """Refuse, clearly, an array larger than the GPU's free memory (no streaming yet)."""
+    import cupy
+
+    with backend.device:
+        free, total = cupy.cuda.runtime.memGetInfo()
+    pool_free = cupy.get_default_memory_pool().free_bytes()
+    if nbytes > free + pool_free:
+        raise XpnnDeviceError(
+            f"--device {backend.label}: the data need {nbytes / 2**20:,.0f} MiB but the GPU has "
+            f"{(free + pool_free) / 2**20:,.0f} MiB free of {total / 2**20:,.0f} MiB; use "
+            f"--dtype float32, fewer rows, or --device cpu (streaming batches from host memory "
+            f"is not implemented yet)")
 
 
 def _numpy_dtype(dtype, backend):

@@ -48,9 +48,12 @@ def forward(params, inputs, xp):
     last = n_layers(params)
     hidden = inputs
     for layer in range(1, last):
-        hidden = ops.relu(hidden @ params[f"w{layer}"] + params[f"b{layer}"], xp)
+        pre_activation = hidden @ params[f"w{layer}"]
+        pre_activation += params[f"b{layer}"]  # in place on our own fresh product
+        hidden = ops.relu(pre_activation, xp)
         activations.append(hidden)  # (batch, width of layer)
-    logits = hidden @ params[f"w{last}"] + params[f"b{last}"]
+    logits = hidden @ params[f"w{last}"]
+    logits += params[f"b{last}"]
     return logits, activations
 
 

@@ -17,9 +17,10 @@ def relu(z, xp):
 def relu_backward(grad_out, activation, xp):
     """d relu(z) / dz = 1 where z > 0, else 0; relu(z) > 0 exactly where z > 0.
 
-    Takes the activation a = relu(z) (what forward keeps), not z itself.
+    Takes the activation a = relu(z) (what forward keeps), not z itself. A multiply by
+    the 0/1 mask is several times faster than ``where`` on NumPy.
     """
-    return xp.where(activation > 0.0, grad_out, 0.0)
+    return grad_out * xp.astype(activation > 0.0, grad_out.dtype)
 
 
 def log_softmax(logits, xp):

@@ -2,7 +2,8 @@
 
 ``init_state(params, xp)`` builds the state on the parameters' namespace and device;
 ``update(params, grads, state, xp, lr_scale)`` returns new ``(params, state)``; ``lr_scale``
-is the learning-rate schedule's factor for this step, a host float. Updates use augmented
+is the learning-rate schedule's factor for this step, a host float. ``update`` consumes
+``grads``: it may scale them in place to save a pass over memory. Updates use augmented
 assignment (``m *= beta1``): in place on NumPy, CuPy and torch (fewer temporaries), a
 rebinding on immutable namespaces such as JAX; either way the returned values are the
 truth. Hyperparameters are Python floats, so float32 state stays float32.
@@ -94,11 +95,19 @@ class Adam:
             elif decay:
                 grad = grad + decay * param
             m, v = first[name], second[name]
-            m *= b1
-            m += (1.0 - b1) * grad
+            # 12 passes over memory and 3 temporaries: grad is scaled in place (update
+            # consumes grads), and the step size folds into the denominator.
+            grad_sq = grad * grad
+            grad_sq *= 1.0 - b2
             v *= b2
-            v += (1.0 - b2) * (grad * grad)
-            param -= step_size * m / (xp.sqrt(v) + eps_hat)
+            v += grad_sq
+            grad *= 1.0 - b1
+            m *= b1
+            m += grad
+            denom = xp.sqrt(v)
+            denom += eps_hat
+            denom *= 1.0 / step_size
+            param -= m / denom
             new_params[name], first[name], second[name] = param, m, v
         return new_params, {"step": step, "m": first, "v": second}
 

@@ -1,0 +1,77 @@
+"""CPU-vs-GPU: the same seeded run on NumPy and on CuPy, outputs on the requested GPU.
+
+Marked ``gpu``; every test skips with the reason when CuPy or a usable GPU is missing, so
+CPU-only CI stays green. Tolerances: float64 rtol 1e-9 (cuBLAS sums in another order);
+float32 rtol 1e-4, atol 1e-4 x the array's scale (a few ulps of float32 per step,
+compounded over the steps; CuPy leaves TF32 off unless CUPY_TF32=1).
+"""
+import numpy as np
+import pytest
+
+import xpnn
+from xpnn.backend import as_host_array
+from conftest import gpu_skip_reason
+
+pytestmark = [pytest.mark.gpu,
+              pytest.mark.skipif(gpu_skip_reason() is not None,
+                                 reason=gpu_skip_reason() or "GPU usable")]
+
+TOL = {"float64": 1e-9, "float32": 1e-4}
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_training_on_gpu_matches_numpy(digits_data, dtype):
+    X, y = digits_data
+    kwargs = dict(hidden=(32, 16), epochs=3, batch_size=64, lr=1e-3, dtype=dtype, seed=0)
+    cpu = xpnn.MLPClassifier(**kwargs, device="cpu").fit(X, y)
+    gpu = xpnn.MLPClassifier(**kwargs, device="cuda:0").fit(X, y)
+    for name, expected in cpu.params_.items():
+        got = as_host_array(gpu.params_[name])
+        scale = float(np.max(np.abs(expected)))
+        np.testing.assert_allclose(got, expected, rtol=TOL[dtype], atol=TOL[dtype] * scale,
+                                   err_msg=name)
+    losses = [[row["loss"] for row in clf.history_] for clf in (cpu, gpu)]
+    np.testing.assert_allclose(losses[1], losses[0], rtol=TOL[dtype])
+    assert np.mean(as_host_array(gpu.predict(X)) == cpu.predict(X)) > 0.995
+
+
+def test_every_output_is_a_cupy_array_on_the_requested_device(digits_data):
+    import cupy
+
+    X, y = digits_data
+    with cupy.cuda.Device(0):
+        X_gpu, y_gpu = cupy.asarray(X, dtype=cupy.float32), cupy.asarray(y)
+    clf = xpnn.MLPClassifier(hidden=(16,), epochs=2).fit(X_gpu, y_gpu)
+    outputs = [*clf.params_.values(), clf.predict(X_gpu), clf.predict_proba(X_gpu)]
+    for value in outputs:
+        assert isinstance(value, cupy.ndarray) and value.device.id == 0
+    assert clf.predict_proba(X_gpu).dtype == cupy.float32
+
+
+def test_checkpoint_saved_on_gpu_predicts_the_same_on_cpu(digits_data, tmp_path):
+    from xpnn.checkpoint import load_model, save_model
+
+    X, y = digits_data
+    gpu = xpnn.MLPClassifier(hidden=(16,), epochs=3, device="cuda").fit(X, y)
+    path = tmp_path / "gpu.safetensors"
+    save_model(path, gpu)
+    cpu, _, _ = load_model(path, device="cpu")
+    assert isinstance(cpu.params_["w1"], np.ndarray)
+    np.testing.assert_array_equal(cpu.predict(X), as_host_array(gpu.predict(X)))
+
+
+def test_cli_train_on_cuda(tmp_path):
+    from clirun import xpnn_json
+
+    summary = xpnn_json("train", "--device", "cuda", "--epochs", "5", "--save",
+                        tmp_path / "m.safetensors")
+    assert summary["backend"] == "cupy" and summary["device"] == "cuda:0"
+    assert summary["test_accuracy"] > 0.9
+
+
+def test_out_of_range_gpu_is_a_clear_error():
+    import cupy
+
+    count = cupy.cuda.runtime.getDeviceCount()
+    with pytest.raises(xpnn.XpnnDeviceError, match=f"GPU {count} does not exist"):
+        xpnn.MLPClassifier(device=f"cuda:{count}").fit(np.zeros((4, 2)), np.array([0, 1, 0, 1]))

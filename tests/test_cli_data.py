@@ -254,3 +254,12 @@ def test_metrics_log_has_one_json_record_per_epoch(tmp_path):
     records = [json.loads(line) for line in log.read_text().splitlines()]
     assert [r["epoch"] for r in records] == [1, 2, 3]
     assert {"loss", "accuracy", "val_loss", "val_accuracy", "seconds"} <= set(records[0])
+
+
+def test_offline_mnist_without_a_copy_is_a_clear_error(tmp_path):
+    env = {**os.environ, "XPNN_DATA": str(tmp_path / "cache"), "XPNN_MIRRORS": "http://127.0.0.1:9"}
+    result = xpnn("train", "--dataset", "mnist", "--offline", "--save", tmp_path / "m.safetensors",
+                  env=env)
+    _assert_clean_failure(result, "mnist")
+    assert "offline" in result.stderr.lower()
+    assert not (tmp_path / "m.safetensors").exists()

@@ -118,5 +118,5 @@ def test_bad_matrix_and_names_are_explained():
         per_class_report(np.zeros((2, 3), np.int64))
     with pytest.raises(XpnnDataError, match="non-negative integer"):
         per_class_report(np.array([[1, -1], [0, 1]]))
-    with pytest.raises(XpnnDataError, match="2 class names given for a 3-class"):
+    with pytest.raises(XpnnDataError, match="2 class names given for 3 classes"):
         format_report(np.eye(3, dtype=np.int64), class_names=["a", "b"])

@@ -155,3 +155,28 @@ def test_no_float64_anywhere_in_a_float32_step(backend, digits_data):
         new_params, state = optimizer.update(dict(params), fresh, state, xp, lr_scale=0.5)
         arrays += [*new_params.values(), *state_arrays(state).values()]
     assert all(a.dtype == xp.float32 for a in arrays), [a.dtype for a in arrays]
+
+
+@pytest.mark.parametrize("name", ["numpy", "array_api_strict"])
+def test_no_host_reads_inside_an_epoch(name, digits_data, monkeypatch):
+    """Device-to-host reads per epoch do not grow with the number of steps (no per-step sync)."""
+    from xpnn import train as train_module
+    from conftest import make_backend
+
+    backend = make_backend(name)
+    X, y = digits_data
+    reads = {"count": 0}
+    real = train_module.as_host_array
+
+    def counting(array):
+        reads["count"] += 1
+        return real(array)
+
+    monkeypatch.setattr(train_module, "as_host_array", counting)
+    counts = {}
+    for batch_size in (512, 16):  # 4 vs 113 steps per epoch
+        reads["count"] = 0
+        xpnn.MLPClassifier(hidden=(8,), epochs=2, batch_size=batch_size).fit(
+            backend.asarray(X, "float32"), backend.asarray(y))
+        counts[batch_size] = reads["count"]
+    assert counts[16] == counts[512] <= 2 * 3  # loss, correct count, finiteness per epoch

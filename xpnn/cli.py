@@ -129,32 +129,35 @@ def _add_train(commands):
     train.set_defaults(run=_lazy("train"))
 
 
+def _add_model_command(commands, name, help, description):
+    """A command that applies a saved model to data: MODEL, data flags, --device."""
+    command = commands.add_parser(name, formatter_class=HELP_FORMAT, help=help,
+                                  description=description)
+    command.add_argument("model", metavar="MODEL", help="a model saved by xpnn train --save")
+    _add_data_flags(command, standardize=False)
+    _add_device_flags(command)
+    command.set_defaults(run=_lazy(name))
+    return command
+
+
 def _add_evaluate(commands):
-    evaluate = commands.add_parser(
-        "evaluate", formatter_class=HELP_FORMAT,
+    evaluate = _add_model_command(
+        commands, "evaluate",
         help="loss, accuracy, per-class precision/recall/F1 and confusion matrix",
         description="Evaluate a saved model on labelled data (a source's test split if it has "
                     "one, else all its rows).")
-    evaluate.add_argument("model", metavar="MODEL", help="a model saved by xpnn train --save")
-    _add_data_flags(evaluate, standardize=False)
-    _add_device_flags(evaluate)
     evaluate.add_argument("--plots", metavar="DIR", help="write confusion.png (and images)")
     evaluate.add_argument("--json", action="store_true", help="print results as one JSON object")
-    evaluate.set_defaults(run=_lazy("evaluate"))
 
 
 def _add_predict(commands):
-    predict = commands.add_parser(
-        "predict", formatter_class=HELP_FORMAT, help="write predicted labels as CSV",
+    predict = _add_model_command(
+        commands, "predict", help="write predicted labels as CSV",
         description="Predict labels for a file (labels in it, if any, are ignored) and write "
                     "Kaggle's submission format ImageId,Label (ImageId from 1).")
-    predict.add_argument("model", metavar="MODEL", help="a model saved by xpnn train --save")
-    _add_data_flags(predict, standardize=False)
-    _add_device_flags(predict)
     predict.add_argument("--out", required=True, metavar="FILE", help="CSV to write (atomically)")
     predict.add_argument("--proba", action="store_true", help="add a probability column per class")
     predict.add_argument("--quiet", action="store_true", help="no progress output")
-    predict.set_defaults(run=_lazy("predict"))
 
 
 def _add_gradcheck(commands):

@@ -92,7 +92,7 @@ def format_report(cm, class_names=None) -> str:
     """A text table: precision/recall/F1/support per class, then the labelled confusion matrix."""
     cm = _checked_matrix(cm)
     n_classes = cm.shape[0]
-    names = _class_names(class_names, n_classes)
+    names = class_labels(class_names, n_classes)
     report = per_class_report(cm)
     total = int(cm.sum())
     accuracy = float(np.trace(cm)) / total if total else 0.0
@@ -122,12 +122,13 @@ def format_report(cm, class_names=None) -> str:
     return "\n".join(lines)
 
 
-def _class_names(class_names, n_classes):
+def class_labels(class_names, n_classes):
+    """Class names as strings, 0..k-1 when none are given; a wrong count is an error."""
     if class_names is None:
         return [str(k) for k in range(n_classes)]
     names = [str(n) for n in class_names]
     if len(names) != n_classes:
         raise XpnnDataError(
-            f"{len(names)} class names given for a {n_classes}-class confusion matrix"
+            f"{len(names)} class names given for {n_classes} classes"
         )
     return names

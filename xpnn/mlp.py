@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from . import ops
 from .backend import Backend
 
@@ -28,17 +26,18 @@ def n_layers(params) -> int:
     return len(params) // 2
 
 
-def init_params(sizes, rng: np.random.Generator, dtype: str, backend: Backend) -> dict:
+def init_params(sizes, rng, dtype: str, backend: Backend) -> dict:
     """He/Kaiming-normal weights (std sqrt(2 / fan_in), right for ReLU), zero biases.
 
-    Drawn in float64 on the host from ``rng``, then cast and moved: the same seed gives
-    bit-identical starting weights on every backend.
+    Drawn in float64 on the host from ``rng`` (a numpy.random.Generator), then cast and
+    moved: the same seed gives bit-identical starting weights on every backend.
     """
     params = {}
     for layer, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
         weights = rng.standard_normal((fan_in, fan_out)) * math.sqrt(2.0 / fan_in)
         params[f"w{layer}"] = backend.asarray(weights, dtype=dtype)
-        params[f"b{layer}"] = backend.asarray(np.zeros(fan_out), dtype=dtype)
+        params[f"b{layer}"] = backend.xp.zeros(fan_out, dtype=backend.dtype(dtype),
+                                               device=backend.device)
     return params
 
 

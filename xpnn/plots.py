@@ -15,6 +15,7 @@ import numpy as np
 
 from xpnn.checkpoint_io import write_file_atomic
 from xpnn.errors import XpnnError
+from xpnn.metrics import class_labels
 
 _DPI = 110
 _MISSING_MATPLOTLIB = "--plots needs matplotlib: pip install 'xpnn[plots]'"
@@ -82,7 +83,7 @@ def plot_confusion(cm: np.ndarray, path, class_names=None) -> None:
     if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or cm.shape[0] == 0:
         raise XpnnError(f"cannot plot {path}: confusion matrix must be square (k, k), got {cm.shape}")
     n_classes = cm.shape[0]
-    names = _class_names(path, class_names, n_classes)
+    names = class_labels(class_names, n_classes)
     # About 0.6 inch per cell keeps a 4-5 digit count readable at a fixed font size.
     side = min(max(5.5, 0.6 * n_classes + 2.5), 24)
     figure = _new_figure(figsize=(side + 1.0, side))
@@ -243,17 +244,6 @@ def _save_png(figure, path):
         write_file_atomic(path, buffer.getvalue())
     except OSError as err:
         raise XpnnError(f"cannot write plot {path}: {err.strerror or err}") from err
-
-
-def _class_names(path, class_names, n_classes):
-    if class_names is None:
-        return [str(k) for k in range(n_classes)]
-    names = [str(n) for n in class_names]
-    if len(names) != n_classes:
-        raise XpnnError(
-            f"cannot plot {path}: {len(names)} class names given for {n_classes} classes"
-        )
-    return names
 
 
 def _label_names(path, labels, class_names):

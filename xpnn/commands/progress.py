@@ -8,8 +8,9 @@ import sys
 class Progress:
     """Callbacks for ``MLPClassifier.fit``: ``on_step`` (host counter only) and ``on_epoch``."""
 
-    def __init__(self, epochs, steps_per_epoch, *, quiet=False, metrics_log=None, stream=None):
-        self.epochs, self.steps = epochs, steps_per_epoch
+    def __init__(self, epochs, steps_per_epoch, *, quiet=False, metrics_log=None, stream=None,
+                 epochs_done=0):
+        self.epochs, self.steps, self.epochs_done = epochs, steps_per_epoch, epochs_done
         self.stream = stream or sys.stderr
         self.quiet = quiet
         self.bar = None
@@ -23,10 +24,12 @@ class Progress:
             from tqdm import tqdm
 
             self.bar = tqdm(total=self.steps, file=self.stream, leave=False, unit="step",
-                            desc="epoch", dynamic_ncols=True)
+                            desc=f"epoch {self.epochs_done + 1}/{self.epochs}",
+                            dynamic_ncols=True)
         self.bar.update(1)
 
     def on_epoch(self, record):
+        self.epochs_done = record["epoch"]
         if self.bar is not None:
             self.bar.close()
             self.bar = None

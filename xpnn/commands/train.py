@@ -80,7 +80,8 @@ def run(args) -> int:
               + (f", resuming after epoch {clf.state_.epoch}" if args.resume else ""))
     n_fit_rows = len(train_set) - int(round(len(train_set) * clf.val_fraction))
     progress = Progress(clf.epochs, len(batch_slices(n_fit_rows, clf.batch_size)),
-                        quiet=args.quiet or args.json)
+                        quiet=args.quiet or args.json, epochs_done=clf.state_.epoch
+                        if args.resume else 0)
     log_file = open(log_path, "a" if args.resume else "w") if log_path else None
     progress.metrics_log = log_file
     try:

@@ -100,15 +100,25 @@ def _bad_inputs(root, kaggle):
         ("truncated gzip IDX", "train-images-idx3-ubyte.gz", gz_idx[: len(gz_idx) // 2], []),
         ("bad IDX magic", "bad-idx3-ubyte", b"\x12\x34\x56\x78" + bytes(20), ["magic"]),
         ("npz without X", "noX.npz", None, ["X"]),
+        ("corrupt csv.gz", "bad.csv.gz", None, ["gzip"]),
+        ("corrupt compressed npz", "bad.npz", None, []),
     ]
 
 
-@pytest.mark.parametrize("case", range(9), ids=[c[0] for c in _bad_inputs(None, None)])
+@pytest.mark.parametrize("case", range(11), ids=[c[0] for c in _bad_inputs(None, None)])
 def test_bad_input_exits_2_and_writes_nothing(case, kaggle, tmp_path):
     name, file_name, content, needles = _bad_inputs(tmp_path, kaggle)[case]
     path = tmp_path / file_name
-    if content is None:
+    if name == "npz without X":
         np.savez(path, y=np.arange(3))
+    elif name == "corrupt csv.gz":
+        good = gzip.compress(("label,p0,p1\n" + "1,2,3\n" * 2000).encode(), mtime=0)
+        path.write_bytes(good[:40] + bytes(b ^ 0x5A for b in good[40:80]) + good[80:])
+    elif name == "corrupt compressed npz":
+        np.savez_compressed(path, X=np.arange(4000.0).reshape(1000, 4), y=np.zeros(1000, int))
+        raw = bytearray(path.read_bytes())
+        raw[200:260] = bytes(b ^ 0x5A for b in raw[200:260])
+        path.write_bytes(bytes(raw))
     else:
         path.write_bytes(content.encode() if isinstance(content, str) else content)
     save = tmp_path / "model.safetensors"
@@ -263,3 +273,66 @@ def test_offline_mnist_without_a_copy_is_a_clear_error(tmp_path):
     _assert_clean_failure(result, "mnist")
     assert "offline" in result.stderr.lower()
     assert not (tmp_path / "m.safetensors").exists()
+
+
+def test_library_saved_model_works_with_the_cli(digits_data, tmp_path):
+    from xpnn import MLPClassifier
+    from xpnn.checkpoint import save_model
+
+    X, y = digits_data
+    clf = MLPClassifier(hidden=(16,), epochs=5).fit(X[:1500], y[:1500])
+    save_model(tmp_path / "lib.safetensors", clf)  # no preprocessing: features as given
+    np.savez(tmp_path / "rest.npz", X=X[1500:], y=y[1500:])
+    out = tmp_path / "p.csv"
+    result = xpnn("predict", tmp_path / "lib.safetensors", "--data", tmp_path / "rest.npz",
+                  "--out", out)
+    assert result.returncode == 0, result.stderr
+    predicted = [int(line.split(",")[1]) for line in out.read_text().splitlines()[1:]]
+    np.testing.assert_array_equal(predicted, clf.predict(X[1500:]))
+    evaluated = xpnn_json("evaluate", tmp_path / "lib.safetensors", "--data", tmp_path / "rest.npz")
+    assert evaluated["accuracy"] == pytest.approx(clf.score(X[1500:], y[1500:]))
+
+
+def test_resume_refuses_flags_it_cannot_honour(tmp_path):
+    path = tmp_path / "m.safetensors"
+    assert xpnn("train", "--epochs", "1", "--hidden", "8", "--save", path).returncode == 0
+    before = path.read_bytes()
+    result = xpnn("train", "--resume", path, "--epochs", "3", "--lr", "0.5", "--hidden", "64",
+                  "--save", path)
+    _assert_clean_failure(result, "--hidden", "--lr", "cannot change on --resume")
+    assert path.read_bytes() == before
+
+
+def test_failed_run_leaves_an_existing_metrics_log_alone(tmp_path):
+    log = tmp_path / "log.jsonl"
+    log.write_text('{"epoch": 1}\n')
+    result = xpnn("train", "--lr", "1e10", "--optimizer", "sgd", "--metrics-log", log)
+    assert result.returncode == 3
+    assert log.read_text() == '{"epoch": 1}\n'
+
+
+def test_interrupted_run_resumes_to_the_same_result_as_an_uninterrupted_one(tmp_path):
+    from xpnn.checkpoint_io import load_checkpoint
+
+    save = tmp_path / "interrupted.safetensors"
+    proc = subprocess.Popen([sys.executable, "-m", "xpnn", "train", "--epochs", "100000",
+                             "--hidden", "16", "--save", str(save)],
+                            stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    for line in proc.stderr:
+        if line.startswith("epoch   2/"):
+            proc.send_signal(signal.SIGINT)
+            break
+    proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    done = load_checkpoint(save)[1]["epoch"]
+    target = done + 2
+    assert xpnn("train", "--resume", save, "--epochs", target, "--save", save,
+                "--quiet").returncode == 0
+    fresh = tmp_path / "fresh.safetensors"
+    assert xpnn("train", "--epochs", target, "--hidden", "16", "--save", fresh,
+                "--quiet").returncode == 0
+    (resumed_t, resumed_m), (fresh_t, fresh_m) = load_checkpoint(save), load_checkpoint(fresh)
+    for name in fresh_t:
+        if name.startswith(("params/", "optim/")):
+            np.testing.assert_array_equal(resumed_t[name], fresh_t[name], err_msg=name)
+    assert resumed_m["epoch"] == fresh_m["epoch"] == target

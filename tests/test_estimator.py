@@ -80,3 +80,19 @@ def test_mixed_namespaces_are_refused(digits_data):
     X, y = digits_data
     with pytest.raises(xpnn.XpnnDeviceError, match="different array libraries"):
         xpnn.MLPClassifier(epochs=1).fit(array_api_strict.asarray(X), y)
+
+
+def test_runs_on_the_2023_12_standard_without_scalar_arguments(digits_data):
+    """array-api-strict at 2023.12 refuses Python scalars as function arguments."""
+    import array_api_strict
+
+    X, y = digits_data
+    array_api_strict.set_array_api_strict_flags(api_version="2023.12")
+    try:
+        clf = xpnn.MLPClassifier(hidden=(8,), epochs=1).fit(
+            array_api_strict.asarray(X[:200], dtype=array_api_strict.float32),
+            array_api_strict.asarray(y[:200]))
+        assert clf.predict_proba(array_api_strict.asarray(
+            X[:5], dtype=array_api_strict.float32)).shape == (5, 10)
+    finally:
+        array_api_strict.reset_array_api_strict_flags()

@@ -47,22 +47,18 @@ class Backend:
                 return self.xp.asarray(host_array)
         return self.xp.asarray(host_array, device=self.device)
 
+    def activate(self):
+        """Make this backend's device current (CuPy runs kernels on the current GPU)."""
+        if self.name == "cupy":
+            return self.device  # a cupy.cuda.Device is a context manager
+        return contextlib.nullcontext()
+
     def quiet_float_errors(self):
         """Silence NumPy's overflow/invalid warnings: the divergence guard reports them."""
         if self.name == "numpy":
             return np.errstate(over="ignore", invalid="ignore", divide="ignore")
         return contextlib.nullcontext()
 
-    def synchronize(self):
-        """Wait for queued device work (for timing); a no-op on CPU namespaces."""
-        if self.name == "cupy":
-            import cupy
-
-            cupy.cuda.get_current_stream().synchronize()
-        elif self.name == "torch" and str(self.device).startswith("cuda"):
-            import torch
-
-            torch.cuda.synchronize(self.device)
 
 
 def _check_gpu_room(nbytes: int, backend: Backend):
@@ -196,14 +192,9 @@ def as_host_array(array) -> np.ndarray:
         return np.asarray(array)
 
 
-def to_host_scalar(value) -> float:
-    """A 0-d device array -> a Python float (one sync)."""
-    return float(as_host_array(value))
-
-
 def copy_array(array, backend: Backend):
     """A fresh copy on the same device (snapshots must not alias in-place updates)."""
-    return backend.xp.asarray(array, copy=True)
+    return backend.xp.asarray(array, copy=True, device=backend.device)
 
 
 def device_of(array):

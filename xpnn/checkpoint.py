@@ -56,7 +56,10 @@ def save_model(path, clf: MLPClassifier, *, preprocessing: Preprocessing | None 
 
 
 def load_model(path, device: str | None = "cpu"):
-    """(MLPClassifier on ``device``, Preprocessing or None, info dict) from a saved file."""
+    """(MLPClassifier on ``device``, its Preprocessing, info dict) from a saved file.
+
+    A model saved without preprocessing (from the library) gets the identity scaling.
+    """
     tensors, metadata = load_checkpoint(path)
     try:
         return _rebuild(tensors, metadata, device)
@@ -92,7 +95,7 @@ def _rebuild(tensors, metadata, device):
     clf.n_features_in_ = int(arch["n_features"])
     clf.rng_ = np.random.default_rng()
     clf.rng_.bit_generator.state = metadata["rng_state"]
-    preprocessing = None
+    preprocessing = Preprocessing("scale", 1.0)  # saved by the library: features as given
     if metadata.get("preprocessing"):
         preprocessing = Preprocessing.from_saved(metadata["preprocessing"], tensors)
     return clf, preprocessing, metadata.get("info", {})

@@ -201,11 +201,17 @@ def _add_device_flags(parser, dtype=False):
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    args.given = {token.split("=", 1)[0] for token in argv if token.startswith("--")}
     try:
         return args.run(args)
     except XpnnError as exc:
         print(f"xpnn {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # an output that cannot be written: disk full, permissions, ...
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"xpnn {args.command}: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
     except DivergenceError as exc:
         print(f"xpnn {args.command}: {exc}", file=sys.stderr)

@@ -7,6 +7,8 @@ the namespace and on the device of the arrays passed to ``predict``.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from . import mlp, ops
@@ -15,6 +17,17 @@ from .data.split import stratified_split
 from .errors import XpnnDataError
 from .optim import make_optimizer
 from .train import DeviceSplit, TrainConfig, TrainState, evaluate, predict_logits, train
+
+
+def _on_model_device(method):
+    """Run a fitted model's method with its device current (CuPy launches on that GPU)."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        if not hasattr(self, "params_"):
+            raise XpnnDataError("this MLPClassifier is not fitted yet; call fit(X, y) first")
+        with self.backend_.activate():
+            return method(self, *args, **kwargs)
+    return wrapper
 
 
 class MLPClassifier:
@@ -64,6 +77,10 @@ class MLPClassifier:
             backend = self.backend_
         else:
             backend = caller if self.device is None else resolve_device(self.device)
+        with backend.activate():
+            return self._fit(X, y, caller, backend, resume, on_epoch, on_step)
+
+    def _fit(self, X, y, caller, backend, resume, on_epoch, on_step):
         dtype = backend.dtype(self.dtype)
         _check_shapes(X, y)
         inputs = _to_backend(X, caller, backend, dtype)
@@ -112,11 +129,13 @@ class MLPClassifier:
 
     # -- using a fitted model ---------------------------------------------------------
 
+    @_on_model_device
     def predict_proba(self, X):
         """Class probabilities (n, k), in X's namespace and on X's device."""
         caller, logits = self._logits(X)
         return _to_caller(ops.softmax(logits, self.backend_.xp), self.backend_, caller)
 
+    @_on_model_device
     def predict(self, X):
         """Predicted class labels (n,), in X's namespace and on X's device."""
         caller, logits = self._logits(X)
@@ -124,6 +143,7 @@ class MLPClassifier:
         labels = xp.take(self.classes_, ops.predicted_labels(logits, xp), axis=0)
         return _to_caller(labels, self.backend_, caller)
 
+    @_on_model_device
     def evaluate(self, X, y):
         """(mean cross-entropy, accuracy) on X, y as host floats (metrics summed on the device)."""
         caller, inputs = self._inputs(X)

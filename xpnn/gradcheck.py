@@ -41,6 +41,11 @@ def gradcheck_report(hidden=(5,), n_features=4, n_classes=3, n_samples=7, seed=0
                      backend: Backend | None = None) -> dict:
     """Relative error per parameter name for a small random MLP and batch (float64)."""
     backend = backend or numpy_backend()
+    with backend.activate():
+        return _gradcheck_report(hidden, n_features, n_classes, n_samples, seed, eps, backend)
+
+
+def _gradcheck_report(hidden, n_features, n_classes, n_samples, seed, eps, backend):
     xp = backend.xp
     rng = np.random.default_rng(seed)
     params = mlp.init_params(mlp.layer_sizes(n_features, hidden, n_classes), rng, "float64",

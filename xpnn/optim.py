@@ -13,11 +13,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from .backend import device_of
+
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw")
 
 
 def zeros_like_params(params, xp):
-    return {name: xp.zeros_like(value) for name, value in params.items()}
+    return {name: xp.zeros_like(value, device=device_of(value)) for name, value in params.items()}
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,7 @@ class SGD:
 
     def update(self, params, grads, state, xp, lr_scale=1.0):
         lr, mu, decay = float(self.lr) * lr_scale, float(self.momentum), float(self.weight_decay)
-        new_params, buffers = {}, state.get("momentum")
+        new_params, buffers = {}, dict(state.get("momentum") or {})
         for name, param in params.items():
             grad = grads[name]
             if decay:

@@ -21,6 +21,20 @@ _DPI = 110
 _MISSING_MATPLOTLIB = "--plots needs matplotlib: pip install 'xpnn[plots]'"
 
 
+def require_matplotlib() -> None:
+    """Fail now, before any training or writing, when --plots cannot be honoured."""
+    import importlib.util
+
+    if importlib.util.find_spec("matplotlib") is None:
+        raise XpnnError(_MISSING_MATPLOTLIB)
+
+
+def square_image_shape(n_features: int):
+    """(s, s) when the features are a square image (784 -> 28x28, 64 -> 8x8), else None."""
+    side = int(round(math.sqrt(n_features)))
+    return (side, side) if side * side == n_features and side >= 4 else None
+
+
 # --------------------------------------------------------------------------- history
 
 

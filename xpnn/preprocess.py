@@ -18,10 +18,6 @@ class Preprocessing:
     mean: np.ndarray | None = None  # (d,) float64, standardize only
     std: np.ndarray | None = None
 
-    @property
-    def n_features(self):
-        return None if self.mean is None else self.mean.shape[0]
-
     def apply(self, X: np.ndarray, dtype: str) -> np.ndarray:
         """Host features in ``dtype`` (float32 stays float32: no float64 intermediate)."""
         out = np.asarray(X).astype(dtype, copy=True)

@@ -92,17 +92,19 @@ def train(state: TrainState, optimizer, data: DeviceSplit, config: TrainConfig,
     ``on_epoch(record)`` is called after each epoch with its history row; ``on_step(i)``
     after each step (host-side counter only, no device sync).
     """
-    with backend.quiet_float_errors():
+    with backend.activate(), backend.quiet_float_errors():
         return _train(state, optimizer, data, config, rng, backend, val, on_epoch, on_step)
 
 
 def _train(state: TrainState, optimizer, data: DeviceSplit, config: TrainConfig,
-          rng: np.random.Generator, backend: Backend, val: DeviceSplit | None = None,
-          on_epoch=None, on_step=None) -> TrainState:
+           rng: np.random.Generator, backend: Backend, val: DeviceSplit | None = None,
+           on_epoch=None, on_step=None) -> TrainState:
     slices = batch_slices(len(data), config.batch_size)
     monitor = "val_loss" if val is not None else "loss"
-    best_value = min((row[monitor] for row in state.history), default=math.inf)
+    best_value = min((row[monitor] for row in state.history if row[monitor] is not None),
+                     default=math.inf)
     waited = state.epoch - state.best_epoch if state.best_epoch else 0
+    state.stopped_early = False
 
     while state.epoch < config.epochs:
         epoch = state.epoch + 1
@@ -128,7 +130,7 @@ def _train(state: TrainState, optimizer, data: DeviceSplit, config: TrainConfig,
                 state.best_params = {k: copy_array(v, backend) for k, v in state.params.items()}
         else:
             waited += 1
-            state.stopped_early = config.early_stopping and waited >= config.patience
+        state.stopped_early = config.early_stopping and waited >= config.patience
         try:
             if on_epoch is not None:
                 on_epoch(record)
@@ -138,8 +140,46 @@ def _train(state: TrainState, optimizer, data: DeviceSplit, config: TrainConfig,
             break
 
     if state.stopped_early and state.best_params is not None:
-        state.params = state.best_params
+        # a copy: later (resumed) updates work in place and must not touch the best weights;
+        # the optimizer state stays that of the last epoch, as in Keras' restore_best_weights
+        state.params = {k: copy_array(v, backend) for k, v in state.best_params.items()}
     return state
+
+
+def _batch(data: DeviceSplit, order, start, stop, xp):
+    """Rows start:stop of this epoch's order, gathered on the device (or all rows)."""
+    if order is None:
+        return data.X, data.y
+    batch_idx = order[start:stop]
+    return xp.take(data.X, batch_idx, axis=0), xp.take(data.y, batch_idx, axis=0)
+
+
+class _NonFinite(Exception):
+    """Raised by the replay's checks: (layer, what) of the first non-finite value."""
+
+
+def _train_step(params, opt_state, optimizer, inputs, labels, xp, scale, check=None):
+    """Forward, loss, backward, update: (params, opt_state, loss, logits).
+
+    ``check(stage, arrays)`` (the divergence replay's) runs after each stage.
+    """
+    logits, activations = mlp.forward(params, inputs, xp)
+    if check:
+        check("outputs", activations[1:] + [logits])
+    loss, grad_logits = ops.cross_entropy_with_grad(logits, labels, xp)
+    if check:
+        check("loss", [loss])
+    grads = mlp.backward(params, activations, grad_logits, xp)
+    if check:
+        check("gradient", [grads[name] for name in sorted(grads, key=_layer_then_kind)])
+    params, opt_state = optimizer.update(params, grads, opt_state, xp, scale)
+    if check:
+        check("update", [params[name] for name in sorted(params, key=_layer_then_kind)])
+    return params, opt_state, loss, logits
+
+
+def _layer_then_kind(name):
+    return int(name[1:]), name[0]  # w1, b1, w2, b2, ...
 
 
 def _run_epoch(state, epoch, epoch_start, optimizer, data, slices, config, rng, backend, val,
@@ -151,17 +191,12 @@ def _run_epoch(state, epoch, epoch_start, optimizer, data, slices, config, rng, 
     order = None if len(slices) == 1 else backend.asarray(rng.permutation(n))
     loss_sum = xp.zeros((), dtype=data.X.dtype, device=backend.device)
     correct = xp.zeros((), dtype=xp.int64, device=backend.device)
+    total_steps = config.epochs * len(slices)
     for step, (start, stop) in enumerate(slices, start=1):
-        if order is None:
-            inputs, labels = data.X, data.y
-        else:
-            batch_idx = order[start:stop]
-            inputs = xp.take(data.X, batch_idx, axis=0)
-            labels = xp.take(data.y, batch_idx, axis=0)
-        loss, grads, logits = mlp.loss_and_grads(state.params, inputs, labels, xp)
-        scale = lr_scale(config.lr_schedule, state.opt_state["step"], config.epochs * len(slices))
-        state.params, state.opt_state = optimizer.update(state.params, grads, state.opt_state, xp,
-                                                         scale)
+        inputs, labels = _batch(data, order, start, stop, xp)
+        scale = lr_scale(config.lr_schedule, state.opt_state["step"], total_steps)
+        state.params, state.opt_state, loss, logits = _train_step(
+            state.params, state.opt_state, optimizer, inputs, labels, xp, scale)
         loss_sum += loss * float(stop - start)
         correct += ops.correct_count(logits, labels, xp)
         if on_step is not None:
@@ -200,52 +235,41 @@ def _locate_divergence(state, checkpoint, optimizer, data, order, slices, epoch,
     xp = backend.xp
     lr = optimizer_lr(optimizer)
     (params, opt_state), first_step = _copy_state(*checkpoint[0], backend), checkpoint[1]
-    for step, (start, stop) in enumerate(slices, start=1):
-        if step <= first_step:
-            continue
-        if order is None:
-            inputs, labels = data.X, data.y
-        else:
-            inputs = xp.take(data.X, order[start:stop], axis=0)
-            labels = xp.take(data.y, order[start:stop], axis=0)
+    n_layers = mlp.n_layers(params)
+
+    def check(stage, arrays):
+        for index, array in enumerate(arrays):
+            if _host_finite(array, xp):
+                continue
+            if stage == "outputs":
+                raise _NonFinite(index + 1, f"the outputs of layer {index + 1} (w{index + 1}) "
+                                            f"are not finite")
+            if stage == "loss":
+                raise _NonFinite(n_layers, f"the loss on the output layer's logits (layer "
+                                           f"{n_layers}) is not finite")
+            layer = index // 2 + 1
+            if stage == "gradient":
+                raise _NonFinite(layer, f"the gradient of layer {layer} (w{layer}) is not finite")
+            raise _NonFinite(layer, f"the update made layer {layer}'s weights (w{layer}) not "
+                                    f"finite")
+
+    total_steps = config.epochs * len(slices)
+    for step, (start, stop) in enumerate(slices[first_step:], start=first_step + 1):
+        inputs, labels = _batch(data, order, start, stop, xp)
         kept = _copy_state(params, opt_state, backend)
-        problem = None
-        logits, activations = mlp.forward(params, inputs, xp)
-        for layer, activation in enumerate(activations[1:] + [logits], start=1):
-            if not _host_finite(activation, xp):
-                problem = (layer, f"the outputs of layer {layer} (w{layer}) are not finite")
-                break
-        if problem is None:
-            loss, grad_logits = ops.cross_entropy_with_grad(logits, labels, xp)
-            if not _host_finite(loss, xp):
-                last = mlp.n_layers(params)
-                problem = (last, f"the loss on the output layer's logits (layer {last}) is "
-                                 f"not finite")
-        if problem is None:
-            grads = mlp.backward(params, activations, grad_logits, xp)
-            for layer in range(mlp.n_layers(params), 0, -1):
-                name = f"w{layer}"
-                if not (_host_finite(grads[name], xp) and _host_finite(grads[f"b{layer}"], xp)):
-                    problem = (layer, f"the gradient of layer {layer} ({name}) is not finite")
-                    break
-        if problem is None:
-            scale = lr_scale(config.lr_schedule, opt_state["step"], config.epochs * len(slices))
-            params, opt_state = optimizer.update(params, grads, opt_state, xp, scale)
-            for layer in range(1, mlp.n_layers(params) + 1):
-                if not (_host_finite(params[f"w{layer}"], xp)
-                        and _host_finite(params[f"b{layer}"], xp)):
-                    problem = (layer, f"the update made layer {layer}'s weights (w{layer}) "
-                                      f"not finite")
-                    break
-        if problem is not None:
+        scale = lr_scale(config.lr_schedule, opt_state["step"], total_steps)
+        try:
+            params, opt_state, _, _ = _train_step(params, opt_state, optimizer, inputs, labels,
+                                                  xp, scale, check)
+        except _NonFinite as problem:
             state.params, state.opt_state = kept
-            layer, what = problem
+            layer, what = problem.args
             raise DivergenceError(
                 f"training diverged at epoch {epoch}, step {step} of {len(slices)}: {what}. "
                 f"The weights of the last finite step were kept. Try a lower learning rate "
                 f"(now {lr:g}, e.g. --lr {lr / 10:g}) and check the input scaling (features "
                 f"should be about 0..1 or standardized).",
-                epoch=epoch, step=step, layer=layer)
+                epoch=epoch, step=step, layer=layer) from None
     # the replay stayed finite (non-deterministic device sums): report the epoch
     state.params, state.opt_state = checkpoint[0]
     raise DivergenceError(

@@ -25,16 +25,13 @@ def load_for_model(args, n_features, need_labels, info=None):
     splits = load_source(args.data, args.dataset, label_column=args.label_column,
                          n_features=n_features, need_labels=need_labels,
                          offline=args.offline, progress=not getattr(args, "quiet", False))
-    data = splits.test if splits.test is not None else splits.train
+    data = splits.test if splits.test is not None else splits.train  # n_features checked
     info = info or {}
     trained_here = (args.data, args.dataset) == (info.get("data"), info.get("dataset"))
     if splits.test is None and trained_here and need_labels and "seed" in info:
         _, test_idx = stratified_split(data.y, info["test_split"],
                                        np.random.default_rng(info["seed"]))
         data = data.subset(test_idx)
-    if data.n_features != n_features:
-        raise XpnnDataError(f"{data.source}: {data.n_features} features per row, but the model "
-                            f"expects {n_features}")
     return data
 
 
@@ -64,10 +61,3 @@ def say(args, message):
     """A progress line on stderr unless --quiet or --json."""
     if not (getattr(args, "quiet", False) or getattr(args, "json", False)):
         print(message, file=sys.stderr)
-
-
-def images_of(data, rows):
-    """Rows reshaped to images (n, h, w) for plots, or None if the data are not images."""
-    if data.image_shape is None:
-        return None
-    return data.X[rows].reshape(-1, *data.image_shape)

@@ -9,6 +9,10 @@ from .report import classification_summary, write_plots
 def run(args) -> int:
     from ..checkpoint import load_model
 
+    if args.plots:
+        from ..plots import require_matplotlib
+
+        require_matplotlib()
     clf, preprocessing, info = load_model(args.model, device=args.device)
     data = load_for_model(args, clf.n_features_in_, need_labels=True, info=info)
     X = clf.backend_.asarray(preprocessing.apply(data.X, clf.dtype))

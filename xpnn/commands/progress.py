@@ -9,13 +9,15 @@ class Progress:
     """Callbacks for ``MLPClassifier.fit``: ``on_step`` (host counter only) and ``on_epoch``."""
 
     def __init__(self, epochs, steps_per_epoch, *, quiet=False, metrics_log=None, stream=None,
-                 epochs_done=0):
+                 epochs_done=0, append_log=False):
         self.epochs, self.steps, self.epochs_done = epochs, steps_per_epoch, epochs_done
         self.stream = stream or sys.stderr
         self.quiet = quiet
         self.bar = None
         self.use_bar = not quiet and self.stream.isatty()
-        self.metrics_log = metrics_log  # an open text file or None
+        self.metrics_log_path = metrics_log  # opened at the first record: a run that fails
+        self.log_mode = "a" if append_log else "w"  # before any epoch leaves the old log alone
+        self.metrics_log = None
 
     def on_step(self, step):
         if not self.use_bar:
@@ -33,7 +35,9 @@ class Progress:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
-        if self.metrics_log is not None:
+        if self.metrics_log_path is not None:
+            if self.metrics_log is None:
+                self.metrics_log = open(self.metrics_log_path, self.log_mode)
             self.metrics_log.write(json.dumps(record) + "\n")
             self.metrics_log.flush()
         if not self.quiet:
@@ -43,6 +47,9 @@ class Progress:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+        if self.metrics_log is not None:
+            self.metrics_log.close()
+            self.metrics_log = None
 
 
 def format_epoch(record, epochs):

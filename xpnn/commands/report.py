@@ -27,6 +27,7 @@ def write_plots(directory, clf, data, predicted, *, history=True) -> list[str]:
     """PNGs in ``directory``: curves, confusion matrix, misclassified images, first layer."""
     from .. import plots
 
+    image_shape = data.image_shape or plots.square_image_shape(data.n_features)
     out = Path(directory)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -39,12 +40,12 @@ def write_plots(directory, clf, data, predicted, *, history=True) -> list[str]:
     cm, _, _ = classification_summary(clf, data, predicted)
     plots.plot_confusion(cm, out / "confusion.png", class_names(clf))
     written.append(out / "confusion.png")
-    if data.image_shape is not None:
+    if image_shape is not None:
         wrong = np.flatnonzero(predicted != data.y)
-        images = data.X[wrong].reshape(-1, *data.image_shape)
+        images = data.X[wrong].reshape(-1, *image_shape)
         plots.plot_misclassified(images, data.y[wrong], predicted[wrong],
                                  out / "misclassified.png", class_names(clf))
-        plots.plot_first_layer(as_host_array(clf.params_["w1"]), data.image_shape,
+        plots.plot_first_layer(as_host_array(clf.params_["w1"]), image_shape,
                                out / "first_layer.png")
         written += [out / "misclassified.png", out / "first_layer.png"]
     return [str(path) for path in written]

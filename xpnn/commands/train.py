@@ -5,12 +5,17 @@ import time
 
 import numpy as np
 
-from ..backend import resolve_device
+from ..backend import as_host_array, resolve_device
 from ..data.split import stratified_split
-from ..errors import XpnnDataError
+from ..errors import XpnnDataError, XpnnError
 from ..train import TrainingInterrupted, batch_slices
 from .common import check_output_path, print_json, say
 from .progress import Progress
+
+# What a resumed run takes from its checkpoint; giving one of these with --resume is an error.
+FIXED_ON_RESUME = ("--hidden", "--batch-size", "--lr", "--lr-schedule", "--optimizer",
+                   "--momentum", "--weight-decay", "--dtype", "--seed", "--val-split",
+                   "--standardize", "--classes", "--test-split")
 
 # Defaults per data source when a flag is not given: what reaches good accuracy there.
 RECIPES = {
@@ -35,6 +40,16 @@ def run(args) -> int:
     backend = resolve_device(args.device)  # a missing GPU fails before any data is read
     save_path = check_output_path(args.save, "--save")
     log_path = check_output_path(args.metrics_log, "--metrics-log")
+    if args.plots:
+        from ..plots import require_matplotlib
+
+        require_matplotlib()
+    if args.resume:
+        changed = [flag for flag in FIXED_ON_RESUME if flag in getattr(args, "given", ())]
+        if changed:
+            raise XpnnError(f"{', '.join(changed)} cannot change on --resume: the run continues "
+                            f"with the settings saved in {args.resume} (only --epochs, "
+                            f"--early-stopping and --patience may change)")
 
     clf = preprocessing = None
     info = {}
@@ -64,9 +79,9 @@ def run(args) -> int:
         clf = _new_model(args)
     else:
         clf.epochs = args.epochs or clf.epochs
-        if train_set.n_features != clf.n_features_in_:
-            raise XpnnDataError(f"{train_set.source}: {train_set.n_features} features, but "
-                                f"{args.resume} expects {clf.n_features_in_}")
+        clf.early_stopping = clf.early_stopping or args.early_stopping
+        if "--patience" in getattr(args, "given", ()):
+            clf.patience = args.patience
     dtype = clf.dtype
     X_train = backend.asarray(preprocessing.apply(train_set.X, dtype))
     y_train = backend.asarray(train_set.y)
@@ -80,10 +95,9 @@ def run(args) -> int:
               + (f", resuming after epoch {clf.state_.epoch}" if args.resume else ""))
     n_fit_rows = len(train_set) - int(round(len(train_set) * clf.val_fraction))
     progress = Progress(clf.epochs, len(batch_slices(n_fit_rows, clf.batch_size)),
-                        quiet=args.quiet or args.json, epochs_done=clf.state_.epoch
-                        if args.resume else 0)
-    log_file = open(log_path, "a" if args.resume else "w") if log_path else None
-    progress.metrics_log = log_file
+                        quiet=args.quiet or args.json, metrics_log=log_path,
+                        append_log=bool(args.resume),
+                        epochs_done=clf.state_.epoch if args.resume else 0)
     try:
         clf.fit(X_train, y_train, resume=bool(args.resume), on_epoch=progress.on_epoch,
                 on_step=progress.on_step)
@@ -98,8 +112,6 @@ def run(args) -> int:
         raise
     finally:
         progress.close()
-        if log_file is not None:
-            log_file.close()
 
     X_test = backend.asarray(preprocessing.apply(test_set.X, dtype))
     test_loss, test_accuracy = clf.evaluate(X_test, backend.asarray(test_set.y))
@@ -118,8 +130,7 @@ def run(args) -> int:
     if args.plots:
         from .report import write_plots
 
-        predicted = np.asarray(clf.predict(X_test) if backend.name == "numpy"
-                               else _host(clf.predict(X_test)))
+        predicted = as_host_array(clf.predict(X_test))
         summary["plots"] = write_plots(args.plots, clf, test_set, predicted)
     summary["seconds"] = time.perf_counter() - started
     if args.json:
@@ -142,9 +153,3 @@ def _new_model(args):
         val_fraction=args.val_split or 0.0, early_stopping=args.early_stopping,
         patience=args.patience, check_every=args.check_every,
         lr_schedule=args.lr_schedule or recipe.get("lr_schedule", "constant"))
-
-
-def _host(array):
-    from ..backend import as_host_array
-
-    return as_host_array(array)

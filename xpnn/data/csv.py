@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import itertools
 import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +42,13 @@ def load_csv(
     otherwise the first column when ``need_labels``, else no label column.
     """
     source = str(path)
+    try:
+        return _load_csv(path, source, label_column, n_features, n_classes, need_labels)
+    except (zlib.error, EOFError) as exc:  # a corrupt or truncated .csv.gz, at any read
+        raise XpnnDataError(f"{source}: corrupt or truncated gzip data ({exc})") from exc
+
+
+def _load_csv(path, source, label_column, n_features, n_classes, need_labels) -> Dataset:
     header, table = _read_table(path, source)  # table: (rows, columns) float32
     n_columns = table.shape[1]
     label_index = _label_index(source, header, n_columns, label_column, n_features, need_labels)
@@ -135,7 +143,8 @@ def _read_table(path, source) -> tuple[list[str] | None, np.ndarray]:
     except UnicodeDecodeError as exc:
         raise XpnnDataError(f"{source}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     except (OSError, EOFError) as exc:
-        raise XpnnDataError(f"{source}: cannot read ({exc})") from exc
+        what = "corrupt or truncated gzip data" if source.endswith(".gz") else "cannot read"
+        raise XpnnDataError(f"{source}: {what} ({exc})") from exc
 
     n_columns = len(first_cells)
     if parse_failure is None and table.shape[0] > 0 and table.shape[1] == n_columns:

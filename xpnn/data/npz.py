@@ -8,6 +8,7 @@ a record) and then build their Dataset through :func:`arrays_to_dataset`.
 from __future__ import annotations
 
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -19,15 +20,15 @@ PIXEL_MAX = 255.0  # value_range of integer pixel data in [0, 255]
 
 
 def value_range_of(features: np.ndarray) -> float:
-    """255 when every value is an integer in [0, 255] (pixels), else max |x| (1.0 if all zero)."""
+    """The data's real range: 255 for uint8 pixels, else max |x| (1.0 if all zero).
+
+    Kaggle's pixel CSVs reach 255; digits exported as CSV stay 0..16 and are scaled by 16.
+    """
     if features.size == 0:
         return 1.0
     if features.dtype == np.uint8:
         return PIXEL_MAX
     low, high = float(features.min()), float(features.max())
-    is_integral = features.dtype.kind in "iu" or bool(np.all(features == np.round(features)))
-    if low >= 0.0 and high <= PIXEL_MAX and is_integral:
-        return PIXEL_MAX
     largest = max(abs(low), abs(high))
     return largest if largest > 0.0 else 1.0
 
@@ -155,7 +156,7 @@ def load_npz(
     except ValueError as exc:  # object arrays would need pickle, which is never allowed here
         reason = "it holds object arrays, which would need pickle" if "pickle" in str(exc) else exc
         raise XpnnDataError(f"{source}: cannot read the arrays safely ({reason})") from exc
-    except (OSError, EOFError, zipfile.BadZipFile) as exc:
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
         raise XpnnDataError(f"{source}: not a readable .npz archive ({exc})") from exc
 
     if labels is None and need_labels:

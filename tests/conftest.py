@@ -24,6 +24,14 @@ def _torch_backend() -> Backend:
     return backend_of(torch.zeros(1, dtype=torch.float64))
 
 
+def _jax_backend() -> Backend:
+    jax = pytest.importorskip("jax", reason="JAX is not installed")
+    jax.config.update("jax_enable_x64", True)  # float64 tests need it; float32 stays float32
+    import jax.numpy as jnp
+
+    return backend_of(jnp.zeros(1))
+
+
 def gpu_skip_reason() -> str | None:
     """None when CuPy and a usable GPU are here, else why not."""
     try:
@@ -50,18 +58,20 @@ BACKEND_FACTORIES = {
     "numpy": numpy_backend,
     "array_api_strict": _strict_backend,
     "torch": _torch_backend,
+    "jax": _jax_backend,
     "cupy": _cupy_backend,
 }
 
 
-def backend_params(names=("numpy", "array_api_strict", "torch", "cupy")):
+def backend_params(names=("numpy", "array_api_strict", "torch", "jax", "cupy")):
     marks = {"cupy": [pytest.mark.gpu]}
     return [pytest.param(name, marks=marks.get(name, []), id=name) for name in names]
 
 
 @pytest.fixture(params=backend_params())
 def backend(request) -> Backend:
-    """Every installed backend: NumPy, array-api-strict, torch-CPU, CuPy (GPU)."""
+    """Every installed backend: NumPy, array-api-strict, torch-CPU, JAX (immutable arrays),
+    CuPy (GPU)."""
     return BACKEND_FACTORIES[request.param]()
 
 

@@ -36,7 +36,7 @@ def _run(backend, dtype, optimizer_name, data):
     return {name: as_host_array(value).copy() for name, value in arrays.items()}, losses
 
 
-@pytest.mark.parametrize("other", backend_params(("array_api_strict", "torch", "cupy")))
+@pytest.mark.parametrize("other", backend_params(("array_api_strict", "torch", "jax", "cupy")))
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("optimizer_name", ["sgd", "nesterov", "adamw"])
 def test_training_steps_agree_with_numpy(other, dtype, optimizer_name, digits_data):

@@ -7,7 +7,7 @@ from xpnn.backend import as_host_array
 from conftest import backend_params, make_backend
 
 
-@pytest.mark.parametrize("name", backend_params(("array_api_strict", "torch", "cupy")))
+@pytest.mark.parametrize("name", backend_params(("array_api_strict", "torch", "jax", "cupy")))
 def test_outputs_stay_in_the_callers_namespace_and_device(name, digits_data):
     backend = make_backend(name)
     X_host, y_host = digits_data

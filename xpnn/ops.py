@@ -76,8 +76,8 @@ def predicted_labels(logits, xp):
 
 
 def correct_count(logits, labels, xp):
-    """How many rows' argmax equals the label, as a 0-d integer array (no host sync)."""
-    return xp.sum(xp.astype(predicted_labels(logits, xp) == labels, xp.int64))
+    """How many rows' argmax equals the label, as a 0-d array of the labels' integer dtype."""
+    return xp.sum(xp.astype(predicted_labels(logits, xp) == labels, labels.dtype))
 
 
 def accuracy(logits, labels, xp):

@@ -190,7 +190,7 @@ def _run_epoch(state, epoch, epoch_start, optimizer, data, slices, config, rng, 
     checkpoint = epoch_start, 0  # last state known finite, and its step
     order = None if len(slices) == 1 else backend.asarray(rng.permutation(n))
     loss_sum = xp.zeros((), dtype=data.X.dtype, device=backend.device)
-    correct = xp.zeros((), dtype=xp.int64, device=backend.device)
+    correct = xp.zeros((), dtype=data.y.dtype, device=backend.device)
     total_steps = config.epochs * len(slices)
     for step, (start, stop) in enumerate(slices, start=1):
         inputs, labels = _batch(data, order, start, stop, xp)
@@ -287,7 +287,7 @@ def evaluate(params, split: DeviceSplit, xp, batch_size: int = 8192):
     """(mean cross-entropy, accuracy) over ``split``, as host floats (one read at the end)."""
     n = len(split)
     loss_sum = xp.zeros((), dtype=split.X.dtype, device=device_of(split.X))
-    correct = xp.zeros((), dtype=xp.int64, device=device_of(split.X))
+    correct = xp.zeros((), dtype=split.y.dtype, device=device_of(split.X))
     for start, stop in batch_slices(n, batch_size):
         logits = mlp.predict_logits(params, split.X[start:stop, ...], xp)
         labels = split.y[start:stop]

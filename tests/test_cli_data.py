@@ -190,17 +190,24 @@ def test_resume_continues_exactly(tmp_path):
     assert m_full["rng_state"] == m_half["rng_state"]
 
 
-def test_ctrl_c_saves_a_resumable_checkpoint(tmp_path):
-    save = tmp_path / "interrupted.safetensors"
+def _train_then_ctrl_c(save, after_epoch):
+    """Start a practically endless ``xpnn train --save``; send SIGINT once ``after_epoch`` is
+    printed. Returns (exit status, stderr)."""
     proc = subprocess.Popen([sys.executable, "-m", "xpnn", "train", "--epochs", "100000",
                              "--hidden", "16", "--save", str(save)],
                             stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     for line in proc.stderr:
-        if line.startswith("epoch   3/"):
+        if line.startswith(f"epoch {after_epoch:>3}/"):
             proc.send_signal(signal.SIGINT)
             break
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130
+    return proc.returncode, err
+
+
+def test_ctrl_c_saves_a_resumable_checkpoint(tmp_path):
+    save = tmp_path / "interrupted.safetensors"
+    status, err = _train_then_ctrl_c(save, after_epoch=3)
+    assert status == 130
     assert "resumable checkpoint" in err and save.exists()
     from xpnn.checkpoint import load_model
 
@@ -315,15 +322,7 @@ def test_interrupted_run_resumes_to_the_same_result_as_an_uninterrupted_one(tmp_
     from xpnn.checkpoint_io import load_checkpoint
 
     save = tmp_path / "interrupted.safetensors"
-    proc = subprocess.Popen([sys.executable, "-m", "xpnn", "train", "--epochs", "100000",
-                             "--hidden", "16", "--save", str(save)],
-                            stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    for line in proc.stderr:
-        if line.startswith("epoch   2/"):
-            proc.send_signal(signal.SIGINT)
-            break
-    proc.communicate(timeout=60)
-    assert proc.returncode == 130
+    assert _train_then_ctrl_c(save, after_epoch=2)[0] == 130
     done = load_checkpoint(save)[1]["epoch"]
     target = done + 2
     assert xpnn("train", "--resume", save, "--epochs", target, "--save", save,

@@ -75,3 +75,18 @@ def test_out_of_range_gpu_is_a_clear_error():
     count = cupy.cuda.runtime.getDeviceCount()
     with pytest.raises(xpnn.XpnnDeviceError, match=f"GPU {count} does not exist"):
         xpnn.MLPClassifier(device=f"cuda:{count}").fit(np.zeros((4, 2)), np.array([0, 1, 0, 1]))
+
+
+def test_torch_cuda_tensors_stay_on_their_gpu(digits_data):
+    torch = pytest.importorskip("torch", reason="torch is not installed")
+    if not torch.cuda.is_available():
+        pytest.skip("torch sees no CUDA device")
+    X, y = digits_data
+    X_gpu = torch.asarray(X, dtype=torch.float32, device="cuda:0")
+    y_gpu = torch.asarray(y, device="cuda:0")
+    clf = xpnn.MLPClassifier(hidden=(16,), epochs=3).fit(X_gpu, y_gpu)
+    for value in [*clf.params_.values(), clf.predict(X_gpu), clf.predict_proba(X_gpu)]:
+        assert isinstance(value, torch.Tensor) and value.device.type == "cuda"
+    cpu = xpnn.MLPClassifier(hidden=(16,), epochs=3).fit(X.astype(np.float32), y)
+    np.testing.assert_allclose(as_host_array(clf.predict_proba(X_gpu)), cpu.predict_proba(X),
+                               rtol=1e-3, atol=1e-4)

@@ -11,7 +11,18 @@ import sys
 from . import __version__
 from .errors import DivergenceError, XpnnError
 
-HELP_FORMAT = argparse.ArgumentDefaultsHelpFormatter
+class HelpFormat(argparse.ArgumentDefaultsHelpFormatter):
+    """Show real defaults; leave out "(default: None/False)" and defaults the text states."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        unhelpful = action.default in (None, False) or action.default is argparse.SUPPRESS
+        if unhelpful or "default" in text:
+            return text
+        return super()._get_help_string(action)
+
+
+HELP_FORMAT = HelpFormat
 
 
 def _hidden(text: str):
@@ -97,7 +108,8 @@ def _add_train(commands):
                        help="rows per step, or 'full' for full-batch gradient descent (recipe)")
     model.add_argument("--lr", type=_positive_float, help="learning rate (recipe)")
     model.add_argument("--optimizer", default="adam",
-                       choices=("sgd", "momentum", "nesterov", "adam", "adamw"))
+                       choices=("sgd", "momentum", "nesterov", "adam", "adamw"),
+                       help="update rule")
     model.add_argument("--lr-schedule", choices=("constant", "cosine"),
                        help="learning rate over the run: constant, or cosine decay to 0 (recipe)")
     model.add_argument("--momentum", type=float, default=0.9, help="for momentum/nesterov")
@@ -197,7 +209,8 @@ def _add_device_flags(parser, dtype=False):
     parser.add_argument("--device", default="cpu",
                         help="cpu (NumPy), cuda or cuda:N (CuPy on GPU N)")
     if dtype:
-        parser.add_argument("--dtype", default="float32", choices=("float32", "float64"))
+        parser.add_argument("--dtype", default="float32", choices=("float32", "float64"),
+                            help="floating-point precision of data, weights and optimizer state")
 
 
 def main(argv=None) -> int:

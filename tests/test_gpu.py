@@ -1,9 +1,13 @@
 """CPU-vs-GPU: the same seeded run on NumPy and on CuPy, outputs on the requested GPU.
 
 Marked ``gpu``; every test skips with the reason when CuPy or a usable GPU is missing, so
-CPU-only CI stays green. Tolerances: float64 rtol 1e-9 (cuBLAS sums in another order);
-float32 rtol 1e-4, atol 1e-4 x the array's scale (a few ulps of float32 per step,
-compounded over the steps; CuPy leaves TF32 off unless CUPY_TF32=1).
+CPU-only CI stays green. The step-by-step comparison (6 steps, parameters and optimizer
+state, float64 rtol 1e-10, float32 rtol 1e-4) is ``test_backends.py``'s, parametrized over
+CuPy too. Here whole fits (3 epochs, ~90 Adam steps): float64 parameters within rtol 1e-9
+(cuBLAS sums in another order, ~1e-15 a step). In float32 the parameters are not compared:
+Adam divides by sqrt(v), so where a gradient is a near-cancelling sum (|g| ~ its rounding
+noise) the step's sign can differ and move that weight by ~lr; losses (rtol 1e-3) and
+predictions (> 99.5 % equal) are compared instead. CuPy leaves TF32 off unless CUPY_TF32=1.
 """
 import numpy as np
 import pytest
@@ -16,7 +20,7 @@ pytestmark = [pytest.mark.gpu,
               pytest.mark.skipif(gpu_skip_reason() is not None,
                                  reason=gpu_skip_reason() or "GPU usable")]
 
-TOL = {"float64": 1e-9, "float32": 1e-4}
+LOSS_RTOL = {"float64": 1e-9, "float32": 1e-3}
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -25,13 +29,13 @@ def test_training_on_gpu_matches_numpy(digits_data, dtype):
     kwargs = dict(hidden=(32, 16), epochs=3, batch_size=64, lr=1e-3, dtype=dtype, seed=0)
     cpu = xpnn.MLPClassifier(**kwargs, device="cpu").fit(X, y)
     gpu = xpnn.MLPClassifier(**kwargs, device="cuda:0").fit(X, y)
-    for name, expected in cpu.params_.items():
-        got = as_host_array(gpu.params_[name])
-        scale = float(np.max(np.abs(expected)))
-        np.testing.assert_allclose(got, expected, rtol=TOL[dtype], atol=TOL[dtype] * scale,
-                                   err_msg=name)
+    if dtype == "float64":
+        for name, expected in cpu.params_.items():
+            scale = float(np.max(np.abs(expected)))
+            np.testing.assert_allclose(as_host_array(gpu.params_[name]), expected, rtol=1e-9,
+                                       atol=1e-9 * scale, err_msg=name)
     losses = [[row["loss"] for row in clf.history_] for clf in (cpu, gpu)]
-    np.testing.assert_allclose(losses[1], losses[0], rtol=TOL[dtype])
+    np.testing.assert_allclose(losses[1], losses[0], rtol=LOSS_RTOL[dtype])
     assert np.mean(as_host_array(gpu.predict(X)) == cpu.predict(X)) > 0.995
 
 

@@ -10,7 +10,7 @@ from .dataset import Dataset
 from .digits import load_digits
 from .download import DATASET_NAMES, locate_dataset
 from .idx import has_idx_magic, read_idx, labels_file_beside, load_idx, load_idx_dir
-from .npz import first_bad_label, load_npz
+from .npz import load_npz
 
 NAMED_DATASETS = ("digits",) + DATASET_NAMES
 CSV_SUFFIXES = (".csv", ".txt", ".csv.gz", ".txt.gz")
@@ -59,14 +59,14 @@ def load_source(
         splits = _load_path(Path(data), label_column, n_features, n_classes, need_labels)
     for part in (splits.train, splits.test):
         if part is not None:
-            _check_against_model(part, n_features, n_classes, need_labels)
+            _check_against_model(part, n_features, need_labels)
     return splits
 
 
 def _load_named(dataset, n_classes, offline, cache_dir, mirrors, progress) -> DataSplits:
     name = dataset.strip().lower().replace("_", "-")
     if name == "digits":
-        return DataSplits(train=load_digits(), test=None)
+        return DataSplits(train=load_digits(n_classes=n_classes), test=None)
     if name not in DATASET_NAMES:
         choices = ", ".join(NAMED_DATASETS)
         raise XpnnDataError(f"unknown dataset {dataset!r}; choose one of {choices}")
@@ -115,8 +115,12 @@ def _is_csv(path: Path | None) -> bool:
     return path is not None and path.name.lower().endswith(CSV_SUFFIXES)
 
 
-def _check_against_model(part: Dataset, n_features, n_classes, need_labels) -> None:
-    """Checks every format shares: labels present, feature count and classes as expected."""
+def _check_against_model(part: Dataset, n_features, need_labels) -> None:
+    """Checks every format shares: labels present, feature count as expected.
+
+    Labels against ``n_classes`` are checked once, by each loader (``arrays_to_dataset``),
+    where the message can name the line or record.
+    """
     if need_labels and part.y is None:
         raise XpnnDataError(f"{part.source}: no labels, and labels are needed here")
     if n_features is not None and part.n_features != n_features:
@@ -124,8 +128,3 @@ def _check_against_model(part: Dataset, n_features, n_classes, need_labels) -> N
             f"{part.source}: {part.n_features} features per sample, "
             f"but the model expects {n_features}"
         )
-    if n_classes is not None and part.y is not None:
-        bad_label = first_bad_label(part.y, n_classes)
-        if bad_label is not None:
-            index, problem = bad_label
-            raise XpnnDataError(f"{part.source}, sample {index} (from 0): {problem}")

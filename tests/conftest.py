@@ -4,6 +4,14 @@ Skips say why: torch not installed, CuPy not installed, no usable GPU.
 """
 from __future__ import annotations
 
+import os
+
+# JAX stays on the CPU in the tests (set before anything imports jax): on a GPU machine it
+# would otherwise take the GPU, with TF32 matmuls and 75 % of its memory preallocated. The
+# CuPy tests are the GPU tests; a test that wants JAX's GPU asks for it explicitly.
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+
 import numpy as np
 import pytest
 

@@ -72,3 +72,70 @@ def test_data_larger_than_free_gpu_memory_names_both_sizes(monkeypatch):
         backend.asarray(np.zeros((1000, 100_000), dtype=np.float32))  # 381 MiB
     assert "381 MiB" in str(info.value) and "50 MiB free" in str(info.value)
     assert "--device cpu" in str(info.value)
+
+
+def test_gpu_room_reads_the_memory_pool_of_the_requested_gpu(monkeypatch):
+    """memGetInfo and the memory pool both belong to the current GPU: cuda:N is made
+    current before either is read."""
+    import numpy as np
+
+    from xpnn.backend import Backend
+
+    current = {"gpu": 0}
+
+    class FakeDevice:
+        def __init__(self, index):
+            self.index = index
+
+        def __enter__(self):
+            self.saved, current["gpu"] = current["gpu"], self.index
+
+        def __exit__(self, *exc):
+            current["gpu"] = self.saved
+
+    free_per_gpu = {0: 10 * 2**20, 1: 500 * 2**20}  # GPU 0 is nearly full, GPU 1 is not
+    runtime = types.SimpleNamespace(memGetInfo=lambda: (free_per_gpu[current["gpu"]], 2**34))
+    pool = types.SimpleNamespace(free_bytes=lambda: {0: 0, 1: 0}[current["gpu"]])
+
+    def pool_of_current_gpu():
+        assert current["gpu"] == 1, "read the pool of the current GPU, not of cuda:1"
+        return pool
+
+    fake = types.SimpleNamespace(cuda=types.SimpleNamespace(runtime=runtime),
+                                 get_default_memory_pool=pool_of_current_gpu)
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    backend = Backend(xp=types.SimpleNamespace(asarray=lambda a: a), device=FakeDevice(1),
+                      name="cupy", label="cuda:1")
+    out = backend.asarray(np.zeros((1000, 10_000), dtype=np.float32))  # 38 MiB fits on GPU 1
+    assert out.shape == (1000, 10_000) and current["gpu"] == 0
+
+
+def test_parameter_and_state_creation_make_the_backends_device_current(monkeypatch):
+    """CuPy's zeros/zeros_like ignore device= and allocate on the current GPU: init_params
+    enters the backend's device itself, and optimizer state enters its parameter's device."""
+    import contextlib
+
+    import numpy as np
+
+    from xpnn import backend as backend_module, mlp, optim
+    from xpnn.backend import Backend, numpy_backend
+
+    entered = []
+
+    @contextlib.contextmanager
+    def recording(self):
+        entered.append(self.label)
+        yield
+
+    monkeypatch.setattr(Backend, "activate", recording)
+    numpy_like = numpy_backend()
+    tagged = Backend(numpy_like.xp, numpy_like.device, "numpy", "tagged-device")
+    params = mlp.init_params([4, 3, 2], np.random.default_rng(0), "float32", tagged)
+    assert entered == ["tagged-device"]
+
+    contexts = []
+    monkeypatch.setattr(optim, "device_context",
+                        lambda array: contexts.append(array.shape) or contextlib.nullcontext())
+    optim.make_optimizer("adam", 1e-3).init_state(params, numpy_like.xp)
+    assert sorted(contexts) == sorted([value.shape for value in params.values()] * 2)
+    assert backend_module.device_context(np.zeros(1)).__class__ is contextlib.nullcontext

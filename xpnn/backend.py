@@ -65,9 +65,9 @@ def _check_gpu_room(nbytes: int, backend: Backend):
     """Refuse, clearly, an array larger than the GPU's free memory (no streaming yet)."""
     import cupy
 
-    with backend.device:
+    with backend.device:  # both readings are of the current GPU: make it cuda:N first
         free, total = cupy.cuda.runtime.memGetInfo()
-    pool_free = cupy.get_default_memory_pool().free_bytes()
+        pool_free = cupy.get_default_memory_pool().free_bytes()
     if nbytes > free + pool_free:
         raise XpnnDeviceError(
             f"--device {backend.label}: the data need {nbytes / 2**20:,.0f} MiB but the GPU has "
@@ -190,6 +190,37 @@ def as_host_array(array) -> np.ndarray:
         return np.from_dlpack(array)
     except (TypeError, RuntimeError, BufferError, AttributeError):
         return np.asarray(array)
+
+
+def device_context(array):
+    """Make ``array``'s device current while creating arrays beside it.
+
+    array-api-compat ignores ``device=`` in CuPy's creation functions (``zeros``,
+    ``zeros_like``, ``arange``): they allocate on the *current* GPU. Functions that get
+    arrays but no Backend (optimizer state, metrics) enter this first.
+    """
+    if array_api_compat.is_cupy_array(array):
+        return array.device  # a cupy.cuda.Device is a context manager
+    return contextlib.nullcontext()
+
+
+def read_scalars(scalars, xp) -> list[float]:
+    """0-d device arrays -> host floats with ONE device-to-host copy (one sync on a GPU).
+
+    Stacked as float64 where the namespace has it (counts stay exact past 2**24), else in
+    float32 (JAX without x64).
+    """
+    dtype = xp.float64 if _has_float64(xp, scalars[0]) else xp.float32
+    stacked = xp.stack([xp.astype(value, dtype) for value in scalars])
+    return [float(value) for value in as_host_array(stacked).tolist()]
+
+
+def _has_float64(xp, array) -> bool:
+    if not array_api_compat.is_jax_array(array):
+        return True
+    import jax
+
+    return bool(jax.config.jax_enable_x64)
 
 
 def copy_array(array, backend: Backend):

@@ -91,7 +91,7 @@ def _rebuild(tensors, metadata, device):
                             best_params=best, stopped_early=bool(metadata["stopped_early"]))
     clf.params_, clf.history_ = clf.state_.params, clf.state_.history
     clf.backend_ = backend
-    clf.classes_ = backend.asarray(np.asarray(metadata["classes"]))
+    clf.classes_ = np.asarray(metadata["classes"])  # host, as fit keeps them
     clf.n_features_in_ = int(arch["n_features"])
     clf.rng_ = np.random.default_rng()
     clf.rng_.bit_generator.state = metadata["rng_state"]

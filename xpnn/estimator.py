@@ -72,7 +72,8 @@ class MLPClassifier:
         all, from its saved weights, optimizer state and random-number state.
         """
         resume = resume and hasattr(self, "state_")
-        caller = backend_of(X, y)
+        y = np.asarray(y) if isinstance(y, (list, tuple)) else y
+        caller = backend_of(X) if _is_host_labels(y) else backend_of(X, y)
         if resume:
             backend = self.backend_
         else:
@@ -97,7 +98,7 @@ class MLPClassifier:
             n_classes = int(classes.size)
             self.rng_ = np.random.default_rng(self.seed)  # init, then one permutation per epoch
             self.backend_ = backend
-            self.classes_ = backend.asarray(classes)
+            self.classes_ = classes  # on the host: names (str) have no dtype on a GPU
             self.n_features_in_ = int(X.shape[1])
         labels = backend.asarray(np.asarray(encoded, dtype=np.int64))
         data, val = DeviceSplit(inputs, labels), None
@@ -140,7 +141,10 @@ class MLPClassifier:
         """Predicted class labels (n,), in X's namespace and on X's device."""
         caller, logits = self._logits(X)
         xp = self.backend_.xp
-        labels = xp.take(self.classes_, ops.predicted_labels(logits, xp), axis=0)
+        indices = ops.predicted_labels(logits, xp)
+        if self.classes_.dtype.kind not in "biuf":  # names: mapped on the host, NumPy out
+            return self.classes_[as_host_array(indices)]
+        labels = xp.take(self.backend_.asarray(self.classes_), indices, axis=0)  # no host trip
         return _to_caller(labels, self.backend_, caller)
 
     @_on_model_device
@@ -183,6 +187,12 @@ class MLPClassifier:
         self._check_features(X)
         backend = self.backend_
         return caller, _to_backend(X, caller, backend, backend.dtype(self.dtype))
+
+
+def _is_host_labels(y) -> bool:
+    """Labels given as a NumPy array or list may go with X from any namespace: they are
+    encoded on the host, and class names (strings) exist only there."""
+    return isinstance(y, (np.ndarray, list, tuple))
 
 
 def _check_shapes(X, y):

@@ -30,8 +30,14 @@ def init_params(sizes, rng, dtype: str, backend: Backend) -> dict:
     """He/Kaiming-normal weights (std sqrt(2 / fan_in), right for ReLU), zero biases.
 
     Drawn in float64 on the host from ``rng`` (a numpy.random.Generator), then cast and
-    moved: the same seed gives bit-identical starting weights on every backend.
+    moved: the same seed gives bit-identical starting weights on every backend. The
+    backend's device is made current: CuPy's ``zeros`` allocate on the current GPU.
     """
+    with backend.activate():
+        return _init_params(sizes, rng, dtype, backend)
+
+
+def _init_params(sizes, rng, dtype: str, backend: Backend) -> dict:
     params = {}
     for layer, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
         weights = rng.standard_normal((fan_in, fan_out)) * math.sqrt(2.0 / fan_in)

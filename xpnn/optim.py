@@ -13,13 +13,18 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .backend import device_of
+from .backend import device_context, device_of
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw")
 
 
 def zeros_like_params(params, xp):
-    return {name: xp.zeros_like(value, device=device_of(value)) for name, value in params.items()}
+    """Zeros shaped like each parameter, on its device (made current for CuPy)."""
+    zeros = {}
+    for name, value in params.items():
+        with device_context(value):
+            zeros[name] = xp.zeros_like(value, device=device_of(value))
+    return zeros
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import mlp, ops
-from .backend import Backend, as_host_array, copy_array, device_of
+from .backend import Backend, as_host_array, copy_array, device_of, read_scalars
 from .errors import DivergenceError
 from .optim import lr_scale, state_arrays, state_from_arrays
 
@@ -206,14 +206,19 @@ def _run_epoch(state, epoch, epoch_start, optimizer, data, slices, config, rng, 
                 _locate_divergence(state, checkpoint, optimizer, data, order, slices, epoch,
                                    backend, config)
             checkpoint = _copy_state(state.params, state.opt_state, backend), step
-    if not _finite_so_far(loss_sum, state.params, xp):
+    # one host read for the whole epoch: finite flag, loss and correct sums, validation sums
+    sums = [_finite_flag(loss_sum, state.params, xp), loss_sum, correct]
+    if val is not None:
+        sums += evaluate_sums(state.params, val, xp, config.eval_batch_size)
+    finite, loss_total, correct_total, *val_sums = read_scalars(sums, xp)
+    if not finite:
         _locate_divergence(state, checkpoint, optimizer, data, order, slices, epoch, backend,
                            config)
-    record = {"epoch": epoch, "loss": float(as_host_array(loss_sum)) / n,
-              "accuracy": int(as_host_array(correct)) / n, "val_loss": None, "val_accuracy": None}
+    record = {"epoch": epoch, "loss": loss_total / n, "accuracy": correct_total / n,
+              "val_loss": None, "val_accuracy": None}
     if val is not None:
-        record["val_loss"], record["val_accuracy"] = evaluate(state.params, val, xp,
-                                                              config.eval_batch_size)
+        record["val_loss"], record["val_accuracy"] = (val_sums[0] / len(val),
+                                                      val_sums[1] / len(val))
     return record
 
 
@@ -221,10 +226,14 @@ def optimizer_lr(optimizer) -> float:
     return float(getattr(optimizer, "lr", float("nan")))
 
 
+def _finite_flag(loss_sum, params, xp):
+    """A device-side flag: the accumulated loss and every parameter are finite."""
+    return xp.logical_and(xp.all(xp.isfinite(loss_sum)), _all_finite(params.values(), xp))
+
+
 def _finite_so_far(loss_sum, params, xp) -> bool:
     """One host read: the accumulated loss and every parameter are finite."""
-    flag = xp.logical_and(xp.all(xp.isfinite(loss_sum)), _all_finite(params.values(), xp))
-    return bool(as_host_array(flag))
+    return bool(as_host_array(_finite_flag(loss_sum, params, xp)))
 
 
 def _locate_divergence(state, checkpoint, optimizer, data, order, slices, epoch, backend, config):
@@ -283,17 +292,22 @@ def _host_finite(array, xp) -> bool:
     return bool(as_host_array(xp.all(xp.isfinite(array))))
 
 
-def evaluate(params, split: DeviceSplit, xp, batch_size: int = 8192):
-    """(mean cross-entropy, accuracy) over ``split``, as host floats (one read at the end)."""
-    n = len(split)
+def evaluate_sums(params, split: DeviceSplit, xp, batch_size: int = 8192):
+    """(summed cross-entropy, correct count) over ``split``, as 0-d device arrays."""
     loss_sum = xp.zeros((), dtype=split.X.dtype, device=device_of(split.X))
     correct = xp.zeros((), dtype=split.y.dtype, device=device_of(split.X))
-    for start, stop in batch_slices(n, batch_size):
+    for start, stop in batch_slices(len(split), batch_size):
         logits = mlp.predict_logits(params, split.X[start:stop, ...], xp)
         labels = split.y[start:stop]
         loss_sum += ops.cross_entropy(logits, labels, xp) * float(stop - start)
         correct += ops.correct_count(logits, labels, xp)
-    return float(as_host_array(loss_sum)) / n, int(as_host_array(correct)) / n
+    return [loss_sum, correct]
+
+
+def evaluate(params, split: DeviceSplit, xp, batch_size: int = 8192):
+    """(mean cross-entropy, accuracy) over ``split``, as host floats (one read at the end)."""
+    loss_sum, correct = read_scalars(evaluate_sums(params, split, xp, batch_size), xp)
+    return loss_sum / len(split), correct / len(split)
 
 
 def predict_logits(params, X, xp, batch_size: int = 8192):

@@ -85,3 +85,70 @@ def kaggle_header(n_pixels: int, labeled: bool = True) -> list[str]:
 
 def sha256_of(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+# ---------------------------------------------------------------- mutation fuzzing
+
+MUTATION_KINDS = ("flip", "set", "insert", "delete", "truncate", "duplicate")
+
+
+def mutate(content: bytes, operations) -> bytes:
+    """Apply byte-level ``operations`` in order: (kind, position, payload bytes).
+
+    ``position`` wraps around the current length; ``payload`` gives the bytes inserted
+    or written (its first byte is the XOR mask for a flip, never 0).
+    """
+    data = bytearray(content)
+    for kind, position, payload in operations:
+        at = position % (len(data) + 1)
+        if kind == "flip" and data:
+            at = min(at, len(data) - 1)
+            data[at] ^= payload[0] or 0x01
+        elif kind == "set" and data:
+            at = min(at, len(data) - 1)
+            data[at:at + len(payload)] = payload[: len(data) - at]
+        elif kind == "insert":
+            data[at:at] = payload
+        elif kind == "delete":
+            del data[at:at + len(payload)]
+        elif kind == "truncate":
+            del data[at:]
+        elif kind == "duplicate":  # a chunk repeated in place: records counted twice
+            data[at:at] = data[at:at + 4 * len(payload)]
+    return bytes(data)
+
+
+def random_operations(rng: np.random.Generator, length: int, max_operations: int = 3):
+    """1..max_operations random mutations for a file of ``length`` bytes (seeded)."""
+    operations = []
+    for _ in range(int(rng.integers(1, max_operations + 1))):
+        kind = MUTATION_KINDS[int(rng.integers(len(MUTATION_KINDS)))]
+        position = int(rng.integers(0, max(length, 1) + 1))
+        payload = rng.integers(0, 256, size=int(rng.integers(1, 9)), dtype=np.uint8).tobytes()
+        operations.append((kind, position, payload))
+    return operations
+
+
+def fuzz_seed_arrays(seed: int = 0, n: int = 30):
+    """Images (n, 4, 3) uint8 and labels 0..2 (n,): the content every seed file shares."""
+    rng = np.random.default_rng(seed)
+    images = make_images(rng, n)
+    labels = (np.arange(n) % 3).astype(np.uint8)
+    return images, labels
+
+
+def csv_bytes(images: np.ndarray, labels: np.ndarray | None) -> bytes:
+    """Kaggle-style CSV: header, then label (when given) and pixels per row."""
+    pixels = images.reshape(images.shape[0], -1)
+    header = kaggle_header(pixels.shape[1], labeled=labels is not None)
+    lines = [",".join(header)]
+    for i, row in enumerate(pixels):
+        cells = ([str(int(labels[i]))] if labels is not None else []) + [str(int(v)) for v in row]
+        lines.append(",".join(cells))
+    return ("\n".join(lines) + "\n").encode()
+
+
+def npz_bytes(tmp_dir: Path, compressed: bool = False, **arrays) -> bytes:
+    path = Path(tmp_dir) / "seed.npz"
+    (np.savez_compressed if compressed else np.savez)(path, **arrays)
+    return path.read_bytes()

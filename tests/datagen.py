@@ -89,7 +89,10 @@ def sha256_of(path: Path) -> str:
 
 # ---------------------------------------------------------------- mutation fuzzing
 
-MUTATION_KINDS = ("flip", "set", "insert", "delete", "truncate", "duplicate")
+MUTATION_KINDS = ("flip", "set", "insert", "delete", "truncate", "duplicate", "cell")
+# what a "cell" mutation writes over one CSV cell: edge values a loader must get right
+CELL_TOKENS = (b"0", b"2", b"255", b"1e39", b"1e-40", b"nan", b"-inf", b"-1", b"2.5", b"2.0",
+               b"16777217", b"cat", b"", b" ", b"label", b'"7"', b"1_0", b"9" * 25, b"\xff")
 
 
 def mutate(content: bytes, operations) -> bytes:
@@ -115,16 +118,38 @@ def mutate(content: bytes, operations) -> bytes:
             del data[at:]
         elif kind == "duplicate":  # a chunk repeated in place: records counted twice
             data[at:at] = data[at:at + 4 * len(payload)]
+        elif kind == "cell":  # the text between the separators around ``at`` replaced
+            start = max(data.rfind(b",", 0, at), data.rfind(b"\n", 0, at)) + 1
+            ends = [end for end in (data.find(b",", at), data.find(b"\n", at)) if end >= 0]
+            data[start:min(ends, default=len(data))] = payload
     return bytes(data)
 
 
-def random_operations(rng: np.random.Generator, length: int, max_operations: int = 3):
-    """1..max_operations random mutations for a file of ``length`` bytes (seeded)."""
+TEXT_BYTES = np.frombuffer(b"0123456789,.-+e \n\r\"ax", dtype=np.uint8)
+
+
+def random_operations(rng: np.random.Generator, length: int, max_operations: int = 3,
+                      text: bool = False):
+    """1..max_operations random mutations for a file of ``length`` bytes (seeded).
+
+    ``text``: half the mutations replace a CSV cell with an edge value (CELL_TOKENS), most
+    others write CSV-like characters: they reach deeper into a CSV parser than random
+    bytes, which mostly break UTF-8.
+    """
     operations = []
     for _ in range(int(rng.integers(1, max_operations + 1))):
         kind = MUTATION_KINDS[int(rng.integers(len(MUTATION_KINDS)))]
         position = int(rng.integers(0, max(length, 1) + 1))
-        payload = rng.integers(0, 256, size=int(rng.integers(1, 9)), dtype=np.uint8).tobytes()
+        size = int(rng.integers(1, 9))
+        if text and rng.random() < 0.5:
+            kind = "cell"
+            payload = CELL_TOKENS[int(rng.integers(len(CELL_TOKENS)))]
+        elif text and rng.random() < 0.6:
+            payload = rng.choice(TEXT_BYTES, size=size).tobytes()
+            if kind == "flip":  # a flip that keeps ASCII: low bits only
+                payload = bytes([int(rng.integers(1, 8))])
+        else:
+            payload = rng.integers(0, 256, size=size, dtype=np.uint8).tobytes()
         operations.append((kind, position, payload))
     return operations
 

@@ -85,3 +85,95 @@ def kaggle_header(n_pixels: int, labeled: bool = True) -> list[str]:
 
 def sha256_of(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+# ---------------------------------------------------------------- mutation fuzzing
+
+MUTATION_KINDS = ("flip", "set", "insert", "delete", "truncate", "duplicate", "cell")
+# what a "cell" mutation writes over one CSV cell: edge values a loader must get right
+CELL_TOKENS = (b"0", b"2", b"255", b"1e39", b"1e-40", b"nan", b"-inf", b"-1", b"2.5", b"2.0",
+               b"16777217", b"cat", b"", b" ", b"label", b'"7"', b"1_0", b"9" * 25, b"\xff")
+
+
+def mutate(content: bytes, operations) -> bytes:
+    """Apply byte-level ``operations`` in order: (kind, position, payload bytes).
+
+    ``position`` wraps around the current length; ``payload`` gives the bytes inserted
+    or written (its first byte is the XOR mask for a flip, never 0).
+    """
+    data = bytearray(content)
+    for kind, position, payload in operations:
+        at = position % (len(data) + 1)
+        if kind == "flip" and data:
+            at = min(at, len(data) - 1)
+            data[at] ^= payload[0] or 0x01
+        elif kind == "set" and data:
+            at = min(at, len(data) - 1)
+            data[at:at + len(payload)] = payload[: len(data) - at]
+        elif kind == "insert":
+            data[at:at] = payload
+        elif kind == "delete":
+            del data[at:at + len(payload)]
+        elif kind == "truncate":
+            del data[at:]
+        elif kind == "duplicate":  # a chunk repeated in place: records counted twice
+            data[at:at] = data[at:at + 4 * len(payload)]
+        elif kind == "cell":  # the text between the separators around ``at`` replaced
+            start = max(data.rfind(b",", 0, at), data.rfind(b"\n", 0, at)) + 1
+            ends = [end for end in (data.find(b",", at), data.find(b"\n", at)) if end >= 0]
+            data[start:min(ends, default=len(data))] = payload
+    return bytes(data)
+
+
+TEXT_BYTES = np.frombuffer(b"0123456789,.-+e \n\r\"ax", dtype=np.uint8)
+
+
+def random_operations(rng: np.random.Generator, length: int, max_operations: int = 3,
+                      text: bool = False):
+    """1..max_operations random mutations for a file of ``length`` bytes (seeded).
+
+    ``text``: half the mutations replace a CSV cell with an edge value (CELL_TOKENS), most
+    others write CSV-like characters: they reach deeper into a CSV parser than random
+    bytes, which mostly break UTF-8.
+    """
+    operations = []
+    for _ in range(int(rng.integers(1, max_operations + 1))):
+        kind = MUTATION_KINDS[int(rng.integers(len(MUTATION_KINDS)))]
+        position = int(rng.integers(0, max(length, 1) + 1))
+        size = int(rng.integers(1, 9))
+        if text and rng.random() < 0.5:
+            kind = "cell"
+            payload = CELL_TOKENS[int(rng.integers(len(CELL_TOKENS)))]
+        elif text and rng.random() < 0.6:
+            payload = rng.choice(TEXT_BYTES, size=size).tobytes()
+            if kind == "flip":  # a flip that keeps ASCII: low bits only
+                payload = bytes([int(rng.integers(1, 8))])
+        else:
+            payload = rng.integers(0, 256, size=size, dtype=np.uint8).tobytes()
+        operations.append((kind, position, payload))
+    return operations
+
+
+def fuzz_seed_arrays(seed: int = 0, n: int = 30):
+    """Images (n, 4, 3) uint8 and labels 0..2 (n,): the content every seed file shares."""
+    rng = np.random.default_rng(seed)
+    images = make_images(rng, n)
+    labels = (np.arange(n) % 3).astype(np.uint8)
+    return images, labels
+
+
+def csv_bytes(images: np.ndarray, labels: np.ndarray | None) -> bytes:
+    """Kaggle-style CSV: header, then label (when given) and pixels per row."""
+    pixels = images.reshape(images.shape[0], -1)
+    header = kaggle_header(pixels.shape[1], labeled=labels is not None)
+    lines = [",".join(header)]
+    for i, row in enumerate(pixels):
+        cells = ([str(int(labels[i]))] if labels is not None else []) + [str(int(v)) for v in row]
+        lines.append(",".join(cells))
+    return ("\n".join(lines) + "\n").encode()
+
+
+def npz_bytes(tmp_dir: Path, compressed: bool = False, **arrays) -> bytes:
+    path = Path(tmp_dir) / "seed.npz"
+    (np.savez_compressed if compressed else np.savez)(path, **arrays)
+    return path.read_bytes()

@@ -17,7 +17,7 @@ def _example_tensors():
     rng = np.random.default_rng(0)
     return {
         "params/w1": rng.standard_normal((784, 16)).astype(np.float32),
-        "params/b1": np.array([np.nan, np.inf, -0.0, 1e-45], dtype=np.float32),
+        "params/b1": np.array([3.4e38, -1.0, -0.0, 1e-45], dtype=np.float32),  # edges, finite
         "optim/m/w1": rng.standard_normal((3, 4, 5)),  # float64, 3-D
         "optim/step": np.array(12345678901234, dtype=np.int64),  # 0-d
         "data/mean.pixels": rng.integers(0, 256, size=(28, 28), dtype=np.uint8),

@@ -3,13 +3,21 @@
 The file is plain safetensors (readable by ``safetensors.numpy.load_file`` and any
 other safetensors tool; never pickle). The header's ``__metadata__`` holds
 ``format="xpnn"``, ``format_version="1"`` and ``xpnn=<one JSON string>`` with the
-caller's metadata. Writes are atomic: a crash or Ctrl-C mid-save leaves the
-previous file byte-identical. Device arrays are converted to NumPy by the caller.
+caller's metadata, and ``xpnn_sha256``: an integrity record, the SHA-256 digest of
+every tensor's name, dtype, shape and bytes and of the other metadata entries. Loading
+parses the safetensors layout itself (every offset, shape and dtype checked against
+the file's real size before any array is built), verifies the digest when the file has
+one (files saved before it existed still load) and refuses non-finite float tensors:
+any byte sequence ends in the arrays or in one XpnnCheckpointError. Writes are atomic:
+a crash or Ctrl-C mid-save leaves the previous file byte-identical. Device arrays are
+converted to NumPy by the caller.
 """
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
+import math
 import os
 import struct
 import tempfile
@@ -22,12 +30,18 @@ FORMAT_NAME = "xpnn"
 FORMAT_VERSION = 1
 
 _METADATA_KEY = "xpnn"
+_DIGEST_KEY = "xpnn_sha256"
 _HEADER_LEN_BYTES = 8  # little-endian u64 length of the JSON header that follows
 _MAX_HEADER_BYTES = 100 * 1024 * 1024  # safetensors' own limit; larger means "not safetensors"
 # dtypes safetensors.numpy can write and read back (numpy dtype names).
 _SUPPORTED_DTYPES = {
     "float64", "float32", "float16", "int64", "uint64", "int32", "uint32",
     "int16", "uint16", "int8", "uint8", "bool", "complex64",
+}
+# safetensors' dtype codes -> little-endian numpy dtypes (the ones above)
+_SAFETENSORS_DTYPES = {
+    "F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "U64": "<u8", "I32": "<i4",
+    "U32": "<u4", "I16": "<i2", "U16": "<u2", "I8": "i1", "U8": "u1", "BOOL": "?", "C64": "<c8",
 }
 
 
@@ -47,6 +61,7 @@ def save_checkpoint(path, tensors: dict[str, np.ndarray], metadata: dict) -> Non
         "format_version": str(FORMAT_VERSION),
         _METADATA_KEY: metadata_json,
     }
+    header_metadata[_DIGEST_KEY] = integrity_digest(tensors, header_metadata)
     file_bytes = safetensors_save(tensors, metadata=header_metadata)
 
     parent = os.path.dirname(os.path.abspath(path))
@@ -133,9 +148,48 @@ def _checked_tensors(path, tensors):
                 f"cannot save checkpoint {path}: tensor {name!r} has dtype {array.dtype}, "
                 f"which safetensors cannot store (use one of {sorted(_SUPPORTED_DTYPES)})"
             )
+        non_finite = _first_non_finite(array)
+        if non_finite is not None:
+            raise XpnnCheckpointError(
+                f"cannot save checkpoint {path}: tensor {name!r} holds {non_finite} values; "
+                "a checkpoint keeps finite numbers only (it would be refused on load)"
+            )
+        if array.dtype.byteorder == ">":  # safetensors is little-endian
+            array = array.astype(array.dtype.newbyteorder("<"))
         # Not np.ascontiguousarray: it turns 0-d arrays into shape (1,).
         checked[name] = array if array.flags.c_contiguous else array.copy(order="C")
     return checked
+
+
+def integrity_digest(tensors: dict[str, np.ndarray], header_metadata: dict) -> str:
+    """SHA-256 (hex) of every tensor's name, dtype, shape and bytes, then of the metadata.
+
+    Tensors go in name order, each as length-prefixed fields, so no two different
+    checkpoints hash the same bytes; the metadata (every ``__metadata__`` entry except
+    the digest itself) as canonical JSON.
+    """
+    digest = hashlib.sha256(b"xpnn-checkpoint-v1\0")
+    for name in sorted(tensors):
+        array = tensors[name]
+        fields = (name.encode("utf-8"), array.dtype.name.encode(), json.dumps(array.shape).encode(),
+                  np.ascontiguousarray(array).astype(array.dtype.newbyteorder("<")).tobytes())
+        for field in fields:
+            digest.update(len(field).to_bytes(8, "little"))
+            digest.update(field)
+    rest = {key: value for key, value in header_metadata.items() if key != _DIGEST_KEY}
+    digest.update(json.dumps(rest, sort_keys=True, ensure_ascii=True).encode())
+    return digest.hexdigest()
+
+
+def _first_non_finite(array) -> str | None:
+    """'NaN' or 'infinite' when a float/complex array holds such a value, else None."""
+    if array.dtype.kind not in "fc" or array.size == 0:
+        return None
+    if np.isnan(array).any():
+        return "NaN"
+    if np.isinf(array).any():
+        return "infinite"
+    return None
 
 
 def _metadata_to_json(path, metadata):
@@ -156,21 +210,29 @@ def _metadata_to_json(path, metadata):
 
 
 def load_checkpoint(path) -> tuple[dict[str, np.ndarray], dict]:
-    """Read a file written by ``save_checkpoint``: (tensors as writable arrays, metadata)."""
+    """Read a file written by ``save_checkpoint``: (tensors as writable arrays, metadata).
+
+    Any content ends in the arrays or in one XpnnCheckpointError: the layout is checked
+    entry by entry, the integrity record (when present) verified, and every float
+    tensor must be finite.
+    """
     path = os.fspath(path)
     file_bytes = _read_file(path)
-    header = _parse_header(path, file_bytes)
+    header, data_start = _parse_header(path, file_bytes)
     metadata = _xpnn_metadata(path, header)
-
-    from safetensors.numpy import load as safetensors_load
-
-    try:
-        views = safetensors_load(file_bytes)
-    except Exception as err:  # safetensors raises its own SafetensorError
-        raise XpnnCheckpointError(
-            f"checkpoint {path} is corrupt ({err}); re-save it or use an earlier checkpoint"
-        ) from err
-    tensors = {name: np.array(view, copy=True) for name, view in views.items()}
+    tensors = {}
+    for name, (dtype, shape, begin, _end) in _tensor_entries(path, header).items():
+        count = math.prod(shape)
+        flat = np.frombuffer(file_bytes, dtype=dtype, count=count, offset=data_start + begin)
+        tensors[name] = flat.reshape(shape).astype(dtype.newbyteorder("="), copy=True)
+    _verify_digest(path, header["__metadata__"], tensors)
+    for name, array in tensors.items():
+        non_finite = _first_non_finite(array)
+        if non_finite is not None:
+            raise XpnnCheckpointError(
+                f"checkpoint {path}: tensor {name!r} holds {non_finite} values; "
+                "it is corrupt, use an earlier checkpoint"
+            )
     return tensors, metadata
 
 
@@ -193,10 +255,10 @@ def _read_file(path):
 
 
 def _parse_header(path, file_bytes):
-    """Check the layout by hand so truncation and foreign files get a clear message.
+    """(header dict, offset of the data) after checking the layout by hand.
 
-    Layout: u64 header length N, N bytes of JSON, then the tensor data whose
-    extent the header's ``data_offsets`` give.
+    Layout: u64 header length N, N bytes of JSON, then the tensor data whose extent the
+    header's ``data_offsets`` give. Truncation and foreign files get a clear message.
     """
     size = len(file_bytes)
     not_safetensors = XpnnCheckpointError(
@@ -220,8 +282,9 @@ def _parse_header(path, file_bytes):
     if data_start > size:
         raise _truncated(path, expected=data_start, actual=size)
     try:
-        header = json.loads(file_bytes[header_start:data_start].decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+        header = json.loads(file_bytes[header_start:data_start].decode("utf-8"),
+                            object_pairs_hook=_no_duplicate_keys)
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise not_safetensors from None
     if not isinstance(header, dict):
         raise not_safetensors
@@ -233,7 +296,7 @@ def _parse_header(path, file_bytes):
         try:
             _begin, end = entry["data_offsets"]
             data_len = max(data_len, int(end))
-        except (TypeError, KeyError, ValueError):
+        except (TypeError, KeyError, ValueError, OverflowError):
             raise not_safetensors from None
     expected_size = data_start + data_len
     if expected_size > size:
@@ -243,7 +306,66 @@ def _parse_header(path, file_bytes):
             f"checkpoint {path} has {size - expected_size} unexpected bytes after the tensor data; "
             "it is corrupt, use an earlier checkpoint"
         )
-    return header
+    return header, data_start
+
+
+def _no_duplicate_keys(pairs):
+    keys = [key for key, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise ValueError("duplicate key in the header")  # one name, two tensors: corrupt
+    return dict(pairs)
+
+
+def _tensor_entries(path, header) -> dict[str, tuple[np.dtype, tuple[int, ...], int, int]]:
+    """name -> (dtype, shape, begin, end), every entry consistent with the data it covers.
+
+    The entries must tile the data exactly, as safetensors writes them: in order, from
+    0, without gaps or overlaps, each exactly as long as its shape and dtype say.
+    """
+    def corrupt(name, what):
+        return XpnnCheckpointError(
+            f"checkpoint {path} is corrupt: tensor {name!r} {what}; use an earlier checkpoint"
+        )
+
+    entries = {}
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
+            raise corrupt(name, "has a malformed header entry")
+        code, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
+        if not isinstance(code, str) or code not in _SAFETENSORS_DTYPES:
+            raise corrupt(name, f"has dtype {code!r}, which xpnn does not read")
+        if not (isinstance(shape, list) and all(type(d) is int and d >= 0 for d in shape)):
+            raise corrupt(name, f"has a bad shape {shape!r}")
+        if not (isinstance(offsets, list) and len(offsets) == 2
+                and all(type(o) is int for o in offsets) and 0 <= offsets[0] <= offsets[1]):
+            raise corrupt(name, f"has bad data offsets {offsets!r}")
+        dtype = np.dtype(_SAFETENSORS_DTYPES[code])
+        n_bytes = math.prod(shape) * dtype.itemsize
+        if offsets[1] - offsets[0] != n_bytes:
+            raise corrupt(name, f"has {offsets[1] - offsets[0]} bytes of data where its shape "
+                                f"{tuple(shape)} of {code} needs {n_bytes}")
+        entries[name] = (dtype, tuple(shape), offsets[0], offsets[1])
+    position = 0
+    for name, (_dtype, _shape, begin, end) in sorted(entries.items(), key=lambda e: e[1][2:]):
+        if begin != position:
+            raise corrupt(name, f"starts at byte {begin} of the data, not {position} "
+                                "(overlapping or missing data)")
+        position = end
+    return entries
+
+
+def _verify_digest(path, header_metadata, tensors) -> None:
+    """Compare the integrity record with the content; files saved without one pass."""
+    recorded = header_metadata.get(_DIGEST_KEY)
+    if recorded is None:
+        return
+    if recorded != integrity_digest(tensors, header_metadata):
+        raise XpnnCheckpointError(
+            f"{path}: checkpoint is corrupt (checksum mismatch: its tensors or metadata "
+            "changed after it was saved); use an earlier checkpoint"
+        )
 
 
 def _truncated(path, *, expected, actual):
@@ -261,9 +383,16 @@ def _xpnn_metadata(path, header):
             f"{path} is a safetensors file but not an xpnn checkpoint (no xpnn metadata); "
             "give a checkpoint saved by xpnn"
         )
+    if not all(isinstance(value, str) for value in header_metadata.values()):
+        raise XpnnCheckpointError(
+            f"checkpoint {path} has header metadata that is not all text; "
+            "it is corrupt, use an earlier checkpoint"
+        )
     version_text = header_metadata.get("format_version")
     try:
         version = int(version_text)
+        if version < 1 or version_text != str(version):
+            raise ValueError(version_text)
     except (TypeError, ValueError):
         raise XpnnCheckpointError(
             f"checkpoint {path} has an unreadable format_version {version_text!r}; "
@@ -281,7 +410,7 @@ def _xpnn_metadata(path, header):
         )
     try:
         metadata = json.loads(header_metadata[_METADATA_KEY])
-    except (TypeError, ValueError) as err:
+    except (TypeError, ValueError, RecursionError) as err:
         raise XpnnCheckpointError(
             f"checkpoint {path} has corrupt metadata JSON ({err}); "
             "it is corrupt, use an earlier checkpoint"

@@ -19,14 +19,45 @@ class Preprocessing:
     std: np.ndarray | None = None
 
     def apply(self, X: np.ndarray, dtype: str) -> np.ndarray:
-        """Host features in ``dtype`` (float32 stays float32: no float64 intermediate)."""
-        out = np.asarray(X).astype(dtype, copy=True)
+        """Host features in ``dtype`` (float32 stays float32: no float64 intermediate).
+
+        When ``X`` or the scale factors do not fit ``dtype`` (float64 data beyond float32,
+        a range of 1e-40 whose reciprocal overflows float32), the arithmetic runs in
+        float64 and only the result is cast. Values that still overflow become inf
+        without a numeric warning; callers check the result (see commands.common).
+        """
+        X = np.asarray(X)
+        target = np.dtype(dtype)
+        with np.errstate(all="ignore"):
+            if self._fits(X, target):
+                out = X.astype(target, copy=True)
+                if self.kind == "scale":
+                    out *= np.asarray(1.0 / self.value_range, dtype=target)
+                else:
+                    out -= self.mean.astype(target)
+                    out *= (1.0 / self.std).astype(target)
+                return out
+            wide = X.astype(np.float64)
+            if self.kind == "scale":
+                wide /= self.value_range
+            else:
+                wide -= self.mean
+                wide /= self.std
+            return wide.astype(target)
+
+    def _fits(self, X, target) -> bool:
+        """True when X and the scale factors are exact enough in ``target`` to skip float64."""
+        small_ints = X.dtype.kind in "biu" and X.dtype.itemsize <= 2  # pixels: exact in float32
+        if not (target == np.float64 or small_ints or X.dtype == target):
+            return False
+        info = np.finfo(target)
         if self.kind == "scale":
-            out *= np.asarray(1.0 / self.value_range, dtype=dtype)
+            factors = np.array([1.0 / self.value_range])
         else:
-            out -= self.mean.astype(dtype)
-            out *= (1.0 / self.std).astype(dtype)
-        return out
+            factors = np.concatenate([1.0 / self.std, np.abs(self.mean)])
+            factors = factors[factors != 0.0]
+        with np.errstate(all="ignore"):
+            return bool(np.all((factors >= info.tiny) & (factors <= info.max)))
 
     def metadata(self) -> dict:
         return {"kind": self.kind, "value_range": self.value_range}
@@ -47,7 +78,13 @@ def fit_preprocessing(train: Dataset, standardize: bool = False) -> Preprocessin
         if not train.value_range > 0:
             raise XpnnDataError(f"{train.source}: all features are zero; nothing to learn from")
         return Preprocessing("scale", float(train.value_range))
-    mean = train.X.mean(axis=0, dtype=np.float64)
-    std = train.X.std(axis=0, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        mean = train.X.mean(axis=0, dtype=np.float64)
+        std = train.X.std(axis=0, dtype=np.float64)
+    finite = np.isfinite(mean) & np.isfinite(std)
+    if not finite.all():
+        col = int(np.argmin(finite))
+        raise XpnnDataError(f"{train.source}, feature {col} (from 0): values too large to "
+                            "standardize (their mean or std overflows float64)")
     std[std == 0.0] = 1.0  # constant pixels (image borders) stay 0 after centring
     return Preprocessing("standardize", float(train.value_range), mean, std)

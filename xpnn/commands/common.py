@@ -1,8 +1,10 @@
 """What several commands share: loading a data source, preprocessing it, writing outputs."""
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +35,58 @@ def load_for_model(args, n_features, need_labels, info=None):
                                        np.random.default_rng(info["seed"]))
         data = data.subset(test_idx)
     return data
+
+
+def model_inputs(clf, preprocessing, data):
+    """``data``'s features, preprocessed as at training, on the model's device.
+
+    A value that does not fit the model's dtype after scaling is an error naming the file,
+    the row and the feature, not a numeric warning followed by garbage predictions.
+    """
+    with quiet_numerics():
+        X = preprocessing.apply(data.X, clf.dtype)
+    finite = np.isfinite(X)
+    if not finite.all():
+        row, col = (int(i) for i in np.argwhere(~finite)[0])
+        raise XpnnDataError(
+            f"{data.source}, row {row} (from 0), feature {col}: {data.X[row, col]!r} is outside "
+            f"the range {clf.dtype} can hold after scaling as at training"
+        )
+    return clf.backend_.asarray(X)
+
+
+def check_known_labels(clf, data):
+    """Every label of ``data`` is one of the model's classes (same kind: numbers or names)."""
+    from ..backend import as_host_array
+
+    classes = as_host_array(clf.classes_)
+    names = {"U": "class names", "S": "class names"}
+    data_kind = names.get(data.y.dtype.kind, "class numbers")
+    model_kind = names.get(classes.dtype.kind, "class numbers")
+    if data_kind != model_kind:
+        raise XpnnDataError(f"{data.source}: the labels are {data_kind}, but the model's "
+                            f"classes are {model_kind} ({_shown(classes)})")
+    unknown = ~np.isin(data.y, classes)
+    if unknown.any():
+        first = int(np.argmax(unknown))
+        raise XpnnDataError(
+            f"{data.source}, row {first} (from 0): label {data.y[first].item()!r} is not one of "
+            f"the model's {classes.size} classes ({_shown(classes)}); {int(unknown.sum())} rows "
+            "have labels the model does not know"
+        )
+
+
+def _shown(values, limit=10):
+    items = [repr(value) for value in values[:limit].tolist()]
+    return ", ".join(items) + (", ..." if values.size > limit else "")
+
+
+@contextlib.contextmanager
+def quiet_numerics():
+    """No numeric warning reaches the terminal; results are checked by the caller instead."""
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
 
 
 def check_output_path(path, flag):

@@ -1,8 +1,11 @@
 """``xpnn evaluate MODEL --data ...``: loss, accuracy, per-class report, confusion matrix."""
 from __future__ import annotations
 
+import math
+
 from ..backend import as_host_array
-from .common import load_for_model, print_json
+from ..errors import XpnnDataError
+from .common import check_known_labels, load_for_model, model_inputs, print_json, quiet_numerics
 from .report import classification_summary, write_plots
 
 
@@ -15,9 +18,14 @@ def run(args) -> int:
         require_matplotlib()
     clf, preprocessing, info = load_model(args.model, device=args.device)
     data = load_for_model(args, clf.n_features_in_, need_labels=True, info=info)
-    X = clf.backend_.asarray(preprocessing.apply(data.X, clf.dtype))
-    loss, accuracy = clf.evaluate(X, data.y)
-    predicted = as_host_array(clf.predict(X))
+    check_known_labels(clf, data)
+    X = model_inputs(clf, preprocessing, data)
+    with quiet_numerics():
+        loss, accuracy = clf.evaluate(X, data.y)
+        predicted = as_host_array(clf.predict(X))
+    if not math.isfinite(loss):
+        raise XpnnDataError(f"{data.source}: the model's loss on these rows is {loss}; their "
+                            "features are far outside the range the model was trained on")
     cm, report, table = classification_summary(clf, data, predicted)
     result = {"model": args.model, "data": data.source, "rows": len(data), "loss": loss,
               "accuracy": accuracy, "per_class": report, "confusion_matrix": cm.tolist(),

@@ -16,7 +16,8 @@ import numpy as np
 
 from ..errors import XpnnDataError
 from .dataset import Dataset
-from .npz import arrays_to_dataset, first_bad_label
+from .labels import first_bad_label
+from .npz import arrays_to_dataset
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -104,6 +105,8 @@ def load_idx(
             f"{images_path}: holds labels (1 dimension), not images; pass the images file"
         )
     n_images = images.shape[0]
+    if n_images == 0:
+        raise XpnnDataError(f"{images_path}: the header says 0 images; there is nothing to load")
     image_shape = (int(images.shape[1]), int(images.shape[2])) if images.ndim == 3 else None
     features = images.reshape(n_images, -1)  # (n, rows*cols)
 

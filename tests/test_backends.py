@@ -1,6 +1,8 @@
 """The same seeded run on every backend gives the same parameters and losses.
 
-Tolerances: float64 rtol 1e-10 (only summation order differs), float32 rtol 1e-4.
+Tolerances: float64 rtol 1e-10 (only summation order differs), float32 rtol 1e-4. Every
+activation and both heads (classifier: softmax cross-entropy; regressor: squared error),
+with the L2 term and row weights, run through the same comparison.
 """
 import numpy as np
 import pytest
@@ -11,25 +13,38 @@ from xpnn.optim import make_optimizer, state_arrays
 from conftest import RTOL, backend_params, make_backend
 
 STEPS = 6
+OPTIMIZERS = {  # name -> (solver, options, learning rate)
+    "sgd": ("sgd", {"momentum": 0.0}, 0.1),
+    "nesterov": ("sgd", {"momentum": 0.9, "nesterov": True}, 1e-2),
+    "adamw": ("adamw", {"weight_decay": 1e-3}, 1e-2),
+}
 
 
-def _run(backend, dtype, optimizer_name, data):
+def _run(backend, dtype, optimizer_name, data, spec=mlp.MLPSpec(), weighted=False):
     """STEPS minibatch steps from seed 0; host copies of params, optimizer state, losses."""
     X_host, y_host = data
     xp = backend.xp
     rng = np.random.default_rng(0)
-    params = mlp.init_params(mlp.layer_sizes(64, (32, 16), 10), rng, dtype, backend)
-    optimizer = make_optimizer(optimizer_name, 1e-2 if optimizer_name != "sgd" else 0.1,
-                               weight_decay=1e-3 if optimizer_name == "adamw" else 0.0)
+    n_outputs = 10 if spec.head == "softmax" else 3
+    params = mlp.init_params(mlp.layer_sizes(64, (32, 16), n_outputs), rng, dtype, backend,
+                             spec.activation)
+    solver, options, lr = OPTIMIZERS[optimizer_name]
+    optimizer = make_optimizer(solver, lr, **options)
     state = optimizer.init_state(params, xp)
     X = backend.asarray(X_host, dtype=dtype)
-    y = backend.asarray(y_host)
+    if spec.head == "softmax":
+        y = backend.asarray(y_host)
+    else:  # three regression targets derived from the digit and two pixels
+        y = backend.asarray(np.stack([y_host / 9.0, X_host[:, 20], X_host[:, 43]], axis=1),
+                            dtype=dtype)
+    w = backend.asarray(rng.uniform(0.2, 2.0, X_host.shape[0]), dtype=dtype) if weighted else None
     order = backend.asarray(rng.permutation(X_host.shape[0]))
     losses = []
     for step in range(STEPS):
         idx = order[step * 50:(step + 1) * 50]
         loss, grads, _ = mlp.loss_and_grads(params, xp.take(X, idx, axis=0),
-                                            xp.take(y, idx, axis=0), xp)
+                                            xp.take(y, idx, axis=0), xp, spec,
+                                            None if w is None else xp.take(w, idx, axis=0))
         params, state = optimizer.update(params, grads, state, xp)
         losses.append(float(as_host_array(loss)))
     arrays = {**params, **state_arrays(state)}
@@ -49,6 +64,21 @@ def test_training_steps_agree_with_numpy(other, dtype, optimizer_name, digits_da
         # near-zero entries (Adam moments) compare on the parameter's own scale
         atol = RTOL[dtype] * float(np.max(np.abs(expected)))
         np.testing.assert_allclose(result[name], expected, rtol=RTOL[dtype], atol=atol,
+                                   err_msg=name)
+
+
+@pytest.mark.parametrize("other", backend_params(("array_api_strict", "torch", "jax", "cupy")))
+@pytest.mark.parametrize("activation", ["relu", "tanh", "logistic", "identity"])
+@pytest.mark.parametrize("head", ["softmax", "identity"])
+def test_every_activation_and_head_agree_with_numpy(other, activation, head, digits_data):
+    """float64, Nesterov SGD, L2 term, row weights: the same steps on every backend."""
+    spec = mlp.MLPSpec(activation, head, alpha=1e-2)
+    reference, ref_losses = _run(numpy_backend(), "float64", "nesterov", digits_data, spec, True)
+    result, losses = _run(make_backend(other), "float64", "nesterov", digits_data, spec, True)
+    np.testing.assert_allclose(losses, ref_losses, rtol=RTOL["float64"])
+    for name, expected in reference.items():
+        atol = RTOL["float64"] * float(np.max(np.abs(expected)))
+        np.testing.assert_allclose(result[name], expected, rtol=RTOL["float64"], atol=atol,
                                    err_msg=name)
 
 

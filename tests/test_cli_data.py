@@ -175,7 +175,7 @@ def test_resume_continues_exactly(tmp_path):
     from xpnn.checkpoint_io import load_checkpoint
 
     full, half = tmp_path / "full.safetensors", tmp_path / "half.safetensors"
-    common = ["--hidden", "32", "--val-split", "0.1", "--quiet"]
+    common = ["--hidden", "32", "--quiet"]
     assert xpnn("train", "--epochs", "4", "--save", full, *common).returncode == 0
     assert xpnn("train", "--epochs", "2", "--save", half, *common).returncode == 0
     result = xpnn("train", "--resume", half, "--epochs", "4", "--save", half, "--quiet")
@@ -226,7 +226,7 @@ def test_checkpoint_from_torch_or_strict_loads_on_numpy(digits_data, tmp_path):
         if name == "torch":
             pytest.importorskip("torch", reason="torch is not installed")
         backend = make_backend(name)
-        clf = xpnn.MLPClassifier(hidden=(16,), epochs=2).fit(backend.asarray(X, "float32"),
+        clf = xpnn.MLPClassifier(hidden_layer_sizes=(16,), max_iter=2).fit(backend.asarray(X, "float32"),
                                                              backend.asarray(y))
         path = tmp_path / f"{name}.safetensors"
         save_model(path, clf)
@@ -247,7 +247,8 @@ def test_idx_directory_and_npz_sources(tmp_path):
 
 
 def test_plots_are_written(tmp_path):
-    summary = xpnn_json("train", "--epochs", "2", "--val-split", "0.2", "--plots", tmp_path / "p")
+    summary = xpnn_json("train", "--epochs", "2", "--early-stopping", "--val-split", "0.2",
+                        "--plots", tmp_path / "p")
     names = sorted(os.path.basename(p) for p in summary["plots"])
     assert names == ["confusion.png", "first_layer.png", "history.png", "misclassified.png"]
     for path in summary["plots"]:
@@ -287,7 +288,7 @@ def test_library_saved_model_works_with_the_cli(digits_data, tmp_path):
     from xpnn.checkpoint import save_model
 
     X, y = digits_data
-    clf = MLPClassifier(hidden=(16,), epochs=5).fit(X[:1500], y[:1500])
+    clf = MLPClassifier(hidden_layer_sizes=(16,), max_iter=5).fit(X[:1500], y[:1500])
     save_model(tmp_path / "lib.safetensors", clf)  # no preprocessing: features as given
     np.savez(tmp_path / "rest.npz", X=X[1500:], y=y[1500:])
     out = tmp_path / "p.csv"
@@ -323,7 +324,7 @@ def test_interrupted_run_resumes_to_the_same_result_as_an_uninterrupted_one(tmp_
 
     save = tmp_path / "interrupted.safetensors"
     assert _train_then_ctrl_c(save, after_epoch=2)[0] == 130
-    done = load_checkpoint(save)[1]["epoch"]
+    done = load_checkpoint(save)[1]["state"]["epoch"]
     target = done + 2
     assert xpnn("train", "--resume", save, "--epochs", target, "--save", save,
                 "--quiet").returncode == 0
@@ -334,4 +335,4 @@ def test_interrupted_run_resumes_to_the_same_result_as_an_uninterrupted_one(tmp_
     for name in fresh_t:
         if name.startswith(("params/", "optim/")):
             np.testing.assert_array_equal(resumed_t[name], fresh_t[name], err_msg=name)
-    assert resumed_m["epoch"] == fresh_m["epoch"] == target
+    assert resumed_m["state"]["epoch"] == fresh_m["state"]["epoch"] == target

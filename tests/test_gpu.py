@@ -26,7 +26,8 @@ LOSS_RTOL = {"float64": 1e-9, "float32": 1e-3}
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_training_on_gpu_matches_numpy(digits_data, dtype):
     X, y = digits_data
-    kwargs = dict(hidden=(32, 16), epochs=3, batch_size=64, lr=1e-3, dtype=dtype, seed=0)
+    kwargs = dict(hidden_layer_sizes=(32, 16), max_iter=3, batch_size=64,
+                  learning_rate_init=1e-3, dtype=dtype, random_state=0)
     cpu = xpnn.MLPClassifier(**kwargs, device="cpu").fit(X, y)
     gpu = xpnn.MLPClassifier(**kwargs, device="cuda:0").fit(X, y)
     if dtype == "float64":
@@ -45,7 +46,7 @@ def test_every_output_is_a_cupy_array_on_the_requested_device(digits_data):
     X, y = digits_data
     with cupy.cuda.Device(0):
         X_gpu, y_gpu = cupy.asarray(X, dtype=cupy.float32), cupy.asarray(y)
-    clf = xpnn.MLPClassifier(hidden=(16,), epochs=2).fit(X_gpu, y_gpu)
+    clf = xpnn.MLPClassifier(hidden_layer_sizes=(16,), max_iter=2).fit(X_gpu, y_gpu)
     outputs = [*clf.params_.values(), clf.predict(X_gpu), clf.predict_proba(X_gpu)]
     for value in outputs:
         assert isinstance(value, cupy.ndarray) and value.device.id == 0
@@ -56,7 +57,7 @@ def test_checkpoint_saved_on_gpu_predicts_the_same_on_cpu(digits_data, tmp_path)
     from xpnn.checkpoint import load_model, save_model
 
     X, y = digits_data
-    gpu = xpnn.MLPClassifier(hidden=(16,), epochs=3, device="cuda").fit(X, y)
+    gpu = xpnn.MLPClassifier(hidden_layer_sizes=(16,), max_iter=3, device="cuda").fit(X, y)
     path = tmp_path / "gpu.safetensors"
     save_model(path, gpu)
     cpu, _, _ = load_model(path, device="cpu")
@@ -88,9 +89,9 @@ def test_torch_cuda_tensors_stay_on_their_gpu(digits_data):
     X, y = digits_data
     X_gpu = torch.asarray(X, dtype=torch.float32, device="cuda:0")
     y_gpu = torch.asarray(y, device="cuda:0")
-    clf = xpnn.MLPClassifier(hidden=(16,), epochs=3).fit(X_gpu, y_gpu)
+    clf = xpnn.MLPClassifier(hidden_layer_sizes=(16,), max_iter=3).fit(X_gpu, y_gpu)
     for value in [*clf.params_.values(), clf.predict(X_gpu), clf.predict_proba(X_gpu)]:
         assert isinstance(value, torch.Tensor) and value.device.type == "cuda"
-    cpu = xpnn.MLPClassifier(hidden=(16,), epochs=3).fit(X.astype(np.float32), y)
+    cpu = xpnn.MLPClassifier(hidden_layer_sizes=(16,), max_iter=3).fit(X.astype(np.float32), y)
     np.testing.assert_allclose(as_host_array(clf.predict_proba(X_gpu)), cpu.predict_proba(X),
                                rtol=1e-3, atol=1e-4)

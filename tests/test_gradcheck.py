@@ -14,14 +14,25 @@ def test_mlp_gradients_match_finite_differences(backend, hidden):
     assert max(errors.values()) < GRAD_TOL, errors
 
 
+@pytest.mark.parametrize("activation", ["relu", "tanh", "logistic", "identity"])
+@pytest.mark.parametrize("head", ["softmax", "identity"], ids=["log-loss", "squared-error"])
+def test_every_activation_and_loss_with_l2_and_weights(backend, activation, head):
+    """Each activation's derivative-from-output, the squared-error head, the L2 term and row
+    weights, all against finite differences."""
+    errors = xpnn.gradcheck_report(hidden=(6, 5), n_features=5, n_classes=3, n_samples=9,
+                                   seed=4, backend=backend, activation=activation, head=head,
+                                   alpha=0.3, weighted=True)
+    assert max(errors.values()) < GRAD_TOL, errors
+
+
 def test_gradcheck_detects_a_wrong_gradient(monkeypatch):
     """The check must be able to fail: break dL/db and it must report a large error."""
     from xpnn import mlp
 
     original = mlp.backward
 
-    def broken(params, activations, grad_logits, xp):
-        grads = original(params, activations, grad_logits, xp)
+    def broken(params, activations, grad_logits, xp, spec):
+        grads = original(params, activations, grad_logits, xp, spec)
         grads["b1"] = grads["b1"] * 1.01
         return grads
 

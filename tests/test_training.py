@@ -17,8 +17,9 @@ def test_original_full_batch_gradient_descent_no_longer_diverges(digits_data):
     """The learner's setting: one hidden layer of 20, full batch, 500+ plain GD steps."""
     X, y = digits_data
     X_train, y_train, X_test, y_test = _split(X, y)
-    clf = xpnn.MLPClassifier(hidden=(20,), epochs=600, batch_size=None, lr=0.5,
-                             optimizer="sgd", seed=0).fit(X_train, y_train)
+    clf = xpnn.MLPClassifier(hidden_layer_sizes=(20,), max_iter=600, batch_size="full",
+                             learning_rate_init=0.5, solver="sgd", momentum=0.0, alpha=0.0,
+                             n_iter_no_change=np.inf, random_state=0).fit(X_train, y_train)
     losses = [row["loss"] for row in clf.history_]
     assert len(losses) == 600 and np.all(np.isfinite(losses))
     assert losses[-1] < 0.1 * losses[0]
@@ -30,7 +31,8 @@ def test_original_full_batch_gradient_descent_no_longer_diverges(digits_data):
 
 def test_absurd_learning_rate_raises_divergence_within_the_first_epoch(digits_data):
     X, y = digits_data
-    clf = xpnn.MLPClassifier(hidden=(32,), epochs=5, batch_size=64, lr=1e10, optimizer="sgd")
+    clf = xpnn.MLPClassifier(hidden_layer_sizes=(32,), max_iter=5, batch_size=64,
+                             learning_rate_init=1e10, solver="sgd", momentum=0.0, random_state=0)
     with pytest.raises(xpnn.DivergenceError) as info:
         clf.fit(X, y)
     error = info.value
@@ -49,8 +51,9 @@ def test_divergence_is_pinned_to_the_same_step_with_frequent_checks(digits_data)
     X, y = digits_data
     errors = []
     for check_every in (0, 1, 2, 3):
-        clf = xpnn.MLPClassifier(hidden=(32,), epochs=2, batch_size=64, lr=1e10,
-                                 optimizer="sgd", check_every=check_every)
+        clf = xpnn.MLPClassifier(hidden_layer_sizes=(32,), max_iter=2, batch_size=64,
+                                 learning_rate_init=1e10, solver="sgd", momentum=0.0,
+                                 check_every=check_every, random_state=0)
         with pytest.raises(xpnn.DivergenceError) as info:
             clf.fit(X, y)
         errors.append((info.value.epoch, info.value.step, info.value.layer))
@@ -62,8 +65,8 @@ def test_divergence_is_pinned_to_the_same_step_with_frequent_checks(digits_data)
 
 def test_float32_stays_float32_everywhere(digits_data):
     X, y = digits_data
-    clf = xpnn.MLPClassifier(hidden=(16, 8), epochs=2, optimizer="adamw", weight_decay=1e-2,
-                             dtype="float32").fit(X, y)  # X is float64: cast once at the entry
+    clf = xpnn.MLPClassifier(hidden_layer_sizes=(16, 8), max_iter=2, solver="adamw",
+                             weight_decay=1e-2, dtype="float32").fit(X, y)  # X is float64: cast once at the entry
     for name, value in {**clf.params_, **state_arrays(clf.state_.opt_state)}.items():
         assert value.dtype == np.float32, name
     assert clf.predict_proba(X).dtype == np.float32
@@ -73,43 +76,86 @@ def test_float32_stays_float32_everywhere(digits_data):
 
 def test_float64_on_request(digits_data):
     X, y = digits_data
-    clf = xpnn.MLPClassifier(hidden=(8,), epochs=1, dtype="float64").fit(X, y)
+    clf = xpnn.MLPClassifier(hidden_layer_sizes=(8,), max_iter=1, dtype="float64").fit(X, y)
     assert all(value.dtype == np.float64 for value in clf.params_.values())
     assert clf.predict_proba(X).dtype == np.float64
 
 
-@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "nesterov", "adam", "adamw"])
-def test_every_optimizer_learns_digits(digits_data, optimizer):
+SOLVERS = {  # the CLI's --optimizer names, as estimator parameters
+    "sgd": {"solver": "sgd", "momentum": 0.0, "learning_rate_init": 0.1},
+    "momentum": {"solver": "sgd", "nesterovs_momentum": False, "learning_rate_init": 0.05},
+    "nesterov": {"solver": "sgd", "learning_rate_init": 0.05},
+    "adam": {"solver": "adam", "learning_rate_init": 3e-3},
+    "adamw": {"solver": "adamw", "weight_decay": 1e-4, "learning_rate_init": 3e-3},
+    "lbfgs": {"solver": "lbfgs", "max_iter": 200},
+}
+
+
+@pytest.mark.parametrize("solver", list(SOLVERS))
+def test_every_solver_learns_digits(digits_data, solver):
     X, y = digits_data
     X_train, y_train, X_test, y_test = _split(X, y)
-    lr = {"sgd": 0.1, "momentum": 0.05, "nesterov": 0.05}.get(optimizer, 3e-3)
-    clf = xpnn.MLPClassifier(hidden=(64,), epochs=15, batch_size=32, lr=lr,
-                             optimizer=optimizer, weight_decay=1e-4).fit(X_train, y_train)
+    options = {"max_iter": 15, **SOLVERS[solver]}
+    clf = xpnn.MLPClassifier(hidden_layer_sizes=(64,), batch_size=32, random_state=0,
+                             **options).fit(X_train, y_train)
     assert clf.score(X_test, y_test) > 0.93
 
 
-def test_validation_split_and_early_stopping_restore_the_best_weights(digits_data):
+def test_early_stopping_restores_the_best_weights(digits_data):
+    """scikit-learn's rule: stop once the validation accuracy has not improved by tol for
+    more than n_iter_no_change epochs; the weights of the best epoch come back."""
     X, y = digits_data
-    clf = xpnn.MLPClassifier(hidden=(64,), epochs=60, batch_size=16, lr=1e-2, val_fraction=0.3,
-                             early_stopping=True, patience=3, seed=1).fit(X, y)
+    clf = xpnn.MLPClassifier(hidden_layer_sizes=(64,), max_iter=60, batch_size=16,
+                             learning_rate_init=1e-2, validation_fraction=0.3,
+                             early_stopping=True, n_iter_no_change=3, random_state=1).fit(X, y)
     history = clf.history_
-    assert clf.state_.stopped_early and len(history) < 60
-    val_losses = [row["val_loss"] for row in history]
-    best = int(np.argmin(val_losses))
+    assert clf.state_.converged and len(history) < 60
+    scores = clf.validation_scores_
+    assert scores == [row["val_accuracy"] for row in history]
+    assert clf.best_validation_score_ == max(scores) and clf.best_loss_ is None
+    best = int(np.argmax(scores))  # the first epoch reaching the best score
     assert clf.state_.best_epoch == best + 1
-    assert len(history) == best + 1 + 3  # stopped after `patience` epochs without progress
+    assert len(history) >= best + 1 + 4  # stopped after more than 3 epochs without progress
     assert set(history[0]) == {"epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds"}
-    # the restored weights reproduce the best epoch's validation loss
-    from xpnn.train import DeviceSplit, evaluate
-
+    # the restored weights reproduce the best epoch's validation accuracy and loss
     _, val_idx = stratified_split(y, 0.3, np.random.default_rng([1, 1]))  # the split's stream
-    val = DeviceSplit(X[val_idx].astype(np.float32), y[val_idx])
-    assert evaluate(clf.params_, val, clf.backend_.xp)[0] == pytest.approx(val_losses[best], rel=1e-5)
+    loss, accuracy = clf.evaluate(X[val_idx], y[val_idx])
+    assert accuracy == pytest.approx(scores[best], abs=1e-12)
+    assert loss == pytest.approx(history[best]["val_loss"], rel=1e-5)
+
+
+def test_training_loss_plateau_stops_and_max_iter_warns(digits_data):
+    """Without early stopping: stop when the training loss has not improved by tol for more
+    than n_iter_no_change epochs; reaching max_iter first warns ConvergenceWarning."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    X, y = digits_data
+    clf = xpnn.MLPClassifier(hidden_layer_sizes=(16,), max_iter=500, tol=0.05,
+                             n_iter_no_change=2, random_state=0).fit(X, y)
+    losses = clf.loss_curve_
+    assert clf.state_.converged and clf.n_iter_ == len(losses) < 500
+    assert all(losses[-i] > clf.best_loss_ - 0.05 for i in (1, 2, 3))
+    with pytest.warns(ConvergenceWarning, match="Maximum iterations"):
+        xpnn.MLPClassifier(hidden_layer_sizes=(8,), max_iter=2, random_state=0).fit(X, y)
+
+
+def test_adaptive_learning_rate_divides_by_five_on_plateaus(digits_data):
+    X, y = digits_data
+    clf = xpnn.MLPClassifier(hidden_layer_sizes=(16,), solver="sgd", learning_rate="adaptive",
+                             learning_rate_init=0.1, tol=10.0, n_iter_no_change=1,
+                             max_iter=100, random_state=0).fit(X, y)
+    # every second epoch ends a plateau (tol 10 is never met): the rate is divided by 5
+    # while it is above 1e-6 (0.1 * 0.2^7 = 1.28e-6 -> 2.56e-7), then training stops
+    assert clf.state_.converged
+    assert clf.state_.lr_factor == pytest.approx(0.2 ** 8)
+    # the first epoch improves on an infinite best loss; then 8 divisions and the stop,
+    # each after 2 epochs without improvement
+    assert clf.n_iter_ == 1 + 2 * 9
 
 
 def test_same_seed_same_history_different_seed_different(digits_data):
     X, y = digits_data
-    runs = [xpnn.MLPClassifier(hidden=(16,), epochs=2, seed=s).fit(X, y).history_
+    runs = [xpnn.MLPClassifier(hidden_layer_sizes=(16,), max_iter=2, random_state=s).fit(X, y).history_
             for s in (4, 4, 5)]
     strip = [[{k: v for k, v in row.items() if k != "seconds"} for row in h] for h in runs]
     assert strip[0] == strip[1] and strip[0] != strip[2]
@@ -121,20 +167,22 @@ def test_interrupt_mid_epoch_rolls_back_to_the_last_completed_epoch(digits_data)
     X, y = digits_data
     calls = {"steps": 0}
 
-    def interrupt_in_epoch_3(step):
+    def interrupt_in_epoch_3(step, steps_in_epoch):
+        assert steps_in_epoch == 15  # 1797 rows at batch 128
         calls["steps"] += 1
-        if calls["steps"] == 2 * 15 + 4:  # 15 steps per epoch at batch 128
+        if calls["steps"] == 2 * 15 + 4:
             raise KeyboardInterrupt
 
-    clf = xpnn.MLPClassifier(hidden=(16,), epochs=5, seed=2)
+    kwargs = dict(hidden_layer_sizes=(16,), batch_size=128, random_state=2)
+    clf = xpnn.MLPClassifier(max_iter=5, **kwargs)
     with pytest.raises(TrainingInterrupted) as info:
         clf.fit(X, y, on_step=interrupt_in_epoch_3)
     assert info.value.state.epoch == 2 and len(clf.history_) == 2
-    two_epochs = xpnn.MLPClassifier(hidden=(16,), epochs=2, seed=2).fit(X, y)
+    two_epochs = xpnn.MLPClassifier(max_iter=2, **kwargs).fit(X, y)
     for name, value in two_epochs.params_.items():
         np.testing.assert_array_equal(clf.params_[name], value)
-    clf.fit(X, y, resume=True)  # and it resumes to the same end as an uninterrupted run
-    five = xpnn.MLPClassifier(hidden=(16,), epochs=5, seed=2).fit(X, y)
+    clf.resume_fit(X, y)  # and it resumes to the same end as an uninterrupted run
+    five = xpnn.MLPClassifier(max_iter=5, **kwargs).fit(X, y)
     for name, value in five.params_.items():
         np.testing.assert_array_equal(clf.params_[name], value)
 
@@ -152,7 +200,7 @@ def test_no_float64_anywhere_in_a_float32_step(backend, digits_data):
     logits, activations = mlp.forward(params, inputs, xp)
     loss, grads, _ = mlp.loss_and_grads(params, inputs, labels, xp)
     arrays = [logits, loss, *activations, *grads.values()]
-    for name in ("adam", "adamw", "nesterov"):
+    for name in ("adam", "adamw", "sgd"):
         optimizer = make_optimizer(name, 1e-3, weight_decay=1e-2)
         state = optimizer.init_state(params, xp)
         fresh = {k: v + 0.0 for k, v in grads.items()}
@@ -191,7 +239,7 @@ def test_no_host_reads_inside_an_epoch(digits_data, monkeypatch):
     reads = _count_host_reads(monkeypatch)
     counts = {}
     for batch_size in (512, 16):  # 4 vs 113 steps per epoch
-        clf = xpnn.MLPClassifier(hidden=(8,), epochs=2, batch_size=batch_size)
+        clf = xpnn.MLPClassifier(hidden_layer_sizes=(8,), max_iter=2, batch_size=batch_size)
         X_dev, y_dev = backend.asarray(X, "float32"), backend.asarray(y)
         reads["count"] = 0
         clf.fit(X_dev, y_dev)
@@ -214,8 +262,9 @@ def test_one_host_read_per_epoch(digits_data, monkeypatch, val_fraction):
     counts = {}
     for epochs in (2, 5):
         reads["count"] = 0
-        clf = xpnn.MLPClassifier(hidden=(8,), epochs=epochs, batch_size=256,
-                                 val_fraction=val_fraction)
+        clf = xpnn.MLPClassifier(hidden_layer_sizes=(8,), max_iter=epochs, batch_size=256,
+                                 early_stopping=bool(val_fraction), n_iter_no_change=np.inf,
+                                 validation_fraction=val_fraction or 0.1)
         clf.fit(X_dev, y_dev)
         counts[epochs] = reads["count"]
         assert clf.history_[-1]["loss"] > 0
@@ -231,7 +280,7 @@ def test_string_class_labels_with_a_namespace_that_has_no_string_dtype(digits_da
     X, y = digits_data
     names = np.asarray(["zero", "one", "two", "three", "four", "five", "six", "seven",
                         "eight", "nine"])[y]
-    clf = xpnn.MLPClassifier(hidden=(32,), epochs=15, batch_size=32)
+    clf = xpnn.MLPClassifier(hidden_layer_sizes=(32,), max_iter=15, batch_size=32)
     clf.fit(backend.asarray(X, "float32"), names)
     assert clf.classes_.dtype.kind == "U" and set(clf.classes_) == set(names)
     predicted = clf.predict(backend.asarray(X, "float32"))
@@ -242,26 +291,37 @@ def test_string_class_labels_with_a_namespace_that_has_no_string_dtype(digits_da
 
 def test_resuming_an_early_stopped_model_trains_on_and_keeps_best_weights_apart(digits_data):
     X, y = digits_data
-    clf = xpnn.MLPClassifier(hidden=(32,), epochs=200, batch_size=16, lr=1e-2,
-                             val_fraction=0.3, early_stopping=True, patience=2, seed=1).fit(X, y)
+    clf = xpnn.MLPClassifier(hidden_layer_sizes=(32,), max_iter=200, batch_size=16,
+                             learning_rate_init=1e-2, validation_fraction=0.3,
+                             early_stopping=True, n_iter_no_change=2, random_state=1).fit(X, y)
     stopped_at = clf.state_.epoch
-    assert clf.state_.stopped_early and stopped_at < 200
+    assert clf.state_.converged and stopped_at < 200
     best = {k: np.array(v, copy=True) for k, v in clf.state_.best_params.items()}
     for name, value in clf.params_.items():  # restored weights are a copy of the best
         np.testing.assert_array_equal(value, best[name])
         assert value is not clf.state_.best_params[name]
-    clf.patience = 6
-    clf.epochs = stopped_at + 40
-    clf.fit(X, y, resume=True)
-    assert clf.state_.epoch > stopped_at + 1  # not stopped at once by a stale flag
+    clf.n_iter_no_change = 6
+    clf.max_iter = stopped_at + 40
+    clf.resume_fit(X, y)
+    assert clf.state_.epoch > stopped_at + 1  # not stopped at once by a stale counter
     if clf.state_.best_epoch <= stopped_at:  # no new best: the old best weights come back
         for name, value in clf.params_.items():
             np.testing.assert_array_equal(value, best[name])
 
 
-def test_resume_adding_validation_keeps_working(digits_data):
+def test_warm_start_and_partial_fit_continue_from_the_fitted_weights(digits_data):
     X, y = digits_data
-    clf = xpnn.MLPClassifier(hidden=(8,), epochs=2).fit(X, y)
-    clf.val_fraction, clf.epochs = 0.2, 4
-    clf.fit(X, y, resume=True)
-    assert clf.history_[-1]["val_loss"] is not None and len(clf.history_) == 4
+    clf = xpnn.MLPClassifier(hidden_layer_sizes=(16,), max_iter=3, warm_start=True,
+                             random_state=0, n_iter_no_change=np.inf).fit(X, y)
+    first = clf.loss_curve_[:]
+    clf.fit(X, y)  # warm start: 3 more epochs from these weights (scikit-learn's semantics)
+    assert clf.n_iter_ == 3 and clf.loss_curve_[:3] == first and len(clf.loss_curve_) == 6
+    assert clf.loss_curve_[3] < first[0]
+    online = xpnn.MLPClassifier(hidden_layer_sizes=(32,), learning_rate_init=1e-2,
+                                batch_size=50, random_state=0)
+    for start in list(range(0, 1500, 300)) * 2:  # five chunks twice, one epoch each call
+        online.partial_fit(X[start:start + 300], y[start:start + 300], classes=np.arange(10))
+    assert online.n_iter_ == 10 and online.t_ == 3000
+    assert online.score(X[1500:], y[1500:]) > 0.85
+    with pytest.raises(ValueError, match="classes must be passed"):
+        xpnn.MLPClassifier().partial_fit(X[:10], y[:10])

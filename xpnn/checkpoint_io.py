@@ -2,7 +2,7 @@
 
 The file is plain safetensors (readable by ``safetensors.numpy.load_file`` and any
 other safetensors tool; never pickle). The header's ``__metadata__`` holds
-``format="xpnn"``, ``format_version="1"`` and ``xpnn=<one JSON string>`` with the
+``format="xpnn"``, ``format_version="2"`` and ``xpnn=<one JSON string>`` with the
 caller's metadata, and ``xpnn_sha256``: an integrity record, the SHA-256 digest of
 every tensor's name, dtype, shape and bytes and of the other metadata entries. Loading
 parses the safetensors layout itself (every offset, shape and dtype checked against
@@ -27,7 +27,7 @@ import numpy as np
 from xpnn.errors import XpnnCheckpointError
 
 FORMAT_NAME = "xpnn"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: scikit-learn's parameter names, MLPRegressor (1 is upgraded)
 
 _METADATA_KEY = "xpnn"
 _DIGEST_KEY = "xpnn_sha256"

@@ -66,6 +66,16 @@ def _fraction(text: str):
     return value
 
 
+def _choices(parameter: str) -> tuple:
+    """The options the estimators accept for ``parameter`` (their one table)."""
+    from sklearn.utils._param_validation import StrOptions
+
+    from .estimator import BaseMLP
+
+    options = [c for c in BaseMLP._parameter_constraints[parameter] if isinstance(c, StrOptions)]
+    return tuple(sorted(options[0].options))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="xpnn", formatter_class=HELP_FORMAT,
@@ -102,31 +112,36 @@ def _add_train(commands):
     _add_device_flags(train, dtype=True)
     model = train.add_argument_group("model and optimizer")
     model.add_argument("--hidden", type=_hidden, help="hidden layer widths, e.g. 256,128 (recipe)")
+    model.add_argument("--activation", default="relu", choices=_choices("activation"),
+                       help="hidden-layer activation")
     model.add_argument("--epochs", type=_positive_int,
                        help="epochs in all (recipe; with --resume: the saved plan)")
     model.add_argument("--batch-size", type=_batch_size,
                        help="rows per step, or 'full' for full-batch gradient descent (recipe)")
-    model.add_argument("--lr", type=_positive_float, help="learning rate (recipe)")
+    model.add_argument("--lr", type=_positive_float, help="initial learning rate (recipe)")
     model.add_argument("--optimizer", default="adam",
                        choices=("sgd", "momentum", "nesterov", "adam", "adamw"),
-                       help="update rule")
-    model.add_argument("--lr-schedule", choices=("constant", "cosine"),
-                       help="learning rate over the run: constant, or cosine decay to 0 (recipe)")
+                       help="update rule (sgd/momentum/nesterov: solver='sgd')")
+    model.add_argument("--lr-schedule", choices=_choices("learning_rate"),
+                       help="learning rate over the run: constant, cosine decay to 0, "
+                            "invscaling lr/(t+1)^0.5, adaptive /5 on plateaus (recipe)")
     model.add_argument("--momentum", type=float, default=0.9, help="for momentum/nesterov")
+    model.add_argument("--alpha", type=float, default=0.0,
+                       help="L2 penalty on the weights, scikit-learn's alpha")
     model.add_argument("--weight-decay", type=float, default=0.0,
-                       help="L2 (sgd, adam) or decoupled (adamw) weight decay")
+                       help="AdamW's decoupled weight decay (--optimizer adamw)")
     model.add_argument("--seed", type=int, default=0, help="seed for split, init, batch order")
     model.add_argument("--classes", type=_positive_int,
                        help="number of classes: labels must lie in 0..K-1 (default: what the "
-                            "data set defines, else any non-negative integers)")
+                            "data set defines, else any integers or class names)")
     run = train.add_argument_group("validation, checkpoints, output")
     run.add_argument("--test-split", type=_fraction, default=0.2,
                      help="stratified held-out test fraction when the source has no test set")
-    run.add_argument("--val-split", type=_fraction, default=None,
-                     help="stratified validation fraction of the training rows")
     run.add_argument("--early-stopping", action="store_true",
-                     help="stop when validation (else training) loss stops improving; "
-                          "restore the best weights")
+                     help="hold out --val-split of the training rows; stop when their accuracy "
+                          "stops improving; keep the best weights")
+    run.add_argument("--val-split", type=_fraction, default=None,
+                     help="validation fraction for --early-stopping (default 0.1)")
     run.add_argument("--patience", type=_positive_int, default=5,
                      help="epochs without improvement before early stopping")
     run.add_argument("--check-every", type=int, default=0,
@@ -209,7 +224,7 @@ def _add_device_flags(parser, dtype=False):
     parser.add_argument("--device", default="cpu",
                         help="cpu (NumPy), cuda or cuda:N (CuPy on GPU N)")
     if dtype:
-        parser.add_argument("--dtype", default="float32", choices=("float32", "float64"),
+        parser.add_argument("--dtype", default="float32", choices=_choices("dtype"),
                             help="floating-point precision of data, weights and optimizer state")
 
 

@@ -8,8 +8,9 @@ class XpnnError(Exception):
     """
 
 
-class XpnnDataError(XpnnError):
-    """Input data is malformed: wrong shape, bad values, truncated or corrupt file."""
+class XpnnDataError(XpnnError, ValueError):
+    """Input data is malformed: wrong shape, bad values, truncated or corrupt file (a
+    ValueError too, as scikit-learn's checks expect of bad input)."""
 
 
 class XpnnDeviceError(XpnnError):

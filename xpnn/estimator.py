@@ -1,233 +1,507 @@
-"""The scikit-learn-style facade: fit / predict / predict_proba / score on any namespace.
+"""scikit-learn estimators: MLPClassifier and MLPRegressor on any array namespace and device.
 
-Namespace and device are resolved once, here, at the public entry point: ``device=None``
-trains where the caller's arrays live; a device string (``"cpu"``, ``"cuda:0"``) moves the
-data there once. Fitted parameters stay on the training backend; predictions come back in
-the namespace and on the device of the arrays passed to ``predict``.
+A drop-in for ``sklearn.neural_network``: the same parameter names and defaults, the same
+fitted attributes, ``fit`` / ``partial_fit`` / ``predict`` / ``predict_proba`` / ``score``,
+clone / Pipeline / GridSearchCV / pickle. What scikit-learn's MLP cannot do: train on
+CuPy, torch, JAX or array-api-strict arrays, on a GPU, with outputs in the caller's
+namespace and on its device.
+
+Namespace and device are resolved once, here, at the public entry points: ``device=None``
+trains where the caller's arrays live (NumPy for lists, DataFrames and sparse matrices);
+a device string (``"cpu"``, ``"cuda:0"``) moves the data there once. The one table of
+hyperparameters is ``_parameter_constraints`` (validated in ``fit`` by scikit-learn's own
+machinery) with the defaults of ``__init__``; checkpoints and the CLI read the same table.
 """
 from __future__ import annotations
 
-import functools
+import math
+import numbers
+import warnings
 
 import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import check_is_fitted
 
-from . import mlp, ops
-from .backend import Backend, as_host_array, backend_of, resolve_device
+from . import inputs, lbfgs, mlp
+from .activations import ACTIVATIONS
+from .backend import Backend, as_host_array, backend_of, numpy_backend, resolve_device
 from .data.split import stratified_split
-from .errors import XpnnDataError
-from .optim import make_optimizer
-from .train import DeviceSplit, TrainConfig, TrainState, evaluate, predict_logits, train
+from .heads import HEADS
+from .optim import OPTIMIZERS, SCHEDULES, make_optimizer
+from .train import DeviceSplit, TrainConfig, TrainState, evaluate, predict_outputs, train
+
+SOLVERS = (*OPTIMIZERS, "lbfgs")
+
+# What a resumed run (``resume_fit``, ``xpnn train --resume``) may change; every other
+# hyperparameter is the saved model's.
+CHANGEABLE_ON_RESUME = frozenset({"max_iter", "early_stopping", "n_iter_no_change", "tol",
+                                  "verbose", "check_every", "device"})
 
 
-def _on_model_device(method):
-    """Run a fitted model's method with its device current (CuPy launches on that GPU)."""
-    @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
-        if not hasattr(self, "params_"):
-            raise XpnnDataError("this MLPClassifier is not fitted yet; call fit(X, y) first")
-        with self.backend_.activate():
-            return method(self, *args, **kwargs)
-    return wrapper
+class BaseMLP(BaseEstimator):
+    """What the classifier and the regressor share: parameters, fitting, prediction."""
 
+    _head = "softmax"  # a key of heads.HEADS
 
-class MLPClassifier:
-    """A multilayer perceptron classifier trained with hand-derived gradients.
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": ["array-like", Interval(numbers.Integral, 1, None, closed="left")],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+        "solver": [StrOptions(set(SOLVERS))],
+        "alpha": [Interval(numbers.Real, 0, None, closed="left")],
+        "batch_size": [StrOptions({"auto", "full"}),
+                       Interval(numbers.Integral, 1, None, closed="left")],
+        "learning_rate": [StrOptions(set(SCHEDULES))],
+        "learning_rate_init": [Interval(numbers.Real, 0, None, closed="neither")],
+        "power_t": [Interval(numbers.Real, 0, None, closed="left")],
+        "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "tol": [Interval(numbers.Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "momentum": [Interval(numbers.Real, 0, 1, closed="both")],
+        "nesterovs_momentum": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="left")],
+        "beta_1": [Interval(numbers.Real, 0, 1, closed="left")],
+        "beta_2": [Interval(numbers.Real, 0, 1, closed="left")],
+        "epsilon": [Interval(numbers.Real, 0, None, closed="neither")],
+        "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left"),
+                             Options(numbers.Real, {np.inf})],
+        "max_fun": [Interval(numbers.Integral, 1, None, closed="left")],
+        # xpnn's own
+        "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
+        "dtype": [StrOptions({"float32", "float64"})],
+        "device": [None, str],
+        "check_every": [Interval(numbers.Integral, 0, None, closed="left")],
+    }
 
-    hidden: widths of the hidden layers, e.g. (128,) or (256, 128).
-    batch_size: rows per step; None or 0 for full-batch gradient descent.
-    optimizer: "sgd", "momentum", "nesterov", "adam" or "adamw".
-    dtype: "float32" (default) or "float64".
-    device: None (train where the inputs live), "cpu", "cuda" or "cuda:N".
-    val_fraction: hold out this stratified fraction of the training rows for validation.
-    check_every: steps between divergence checks (0: once per epoch, no extra syncs).
-    lr_schedule: "constant" or "cosine" (decay to 0 over all ``epochs``' steps).
-    """
-
-    def __init__(self, hidden=(128,), epochs=10, batch_size=128, lr=1e-3, optimizer="adam",
-                 seed=0, dtype="float32", device=None, momentum=0.9, weight_decay=0.0,
-                 val_fraction=0.0, early_stopping=False, patience=5, check_every=0,
-                 lr_schedule="constant"):
-        self.hidden = tuple(int(h) for h in hidden)
-        self.epochs = int(epochs)
+    def __init__(self, hidden_layer_sizes, activation, *, solver, alpha, batch_size,
+                 learning_rate, learning_rate_init, power_t, max_iter, shuffle, random_state,
+                 tol, verbose, warm_start, momentum, nesterovs_momentum, early_stopping,
+                 validation_fraction, beta_1, beta_2, epsilon, n_iter_no_change, max_fun,
+                 weight_decay, dtype, device, check_every):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
         self.batch_size = batch_size
-        self.lr = float(lr)
-        self.optimizer = optimizer
-        self.seed = seed
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.weight_decay = weight_decay
         self.dtype = dtype
         self.device = device
-        self.momentum = float(momentum)
-        self.weight_decay = float(weight_decay)
-        self.val_fraction = float(val_fraction)
-        self.early_stopping = bool(early_stopping)
-        self.patience = int(patience)
-        self.check_every = int(check_every)
-        self.lr_schedule = lr_schedule
+        self.check_every = check_every
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.array_api_support = True
+        return tags
 
     # -- fitting ----------------------------------------------------------------------
 
-    def fit(self, X, y, *, resume=False, on_epoch=None, on_step=None):
-        """Train on X (n, d) and labels y (n,) from any array-API namespace; returns self.
+    def fit(self, X, y, sample_weight=None, *, on_epoch=None, on_step=None):
+        """Train on X (n, d) and y; returns self.
 
-        ``resume=True`` continues a fitted (or loaded) model up to ``self.epochs`` epochs in
-        all, from its saved weights, optimizer state and random-number state.
+        X and y from NumPy, lists, pandas/polars, scipy.sparse, or any array-API namespace
+        (torch, CuPy, JAX, array-api-strict). ``sample_weight`` (n,) weights each row's
+        loss. ``on_epoch(record)`` / ``on_step(i)`` are progress callbacks (host only).
         """
-        resume = resume and hasattr(self, "state_")
-        y = np.asarray(y) if isinstance(y, (list, tuple)) else y
-        caller = backend_of(X) if _is_host_labels(y) else backend_of(X, y)
-        if resume:
+        return self._fit(X, y, sample_weight, "fit", on_epoch, on_step)
+
+    def resume_fit(self, X, y, sample_weight=None, *, on_epoch=None, on_step=None):
+        """Continue a fitted (or loaded) model exactly up to ``max_iter`` epochs in all:
+        its weights, optimizer state, random-number state and stopping counters."""
+        check_is_fitted(self)
+        return self._fit(X, y, sample_weight, "resume", on_epoch, on_step)
+
+    def _check_solver(self):
+        if self.solver == "lbfgs":
+            raise AttributeError(f"partial_fit is not available for solver={self.solver!r}; "
+                                 f"use a stochastic solver ({', '.join(OPTIMIZERS)})")
+        return True
+
+    def _fit(self, X, y, sample_weight, mode, on_epoch=None, on_step=None):
+        self._validate_params()
+        fitted = hasattr(self, "state_")
+        first = not fitted or (mode == "fit" and not self.warm_start) or (
+            mode == "partial" and not fitted)
+        if mode == "partial" and self.early_stopping:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        caller, X = inputs.check_X(self, X, reset=first)
+        y_host = self._check_y(y, X.shape[0], first)
+        weights = inputs.check_sample_weight(sample_weight, X.shape[0])
+        if first:
+            backend = caller.backend if self.device is None else resolve_device(self.device)
+        else:
             backend = self.backend_
-        else:
-            backend = caller if self.device is None else resolve_device(self.device)
-        with backend.activate():
-            return self._fit(X, y, caller, backend, resume, on_epoch, on_step)
-
-    def _fit(self, X, y, caller, backend, resume, on_epoch, on_step):
-        dtype = backend.dtype(self.dtype)
-        _check_shapes(X, y)
-        inputs = _to_backend(X, caller, backend, dtype)
-        _check_finite(inputs, backend.xp)
-
-        if resume:
-            self._check_features(X)
-            encoded = self._encode(y)
-            n_classes = int(self.classes_.shape[0])
-        else:
-            classes, encoded = np.unique(as_host_array(y), return_inverse=True)
-            if classes.size < 2:
-                raise XpnnDataError(f"y has a single class ({classes[0]!r}); need at least two")
-            n_classes = int(classes.size)
-            self.rng_ = np.random.default_rng(self.seed)  # init, then one permutation per epoch
-            self.backend_ = backend
-            self.classes_ = classes  # on the host: names (str) have no dtype on a GPU
-            self.n_features_in_ = int(X.shape[1])
-        labels = backend.asarray(np.asarray(encoded, dtype=np.int64))
-        data, val = DeviceSplit(inputs, labels), None
-        if self.val_fraction:  # its own stream, so a resumed run holds out the same rows
-            train_idx, val_idx = stratified_split(encoded, self.val_fraction,
-                                                  np.random.default_rng([self.seed, 1]))
-            data = _rows(inputs, labels, train_idx, backend)
-            val = _rows(inputs, labels, val_idx, backend)
-
-        optimizer = self._make_optimizer()
-        if not resume:
-            sizes = mlp.layer_sizes(self.n_features_in_, self.hidden, n_classes)
-            params = mlp.init_params(sizes, self.rng_, self.dtype, backend)
-            self.state_ = TrainState(params, optimizer.init_state(params, backend.xp))
-        config = TrainConfig(epochs=self.epochs, batch_size=self.batch_size,
-                             early_stopping=self.early_stopping, patience=self.patience,
-                             check_every=self.check_every, lr_schedule=self.lr_schedule)
-        try:
-            train(self.state_, optimizer, data, config, self.rng_, backend, val=val,
-                  on_epoch=on_epoch, on_step=on_step)
-        finally:  # also on DivergenceError (last finite weights) and Ctrl-C (last epoch)
-            self.params_ = self.state_.params
-            self.history_ = self.state_.history
+        with backend.activate(), backend.quiet_float_errors():
+            self._fit_on(backend, caller, X, y_host, weights, first, mode, on_epoch, on_step)
         return self
 
-    def _make_optimizer(self):
-        return make_optimizer(self.optimizer, self.lr, momentum=self.momentum,
-                              weight_decay=self.weight_decay)
+    def _fit_on(self, backend, caller, X, y_host, weights, first, mode, on_epoch, on_step):
+        dtype = self.dtype
+        features = inputs.to_backend(X, caller, backend, dtype)
+        targets = self._targets_on(backend, y_host)
+        row_weights = None if weights is None else backend.asarray(weights, dtype=dtype)
+        if first:
+            self._initialize(backend, caller, features.shape[1], y_host)
+        elif mode == "fit":  # warm start: the same weights, a fresh optimizer and epoch count
+            self.state_ = TrainState(self.state_.params, self._optimizer().init_state(
+                self.state_.params, backend.xp), history=self.state_.history,
+                samples_seen=self.state_.samples_seen, best_loss=self.state_.best_loss,
+                best_score=self.state_.best_score)
+        self._fit_caller = caller.key
+        if self.solver == "lbfgs":
+            self._fit_lbfgs(backend, features, targets, row_weights)
+        else:
+            data, val = self._splits(backend, features, targets, row_weights, y_host, mode)
+            config = self._config(len(data), mode)
+            try:
+                train(self.state_, self._optimizer(), data, config, self.rng_, backend,
+                      val=val, on_epoch=on_epoch, on_step=on_step)
+            finally:  # also on DivergenceError (last finite weights) and Ctrl-C
+                self._publish()
+            if mode != "partial" and not self.state_.converged:
+                warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
+                              f"reached and the optimization hasn't converged yet.",
+                              ConvergenceWarning)
+
+    def _initialize(self, backend, caller, n_features, y_host):
+        """First fit: random state, layer sizes, parameters, optimizer state."""
+        self.backend_ = backend
+        self.seed_ = inputs.seed_from(self.random_state)
+        self.rng_ = np.random.default_rng(self.seed_)  # init, then one permutation per epoch
+        self.n_outputs_ = self._n_outputs(y_host)
+        sizes = mlp.layer_sizes(n_features, self._hidden(), self.n_outputs_)
+        self.n_layers_ = len(sizes)
+        self.out_activation_ = HEADS[self._head].name
+        inputs.check_model_size(sizes, self.dtype)
+        params = mlp.init_params(sizes, self.rng_, self.dtype, backend, self.activation)
+        opt_state = {"step": 0} if self.solver == "lbfgs" else self._optimizer().init_state(
+            params, backend.xp)
+        self.state_ = TrainState(params, opt_state)
+
+    def _hidden(self) -> tuple:
+        sizes = self.hidden_layer_sizes
+        if not np.iterable(sizes):
+            sizes = (sizes,)
+        sizes = tuple(int(size) for size in sizes)
+        if any(size <= 0 for size in sizes):
+            raise ValueError(f"hidden_layer_sizes must be > 0, got {list(sizes)}.")
+        return sizes
+
+    def _spec(self) -> mlp.MLPSpec:
+        return mlp.MLPSpec(self.activation, self._head, float(self.alpha))
+
+    def _optimizer(self):
+        return make_optimizer("sgd" if self.solver == "lbfgs" else self.solver,
+                              float(self.learning_rate_init), momentum=float(self.momentum),
+                              nesterov=bool(self.nesterovs_momentum), beta1=float(self.beta_1),
+                              beta2=float(self.beta_2), eps=float(self.epsilon),
+                              weight_decay=float(self.weight_decay))
+
+    def _config(self, n_rows: int, mode: str) -> TrainConfig:
+        if self.batch_size == "auto":
+            batch_size = min(200, n_rows)
+        elif self.batch_size == "full":
+            batch_size = 0
+        else:
+            if self.batch_size > n_rows:
+                warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is "
+                              "going to be clipped")
+            batch_size = min(int(self.batch_size), n_rows)
+        max_iter = self.state_.epoch + 1 if mode == "partial" else int(self.max_iter)
+        return TrainConfig(
+            max_iter=max_iter, batch_size=batch_size, shuffle=bool(self.shuffle),
+            tol=float(self.tol), n_iter_no_change=self.n_iter_no_change,
+            early_stopping=bool(self.early_stopping) and mode != "partial",
+            learning_rate=self.learning_rate, learning_rate_init=float(self.learning_rate_init),
+            power_t=float(self.power_t), check_every=int(self.check_every), spec=self._spec())
+
+    def _splits(self, backend, features, targets, row_weights, y_host, mode):
+        """(training split, validation split or None): scikit-learn holds out
+        ``validation_fraction`` (stratified for a classifier) only for early stopping. Its
+        own stream from the seed, so a resumed run holds out the same rows."""
+        data = DeviceSplit(features, targets, row_weights)
+        if not self.early_stopping or mode == "partial":
+            return data, None
+        rng = np.random.default_rng([self.seed_, 1])
+        if self._head == "softmax":
+            train_idx, val_idx = stratified_split(y_host, self.validation_fraction, rng)
+        else:
+            order = rng.permutation(len(y_host))
+            n_val = int(math.ceil(self.validation_fraction * len(y_host)))
+            train_idx, val_idx = order[n_val:], np.sort(order[:n_val])
+        if len(val_idx) < 2:
+            raise ValueError("The validation set is too small. Increase 'validation_fraction' "
+                             "or the size of your dataset.")
+        return _rows(data, train_idx, backend), _rows(data, val_idx, backend)
+
+    def _fit_lbfgs(self, backend, features, targets, row_weights):
+        result = lbfgs.minimize(self.state_, DeviceSplit(features, targets, row_weights),
+                                self._spec(), backend, max_iter=int(self.max_iter),
+                                max_fun=int(self.max_fun), tol=float(self.tol),
+                                verbose=bool(self.verbose))
+        self.state_.epoch += result.n_iter
+        self.state_.samples_seen += result.n_iter * len(features)
+        self.state_.history.append({"epoch": self.state_.epoch, "loss": result.loss})
+        self._publish()
+        if not result.converged:
+            warnings.warn(f"lbfgs failed to converge after {result.n_iter} iteration(s) "
+                          f"(status={result.status}): {result.message}", ConvergenceWarning)
+
+    def _publish(self):
+        """The fitted attributes, under scikit-learn's names, from the training state."""
+        state = self.state_
+        self.params_ = state.params
+        n = mlp.n_layers(state.params)
+        self.coefs_ = [state.params[f"w{layer}"] for layer in range(1, n + 1)]
+        self.intercepts_ = [state.params[f"b{layer}"] for layer in range(1, n + 1)]
+        self.history_ = state.history
+        self.n_iter_ = state.epoch
+        self.t_ = state.samples_seen
+        self.loss_ = state.history[-1]["loss"] if state.history else None
+        if self.solver != "lbfgs":
+            self.loss_curve_ = [row["loss"] for row in state.history]
+            early = bool(self.early_stopping)
+            self.best_loss_ = None if early else state.best_loss
+            score_key = f"val_{HEADS[self._head].score_name}"
+            self.validation_scores_ = ([row[score_key] for row in state.history
+                                        if row.get(score_key) is not None] if early else None)
+            self.best_validation_score_ = state.best_score if early else None
 
     # -- using a fitted model ---------------------------------------------------------
 
-    @_on_model_device
+    def _outputs(self, X, method):
+        """(caller backend, raw outputs on the model's backend) for X."""
+        check_is_fitted(self)
+        caller, X = inputs.check_X(self, X, reset=False)
+        inputs.check_same_namespace(self, caller, method)
+        backend = self.backend_
+        with backend.activate(), backend.quiet_float_errors():
+            features = inputs.to_backend(X, caller, backend, self.dtype)
+            outputs = predict_outputs(self.params_, features, backend.xp, self._spec(),
+                                      backend=backend, dtype=backend.dtype(self.dtype))
+        return caller, outputs
+
+    def evaluate(self, X, y, sample_weight=None):
+        """(mean loss, score) on X, y as host floats: the head's loss without the L2 term;
+        accuracy for a classifier, 0 for a regressor (use ``score`` for R^2)."""
+        check_is_fitted(self)
+        caller, X = inputs.check_X(self, X, reset=False)
+        y_host = self._check_y(y, X.shape[0], first=False)
+        weights = inputs.check_sample_weight(sample_weight, X.shape[0])
+        backend = self.backend_
+        with backend.activate(), backend.quiet_float_errors():
+            split = DeviceSplit(inputs.to_backend(X, caller, backend, self.dtype),
+                                self._targets_on(backend, y_host),
+                                None if weights is None else backend.asarray(weights,
+                                                                             self.dtype))
+            return evaluate(self.params_, split, backend.xp, self._spec(), backend=backend,
+                            dtype=backend.dtype(self.dtype))
+
+    # -- pickling: the namespace module is not picklable; rebuilt from the parameters --
+
+    def __getstate__(self):
+        state = super().__getstate__() if hasattr(super(), "__getstate__") else dict(
+            self.__dict__)
+        state = dict(state)
+        state.pop("backend_", None)
+        return state
+
+    def __setstate__(self, state):
+        if hasattr(super(), "__setstate__"):
+            super().__setstate__(state)
+        else:
+            self.__dict__.update(state)
+        if "state_" in self.__dict__:
+            first = next(iter(self.state_.params.values()))
+            self.backend_ = (numpy_backend() if isinstance(first, np.ndarray)
+                             else backend_of(first))
+
+
+class MLPClassifier(ClassifierMixin, BaseMLP):
+    """Multi-layer perceptron classifier: softmax outputs, log-loss, any namespace/device.
+
+    Parameters as scikit-learn's ``MLPClassifier`` (see the README's table for the
+    differences), plus ``weight_decay`` (AdamW's decoupled decay, solver="adamw"),
+    ``dtype`` ("float32" default, or "float64"), ``device`` (None: where the inputs live;
+    "cpu", "cuda", "cuda:N") and ``check_every`` (steps between divergence checks; 0: once
+    per epoch, no extra host reads). ``learning_rate`` adds "cosine" (decay to 0 over
+    ``max_iter`` epochs) and applies to every stochastic solver.
+    """
+
+    _head = "softmax"
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
+                 alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 weight_decay=0.0, dtype="float32", device=None, check_every=0):
+        super().__init__(
+            hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
+            learning_rate=learning_rate, learning_rate_init=learning_rate_init,
+            power_t=power_t, max_iter=max_iter, shuffle=shuffle, random_state=random_state,
+            tol=tol, verbose=verbose, warm_start=warm_start, momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
+            validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
+            epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
+            weight_decay=weight_decay, dtype=dtype, device=device, check_every=check_every)
+
+    @available_if(lambda est: est._check_solver())
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
+        """One pass over the given rows (one epoch). The first call needs ``classes``: every
+        label that any later call may bring."""
+        if not hasattr(self, "state_"):
+            if classes is None:
+                raise ValueError("classes must be passed on the first call to partial_fit.")
+            self._partial_classes = np.unique(inputs.host_labels(classes))
+        return self._fit(X, y, sample_weight, "partial")
+
+    def _check_y(self, y, n_rows, first):
+        labels = inputs.check_class_labels(y, n_rows)
+        if first:
+            classes = getattr(self, "_partial_classes", None)
+            if classes is None:
+                classes = np.unique(labels)
+            if classes.size < 2:
+                raise ValueError(f"y has a single class ({classes[0]!r}); a classifier needs "
+                                 f"at least two classes")
+            self.classes_ = classes  # on the host: names (str) have no dtype on a GPU
+            self.__dict__.pop("_partial_classes", None)
+        return inputs.encode_labels(labels, self.classes_)
+
+    def _n_outputs(self, y_host) -> int:
+        return int(self.classes_.shape[0])
+
+    def _targets_on(self, backend: Backend, y_host):
+        return backend.asarray(y_host)
+
     def predict_proba(self, X):
         """Class probabilities (n, k), in X's namespace and on X's device."""
-        caller, logits = self._logits(X)
-        return _to_caller(ops.softmax(logits, self.backend_.xp), self.backend_, caller)
+        caller, outputs = self._outputs(X, "predict_proba")
+        probs = HEADS["softmax"].predict(outputs, self.backend_.xp)
+        return inputs.to_caller(probs, self.backend_, caller)
 
-    @_on_model_device
+    def predict_log_proba(self, X):
+        """Log class probabilities (n, k) (a stable log-softmax, not log of predict_proba)."""
+        from .ops import log_softmax
+
+        caller, outputs = self._outputs(X, "predict_log_proba")
+        return inputs.to_caller(log_softmax(outputs, self.backend_.xp), self.backend_, caller)
+
     def predict(self, X):
-        """Predicted class labels (n,), in X's namespace and on X's device."""
-        caller, logits = self._logits(X)
+        """Predicted class labels (n,), in X's namespace and on X's device (class names:
+        a NumPy array, the only namespace with strings)."""
+        from .ops import predicted_labels
+
+        caller, outputs = self._outputs(X, "predict")
         xp = self.backend_.xp
-        indices = ops.predicted_labels(logits, xp)
-        if self.classes_.dtype.kind not in "biuf":  # names: mapped on the host, NumPy out
-            return self.classes_[as_host_array(indices)]
-        labels = xp.take(self.backend_.asarray(self.classes_), indices, axis=0)  # no host trip
-        return _to_caller(labels, self.backend_, caller)
+        with self.backend_.activate():
+            indices = predicted_labels(outputs, xp)
+            if self.classes_.dtype.kind not in "biuf":  # names: mapped on the host
+                return self.classes_[as_host_array(indices)]
+            labels = xp.take(self.backend_.asarray(self.classes_), indices, axis=0)
+        return inputs.to_caller(labels, self.backend_, caller)
 
-    @_on_model_device
-    def evaluate(self, X, y):
-        """(mean cross-entropy, accuracy) on X, y as host floats (metrics summed on the device)."""
-        caller, inputs = self._inputs(X)
-        labels = self.backend_.asarray(self._encode(y))
-        return evaluate(self.params_, DeviceSplit(inputs, labels), self.backend_.xp)
+    def score(self, X, y, sample_weight=None):
+        """Mean (weighted) accuracy of predict(X) against y, a Python float."""
+        from sklearn.metrics import accuracy_score
 
-    def _encode(self, y):
-        """Host labels -> class indices 0..k-1; labels the model never saw are an error."""
-        labels = as_host_array(y)
-        classes = as_host_array(self.classes_)
-        idx = np.searchsorted(classes, labels)
-        idx = np.clip(idx, 0, classes.size - 1)
-        unknown = classes[idx] != labels
-        if np.any(unknown):
-            raise XpnnDataError(f"label {labels[unknown][0]!r} is not one of the model's classes "
-                                f"{classes.tolist()}")
-        return idx.astype(np.int64)
-
-    def score(self, X, y) -> float:
-        """Mean accuracy of predict(X) against y."""
-        predicted = as_host_array(self.predict(X))
-        return float(np.mean(predicted == as_host_array(y)))
-
-    def _logits(self, X):
-        caller, inputs = self._inputs(X)
-        return caller, predict_logits(self.params_, inputs, self.backend_.xp)
-
-    def _check_features(self, X):
-        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
-            raise XpnnDataError(f"X has shape {tuple(X.shape)}; the model expects "
-                                f"(n, {self.n_features_in_})")
-
-    def _inputs(self, X):
-        if not hasattr(self, "params_"):
-            raise XpnnDataError("this MLPClassifier is not fitted yet; call fit(X, y) first")
-        caller = backend_of(X)
-        self._check_features(X)
-        backend = self.backend_
-        return caller, _to_backend(X, caller, backend, backend.dtype(self.dtype))
+        weights = inputs.check_sample_weight(sample_weight, None)
+        return float(accuracy_score(inputs.host_labels(y), as_host_array(self.predict(X)),
+                                    sample_weight=weights))
 
 
-def _is_host_labels(y) -> bool:
-    """Labels given as a NumPy array or list may go with X from any namespace: they are
-    encoded on the host, and class names (strings) exist only there."""
-    return isinstance(y, (np.ndarray, list, tuple))
+class MLPRegressor(RegressorMixin, BaseMLP):
+    """Multi-layer perceptron regressor: identity outputs, half squared error, y of shape
+    (n,) or (n, k), R^2 score; any namespace and device. Parameters as MLPClassifier's."""
+
+    _head = "identity"
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
+                 alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 weight_decay=0.0, dtype="float32", device=None, check_every=0):
+        super().__init__(
+            hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
+            learning_rate=learning_rate, learning_rate_init=learning_rate_init,
+            power_t=power_t, max_iter=max_iter, shuffle=shuffle, random_state=random_state,
+            tol=tol, verbose=verbose, warm_start=warm_start, momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
+            validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
+            epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
+            weight_decay=weight_decay, dtype=dtype, device=device, check_every=check_every)
+
+    @available_if(lambda est: est._check_solver())
+    def partial_fit(self, X, y, sample_weight=None):
+        """One pass over the given rows (one epoch)."""
+        return self._fit(X, y, sample_weight, "partial")
+
+    def _check_y(self, y, n_rows, first):
+        values = inputs.check_regression_targets(y, n_rows)
+        if first:
+            self._y_ndim = values.ndim
+        elif values.reshape(n_rows, -1).shape[1] != self.n_outputs_:
+            raise ValueError(f"y has {values.reshape(n_rows, -1).shape[1]} outputs; the model "
+                             f"was fitted with {self.n_outputs_}")
+        return values.reshape(n_rows, -1)
+
+    def _n_outputs(self, y_host) -> int:
+        return int(y_host.shape[1])
+
+    def _targets_on(self, backend: Backend, y_host):
+        return backend.asarray(y_host, dtype=self.dtype)
+
+    def predict(self, X):
+        """Predictions (n,) for a single output, else (n, k), in X's namespace and device."""
+        caller, outputs = self._outputs(X, "predict")
+        if outputs.shape[1] == 1:
+            outputs = outputs[:, 0]
+        return inputs.to_caller(outputs, self.backend_, caller)
+
+    def score(self, X, y, sample_weight=None):
+        """R^2 of predict(X) (averaged over outputs), a Python float."""
+        from sklearn.metrics import r2_score
+
+        weights = inputs.check_sample_weight(sample_weight, None)
+        return float(r2_score(as_host_array(inputs.host_values(y)),
+                              as_host_array(self.predict(X)), sample_weight=weights))
 
 
-def _check_shapes(X, y):
-    if X.ndim != 2:
-        raise XpnnDataError(f"X must be 2-D (n_samples, n_features); got shape {tuple(X.shape)}")
-    if y.ndim != 1 or y.shape[0] != X.shape[0]:
-        raise XpnnDataError(f"y must be 1-D with one label per row of X ({X.shape[0]}); "
-                            f"got shape {tuple(y.shape)}")
-    if X.shape[0] == 0:
-        raise XpnnDataError("X has no rows")
-
-
-def _check_finite(inputs, xp):
-    if not bool(as_host_array(xp.all(xp.isfinite(inputs)))):
-        raise XpnnDataError("X contains NaN or infinite values; clean or impute them first")
-
-
-def _same_place(a: Backend, b: Backend) -> bool:
-    return a.name == b.name and str(a.device) == str(b.device)
-
-
-def _to_backend(X, caller: Backend, backend: Backend, dtype):
-    """X cast to ``dtype`` on ``backend``: a cast in place of residence, or one move via host."""
-    if _same_place(caller, backend):
-        return backend.xp.astype(X, dtype, copy=False)
-    return backend.asarray(as_host_array(X), dtype=dtype)
-
-
-def _to_caller(array, backend: Backend, caller: Backend):
-    if _same_place(caller, backend):
-        return array
-    return caller.asarray(as_host_array(array))
-
-
-def _rows(inputs, labels, host_idx, backend: Backend) -> DeviceSplit:
+def _rows(split: DeviceSplit, host_idx, backend: Backend) -> DeviceSplit:
+    """The rows ``host_idx`` of a split, gathered on its device (or on the host, sparse)."""
+    if split.sparse:
+        X = split.X[host_idx]
+    else:
+        X = backend.xp.take(split.X, backend.asarray(np.asarray(host_idx, np.int64)), axis=0)
     idx = backend.asarray(np.asarray(host_idx, dtype=np.int64))
-    xp = backend.xp
-    return DeviceSplit(xp.take(inputs, idx, axis=0), xp.take(labels, idx, axis=0))
+    take = backend.xp.take
+    return DeviceSplit(X, take(split.y, idx, axis=0),
+                       None if split.w is None else take(split.w, idx, axis=0))

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from . import mlp, ops
+from . import mlp
 from .backend import Backend, as_host_array, device_of, numpy_backend
 
 
@@ -38,31 +38,44 @@ def numeric_gradient(loss_of, value, xp, eps=1e-6):
 
 
 def gradcheck_report(hidden=(5,), n_features=4, n_classes=3, n_samples=7, seed=0, eps=1e-6,
-                     backend: Backend | None = None) -> dict:
-    """Relative error per parameter name for a small random MLP and batch (float64)."""
+                     backend: Backend | None = None, activation="relu", head="softmax",
+                     alpha=0.0, weighted=False) -> dict:
+    """Relative error per parameter name for a small random MLP and batch (float64).
+
+    ``head``: "softmax" (cross-entropy over ``n_classes`` classes) or "identity" (squared
+    error over ``n_classes`` outputs); ``alpha`` adds the L2 term; ``weighted`` random row
+    weights."""
     backend = backend or numpy_backend()
+    spec = mlp.MLPSpec(activation, head, float(alpha))
     with backend.activate():
-        return _gradcheck_report(hidden, n_features, n_classes, n_samples, seed, eps, backend)
+        return _gradcheck_report(hidden, n_features, n_classes, n_samples, seed, eps, backend,
+                                 spec, weighted)
 
 
-def _gradcheck_report(hidden, n_features, n_classes, n_samples, seed, eps, backend):
+def _gradcheck_report(hidden, n_features, n_outputs, n_samples, seed, eps, backend, spec,
+                      weighted):
     xp = backend.xp
     rng = np.random.default_rng(seed)
-    params = mlp.init_params(mlp.layer_sizes(n_features, hidden, n_classes), rng, "float64",
-                             backend)
+    params = mlp.init_params(mlp.layer_sizes(n_features, hidden, n_outputs), rng, "float64",
+                             backend, spec.activation)
     # random biases too, so every ReLU sits well away from its kink and b-gradients are tested
     params = {name: value + backend.asarray(rng.normal(0, 0.1, tuple(value.shape)),
                                             dtype="float64")
               for name, value in params.items()}
     inputs = backend.asarray(rng.normal(size=(n_samples, n_features)), dtype="float64")
-    labels = backend.asarray(rng.integers(0, n_classes, n_samples))
-    _, analytic, _ = mlp.loss_and_grads(params, inputs, labels, xp)
+    if spec.head == "softmax":
+        targets = backend.asarray(rng.integers(0, n_outputs, n_samples))
+    else:
+        targets = backend.asarray(rng.normal(size=(n_samples, n_outputs)), dtype="float64")
+    weights = (backend.asarray(rng.uniform(0.1, 3.0, n_samples), dtype="float64")
+               if weighted else None)
+    _, analytic, _ = mlp.loss_and_grads(params, inputs, targets, xp, spec, weights)
 
     errors = {}
     for name, value in params.items():
         def loss_of(candidate, name=name):
-            logits = mlp.predict_logits({**params, name: candidate}, inputs, xp)
-            return ops.cross_entropy(logits, labels, xp)
+            return mlp.penalized_loss({**params, name: candidate}, inputs, targets, xp, spec,
+                                      weights)
 
         numeric = numeric_gradient(loss_of, value, xp, eps)
         errors[name] = relative_error(as_host_array(analytic[name]), numeric)
@@ -70,8 +83,9 @@ def _gradcheck_report(hidden, n_features, n_classes, n_samples, seed, eps, backe
 
 
 def gradcheck(hidden=(5,), n_features=4, n_classes=3, n_samples=7, seed=0, eps=1e-6,
-              backend: Backend | None = None) -> float:
-    """Max relative error of the MLP's analytic gradients against finite differences."""
-    errors = gradcheck_report(hidden, n_features, n_classes, n_samples, seed, eps, backend)
+              backend: Backend | None = None, **options) -> float:
+    """Max relative error of the MLP's analytic gradients against finite differences
+    (``options``: activation, head, alpha, weighted, as ``gradcheck_report``)."""
+    errors = gradcheck_report(hidden, n_features, n_classes, n_samples, seed, eps, backend,
+                              **options)
     return max(errors.values()) if errors else math.nan
-

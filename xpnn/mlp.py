@@ -1,20 +1,33 @@
-"""A multilayer perceptron: Linear -> ReLU -> ... -> Linear -> logits.
+"""A multilayer perceptron: Linear -> activation -> ... -> Linear -> output head.
 
 Parameters are a dict of named arrays ``{"w1", "b1", "w2", "b2", ...}``; ``w_l`` has
 shape (fan_in, fan_out) so a batch of rows maps as ``a @ w + b``. Forward returns
 what backward needs (the activations); backward returns one gradient per parameter.
+The hidden activation and the output head come from their tables (``activations.py``,
+``heads.py``) through an ``MLPSpec``; nothing here is specific to one of them.
 """
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
-from . import ops
+from .activations import ACTIVATIONS
 from .backend import Backend
+from .heads import HEADS
 
 
-def layer_sizes(n_features: int, hidden, n_classes: int) -> list[int]:
+@dataclass(frozen=True)
+class MLPSpec:
+    """What the network computes, beside its parameters."""
+
+    activation: str = "relu"  # a key of ACTIVATIONS
+    head: str = "softmax"  # a key of HEADS: "softmax" (log-loss) or "identity" (squared error)
+    alpha: float = 0.0  # L2 penalty on the weights (not biases), as scikit-learn's alpha
+
+
+def layer_sizes(n_features: int, hidden, n_outputs: int) -> list[int]:
     """[d, h1, ..., hL, k] for an MLP with hidden widths ``hidden``."""
-    return [int(n_features), *(int(h) for h in hidden), int(n_classes)]
+    return [int(n_features), *(int(h) for h in hidden), int(n_outputs)]
 
 
 def parameter_names(n_layers: int) -> list[str]:
@@ -22,73 +35,121 @@ def parameter_names(n_layers: int) -> list[str]:
     return [f"{kind}{layer}" for layer in range(1, n_layers + 1) for kind in ("w", "b")]
 
 
+def parameter_shapes(sizes) -> dict:
+    """{"w1": (d, h1), "b1": (h1,), ...} for layer sizes [d, h1, ..., k]."""
+    shapes = {}
+    for layer, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
+        shapes[f"w{layer}"], shapes[f"b{layer}"] = (fan_in, fan_out), (fan_out,)
+    return shapes
+
+
 def n_layers(params) -> int:
     return len(params) // 2
 
 
-def init_params(sizes, rng, dtype: str, backend: Backend) -> dict:
-    """He/Kaiming-normal weights (std sqrt(2 / fan_in), right for ReLU), zero biases.
+def init_params(sizes, rng, dtype: str, backend: Backend, activation: str = "relu") -> dict:
+    """Normal weights with std gain / sqrt(fan_in) (He init for ReLU, gain sqrt 2), zero
+    biases; the output layer too uses the hidden activation's gain.
 
     Drawn in float64 on the host from ``rng`` (a numpy.random.Generator), then cast and
     moved: the same seed gives bit-identical starting weights on every backend. The
     backend's device is made current: CuPy's ``zeros`` allocate on the current GPU.
     """
+    gain = ACTIVATIONS[activation].init_gain
     with backend.activate():
-        return _init_params(sizes, rng, dtype, backend)
+        params = {}
+        for layer, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
+            weights = rng.standard_normal((fan_in, fan_out)) * (gain / math.sqrt(fan_in))
+            params[f"w{layer}"] = backend.asarray(weights, dtype=dtype)
+            params[f"b{layer}"] = backend.xp.zeros(fan_out, dtype=backend.dtype(dtype),
+                                                   device=backend.device)
+        return params
 
 
-def _init_params(sizes, rng, dtype: str, backend: Backend) -> dict:
-    params = {}
-    for layer, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
-        weights = rng.standard_normal((fan_in, fan_out)) * math.sqrt(2.0 / fan_in)
-        params[f"w{layer}"] = backend.asarray(weights, dtype=dtype)
-        params[f"b{layer}"] = backend.xp.zeros(fan_out, dtype=backend.dtype(dtype),
-                                               device=backend.device)
-    return params
-
-
-def forward(params, inputs, xp):
-    """Logits (batch, k) and the activations [a0 = inputs, a1, ..., a_{L-1}] backward needs."""
+def forward(params, inputs, xp, spec: MLPSpec = MLPSpec()):
+    """Raw outputs (batch, k) (the logits, for a classifier) and the activations
+    [a0 = inputs, a1, ..., a_{L-1}] backward needs."""
+    activate = ACTIVATIONS[spec.activation].forward
     activations = [inputs]
     last = n_layers(params)
     hidden = inputs
     for layer in range(1, last):
         pre_activation = hidden @ params[f"w{layer}"]
         pre_activation += params[f"b{layer}"]  # in place on our own fresh product
-        hidden = ops.relu(pre_activation, xp)
+        hidden = activate(pre_activation, xp)
         activations.append(hidden)  # (batch, width of layer)
-    logits = hidden @ params[f"w{last}"]
-    logits += params[f"b{last}"]
-    return logits, activations
+    outputs = hidden @ params[f"w{last}"]
+    outputs += params[f"b{last}"]
+    return outputs, activations
 
 
-def predict_logits(params, inputs, xp):
-    """Forward pass without keeping activations (inference)."""
-    return forward(params, inputs, xp)[0]
+def predict_outputs(params, inputs, xp, spec: MLPSpec = MLPSpec()):
+    """Forward pass without keeping activations (inference): raw outputs (batch, k)."""
+    return forward(params, inputs, xp, spec)[0]
 
 
-def backward(params, activations, grad_logits, xp) -> dict:
-    """Gradients of the loss for every parameter, given d loss / d logits.
+def backward(params, activations, grad_outputs, xp, spec: MLPSpec = MLPSpec()) -> dict:
+    """Gradients of the loss for every parameter, given d loss / d outputs.
 
-    Layer l computes z_l = a_{l-1} @ w_l + b_l and a_l = relu(z_l). With delta_l = dL/dz_l:
+    Layer l computes z_l = a_{l-1} @ w_l + b_l and a_l = f(z_l). With delta_l = dL/dz_l:
       dL/dw_l = a_{l-1}^T @ delta_l            (each weight w_ij touches z_j via a_i)
       dL/db_l = sum over the batch of delta_l  (b_l is added to every row)
-      dL/da_{l-1} = delta_l @ w_l^T, and delta_{l-1} = that * [a_{l-1} > 0]  (ReLU gate)
+      dL/da_{l-1} = delta_l @ w_l^T, and delta_{l-1} = that * f'(z_{l-1}), where f' comes
+      from the activation's output a_{l-1} (ReLU: its 0/1 gate; tanh: 1 - a^2).
     The input gradient of the first layer is never needed, so it is not computed.
     """
+    grad_from_output = ACTIVATIONS[spec.activation].grad_from_output
     grads = {}
-    delta = grad_logits  # (batch, k)
+    delta = grad_outputs  # (batch, k)
     for layer in range(n_layers(params), 0, -1):
         below = activations[layer - 1]  # (batch, fan_in)
         grads[f"w{layer}"] = xp.matrix_transpose(below) @ delta
         grads[f"b{layer}"] = xp.sum(delta, axis=0)
         if layer > 1:
-            delta = ops.relu_backward(delta @ xp.matrix_transpose(params[f"w{layer}"]), below, xp)
+            delta = grad_from_output(delta @ xp.matrix_transpose(params[f"w{layer}"]), below,
+                                     xp)
     return {name: grads[name] for name in parameter_names(n_layers(params))}
 
 
-def loss_and_grads(params, inputs, labels, xp):
-    """Mean cross-entropy, its gradients per parameter, and the batch's logits."""
-    logits, activations = forward(params, inputs, xp)
-    loss, grad_logits = ops.cross_entropy_with_grad(logits, labels, xp)
-    return loss, backward(params, activations, grad_logits, xp), logits
+def l2_term(params, alpha: float, denominator, xp):
+    """scikit-learn's L2 penalty (alpha / 2) sum_l ||w_l||^2 / n, with n the batch size or
+    its summed weights (biases are not penalised); its gradient is alpha w_l / n."""
+    total = 0.0
+    for layer in range(1, n_layers(params) + 1):
+        weight = params[f"w{layer}"]
+        total = total + xp.sum(weight * weight)
+    return (0.5 * alpha) * total / denominator
+
+
+def add_l2(loss, grads, params, alpha: float, denominator, xp):
+    """Add the L2 term to ``loss`` and its gradient alpha w_l / n to each weight's gradient
+    (in ``grads``, rebinding); returns the new loss. Nothing to do when alpha is 0."""
+    if not alpha:
+        return loss
+    for layer in range(1, n_layers(params) + 1):
+        grads[f"w{layer}"] = grads[f"w{layer}"] + (alpha / denominator) * params[f"w{layer}"]
+    return loss + l2_term(params, alpha, denominator, xp)
+
+
+def loss_denominator(inputs, weights, xp):
+    """The mean's denominator: the batch size, or the summed row weights (0-d array)."""
+    return float(inputs.shape[0]) if weights is None else xp.sum(weights)
+
+
+def loss_and_grads(params, inputs, targets, xp, spec: MLPSpec = MLPSpec(), weights=None):
+    """The head's (weighted) mean loss plus the L2 term, its gradients per parameter, and
+    the batch's raw outputs."""
+    outputs, activations = forward(params, inputs, xp, spec)
+    loss, grad_outputs = HEADS[spec.head].loss_with_grad(outputs, targets, xp, weights)
+    grads = backward(params, activations, grad_outputs, xp, spec)
+    loss = add_l2(loss, grads, params, spec.alpha, loss_denominator(inputs, weights, xp), xp)
+    return loss, grads, outputs
+
+
+def penalized_loss(params, inputs, targets, xp, spec: MLPSpec = MLPSpec(), weights=None):
+    """The loss alone (for finite differences): head loss plus the L2 term."""
+    outputs = predict_outputs(params, inputs, xp, spec)
+    loss = HEADS[spec.head].loss(outputs, targets, xp, weights)
+    if spec.alpha:
+        loss = loss + l2_term(params, spec.alpha, loss_denominator(inputs, weights, xp), xp)
+    return loss

@@ -1,4 +1,4 @@
-"""Pure math on xp arrays: activations, softmax, cross-entropy, and their gradients.
+"""Pure math on xp arrays: activations, softmax, the losses, and their gradients.
 
 Every function takes the array namespace ``xp`` from the caller and never calls NumPy,
 so the same code runs on NumPy, CuPy, torch, JAX and array-api-strict. Each gradient
@@ -21,6 +21,33 @@ def relu_backward(grad_out, activation, xp):
     the 0/1 mask is several times faster than ``where`` on NumPy.
     """
     return grad_out * xp.astype(activation > 0.0, grad_out.dtype)
+
+
+def tanh(z, xp):
+    return xp.tanh(z)
+
+
+def tanh_backward(grad_out, activation, xp):
+    """d tanh(z) / dz = 1 - tanh(z)^2, from the output a = tanh(z)."""
+    return grad_out * (1.0 - activation * activation)
+
+
+def logistic(z, xp):
+    """1 / (1 + exp(-z)), written through tanh so it never overflows: (1 + tanh(z/2)) / 2."""
+    return 0.5 * (1.0 + xp.tanh(0.5 * z))
+
+
+def logistic_backward(grad_out, activation, xp):
+    """d sigma(z) / dz = sigma(z) (1 - sigma(z)), from the output a = sigma(z)."""
+    return grad_out * (activation * (1.0 - activation))
+
+
+def identity(z, xp):
+    return z
+
+
+def identity_backward(grad_out, activation, xp):
+    return grad_out
 
 
 def log_softmax(logits, xp):
@@ -46,28 +73,59 @@ def one_hot(labels, n_classes, dtype, xp):
     return xp.astype(labels[:, None] == classes[None, :], dtype)
 
 
-def cross_entropy(logits, labels, xp):
-    """Mean negative log-likelihood of integer labels under softmax(logits); 0-d array."""
+def _row_mean(per_row, weights, xp):
+    """Mean over rows, or the weighted mean sum(w_i l_i) / sum(w_i) (0-d array)."""
+    if weights is None:
+        return xp.sum(per_row) / per_row.shape[0]
+    return xp.sum(per_row * weights) / xp.sum(weights)
+
+
+def _row_scale(per_row_grad, weights, xp):
+    """The matching factor for per-row gradients: 1/B, or w_i / sum(w)."""
+    if weights is None:
+        return per_row_grad / per_row_grad.shape[0]
+    return per_row_grad * (weights / xp.sum(weights))[:, None]
+
+
+def cross_entropy(logits, labels, xp, weights=None):
+    """Mean (or weighted mean) negative log-likelihood of integer labels under softmax."""
     targets = one_hot(labels, logits.shape[1], logits.dtype, xp)
-    return -xp.sum(log_softmax(logits, xp) * targets) / logits.shape[0]
+    return _row_mean(-xp.sum(log_softmax(logits, xp) * targets, axis=1), weights, xp)
 
 
-def cross_entropy_with_grad(logits, labels, xp):
+def cross_entropy_with_grad(logits, labels, xp, weights=None):
     """(loss, d loss / d logits), sharing one softmax pass.
 
     With p = softmax(z) and t the one-hot target, L = -(1/B) sum_i sum_j t_ij log p_ij.
     d log p_ij / d z_ik = [j == k] - p_ik, and sum_j t_ij = 1, so
-    dL/dz_ik = (p_ik - t_ik) / B: the fused gradient, no division by p.
+    dL/dz_ik = (p_ik - t_ik) / B: the fused gradient, no division by p. With row weights
+    w, L = sum_i w_i l_i / sum(w) and the row's gradient is scaled by w_i / sum(w).
     """
-    batch = logits.shape[0]
     shifted = logits - xp.max(logits, axis=1, keepdims=True)
     exp_shifted = xp.exp(shifted)
     row_sums = xp.sum(exp_shifted, axis=1, keepdims=True)
     targets = one_hot(labels, logits.shape[1], logits.dtype, xp)
     log_probs = shifted - xp.log(row_sums)
-    loss = -xp.sum(log_probs * targets) / batch
-    grad_logits = (exp_shifted / row_sums - targets) / batch
+    loss = _row_mean(-xp.sum(log_probs * targets, axis=1), weights, xp)
+    grad_logits = _row_scale(exp_shifted / row_sums - targets, weights, xp)
     return loss, grad_logits
+
+
+def squared_error(outputs, targets, xp, weights=None):
+    """Half the squared error, as scikit-learn defines it: 0.5 * mean over outputs of the
+    (weighted) mean over rows of (y_hat - y)^2; outputs and targets (batch, k)."""
+    residual = outputs - targets
+    per_row = xp.sum(residual * residual, axis=1) / (2.0 * outputs.shape[1])
+    return _row_mean(per_row, weights, xp)
+
+
+def squared_error_with_grad(outputs, targets, xp, weights=None):
+    """(loss, d loss / d outputs): L = (1 / 2Bk) sum_ij (y_hat_ij - y_ij)^2, so
+    dL / d y_hat_ij = (y_hat_ij - y_ij) / (B k) (w_i / sum(w) in place of 1/B)."""
+    residual = outputs - targets
+    per_row = xp.sum(residual * residual, axis=1) / (2.0 * outputs.shape[1])
+    loss = _row_mean(per_row, weights, xp)
+    return loss, _row_scale(residual / float(outputs.shape[1]), weights, xp)
 
 
 def predicted_labels(logits, xp):
@@ -75,9 +133,13 @@ def predicted_labels(logits, xp):
     return xp.argmax(logits, axis=1)
 
 
-def correct_count(logits, labels, xp):
-    """How many rows' argmax equals the label, as a 0-d array of the labels' integer dtype."""
-    return xp.sum(xp.astype(predicted_labels(logits, xp) == labels, labels.dtype))
+def correct_count(logits, labels, xp, weights=None):
+    """How many rows' argmax equals the label (0-d, the labels' integer dtype), or the
+    summed weights of those rows (0-d, the weights' dtype)."""
+    hits = predicted_labels(logits, xp) == labels
+    if weights is None:
+        return xp.sum(xp.astype(hits, labels.dtype))
+    return xp.sum(xp.astype(hits, weights.dtype) * weights)
 
 
 def accuracy(logits, labels, xp):

@@ -15,8 +15,6 @@ from dataclasses import dataclass
 
 from .backend import device_context, device_of
 
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw")
-
 
 def zeros_like_params(params, xp):
     """Zeros shaped like each parameter, on its device (made current for CuPy)."""
@@ -119,35 +117,56 @@ class Adam:
         return new_params, {"step": step, "m": first, "v": second}
 
 
-SCHEDULES = ("constant", "cosine")
+def _constant(step, total_steps, samples_seen, power_t):
+    return 1.0
 
 
-def lr_scale(schedule: str, step: int, total_steps: int) -> float:
-    """The learning-rate factor for 0-based ``step`` of ``total_steps`` (a host float).
+def _invscaling(step, total_steps, samples_seen, power_t):
+    """scikit-learn's: lr_init / (t + 1)^power_t, t the samples seen before this epoch."""
+    return 1.0 / (samples_seen + 1) ** power_t
 
-    cosine: 0.5 (1 + cos(pi step / total)), from 1 down towards 0 at the last step.
+
+def _cosine(step, total_steps, samples_seen, power_t):
+    """0.5 (1 + cos(pi step / total)), from 1 down towards 0 at the last step."""
+    return 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / max(total_steps, 1)))
+
+
+# learning-rate factor for 0-based optimizer ``step`` of ``total_steps``, a host float.
+# "adaptive" is constant here; the training loop divides the rate by 5 on each plateau.
+SCHEDULES = {"constant": _constant, "invscaling": _invscaling, "adaptive": _constant,
+             "cosine": _cosine}
+
+
+def lr_scale(schedule: str, step: int, total_steps: int, samples_seen: int = 0,
+             power_t: float = 0.5) -> float:
+    try:
+        factor = SCHEDULES[schedule]
+    except KeyError:
+        raise ValueError(f"unknown learning-rate schedule {schedule!r}; expected one of "
+                         f"{', '.join(SCHEDULES)}") from None
+    return factor(step, total_steps, samples_seen, power_t)
+
+
+def make_optimizer(solver: str, lr: float, *, momentum=0.9, nesterov=True, beta1=0.9,
+                   beta2=0.999, eps=1e-8, weight_decay=0.0):
+    """An optimizer by scikit-learn's solver name (sgd, adam) or xpnn's adamw.
+
+    sgd uses ``momentum`` (0 for plain gradient descent) and ``nesterov``; adamw applies
+    the decoupled ``weight_decay``. The L2 penalty (alpha) is part of the loss, not here.
     """
-    if schedule == "constant":
-        return 1.0
-    if schedule == "cosine":
-        return 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / max(total_steps, 1)))
-    raise ValueError(f"unknown learning-rate schedule {schedule!r}; expected one of "
-                     f"{', '.join(SCHEDULES)}")
+    if solver not in OPTIMIZERS:
+        raise ValueError(f"unknown solver {solver!r}; expected one of {', '.join(OPTIMIZERS)}")
+    return OPTIMIZERS[solver](lr=lr, momentum=momentum, nesterov=nesterov, beta1=beta1,
+                              beta2=beta2, eps=eps, weight_decay=weight_decay)
 
 
-def make_optimizer(name: str, lr: float, *, momentum=0.9, weight_decay=0.0, beta1=0.9,
-                   beta2=0.999, eps=1e-8):
-    """An optimizer by CLI/library name: sgd, momentum, nesterov, adam, adamw."""
-    name = name.lower()
-    if name == "sgd":
-        return SGD(lr=lr, weight_decay=weight_decay)
-    if name in ("momentum", "nesterov"):
-        return SGD(lr=lr, momentum=momentum, nesterov=name == "nesterov",
-                   weight_decay=weight_decay)
-    if name in ("adam", "adamw"):
-        return Adam(lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay,
-                    decoupled=name == "adamw")
-    raise ValueError(f"unknown optimizer {name!r}; expected one of {', '.join(OPTIMIZERS)}")
+OPTIMIZERS = {
+    "sgd": lambda lr, momentum, nesterov, **_: SGD(lr=lr, momentum=momentum,
+                                                   nesterov=nesterov and bool(momentum)),
+    "adam": lambda lr, beta1, beta2, eps, **_: Adam(lr=lr, beta1=beta1, beta2=beta2, eps=eps),
+    "adamw": lambda lr, beta1, beta2, eps, weight_decay, **_: Adam(
+        lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay, decoupled=True),
+}
 
 
 def state_arrays(state) -> dict:

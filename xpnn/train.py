@@ -1,10 +1,19 @@
-"""The training loop: epochs of minibatches, metrics, early stopping, divergence guard.
+"""The training loop: epochs of minibatches, metrics, stopping rules, divergence guard.
 
 All arrays live on one backend. The host draws one permutation per epoch (moved to the
-device once); batches are gathered on the device with ``xp.take``; loss and correct
-counts accumulate on the device and are read once per epoch (or every ``check_every``
-steps). When a read finds a non-finite loss or weights, the loop rolls back to the last
-checked state and replays step by step to name the exact step and layer.
+device once); batches are gathered on the device with ``xp.take`` (sparse host matrices:
+gathered and densified one batch at a time); loss and metric sums accumulate on the
+device and are read once per epoch (or every ``check_every`` steps). When a read finds a
+non-finite loss or weights, the loop rolls back to the last checked state and replays
+step by step to name the exact step and layer.
+
+Stopping follows scikit-learn's MLP: after each epoch, the training loss (or, with early
+stopping, the validation score) must improve by ``tol`` at least once every
+``n_iter_no_change`` epochs; otherwise training stops, or with ``learning_rate="adaptive"``
+the rate is divided by 5 until it falls below 1e-6.
+
+``FitRun`` holds what stays fixed for one call to fit (optimizer, data, configuration,
+backend, callbacks); its ``step`` is the one place every training step goes through.
 """
 from __future__ import annotations
 
@@ -14,21 +23,29 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import mlp, ops
+from . import mlp
 from .backend import Backend, as_host_array, copy_array, device_of, read_scalars
 from .errors import DivergenceError
+from .heads import HEADS
 from .optim import lr_scale, state_arrays, state_from_arrays
+
+MIN_ADAPTIVE_LR = 1e-6  # scikit-learn's: "adaptive" stops once the rate is this small
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = 10
-    batch_size: int | None = 128  # None or 0: the full training set every step
-    early_stopping: bool = False
-    patience: int = 5
+    max_iter: int = 200  # epochs in all
+    batch_size: int | None = 200  # None or 0: the full training set every step
+    shuffle: bool = True
+    tol: float = 1e-4
+    n_iter_no_change: float = 10  # int, or math.inf to never stop early
+    early_stopping: bool = False  # monitor the validation score and keep the best weights
+    learning_rate: str = "constant"  # a key of optim.SCHEDULES
+    learning_rate_init: float = 1e-3
+    power_t: float = 0.5
     check_every: int = 0  # steps between divergence checks; 0: once per epoch
-    lr_schedule: str = "constant"  # or "cosine" over all epochs' steps
     eval_batch_size: int = 8192
+    spec: mlp.MLPSpec = mlp.MLPSpec()
 
 
 @dataclass
@@ -37,22 +54,38 @@ class TrainState:
 
     params: dict
     opt_state: dict
-    epoch: int = 0  # completed epochs
+    epoch: int = 0  # completed epochs (scikit-learn's n_iter_)
     history: list = field(default_factory=list)
+    samples_seen: int = 0  # scikit-learn's t_
+    best_loss: float = math.inf
+    best_score: float = -math.inf
+    no_improvement: int = 0  # epochs in a row without an improvement of tol
+    lr_factor: float = 1.0  # "adaptive" divides it by 5 on each plateau
     best_epoch: int | None = None
     best_params: dict | None = None  # copies kept for early stopping's restore
-    stopped_early: bool = False
+    converged: bool = False  # the last run stopped on its plateau rule, not at max_iter
+
+    # the scalar fields, for checkpoints
+    SCALARS = ("epoch", "samples_seen", "best_loss", "best_score", "no_improvement",
+               "lr_factor", "best_epoch", "converged")
 
 
 @dataclass(frozen=True)
 class DeviceSplit:
-    """Features (n, d) in the training dtype and integer labels (n,), on one device."""
+    """Features (n, d) in the training dtype, targets (class indices (n,) or values (n, k)),
+    optional row weights (n,), on one device. ``X`` may instead be a host scipy.sparse CSR
+    matrix: its batches are densified one at a time and moved to the device."""
 
     X: object
     y: object
+    w: object = None
 
     def __len__(self):
         return self.X.shape[0]
+
+    @property
+    def sparse(self) -> bool:
+        return hasattr(self.X, "tocsr")
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -63,19 +96,6 @@ class TrainingInterrupted(KeyboardInterrupt):
         self.state = state
 
 
-def _copy_state(params, opt_state, backend: Backend) -> tuple[dict, dict]:
-    """Fresh device copies of parameters and optimizer state (updates work in place)."""
-    params = {name: copy_array(value, backend) for name, value in params.items()}
-    opt_arrays = {key: copy_array(value, backend) for key, value in state_arrays(opt_state).items()}
-    return params, state_from_arrays(opt_state["step"], opt_arrays)
-
-
-def _all_finite(arrays, xp):
-    """One device-side flag: every element of every array is finite."""
-    flags = [xp.all(xp.isfinite(value)) for value in arrays]
-    return xp.all(xp.stack(flags))
-
-
 def batch_slices(n: int, batch_size: int | None):
     """(start, stop) of each batch over n rows; one batch of all rows when batch_size is 0."""
     if n == 0:
@@ -84,235 +104,352 @@ def batch_slices(n: int, batch_size: int | None):
     return [(start, min(start + size, n)) for start in range(0, n, size)]
 
 
+def rows_as_device_array(X, start, stop, backend: Backend, dtype, host_rows=None):
+    """Rows of X on the device: a slice (or, for sparse host X, the gathered ``host_rows``)
+    densified on the host one batch at a time and moved."""
+    if hasattr(X, "tocsr"):
+        block = X[host_rows] if host_rows is not None else X[start:stop]
+        return backend.asarray(block.toarray(), dtype=dtype)
+    return X[start:stop, ...]
+
+
 def train(state: TrainState, optimizer, data: DeviceSplit, config: TrainConfig,
           rng: np.random.Generator, backend: Backend, val: DeviceSplit | None = None,
           on_epoch=None, on_step=None) -> TrainState:
-    """Train ``state`` in place for the remaining epochs of ``config``; returns it.
+    """Train ``state`` in place up to ``config.max_iter`` epochs in all; returns it.
 
-    ``on_epoch(record)`` is called after each epoch with its history row; ``on_step(i)``
-    after each step (host-side counter only, no device sync).
+    ``on_epoch(record)`` is called after each epoch with its history row;
+    ``on_step(step, steps_in_epoch)`` after each step (host-side counters, no device sync).
     """
+    run = FitRun(state, optimizer, data, config, rng, backend, val, on_epoch, on_step)
     with backend.activate(), backend.quiet_float_errors():
-        return _train(state, optimizer, data, config, rng, backend, val, on_epoch, on_step)
-
-
-def _train(state: TrainState, optimizer, data: DeviceSplit, config: TrainConfig,
-           rng: np.random.Generator, backend: Backend, val: DeviceSplit | None = None,
-           on_epoch=None, on_step=None) -> TrainState:
-    slices = batch_slices(len(data), config.batch_size)
-    monitor = "val_loss" if val is not None else "loss"
-    best_value = min((row[monitor] for row in state.history if row[monitor] is not None),
-                     default=math.inf)
-    waited = state.epoch - state.best_epoch if state.best_epoch else 0
-    state.stopped_early = False
-
-    while state.epoch < config.epochs:
-        epoch = state.epoch + 1
-        started = time.perf_counter()
-        rng_state = rng.bit_generator.state
-        epoch_start = _copy_state(state.params, state.opt_state, backend)
-        try:
-            record = _run_epoch(state, epoch, epoch_start, optimizer, data, slices, config, rng,
-                                backend, val, on_step)
-            record["seconds"] = time.perf_counter() - started
-            state.history.append(record)
-            state.epoch = epoch
-        except KeyboardInterrupt:
-            if state.epoch < epoch:  # mid-epoch: back to the last completed epoch
-                del state.history[state.epoch:]
-                state.params, state.opt_state = epoch_start
-                rng.bit_generator.state = rng_state
-            raise TrainingInterrupted(state) from None
-
-        if record[monitor] < best_value:
-            best_value, waited, state.best_epoch = record[monitor], 0, epoch
-            if config.early_stopping:
-                state.best_params = {k: copy_array(v, backend) for k, v in state.params.items()}
-        else:
-            waited += 1
-        state.stopped_early = config.early_stopping and waited >= config.patience
-        try:
-            if on_epoch is not None:
-                on_epoch(record)
-        except KeyboardInterrupt:
-            raise TrainingInterrupted(state) from None
-        if state.stopped_early:
-            break
-
-    if state.stopped_early and state.best_params is not None:
-        # a copy: later (resumed) updates work in place and must not touch the best weights;
-        # the optimizer state stays that of the last epoch, as in Keras' restore_best_weights
-        state.params = {k: copy_array(v, backend) for k, v in state.best_params.items()}
-    return state
-
-
-def _batch(data: DeviceSplit, order, start, stop, xp):
-    """Rows start:stop of this epoch's order, gathered on the device (or all rows)."""
-    if order is None:
-        return data.X, data.y
-    batch_idx = order[start:stop]
-    return xp.take(data.X, batch_idx, axis=0), xp.take(data.y, batch_idx, axis=0)
+        return run.run()
 
 
 class _NonFinite(Exception):
     """Raised by the replay's checks: (layer, what) of the first non-finite value."""
 
 
-def _train_step(params, opt_state, optimizer, inputs, labels, xp, scale, check=None):
-    """Forward, loss, backward, update: (params, opt_state, loss, logits).
+class FitRun:
+    """One call to fit: what stays fixed while it runs, and its run / epoch / step."""
 
-    ``check(stage, arrays)`` (the divergence replay's) runs after each stage.
-    """
-    logits, activations = mlp.forward(params, inputs, xp)
-    if check:
-        check("outputs", activations[1:] + [logits])
-    loss, grad_logits = ops.cross_entropy_with_grad(logits, labels, xp)
-    if check:
-        check("loss", [loss])
-    grads = mlp.backward(params, activations, grad_logits, xp)
-    if check:
-        check("gradient", [grads[name] for name in sorted(grads, key=_layer_then_kind)])
-    params, opt_state = optimizer.update(params, grads, opt_state, xp, scale)
-    if check:
-        check("update", [params[name] for name in sorted(params, key=_layer_then_kind)])
-    return params, opt_state, loss, logits
+    def __init__(self, state, optimizer, data, config, rng, backend, val=None, on_epoch=None,
+                 on_step=None):
+        self.state, self.optimizer, self.data, self.config = state, optimizer, data, config
+        self.rng, self.backend, self.val = rng, backend, val
+        self.on_epoch, self.on_step = on_epoch, on_step
+        self.xp = backend.xp
+        self.head = HEADS[config.spec.head]
+        self.slices = batch_slices(len(data), config.batch_size)
+        self.dtype = backend.dtype("float64" if _is_float64(data, backend) else "float32")
+        self.train_weight = self._weight_total(data)  # host floats, read once per fit
+        self.val_weight = None if val is None else self._weight_total(val)
+        self.val_context = None
+        if val is not None:  # host constants of the validation score, read once per fit
+            aux, finish = self.head.score_context(
+                as_host_array(val.y), None if val.w is None else as_host_array(val.w))
+            self.val_context = (None if aux is None else backend.asarray(aux, self.dtype),
+                                finish)
+
+    def _weight_total(self, split) -> float:
+        if split.w is None:
+            return float(len(split))
+        return float(as_host_array(self.xp.sum(split.w)))
+
+    # -- the whole run ---------------------------------------------------------------
+
+    def run(self) -> TrainState:
+        state, config = self.state, self.config
+        state.converged = False
+        while state.epoch < config.max_iter:
+            epoch = state.epoch + 1
+            started = time.perf_counter()
+            rng_state = self.rng.bit_generator.state
+            epoch_start = self.copy(state.params, state.opt_state)
+            try:
+                record = self.epoch(epoch, epoch_start)
+                record["seconds"] = time.perf_counter() - started
+                state.history.append(record)
+                state.epoch = epoch
+                state.samples_seen += len(self.data)
+            except KeyboardInterrupt:
+                if state.epoch < epoch:  # mid-epoch: back to the last completed epoch
+                    del state.history[state.epoch:]
+                    state.params, state.opt_state = epoch_start
+                    self.rng.bit_generator.state = rng_state
+                raise TrainingInterrupted(state) from None
+            stop = self.after_epoch(record)
+            try:
+                if self.on_epoch is not None:
+                    self.on_epoch(record)
+            except KeyboardInterrupt:
+                raise TrainingInterrupted(state) from None
+            if stop:
+                state.converged = True
+                break
+        if config.early_stopping and state.best_params is not None:
+            # a copy: later (resumed) updates work in place and must not touch the best
+            # weights; the optimizer state stays that of the last epoch (scikit-learn's too)
+            state.params = {k: copy_array(v, self.backend) for k, v in state.best_params.items()}
+        return state
+
+    def after_epoch(self, record) -> bool:
+        """scikit-learn's plateau rule; True when training should stop."""
+        state, config = self.state, self.config
+        if config.early_stopping:
+            score = record[f"val_{self.head.score_name}"]
+            state.no_improvement = (state.no_improvement + 1
+                                    if score < state.best_score + config.tol else 0)
+            if score > state.best_score:
+                state.best_score, state.best_epoch = score, record["epoch"]
+                state.best_params = {k: copy_array(v, self.backend)
+                                     for k, v in state.params.items()}
+        else:
+            loss = record["loss"]
+            state.no_improvement = (state.no_improvement + 1
+                                    if loss > state.best_loss - config.tol else 0)
+            if loss < state.best_loss:
+                state.best_loss, state.best_epoch = loss, record["epoch"]
+        if state.no_improvement <= config.n_iter_no_change:
+            return False
+        if (config.learning_rate == "adaptive"
+                and config.learning_rate_init * state.lr_factor > MIN_ADAPTIVE_LR):
+            state.lr_factor /= 5.0
+            state.no_improvement = 0
+            return False
+        return True
+
+    # -- one epoch -------------------------------------------------------------------
+
+    def epoch(self, epoch, epoch_start):
+        """One pass over the data; returns the epoch's history row (without its seconds)."""
+        xp, state, config, data = self.xp, self.state, self.config, self.data
+        n = len(data)
+        checkpoint = epoch_start, 0  # last state known finite, and its step
+        host_order = self.rng.permutation(n) if config.shuffle and len(self.slices) > 1 else None
+        order = None
+        if host_order is not None and not data.sparse:
+            order = self.backend.asarray(host_order)
+        loss_sum = xp.zeros((), dtype=self.dtype, device=self.backend.device)
+        metric_sum = None
+        for step, (start, stop) in enumerate(self.slices, start=1):
+            inputs, targets, weights = self.batch(order, host_order, start, stop)
+            state.params, state.opt_state, loss, outputs = self.step(
+                state.params, state.opt_state, inputs, targets, weights, self.lr_scale())
+            loss_sum += loss * float(stop - start)
+            if self.head.metric is not None:
+                hits = self.head.metric_sum(outputs, targets, xp, weights)
+                metric_sum = hits if metric_sum is None else metric_sum + hits
+            if self.on_step is not None:
+                self.on_step(step, len(self.slices))
+            if config.check_every and step % config.check_every == 0 and step < len(self.slices):
+                if not bool(as_host_array(self.finite_flag(loss_sum))):
+                    self.locate_divergence(checkpoint, order, host_order, epoch)
+                checkpoint = self.copy(state.params, state.opt_state), step
+        # one host read for the whole epoch: finite flag, loss and metric sums, validation
+        sums = [self.finite_flag(loss_sum), loss_sum]
+        if metric_sum is not None:
+            sums.append(metric_sum)
+        if self.val is not None:
+            sums += self.validation_sums()
+        finite, loss_total, *rest = read_scalars(sums, xp)
+        if not finite:
+            self.locate_divergence(checkpoint, order, host_order, epoch)
+        record = {"epoch": epoch, "loss": loss_total / n}
+        if metric_sum is not None:
+            record[self.head.metric] = rest.pop(0) / self.train_weight
+        val_score_key = f"val_{self.head.score_name}"
+        record["val_loss"] = record[val_score_key] = None
+        if self.val is not None:
+            val_loss_sum, val_score_sum = rest
+            record["val_loss"] = val_loss_sum / self.val_weight
+            record[val_score_key] = self.val_context[1](val_score_sum)
+        return record
+
+    def lr_scale(self) -> float:
+        state, config = self.state, self.config
+        return state.lr_factor * lr_scale(config.learning_rate, state.opt_state["step"],
+                                          config.max_iter * len(self.slices),
+                                          state.samples_seen, config.power_t)
+
+    def batch(self, order, host_order, start, stop):
+        """(inputs, targets, weights) of rows start:stop of this epoch's order."""
+        data, xp = self.data, self.xp
+        if host_order is None:  # no shuffling (or one batch): contiguous rows
+            inputs = rows_as_device_array(data.X, start, stop, self.backend, self.dtype)
+            targets = data.y[start:stop, ...]
+            weights = None if data.w is None else data.w[start:stop]
+            return inputs, targets, weights
+        if data.sparse:
+            inputs = rows_as_device_array(data.X, start, stop, self.backend, self.dtype,
+                                          host_order[start:stop])
+            batch_idx = self.backend.asarray(host_order[start:stop])
+        else:
+            batch_idx = order[start:stop]
+            inputs = xp.take(data.X, batch_idx, axis=0)
+        targets = xp.take(data.y, batch_idx, axis=0)
+        weights = None if data.w is None else xp.take(data.w, batch_idx, axis=0)
+        return inputs, targets, weights
+
+    # -- one step --------------------------------------------------------------------
+
+    def step(self, params, opt_state, inputs, targets, weights, scale, check=None):
+        """Forward, loss, backward, update: (params, opt_state, loss, outputs).
+
+        ``check(stage, arrays)`` (the divergence replay's) runs after each stage.
+        """
+        xp, spec = self.xp, self.config.spec
+        outputs, activations = mlp.forward(params, inputs, xp, spec)
+        if check:
+            check("outputs", activations[1:] + [outputs])
+        loss, grad_outputs = self.head.loss_with_grad(outputs, targets, xp, weights)
+        if check:
+            check("loss", [loss])
+        grads = mlp.backward(params, activations, grad_outputs, xp, spec)
+        loss = mlp.add_l2(loss, grads, params, spec.alpha,
+                          mlp.loss_denominator(inputs, weights, xp), xp)
+        if check:
+            check("gradient", [grads[name] for name in sorted(grads, key=_layer_then_kind)])
+        params, opt_state = self.optimizer.update(params, grads, opt_state, xp, scale)
+        if check:
+            check("update", [params[name] for name in sorted(params, key=_layer_then_kind)])
+        return params, opt_state, loss, outputs
+
+    # -- validation ------------------------------------------------------------------
+
+    def validation_sums(self):
+        """[weighted loss sum, score numerator] over the validation split, on the device."""
+        xp, val = self.xp, self.val
+        loss_sum = xp.zeros((), dtype=self.dtype, device=self.backend.device)
+        score_sum = xp.zeros((), dtype=self.dtype, device=self.backend.device)
+        for start, stop in batch_slices(len(val), self.config.eval_batch_size):
+            inputs = rows_as_device_array(val.X, start, stop, self.backend, self.dtype)
+            outputs = mlp.predict_outputs(self.state.params, inputs, xp, self.config.spec)
+            targets = val.y[start:stop, ...]
+            weights = None if val.w is None else val.w[start:stop]
+            rows = (float(stop - start) if weights is None
+                    else xp.astype(xp.sum(weights), self.dtype))
+            loss_sum += self.head.loss(outputs, targets, xp, weights) * rows
+            score_sum += xp.astype(self.head.score_sum(outputs, targets, xp, weights,
+                                                       self.val_context[0]), self.dtype)
+        return [loss_sum, score_sum]
+
+    # -- divergence ------------------------------------------------------------------
+
+    def finite_flag(self, loss_sum):
+        """A device-side flag: the accumulated loss and every parameter are finite."""
+        xp = self.xp
+        flags = [xp.all(xp.isfinite(value)) for value in self.state.params.values()]
+        return xp.logical_and(xp.all(xp.isfinite(loss_sum)), xp.all(xp.stack(flags)))
+
+    def copy(self, params, opt_state) -> tuple[dict, dict]:
+        """Fresh device copies of parameters and optimizer state (updates work in place)."""
+        backend = self.backend
+        params = {name: copy_array(value, backend) for name, value in params.items()}
+        opt_arrays = {key: copy_array(value, backend)
+                      for key, value in state_arrays(opt_state).items()}
+        return params, state_from_arrays(opt_state["step"], opt_arrays)
+
+    def locate_divergence(self, checkpoint, order, host_order, epoch):
+        """Roll back to the last checked state, replay with a check after every stage, raise.
+
+        Leaves the state holding the weights of the last step that was entirely finite.
+        """
+        xp, state = self.xp, self.state
+        lr = float(getattr(self.optimizer, "lr", float("nan")))
+        (params, opt_state), first_step = self.copy(*checkpoint[0]), checkpoint[1]
+        n_layers = mlp.n_layers(params)
+
+        def check(stage, arrays):
+            for index, array in enumerate(arrays):
+                if bool(as_host_array(xp.all(xp.isfinite(array)))):
+                    continue
+                if stage == "outputs":
+                    raise _NonFinite(index + 1, f"the outputs of layer {index + 1} "
+                                                f"(w{index + 1}) are not finite")
+                if stage == "loss":
+                    raise _NonFinite(n_layers, f"the loss on the output layer's outputs "
+                                               f"(layer {n_layers}) is not finite")
+                layer = index // 2 + 1
+                if stage == "gradient":
+                    raise _NonFinite(layer, f"the gradient of layer {layer} (w{layer}) is "
+                                            f"not finite")
+                raise _NonFinite(layer, f"the update made layer {layer}'s weights (w{layer}) "
+                                        f"not finite")
+
+        steps = len(self.slices)
+        for step, (start, stop) in enumerate(self.slices[first_step:], start=first_step + 1):
+            inputs, targets, weights = self.batch(order, host_order, start, stop)
+            kept = self.copy(params, opt_state)
+            scale = state.lr_factor * lr_scale(self.config.learning_rate, opt_state["step"],
+                                               self.config.max_iter * steps,
+                                               state.samples_seen, self.config.power_t)
+            try:
+                params, opt_state, _, _ = self.step(params, opt_state, inputs, targets,
+                                                    weights, scale, check)
+            except _NonFinite as problem:
+                state.params, state.opt_state = kept
+                layer, what = problem.args
+                raise DivergenceError(
+                    f"training diverged at epoch {epoch}, step {step} of {steps}: {what}. "
+                    f"The weights of the last finite step were kept. Try a lower learning "
+                    f"rate (now {lr:g}, e.g. --lr {lr / 10:g}) and check the input scaling "
+                    f"(features should be about 0..1 or standardized).",
+                    epoch=epoch, step=step, layer=layer) from None
+        # the replay stayed finite (non-deterministic device sums): report the epoch
+        state.params, state.opt_state = checkpoint[0]
+        raise DivergenceError(
+            f"training diverged in epoch {epoch} (after step {first_step}); the replay could "
+            f"not pin the step. The weights from before it were kept. Try a lower learning "
+            f"rate (now {lr:g}) and check the input scaling.",
+            epoch=epoch, step=None, layer=None)
 
 
 def _layer_then_kind(name):
     return int(name[1:]), name[0]  # w1, b1, w2, b2, ...
 
 
-def _run_epoch(state, epoch, epoch_start, optimizer, data, slices, config, rng, backend, val,
-               on_step):
-    """One pass over the data; returns the epoch's history row (without its seconds)."""
-    xp = backend.xp
-    n = len(data)
-    checkpoint = epoch_start, 0  # last state known finite, and its step
-    order = None if len(slices) == 1 else backend.asarray(rng.permutation(n))
-    loss_sum = xp.zeros((), dtype=data.X.dtype, device=backend.device)
-    correct = xp.zeros((), dtype=data.y.dtype, device=backend.device)
-    total_steps = config.epochs * len(slices)
-    for step, (start, stop) in enumerate(slices, start=1):
-        inputs, labels = _batch(data, order, start, stop, xp)
-        scale = lr_scale(config.lr_schedule, state.opt_state["step"], total_steps)
-        state.params, state.opt_state, loss, logits = _train_step(
-            state.params, state.opt_state, optimizer, inputs, labels, xp, scale)
-        loss_sum += loss * float(stop - start)
-        correct += ops.correct_count(logits, labels, xp)
-        if on_step is not None:
-            on_step(step)
-        if config.check_every and step % config.check_every == 0 and step < len(slices):
-            if not _finite_so_far(loss_sum, state.params, xp):
-                _locate_divergence(state, checkpoint, optimizer, data, order, slices, epoch,
-                                   backend, config)
-            checkpoint = _copy_state(state.params, state.opt_state, backend), step
-    # one host read for the whole epoch: finite flag, loss and correct sums, validation sums
-    sums = [_finite_flag(loss_sum, state.params, xp), loss_sum, correct]
-    if val is not None:
-        sums += evaluate_sums(state.params, val, xp, config.eval_batch_size)
-    finite, loss_total, correct_total, *val_sums = read_scalars(sums, xp)
-    if not finite:
-        _locate_divergence(state, checkpoint, optimizer, data, order, slices, epoch, backend,
-                           config)
-    record = {"epoch": epoch, "loss": loss_total / n, "accuracy": correct_total / n,
-              "val_loss": None, "val_accuracy": None}
-    if val is not None:
-        record["val_loss"], record["val_accuracy"] = (val_sums[0] / len(val),
-                                                      val_sums[1] / len(val))
-    return record
+def _is_float64(data: DeviceSplit, backend: Backend) -> bool:
+    """The training dtype: that of the (dense) features, or of the parameters for sparse."""
+    if data.sparse:
+        return data.X.dtype == np.float64
+    return data.X.dtype == backend.xp.float64
 
 
-def optimizer_lr(optimizer) -> float:
-    return float(getattr(optimizer, "lr", float("nan")))
-
-
-def _finite_flag(loss_sum, params, xp):
-    """A device-side flag: the accumulated loss and every parameter are finite."""
-    return xp.logical_and(xp.all(xp.isfinite(loss_sum)), _all_finite(params.values(), xp))
-
-
-def _finite_so_far(loss_sum, params, xp) -> bool:
-    """One host read: the accumulated loss and every parameter are finite."""
-    return bool(as_host_array(_finite_flag(loss_sum, params, xp)))
-
-
-def _locate_divergence(state, checkpoint, optimizer, data, order, slices, epoch, backend, config):
-    """Roll back to the last checked state, replay with a check after every stage, raise.
-
-    Leaves ``state`` holding the weights of the last step that was entirely finite.
-    """
-    xp = backend.xp
-    lr = optimizer_lr(optimizer)
-    (params, opt_state), first_step = _copy_state(*checkpoint[0], backend), checkpoint[1]
-    n_layers = mlp.n_layers(params)
-
-    def check(stage, arrays):
-        for index, array in enumerate(arrays):
-            if _host_finite(array, xp):
-                continue
-            if stage == "outputs":
-                raise _NonFinite(index + 1, f"the outputs of layer {index + 1} (w{index + 1}) "
-                                            f"are not finite")
-            if stage == "loss":
-                raise _NonFinite(n_layers, f"the loss on the output layer's logits (layer "
-                                           f"{n_layers}) is not finite")
-            layer = index // 2 + 1
-            if stage == "gradient":
-                raise _NonFinite(layer, f"the gradient of layer {layer} (w{layer}) is not finite")
-            raise _NonFinite(layer, f"the update made layer {layer}'s weights (w{layer}) not "
-                                    f"finite")
-
-    total_steps = config.epochs * len(slices)
-    for step, (start, stop) in enumerate(slices[first_step:], start=first_step + 1):
-        inputs, labels = _batch(data, order, start, stop, xp)
-        kept = _copy_state(params, opt_state, backend)
-        scale = lr_scale(config.lr_schedule, opt_state["step"], total_steps)
-        try:
-            params, opt_state, _, _ = _train_step(params, opt_state, optimizer, inputs, labels,
-                                                  xp, scale, check)
-        except _NonFinite as problem:
-            state.params, state.opt_state = kept
-            layer, what = problem.args
-            raise DivergenceError(
-                f"training diverged at epoch {epoch}, step {step} of {len(slices)}: {what}. "
-                f"The weights of the last finite step were kept. Try a lower learning rate "
-                f"(now {lr:g}, e.g. --lr {lr / 10:g}) and check the input scaling (features "
-                f"should be about 0..1 or standardized).",
-                epoch=epoch, step=step, layer=layer) from None
-    # the replay stayed finite (non-deterministic device sums): report the epoch
-    state.params, state.opt_state = checkpoint[0]
-    raise DivergenceError(
-        f"training diverged in epoch {epoch} (after step {first_step}); the replay could not "
-        f"pin the step. The weights from before it were kept. Try a lower learning rate "
-        f"(now {lr:g}) and check the input scaling.",
-        epoch=epoch, step=None, layer=None)
-
-
-def _host_finite(array, xp) -> bool:
-    return bool(as_host_array(xp.all(xp.isfinite(array))))
-
-
-def evaluate_sums(params, split: DeviceSplit, xp, batch_size: int = 8192):
-    """(summed cross-entropy, correct count) over ``split``, as 0-d device arrays."""
-    loss_sum = xp.zeros((), dtype=split.X.dtype, device=device_of(split.X))
-    correct = xp.zeros((), dtype=split.y.dtype, device=device_of(split.X))
+def evaluate_sums(params, split: DeviceSplit, xp, spec: mlp.MLPSpec = mlp.MLPSpec(),
+                  batch_size: int = 8192, backend: Backend | None = None, dtype=None):
+    """(summed head loss, summed metric) over ``split`` as 0-d device arrays; the metric
+    is the head's (correct count for a classifier) or 0."""
+    head = HEADS[spec.head]
+    dtype = dtype if dtype is not None else split.X.dtype
+    device = backend.device if backend is not None else device_of(split.X)
+    loss_sum = xp.zeros((), dtype=dtype, device=device)
+    metric_sum = xp.zeros((), dtype=dtype, device=device)
     for start, stop in batch_slices(len(split), batch_size):
-        logits = mlp.predict_logits(params, split.X[start:stop, ...], xp)
-        labels = split.y[start:stop]
-        loss_sum += ops.cross_entropy(logits, labels, xp) * float(stop - start)
-        correct += ops.correct_count(logits, labels, xp)
-    return [loss_sum, correct]
+        inputs = rows_as_device_array(split.X, start, stop, backend, dtype)
+        outputs = mlp.predict_outputs(params, inputs, xp, spec)
+        targets = split.y[start:stop, ...]
+        weights = None if split.w is None else split.w[start:stop]
+        rows = float(stop - start) if weights is None else xp.sum(weights)
+        loss_sum += head.loss(outputs, targets, xp, weights) * rows
+        if head.metric is not None:
+            metric_sum += xp.astype(head.metric_sum(outputs, targets, xp, weights), dtype)
+    return [loss_sum, metric_sum]
 
 
-def evaluate(params, split: DeviceSplit, xp, batch_size: int = 8192):
-    """(mean cross-entropy, accuracy) over ``split``, as host floats (one read at the end)."""
-    loss_sum, correct = read_scalars(evaluate_sums(params, split, xp, batch_size), xp)
-    return loss_sum / len(split), correct / len(split)
+def evaluate(params, split: DeviceSplit, xp, spec: mlp.MLPSpec = mlp.MLPSpec(),
+             batch_size: int = 8192, backend: Backend | None = None, dtype=None):
+    """(mean head loss, mean metric) over ``split``, as host floats (one read at the end)."""
+    loss_sum, metric_sum = read_scalars(
+        evaluate_sums(params, split, xp, spec, batch_size, backend, dtype), xp)
+    total = float(len(split)) if split.w is None else float(as_host_array(xp.sum(split.w)))
+    return loss_sum / total, metric_sum / total
 
 
-def predict_logits(params, X, xp, batch_size: int = 8192):
-    """Logits (n, k) for all rows, computed in batches, concatenated on the device."""
-    parts = [mlp.predict_logits(params, X[start:stop, ...], xp)
+def predict_outputs(params, X, xp, spec: mlp.MLPSpec = mlp.MLPSpec(), batch_size: int = 8192,
+                    backend: Backend | None = None, dtype=None):
+    """Raw outputs (n, k) for all rows, computed in batches, concatenated on the device."""
+    parts = [mlp.predict_outputs(params, rows_as_device_array(X, start, stop, backend, dtype),
+                                 xp, spec)
              for start, stop in batch_slices(X.shape[0], batch_size)]
     return parts[0] if len(parts) == 1 else xp.concat(parts, axis=0)
-

@@ -20,7 +20,7 @@ def load_for_model(args, n_features, need_labels, info=None):
     held-out rows ``xpnn train`` tested on; any other single file gives all its rows.
     """
     from ..data.sources import load_source
-    from ..data.split import stratified_split
+    from ..data.split import holdout_split
 
     if args.data is None and args.dataset is None:
         raise XpnnDataError("give the data to use: --data PATH or --dataset NAME")
@@ -31,9 +31,7 @@ def load_for_model(args, n_features, need_labels, info=None):
     info = info or {}
     trained_here = (args.data, args.dataset) == (info.get("data"), info.get("dataset"))
     if splits.test is None and trained_here and need_labels and "seed" in info:
-        _, test_idx = stratified_split(data.y, info["test_split"],
-                                       np.random.default_rng(info["seed"]))
-        data = data.subset(test_idx)
+        _, data = holdout_split(data, info["test_split"], info["seed"])
     return data
 
 

@@ -6,11 +6,12 @@ import sys
 
 
 class Progress:
-    """Callbacks for ``MLPClassifier.fit``: ``on_step`` (host counter only) and ``on_epoch``."""
+    """Callbacks for ``MLPClassifier.fit``: ``on_step(step, steps_in_epoch)`` (host counters
+    only) and ``on_epoch(record)``."""
 
-    def __init__(self, epochs, steps_per_epoch, *, quiet=False, metrics_log=None, stream=None,
-                 epochs_done=0, append_log=False):
-        self.epochs, self.steps, self.epochs_done = epochs, steps_per_epoch, epochs_done
+    def __init__(self, epochs, *, quiet=False, metrics_log=None, stream=None, epochs_done=0,
+                 append_log=False):
+        self.epochs, self.epochs_done = epochs, epochs_done
         self.stream = stream or sys.stderr
         self.quiet = quiet
         self.bar = None
@@ -19,13 +20,13 @@ class Progress:
         self.log_mode = "a" if append_log else "w"  # before any epoch leaves the old log alone
         self.metrics_log = None
 
-    def on_step(self, step):
+    def on_step(self, step, steps_in_epoch):
         if not self.use_bar:
             return
         if self.bar is None:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=self.steps, file=self.stream, leave=False, unit="step",
+            self.bar = tqdm(total=steps_in_epoch, file=self.stream, leave=False, unit="step",
                             desc=f"epoch {self.epochs_done + 1}/{self.epochs}",
                             dynamic_ncols=True)
         self.bar.update(1)

@@ -1,21 +1,18 @@
 """``xpnn train``: load and validate data, train (or resume), evaluate, save, report."""
 from __future__ import annotations
 
+import contextlib
+import math
 import time
+import warnings
 
-import numpy as np
+from sklearn.exceptions import ConvergenceWarning
 
 from ..backend import as_host_array, resolve_device
-from ..data.split import stratified_split
 from ..errors import XpnnDataError, XpnnError
-from ..train import TrainingInterrupted, batch_slices
-from .common import check_output_path, print_json, say
+from ..train import TrainingInterrupted
+from .common import check_known_labels, check_output_path, print_json, say
 from .progress import Progress
-
-# What a resumed run takes from its checkpoint; giving one of these with --resume is an error.
-FIXED_ON_RESUME = ("--hidden", "--batch-size", "--lr", "--lr-schedule", "--optimizer",
-                   "--momentum", "--weight-decay", "--dtype", "--seed", "--val-split",
-                   "--standardize", "--classes", "--test-split")
 
 # Defaults per data source when a flag is not given: what reaches good accuracy there.
 RECIPES = {
@@ -25,14 +22,115 @@ RECIPES = {
     "default": {"hidden": (256, 128), "epochs": 10, "batch_size": 128, "lr": 1e-3},
 }
 
+# --optimizer NAME -> the estimator's solver, momentum and Nesterov switch
+OPTIMIZER_FLAG = {
+    "sgd": {"solver": "sgd", "momentum": 0.0, "nesterovs_momentum": False},
+    "momentum": {"solver": "sgd", "nesterovs_momentum": False},
+    "nesterov": {"solver": "sgd", "nesterovs_momentum": True},
+    "adam": {"solver": "adam"},
+    "adamw": {"solver": "adamw"},
+}
+
+# each training flag and the estimator parameters it sets (the resume rule compares these)
+FLAG_PARAMS = {
+    "--hidden": ("hidden_layer_sizes",), "--activation": ("activation",),
+    "--epochs": ("max_iter",), "--batch-size": ("batch_size",),
+    "--lr": ("learning_rate_init",), "--lr-schedule": ("learning_rate",),
+    "--optimizer": ("solver", "momentum", "nesterovs_momentum"),
+    "--momentum": ("momentum",), "--alpha": ("alpha",), "--weight-decay": ("weight_decay",),
+    "--dtype": ("dtype",), "--seed": ("random_state",), "--val-split": ("validation_fraction",),
+    "--early-stopping": ("early_stopping",), "--patience": ("n_iter_no_change",),
+    "--check-every": ("check_every",),
+}
+# flags about the data split and scaling, compared with what the checkpoint recorded
+FLAG_INFO = {"--test-split": "test_split", "--standardize": "standardize",
+             "--classes": "classes"}
+
 
 def recipe_for(dataset):
     return RECIPES.get(dataset or "", RECIPES["default"])
 
 
+def model_params(args, recipe) -> dict:
+    """The estimator's parameters from the flags, the recipe filling what was left out."""
+    params = {
+        "hidden_layer_sizes": tuple(args.hidden or recipe["hidden"]),
+        "activation": args.activation,
+        "max_iter": args.epochs or recipe["epochs"],
+        "batch_size": _batch_size(recipe["batch_size"] if args.batch_size is None
+                                  else args.batch_size),
+        "learning_rate_init": args.lr or recipe["lr"],
+        "learning_rate": args.lr_schedule or recipe.get("lr_schedule", "constant"),
+        "momentum": args.momentum, "nesterovs_momentum": True,
+        "alpha": args.alpha, "weight_decay": args.weight_decay,
+        "dtype": args.dtype, "random_state": args.seed,
+        "early_stopping": args.early_stopping,
+        "validation_fraction": args.val_split or 0.1,
+        # without --early-stopping the run trains exactly --epochs epochs
+        "n_iter_no_change": args.patience if args.early_stopping else math.inf,
+        "check_every": args.check_every,
+    }
+    params.update(OPTIMIZER_FLAG[args.optimizer])
+    return params
+
+
+def _batch_size(value):
+    return "full" if value == 0 else int(value)
+
+
+def check_flags(args):
+    """Flag combinations the estimator would refuse, as one line naming the flags."""
+    given = getattr(args, "given", set())
+    if "--val-split" in given and not args.early_stopping:
+        raise XpnnError("--val-split needs --early-stopping: validation rows are held out to "
+                        "decide when to stop (as scikit-learn's validation_fraction)")
+    if "--weight-decay" in given and args.optimizer != "adamw":
+        raise XpnnError("--weight-decay is AdamW's decoupled decay: use it with --optimizer "
+                        "adamw, or --alpha for an L2 penalty with any optimizer")
+
+
+def check_resume_flags(args, model, info):
+    """On --resume, a flag may repeat the saved value; a different value is an error unless
+    the estimator allows that change (CHANGEABLE_ON_RESUME)."""
+    from ..estimator import CHANGEABLE_ON_RESUME
+
+    given = getattr(args, "given", set())
+    wanted = model_params(args, recipe_for(args.dataset if args.data is None else None))
+    saved = model.get_params()
+    saved["random_state"] = model.seed_
+    changed = []
+    for flag, names in FLAG_PARAMS.items():
+        if flag not in given:
+            continue
+        if any(name not in CHANGEABLE_ON_RESUME and not _same(wanted[name], saved[name])
+               for name in names if not (flag == "--momentum" and saved["solver"] != "sgd")):
+            changed.append(flag)
+    current = {"test_split": args.test_split, "standardize": args.standardize,
+               "classes": args.classes}
+    recorded = {"test_split": info.get("test_split"), "standardize": info.get("standardize"),
+                "classes": info.get("classes")}
+    changed += [flag for flag, key in FLAG_INFO.items()
+                if flag in given and not _same(current[key], recorded[key])]
+    if changed:
+        raise XpnnError(f"{', '.join(changed)} cannot change on --resume: the run continues "
+                        f"with the settings saved in {args.resume} (only --epochs, "
+                        f"--early-stopping, --patience and --check-every may change; repeating "
+                        f"a saved value is fine)")
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
+        return list(a or []) == list(b or [])
+    if isinstance(a, float) or isinstance(b, float):
+        return a is not None and b is not None and math.isclose(float(a), float(b),
+                                                                 rel_tol=1e-12)
+    return a == b
+
+
 def run(args) -> int:
     from ..checkpoint import load_model, save_model
     from ..data.sources import load_source
+    from ..data.split import holdout_split
     from ..estimator import MLPClassifier
     from ..preprocess import fit_preprocessing
 
@@ -40,72 +138,78 @@ def run(args) -> int:
     backend = resolve_device(args.device)  # a missing GPU fails before any data is read
     save_path = check_output_path(args.save, "--save")
     log_path = check_output_path(args.metrics_log, "--metrics-log")
+    check_flags(args)
     if args.plots:
         from ..plots import require_matplotlib
 
         require_matplotlib()
-    if args.resume:
-        changed = [flag for flag in FIXED_ON_RESUME if flag in getattr(args, "given", ())]
-        if changed:
-            raise XpnnError(f"{', '.join(changed)} cannot change on --resume: the run continues "
-                            f"with the settings saved in {args.resume} (only --epochs, "
-                            f"--early-stopping and --patience may change)")
 
-    clf = preprocessing = None
+    model = preprocessing = None
     info = {}
     if args.resume:
-        clf, preprocessing, info = load_model(args.resume, device=args.device)
+        model, preprocessing, info = load_model(args.resume, device=args.device)
+        if "data" not in info and "dataset" not in info:
+            raise XpnnError(f"--resume {args.resume}: the checkpoint does not record its data "
+                            f"source (it was saved from the library); train it with "
+                            f"resume_fit in Python, or start a new run")
+        check_resume_flags(args, model, info)
         if args.data is None and args.dataset is None:
             args.data, args.dataset = info.get("data"), info.get("dataset")
-        args.seed, args.test_split = clf.seed, info.get("test_split", args.test_split)
+        args.seed, args.test_split = info.get("seed", model.seed_), info.get("test_split",
+                                                                              args.test_split)
     if args.data is None and args.dataset is None:
         args.dataset = "digits"
 
-    n_classes = int(clf.classes_.shape[0]) if clf else args.classes
     splits = load_source(args.data, args.dataset, label_column=args.label_column,
                          need_labels=True, offline=args.offline, progress=not args.quiet,
-                         n_features=clf.n_features_in_ if clf else None, n_classes=n_classes)
+                         n_features=model.n_features_in_ if model else None,
+                         n_classes=None if model else args.classes)
     train_set, test_set = splits.train, splits.test
     if test_set is None:
-        train_idx, test_idx = stratified_split(train_set.y, args.test_split,
-                                               np.random.default_rng(args.seed))
-        train_set, test_set = train_set.subset(train_idx), train_set.subset(test_idx)
-    if len(test_set) == 0 or len(np.unique(train_set.y)) < 2:
+        train_set, test_set = holdout_split(train_set, args.test_split, args.seed)
+    if len(test_set) == 0 or len(set(train_set.y.tolist())) < 2:
         raise XpnnDataError(f"{train_set.source}: {len(train_set) + len(test_set)} rows are too "
                             f"few to train and hold out a test split; give more rows (two or "
                             f"more per class) or a separate test set")
-    if clf is None:
+    if model is not None:
+        check_known_labels(model, train_set)
+    if model is None:
         preprocessing = fit_preprocessing(train_set, args.standardize)
-        clf = _new_model(args)
+        model = MLPClassifier(**model_params(args, recipe_for(
+            args.dataset if args.data is None else None)), device=args.device)
     else:
-        clf.epochs = args.epochs or clf.epochs
-        clf.early_stopping = clf.early_stopping or args.early_stopping
-        if "--patience" in getattr(args, "given", ()):
-            clf.patience = args.patience
-    dtype = clf.dtype
+        if args.epochs:
+            model.max_iter = args.epochs
+        if args.early_stopping:
+            model.early_stopping = True
+            model.n_iter_no_change = args.patience
+        elif "--patience" in getattr(args, "given", ()):
+            model.n_iter_no_change = args.patience
+        model.check_every = args.check_every
+    dtype = model.dtype
     X_train = backend.asarray(preprocessing.apply(train_set.X, dtype))
-    y_train = backend.asarray(train_set.y)
 
     info = {"data": args.data, "dataset": args.dataset, "test_split": args.test_split,
-            "seed": args.seed,
+            "seed": args.seed, "standardize": bool(args.standardize), "classes": args.classes,
             "source": train_set.source, "image_shape": train_set.image_shape}
     say(args, f"xpnn: training on {train_set.source}: {len(train_set)} train / {len(test_set)} "
-              f"test rows, {train_set.n_features} features, MLP {clf.hidden}, {clf.optimizer} "
-              f"lr {clf.lr:g}, batch {clf.batch_size or 'full'}, {dtype} on {backend.label}"
-              + (f", resuming after epoch {clf.state_.epoch}" if args.resume else ""))
-    n_fit_rows = len(train_set) - int(round(len(train_set) * clf.val_fraction))
-    progress = Progress(clf.epochs, len(batch_slices(n_fit_rows, clf.batch_size)),
-                        quiet=args.quiet or args.json, metrics_log=log_path,
+              f"test rows, {train_set.n_features} features, MLP "
+              f"{tuple(model.hidden_layer_sizes)} {model.activation}, {args.optimizer} lr "
+              f"{model.learning_rate_init:g}, batch {model.batch_size}, {dtype} on "
+              f"{backend.label}"
+              + (f", resuming after epoch {model.state_.epoch}" if args.resume else ""))
+    progress = Progress(model.max_iter, quiet=args.quiet or args.json, metrics_log=log_path,
                         append_log=bool(args.resume),
-                        epochs_done=clf.state_.epoch if args.resume else 0)
+                        epochs_done=model.state_.epoch if args.resume else 0)
+    fit = model.resume_fit if args.resume else model.fit
     try:
-        clf.fit(X_train, y_train, resume=bool(args.resume), on_epoch=progress.on_epoch,
-                on_step=progress.on_step)
+        with _quiet_convergence():
+            fit(X_train, train_set.y, on_epoch=progress.on_epoch, on_step=progress.on_step)
     except TrainingInterrupted as interrupt:
         progress.close()
         done = interrupt.state.epoch
         if save_path is not None:
-            save_model(save_path, clf, preprocessing=preprocessing, info=info)
+            save_model(save_path, model, preprocessing=preprocessing, info=info)
             say(args, f"xpnn train: interrupted; saved a resumable checkpoint after epoch {done} "
                       f"to {save_path} (continue with: xpnn train --resume {save_path} "
                       f"--save {save_path})")
@@ -114,24 +218,27 @@ def run(args) -> int:
         progress.close()
 
     X_test = backend.asarray(preprocessing.apply(test_set.X, dtype))
-    test_loss, test_accuracy = clf.evaluate(X_test, backend.asarray(test_set.y))
+    test_loss, test_accuracy = model.evaluate(X_test, test_set.y)
     if save_path is not None:
-        save_model(save_path, clf, preprocessing=preprocessing, info=info)
+        save_model(save_path, model, preprocessing=preprocessing, info=info)
+    history = model.history_
     summary = {
         "test_accuracy": test_accuracy, "test_loss": test_loss,
-        "epochs": len(clf.history_), "stopped_early": clf.state_.stopped_early,
-        "train_loss": clf.history_[-1]["loss"], "train_accuracy": clf.history_[-1]["accuracy"],
+        "epochs": len(history), "stopped_early": bool(model.early_stopping
+                                                      and model.state_.converged),
+        "train_loss": history[-1]["loss"], "train_accuracy": history[-1]["accuracy"],
         "device": backend.label, "backend": backend.name, "dtype": dtype,
-        "hidden": list(clf.hidden), "optimizer": clf.optimizer, "lr": clf.lr,
-        "batch_size": clf.batch_size, "data": train_set.source, "train_rows": len(train_set),
-        "test_rows": len(test_set), "train_seconds": sum(r["seconds"] for r in clf.history_),
+        "hidden": list(model.hidden_layer_sizes), "activation": model.activation,
+        "optimizer": args.optimizer, "lr": model.learning_rate_init,
+        "batch_size": model.batch_size, "data": train_set.source, "train_rows": len(train_set),
+        "test_rows": len(test_set), "train_seconds": sum(r["seconds"] for r in history),
         "saved": str(save_path) if save_path else None,
     }
     if args.plots:
         from .report import write_plots
 
-        predicted = as_host_array(clf.predict(X_test))
-        summary["plots"] = write_plots(args.plots, clf, test_set, predicted)
+        predicted = as_host_array(model.predict(X_test))
+        summary["plots"] = write_plots(args.plots, model, test_set, predicted)
     summary["seconds"] = time.perf_counter() - started
     if args.json:
         print_json(summary)
@@ -141,15 +248,10 @@ def run(args) -> int:
     return 0
 
 
-def _new_model(args):
-    from ..estimator import MLPClassifier
-
-    recipe = recipe_for(args.dataset if args.data is None else None)
-    return MLPClassifier(
-        hidden=args.hidden or recipe["hidden"], epochs=args.epochs or recipe["epochs"],
-        batch_size=recipe["batch_size"] if args.batch_size is None else args.batch_size,
-        lr=args.lr or recipe["lr"], optimizer=args.optimizer, seed=args.seed, dtype=args.dtype,
-        momentum=args.momentum, weight_decay=args.weight_decay,
-        val_fraction=args.val_split or 0.0, early_stopping=args.early_stopping,
-        patience=args.patience, check_every=args.check_every,
-        lr_schedule=args.lr_schedule or recipe.get("lr_schedule", "constant"))
+@contextlib.contextmanager
+def _quiet_convergence():
+    """The CLI trains the epochs it was asked for: scikit-learn's ConvergenceWarning (max_iter
+    reached) is not news there."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        yield

@@ -22,3 +22,11 @@ def stratified_split(y: np.ndarray, test_fraction: float, rng: np.random.Generat
     train_idx = rng.permutation(np.concatenate(train_parts))
     test_idx = np.sort(np.concatenate(test_parts))
     return train_idx, test_idx
+
+
+def holdout_split(dataset, test_fraction: float, seed: int):
+    """(train, test) Datasets: the stratified held-out split ``xpnn train`` tests on, drawn
+    from its own seeded stream, so ``xpnn evaluate`` on the same source finds the same rows."""
+    train_idx, test_idx = stratified_split(dataset.y, test_fraction,
+                                           np.random.default_rng(seed))
+    return dataset.subset(train_idx), dataset.subset(test_idx)

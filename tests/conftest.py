@@ -11,6 +11,8 @@ import os
 # CuPy tests are the GPU tests; a test that wants JAX's GPU asks for it explicitly.
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+# scikit-learn's array API dispatch needs SciPy's, switched on before SciPy is imported
+os.environ.setdefault("SCIPY_ARRAY_API", "1")
 
 import numpy as np
 import pytest

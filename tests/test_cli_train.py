@@ -66,3 +66,77 @@ def test_version_and_help():
                  "--seed", "--dtype", "--json"):
         assert flag in help_text
     assert "(default:\n                        cpu)" in help_text or "(default: cpu)" in help_text
+
+
+def _one_line_error(result, *needles):
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+def test_class_names_train_predict_and_come_back_verbatim(tmp_path):
+    """A CSV label column of names trains; the checkpoint stores them; predict writes them."""
+    import numpy as np
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    names = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight",
+                      "nine"])
+    lines = ["label," + ",".join(f"p{i}" for i in range(64))]
+    lines += [f"{names[label]}," + ",".join(str(int(v)) for v in row) for row, label in zip(X, y)]
+    data = tmp_path / "named.csv"
+    data.write_text("\n".join(lines) + "\n")
+    model = tmp_path / "m.safetensors"
+    summary = xpnn_json("train", "--data", data, "--epochs", "15", "--save", model)
+    assert summary["test_accuracy"] > 0.9
+    out = tmp_path / "pred.csv"
+    assert xpnn("predict", model, "--data", data, "--out", out).returncode == 0
+    predicted = [line.split(",")[1] for line in out.read_text().splitlines()[1:]]
+    assert set(predicted) <= set(names) and np.mean(np.array(predicted) == names[y]) > 0.9
+
+
+def test_resume_accepts_repeated_values_and_refuses_changed_ones(tmp_path):
+    model = tmp_path / "m.safetensors"
+    assert xpnn("train", "--epochs", "2", "--hidden", "8", "--seed", "0", "--lr", "0.001",
+                "--save", model).returncode == 0
+    again = xpnn_json("train", "--resume", model, "--epochs", "3", "--hidden", "8", "--seed",
+                      "0", "--lr", "0.001", "--optimizer", "adam", "--save", model)
+    assert again["epochs"] == 3
+    before = model.read_bytes()
+    result = xpnn("train", "--resume", model, "--epochs", "4", "--seed", "1", "--save", model)
+    _one_line_error(result, "--seed", "cannot change on --resume")
+    assert model.read_bytes() == before
+
+
+def test_resuming_a_library_checkpoint_without_its_data_record_is_refused(tmp_path):
+    import numpy as np
+
+    import xpnn as library
+    from xpnn.checkpoint import save_model
+
+    model = tmp_path / "lib.safetensors"
+    X = np.random.default_rng(0).random((40, 64))
+    save_model(model, library.MLPClassifier(hidden_layer_sizes=(4,), max_iter=1).fit(
+        X, np.arange(40) % 2))
+    _one_line_error(xpnn("train", "--resume", model), "does not record its data source")
+
+
+def test_a_model_too_large_for_memory_is_a_one_line_error():
+    result = xpnn("train", "--hidden", "4000000000", "--epochs", "1", "--quiet")
+    _one_line_error(result, "GiB", "use smaller hidden layers")
+
+
+@pytest.mark.parametrize("flags, needles", [
+    (["--val-split", "0.2"], ["--val-split needs --early-stopping"]),
+    (["--weight-decay", "0.1"], ["--weight-decay", "--optimizer adamw", "--alpha"]),
+])
+def test_flag_combinations_the_estimator_would_refuse(flags, needles):
+    _one_line_error(xpnn("train", "--epochs", "1", *flags), *needles)
+
+
+def test_activation_and_l2_flags_reach_the_model():
+    summary = xpnn_json("train", "--epochs", "3", "--activation", "tanh", "--alpha", "1e-3",
+                        "--lr-schedule", "invscaling", "--optimizer", "nesterov", "--lr", "0.05")
+    assert summary["activation"] == "tanh" and summary["test_accuracy"] > 0.8

@@ -264,7 +264,7 @@ class BaseMLP(BaseEstimator):
                                 max_fun=int(self.max_fun), tol=float(self.tol),
                                 verbose=bool(self.verbose))
         self.state_.epoch += result.n_iter
-        self.state_.samples_seen += result.n_iter * len(features)
+        self.state_.samples_seen += result.n_iter * features.shape[0]
         self.state_.history.append({"epoch": self.state_.epoch, "loss": result.loss})
         self._publish()
         if not result.converged:
@@ -388,8 +388,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             if classes is None:
                 classes = np.unique(labels)
             if classes.size < 2:
-                raise ValueError(f"y has a single class ({classes[0]!r}); a classifier needs "
-                                 f"at least two classes")
+                raise ValueError(f"y has 1 class ({classes[0]!r}); a classifier needs at "
+                                 f"least two classes")
             self.classes_ = classes  # on the host: names (str) have no dtype on a GPU
             self.__dict__.pop("_partial_classes", None)
         return inputs.encode_labels(labels, self.classes_)
@@ -407,11 +407,13 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         return inputs.to_caller(probs, self.backend_, caller)
 
     def predict_log_proba(self, X):
-        """Log class probabilities (n, k) (a stable log-softmax, not log of predict_proba)."""
-        from .ops import log_softmax
-
+        """log(predict_proba(X)), as scikit-learn defines it (-inf where a probability
+        underflows to 0; ``ops.log_softmax`` of the raw outputs stays finite)."""
         caller, outputs = self._outputs(X, "predict_log_proba")
-        return inputs.to_caller(log_softmax(outputs, self.backend_.xp), self.backend_, caller)
+        xp = self.backend_.xp
+        with self.backend_.activate(), self.backend_.quiet_float_errors():
+            log_probs = xp.log(HEADS["softmax"].predict(outputs, xp))
+        return inputs.to_caller(log_probs, self.backend_, caller)
 
     def predict(self, X):
         """Predicted class labels (n,), in X's namespace and on X's device (class names:

@@ -147,7 +147,7 @@ def check_sample_weight(sample_weight, n_rows):
         raise ValueError("Negative values in data passed to sample_weight, or NaN/inf: "
                          "weights must be finite and >= 0")
     if not np.any(weights > 0):
-        raise ValueError("Sample weights must contain at least one positive value")
+        raise ValueError("sample_weight: all weights are zero; at least one must be positive")
     return weights
 
 

@@ -77,8 +77,10 @@ def train_xpnn(X, y, X_test, y_test, *, epochs, batch_size, lr, seed, device=Non
     """
     import xpnn
 
-    clf = xpnn.MLPClassifier(hidden=HIDDEN, epochs=epochs, batch_size=batch_size, lr=lr,
-                             optimizer="adam", seed=seed, dtype="float32", device=device)
+    clf = xpnn.MLPClassifier(hidden_layer_sizes=HIDDEN, max_iter=epochs, batch_size=batch_size,
+                             learning_rate_init=lr, solver="adam", alpha=0.0,
+                             n_iter_no_change=np.inf, random_state=seed, dtype="float32",
+                             device=device)  # no L2 and every epoch run: the torch recipe
     clf.fit(X, y)
     _, accuracy = clf.evaluate(X_test, y_test)
     return {"epoch_seconds": [row["seconds"] for row in clf.history_],
@@ -88,7 +90,7 @@ def train_xpnn(X, y, X_test, y_test, *, epochs, batch_size, lr, seed, device=Non
 
 
 def xpnn_initial_params(seed: int, n_features: int = N_FEATURES, n_classes: int = N_CLASSES):
-    """The host float32 weights MLPClassifier(seed=seed) starts from: {"w1": (784, 256), ...}."""
+    """The host float32 weights MLPClassifier(random_state=seed) starts from: {"w1": ...}."""
     from xpnn import mlp
     from xpnn.backend import numpy_backend
 

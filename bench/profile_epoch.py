@@ -106,7 +106,8 @@ def step_with_timers(params, opt_state, optimizer, inputs, labels, xp, timer, ke
 
 
 def fresh_state(n_features: int, args):
-    """What MLPClassifier(seed).fit builds before its first epoch: weights, Adam, rng, backend."""
+    """What MLPClassifier(random_state=seed).fit builds before its first epoch: weights, Adam,
+    rng, backend."""
     from xpnn import mlp
     from xpnn.backend import numpy_backend
     from xpnn.optim import make_optimizer
@@ -141,7 +142,9 @@ def check_replica(X, y, args) -> float:
 def replica_epoch(X, y, args) -> tuple[dict, float, float]:
     """One epoch of the replica: (seconds per phase, wall seconds, mean training loss)."""
     from xpnn import ops
-    from xpnn.train import _copy_state, _finite_so_far, batch_slices
+    from xpnn.backend import copy_array
+    from xpnn.optim import state_arrays
+    from xpnn.train import batch_slices
 
     params, optimizer, opt_state, rng, backend = fresh_state(X.shape[1], args)
     xp, timer = backend.xp, PhaseTimer()
@@ -150,7 +153,8 @@ def replica_epoch(X, y, args) -> tuple[dict, float, float]:
     with backend.quiet_float_errors():
         with timer(bookkeeping):
             order = backend.asarray(rng.permutation(X.shape[0]))
-            _copy_state(params, opt_state, backend)  # xpnn snapshots the epoch's start
+            # xpnn snapshots the epoch's start (FitRun.copy)
+            [copy_array(v, backend) for v in [*params.values(), *state_arrays(opt_state).values()]]
             loss_sum = xp.zeros((), dtype=X.dtype, device=backend.device)
             correct = xp.zeros((), dtype=xp.int64, device=backend.device)
         for start, stop in batch_slices(X.shape[0], args.batch_size):
@@ -164,9 +168,11 @@ def replica_epoch(X, y, args) -> tuple[dict, float, float]:
                 loss_sum += loss * float(stop - start)
                 correct += ops.correct_count(logits, labels, xp)
         with timer(bookkeeping):
-            _finite_so_far(loss_sum, params, xp)
-            epoch_loss = float(loss_sum) / X.shape[0]
-            int(correct)  # the host read xpnn makes for the epoch's accuracy
+            # FitRun.finite_flag and the epoch's one stacked host read
+            finite = xp.all(xp.stack([xp.all(xp.isfinite(v)) for v in params.values()]))
+            stacked = xp.stack([xp.astype(finite, xp.float64), xp.astype(loss_sum, xp.float64),
+                                xp.astype(correct, xp.float64)])
+            epoch_loss = float(stacked[1]) / X.shape[0]
     return dict(timer.seconds), time.perf_counter() - started, epoch_loss
 
 
@@ -174,8 +180,9 @@ def fit_epoch(X, y, args) -> dict:
     """The history row of one plain MLPClassifier.fit epoch (seconds, loss, ...)."""
     import xpnn
 
-    clf = xpnn.MLPClassifier(hidden=common.HIDDEN, epochs=1, batch_size=args.batch_size,
-                             lr=args.lr, seed=args.seed)
+    clf = xpnn.MLPClassifier(hidden_layer_sizes=common.HIDDEN, max_iter=1,
+                             batch_size=args.batch_size, learning_rate_init=args.lr, alpha=0.0,
+                             random_state=args.seed)
     return clf.fit(X, y).history_[0]
 
 
@@ -183,8 +190,9 @@ def profiled_fit(X, y, args) -> tuple[str, list[dict], float]:
     """cProfile of one real fit epoch: (printable top list, rows, the epoch's seconds)."""
     import xpnn
 
-    clf = xpnn.MLPClassifier(hidden=common.HIDDEN, epochs=1, batch_size=args.batch_size,
-                             lr=args.lr, seed=args.seed)
+    clf = xpnn.MLPClassifier(hidden_layer_sizes=common.HIDDEN, max_iter=1,
+                             batch_size=args.batch_size, learning_rate_init=args.lr, alpha=0.0,
+                             random_state=args.seed)
     profiler = cProfile.Profile()
     profiler.enable()
     clf.fit(X, y)

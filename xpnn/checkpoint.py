@@ -37,7 +37,7 @@ def save_model(path, model: BaseMLP, *, preprocessing: Preprocessing | None = No
                         for name, value in state.best_params.items()})
     hidden = list(model._hidden())
     hyperparameters = {name: _jsonable(value) for name, value in model.get_params().items()
-                       if name != "device"}
+                       if name not in ("device", "comm")}
     if not isinstance(model.random_state, (int, np.integer, type(None))):
         hyperparameters["random_state"] = None  # a RandomState object: its draw is seed_
     metadata = {

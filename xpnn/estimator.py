@@ -27,18 +27,20 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import inputs, lbfgs, mlp
 from .activations import ACTIVATIONS
-from .backend import Backend, as_host_array, backend_of, numpy_backend, resolve_device
+from .backend import (Backend, as_host_array, backend_of, numpy_backend, read_scalars,
+                      resolve_device)
 from .data.split import stratified_split
 from .heads import HEADS
 from .optim import OPTIMIZERS, SCHEDULES, make_optimizer
-from .train import DeviceSplit, TrainConfig, TrainState, evaluate, predict_outputs, train
+from .train import (DeviceSplit, TrainConfig, TrainState, evaluate, evaluate_sums,
+                    predict_outputs, train)
 
 SOLVERS = (*OPTIMIZERS, "lbfgs")
 
 # What a resumed run (``resume_fit``, ``xpnn train --resume``) may change; every other
 # hyperparameter is the saved model's.
 CHANGEABLE_ON_RESUME = frozenset({"max_iter", "early_stopping", "n_iter_no_change", "tol",
-                                  "verbose", "check_every", "device"})
+                                  "verbose", "check_every", "device", "comm"})
 
 
 class BaseMLP(BaseEstimator):
@@ -77,13 +79,14 @@ class BaseMLP(BaseEstimator):
         "dtype": [StrOptions({"float32", "float64"})],
         "device": [None, str],
         "check_every": [Interval(numbers.Integral, 0, None, closed="left")],
+        "comm": [None, object],  # an mpi4py communicator (duck-typed: mpi4py stays optional)
     }
 
     def __init__(self, hidden_layer_sizes, activation, *, solver, alpha, batch_size,
                  learning_rate, learning_rate_init, power_t, max_iter, shuffle, random_state,
                  tol, verbose, warm_start, momentum, nesterovs_momentum, early_stopping,
                  validation_fraction, beta_1, beta_2, epsilon, n_iter_no_change, max_fun,
-                 weight_decay, dtype, device, check_every):
+                 weight_decay, dtype, device, check_every, comm):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -111,6 +114,7 @@ class BaseMLP(BaseEstimator):
         self.dtype = dtype
         self.device = device
         self.check_every = check_every
+        self.comm = comm
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -151,8 +155,12 @@ class BaseMLP(BaseEstimator):
         caller, X = inputs.check_X(self, X, reset=first)
         y_host = self._check_y(y, X.shape[0], first)
         weights = inputs.check_sample_weight(sample_weight, X.shape[0])
+        if self.comm is not None and self.solver == "lbfgs":
+            raise ValueError("comm= (data-parallel training) needs a stochastic solver "
+                             f"({', '.join(OPTIMIZERS)}), not solver='lbfgs'")
         if first:
-            backend = caller.backend if self.device is None else resolve_device(self.device)
+            backend = caller.backend if self.device is None else resolve_device(
+                self._rank_device())
         else:
             backend = self.backend_
         with backend.activate(), backend.quiet_float_errors():
@@ -179,7 +187,8 @@ class BaseMLP(BaseEstimator):
             config = self._config(len(data), mode)
             try:
                 train(self.state_, self._optimizer(), data, config, self.rng_, backend,
-                      val=val, on_epoch=on_epoch, on_step=on_step)
+                      val=val, on_epoch=on_epoch, on_step=on_step,
+                      reducer=self._reducer(backend))
             finally:  # also on DivergenceError (last finite weights) and Ctrl-C
                 self._publish()
             if mode != "partial" and not self.state_.converged:
@@ -201,6 +210,22 @@ class BaseMLP(BaseEstimator):
         opt_state = {"step": 0} if self.solver == "lbfgs" else self._optimizer().init_state(
             params, backend.xp)
         self.state_ = TrainState(params, opt_state)
+
+    def _rank_device(self):
+        """``device``, with ``"cuda"`` mapped to this rank's GPU (local rank mod count)."""
+        if self.comm is None:
+            return self.device
+        from .distributed import local_device
+
+        return local_device(self.comm, self.device)
+
+    def _reducer(self, backend):
+        """The gradient reducer for ``comm`` (None: one process); mpi4py loaded lazily."""
+        if self.comm is None:
+            return None
+        from .distributed import make_reducer
+
+        return make_reducer(self.comm, backend)
 
     def _hidden(self) -> tuple:
         sizes = self.hidden_layer_sizes
@@ -318,8 +343,25 @@ class BaseMLP(BaseEstimator):
                                 self._targets_on(backend, y_host),
                                 None if weights is None else backend.asarray(weights,
                                                                              self.dtype))
-            return evaluate(self.params_, split, backend.xp, self._spec(), backend=backend,
-                            dtype=backend.dtype(self.dtype))
+            if self.comm is None or self.comm.Get_size() == 1:
+                return evaluate(self.params_, split, backend.xp, self._spec(), backend=backend,
+                                dtype=backend.dtype(self.dtype))
+            return self._evaluate_shards(split, backend)
+
+    def _evaluate_shards(self, split, backend):
+        """``evaluate`` with ``comm``: each rank sums its share of the rows, one Allreduce."""
+        from .distributed import host_sum, shard_bounds
+
+        lo, hi = shard_bounds(0, len(split), self.comm.Get_rank(), self.comm.Get_size())
+        xp = backend.xp
+        mine = DeviceSplit(split.X[lo:hi, ...], split.y[lo:hi, ...],
+                           None if split.w is None else split.w[lo:hi])
+        sums = read_scalars(evaluate_sums(self.params_, mine, xp, self._spec(),
+                                          backend=backend, dtype=backend.dtype(self.dtype)), xp)
+        total = (float(len(split)) if split.w is None
+                 else float(as_host_array(xp.sum(split.w))))
+        loss_sum, metric_sum = host_sum(self.comm, sums)
+        return loss_sum / total, metric_sum / total
 
     # -- pickling: the namespace module is not picklable; rebuilt from the parameters --
 
@@ -328,7 +370,23 @@ class BaseMLP(BaseEstimator):
             self.__dict__)
         state = dict(state)
         state.pop("backend_", None)
+        if state.get("comm") is not None:
+            state["comm"] = None  # a communicator belongs to its processes: not pickled
         return state
+
+    def __sklearn_clone__(self):
+        """scikit-learn's clone, keeping ``comm`` by reference: a communicator is shared,
+        never copied (mpi4py refuses to deep-copy one)."""
+        comm = self.comm
+        if comm is None:
+            return super().__sklearn_clone__()
+        self.comm = None
+        try:
+            clone = super().__sklearn_clone__()
+        finally:
+            self.comm = comm
+        clone.comm = comm
+        return clone
 
     def __setstate__(self, state):
         if hasattr(super(), "__setstate__"):
@@ -360,7 +418,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 weight_decay=0.0, dtype="float32", device=None, check_every=0):
+                 weight_decay=0.0, dtype="float32", device=None, check_every=0, comm=None):
         super().__init__(
             hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
             learning_rate=learning_rate, learning_rate_init=learning_rate_init,
@@ -369,7 +427,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
             validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
             epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
-            weight_decay=weight_decay, dtype=dtype, device=device, check_every=check_every)
+            weight_decay=weight_decay, dtype=dtype, device=device, check_every=check_every,
+            comm=comm)
 
     @available_if(lambda est: est._check_solver())
     def partial_fit(self, X, y, sample_weight=None, classes=None):
@@ -450,7 +509,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 weight_decay=0.0, dtype="float32", device=None, check_every=0):
+                 weight_decay=0.0, dtype="float32", device=None, check_every=0, comm=None):
         super().__init__(
             hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
             learning_rate=learning_rate, learning_rate_init=learning_rate_init,
@@ -459,7 +518,8 @@ class MLPRegressor(RegressorMixin, BaseMLP):
             nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
             validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
             epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
-            weight_decay=weight_decay, dtype=dtype, device=device, check_every=check_every)
+            weight_decay=weight_decay, dtype=dtype, device=device, check_every=check_every,
+            comm=comm)
 
     @available_if(lambda est: est._check_solver())
     def partial_fit(self, X, y, sample_weight=None):

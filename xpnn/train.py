@@ -14,9 +14,17 @@ the rate is divided by 5 until it falls below 1e-6.
 
 ``FitRun`` holds what stays fixed for one call to fit (optimizer, data, configuration,
 backend, callbacks); its ``step`` is the one place every training step goes through.
+
+Data parallel (``reducer``, see ``distributed.py``): every rank holds all the data and the
+same model, draws the same permutation, and takes its contiguous share of each global
+batch; ``step`` sums the gradients over the ranks (one Allreduce) and the epoch's one host
+read is followed by one small host Allreduce of the finite flag, loss, metric and
+validation sums (each rank evaluates its share of the validation rows), so every rank
+takes the same decisions and stops together.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass, field
@@ -25,6 +33,7 @@ import numpy as np
 
 from . import mlp
 from .backend import Backend, as_host_array, copy_array, device_of, read_scalars
+from .distributed import shard_bounds
 from .errors import DivergenceError
 from .heads import HEADS
 from .optim import lr_scale, state_arrays, state_from_arrays
@@ -89,11 +98,12 @@ class DeviceSplit:
 
 
 class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C during training; ``state`` is rolled back to the last completed epoch."""
+    """Ctrl-C during training; ``state`` is rolled back to the last completed epoch.
+    ``agreed``: every rank of a data-parallel run stopped at the same epoch."""
 
-    def __init__(self, state):
+    def __init__(self, state, agreed=False):
         super().__init__("training interrupted")
-        self.state = state
+        self.state, self.agreed = state, agreed
 
 
 def batch_slices(n: int, batch_size: int | None):
@@ -115,15 +125,22 @@ def rows_as_device_array(X, start, stop, backend: Backend, dtype, host_rows=None
 
 def train(state: TrainState, optimizer, data: DeviceSplit, config: TrainConfig,
           rng: np.random.Generator, backend: Backend, val: DeviceSplit | None = None,
-          on_epoch=None, on_step=None) -> TrainState:
+          on_epoch=None, on_step=None, reducer=None) -> TrainState:
     """Train ``state`` in place up to ``config.max_iter`` epochs in all; returns it.
 
     ``on_epoch(record)`` is called after each epoch with its history row;
     ``on_step(step, steps_in_epoch)`` after each step (host-side counters, no device sync).
+    ``reducer`` (``distributed.Reducer``): train data-parallel with the other ranks.
     """
-    run = FitRun(state, optimizer, data, config, rng, backend, val, on_epoch, on_step)
-    with backend.activate(), backend.quiet_float_errors():
-        return run.run()
+    run = FitRun(state, optimizer, data, config, rng, backend, val, on_epoch, on_step, reducer)
+    interrupt = (reducer.deferred_interrupt() if reducer is not None
+                 else contextlib.nullcontext())
+    with backend.activate(), backend.quiet_float_errors(), interrupt:
+        try:
+            return run.run()
+        except DivergenceError as exc:
+            exc.agreed = reducer is not None  # every rank found it at the same read
+            raise
 
 
 class _NonFinite(Exception):
@@ -134,10 +151,16 @@ class FitRun:
     """One call to fit: what stays fixed while it runs, and its run / epoch / step."""
 
     def __init__(self, state, optimizer, data, config, rng, backend, val=None, on_epoch=None,
-                 on_step=None):
+                 on_step=None, reducer=None):
         self.state, self.optimizer, self.data, self.config = state, optimizer, data, config
         self.rng, self.backend, self.val = rng, backend, val
         self.on_epoch, self.on_step = on_epoch, on_step
+        self.reducer = reducer  # None: one process
+        self.stop_agreed = False  # the ranks agreed on a Ctrl-C at the last epoch's end
+        # data parallel with row weights: the host copy gives each batch's global and local
+        # weight sums without a message per step
+        self.host_w = (None if reducer is None or data.w is None
+                       else np.asarray(as_host_array(data.w), dtype=np.float64))
         self.xp = backend.xp
         self.head = HEADS[config.spec.head]
         self.slices = batch_slices(len(data), config.batch_size)
@@ -187,6 +210,8 @@ class FitRun:
             if stop:
                 state.converged = True
                 break
+            if self.stop_agreed:
+                raise TrainingInterrupted(state, agreed=True)
         if config.early_stopping and state.best_params is not None:
             # a copy: later (resumed) updates work in place and must not touch the best
             # weights; the optimizer state stays that of the last epoch (scikit-learn's too)
@@ -233,9 +258,10 @@ class FitRun:
         loss_sum = xp.zeros((), dtype=self.dtype, device=self.backend.device)
         metric_sum = None
         for step, (start, stop) in enumerate(self.slices, start=1):
-            inputs, targets, weights = self.batch(order, host_order, start, stop)
+            inputs, targets, weights, portion = self.local_batch(order, host_order, start, stop)
             state.params, state.opt_state, loss, outputs = self.step(
-                state.params, state.opt_state, inputs, targets, weights, self.lr_scale())
+                state.params, state.opt_state, inputs, targets, weights, self.lr_scale(),
+                portion=portion)
             loss_sum += loss * float(stop - start)
             if self.head.metric is not None:
                 hits = self.head.metric_sum(outputs, targets, xp, weights)
@@ -243,7 +269,7 @@ class FitRun:
             if self.on_step is not None:
                 self.on_step(step, len(self.slices))
             if config.check_every and step % config.check_every == 0 and step < len(self.slices):
-                if not bool(as_host_array(self.finite_flag(loss_sum))):
+                if not self.agreed(bool(as_host_array(self.finite_flag(loss_sum)))):
                     self.locate_divergence(checkpoint, order, host_order, epoch)
                 checkpoint = self.copy(state.params, state.opt_state), step
         # one host read for the whole epoch: finite flag, loss and metric sums, validation
@@ -253,6 +279,10 @@ class FitRun:
         if self.val is not None:
             sums += self.validation_sums()
         finite, loss_total, *rest = read_scalars(sums, xp)
+        if self.reducer is not None:  # the ranks' sums, so every rank decides alike
+            not_finite, loss_total, *rest, stops = self.reducer.host_sum(
+                [0.0 if finite else 1.0, loss_total, *rest, float(self.reducer.stop_requested)])
+            finite, self.stop_agreed = not_finite == 0, stops > 0
         if not finite:
             self.locate_divergence(checkpoint, order, host_order, epoch)
         record = {"epoch": epoch, "loss": loss_total / n}
@@ -271,6 +301,24 @@ class FitRun:
         return state.lr_factor * lr_scale(config.learning_rate, state.opt_state["step"],
                                           config.max_iter * len(self.slices),
                                           state.samples_seen, config.power_t)
+
+    def local_batch(self, order, host_order, start, stop):
+        """(inputs, targets, weights, portion) of this process's rows of the global batch
+        start:stop. One process: all of them, portion None. Data parallel: this rank's
+        contiguous share, and portion = (share, denominator): the share W_r / W of the
+        global batch's rows (or summed weights) and the global denominator W of its mean."""
+        if self.reducer is None:
+            return (*self.batch(order, host_order, start, stop), None)
+        lo, hi = shard_bounds(start, stop, self.reducer.rank, self.reducer.size)
+        if self.host_w is None:
+            share, denominator = (hi - lo) / (stop - start), float(stop - start)
+        else:
+            rows = host_order[start:stop] if host_order is not None else slice(start, stop)
+            batch_w = self.host_w[rows]
+            denominator = float(np.sum(batch_w))
+            local = float(np.sum(batch_w[lo - start:hi - start]))
+            share = local / denominator if local else 0.0
+        return (*self.batch(order, host_order, lo, hi), (share, denominator))
 
     def batch(self, order, host_order, start, stop):
         """(inputs, targets, weights) of rows start:stop of this epoch's order."""
@@ -293,21 +341,38 @@ class FitRun:
 
     # -- one step --------------------------------------------------------------------
 
-    def step(self, params, opt_state, inputs, targets, weights, scale, check=None):
+    def step(self, params, opt_state, inputs, targets, weights, scale, check=None,
+             portion=None):
         """Forward, loss, backward, update: (params, opt_state, loss, outputs).
 
         ``check(stage, arrays)`` (the divergence replay's) runs after each stage.
+        ``portion`` (data parallel, see ``local_batch``): (share, denominator) of this
+        rank's rows; the returned loss is then this rank's part of the global batch's loss.
         """
         xp, spec = self.xp, self.config.spec
         outputs, activations = mlp.forward(params, inputs, xp, spec)
         if check:
             check("outputs", activations[1:] + [outputs])
-        loss, grad_outputs = self.head.loss_with_grad(outputs, targets, xp, weights)
+        if portion is None:
+            loss, grad_outputs = self.head.loss_with_grad(outputs, targets, xp, weights)
+            denominator = mlp.loss_denominator(inputs, weights, xp)
+        else:
+            share, denominator = portion
+            if share:  # the global mean is sum_r share_r * (rank r's mean); backward is linear
+                loss, grad_outputs = self.head.loss_with_grad(outputs, targets, xp, weights)
+                loss, grad_outputs = loss * share, grad_outputs * share
+            else:  # no rows (or no weight) here in this batch: nothing to add
+                loss = xp.zeros((), dtype=outputs.dtype, device=self.backend.device)
+                grad_outputs = xp.zeros_like(outputs)
         if check:
             check("loss", [loss])
         grads = mlp.backward(params, activations, grad_outputs, xp, spec)
-        loss = mlp.add_l2(loss, grads, params, spec.alpha,
-                          mlp.loss_denominator(inputs, weights, xp), xp)
+        if portion is not None:  # ONE Allreduce of every layer's gradient, packed flat
+            grads = self.reducer.sum_grads(grads, xp)
+        penalized = mlp.add_l2(loss, grads, params, spec.alpha, denominator, xp)
+        # the L2 gradient is added on every rank after the sum (the parameters are the
+        # same everywhere); its loss counts once, on rank 0
+        loss = penalized if portion is None or self.reducer.rank == 0 else loss
         if check:
             check("gradient", [grads[name] for name in sorted(grads, key=_layer_then_kind)])
         params, opt_state = self.optimizer.update(params, grads, opt_state, xp, scale)
@@ -322,7 +387,10 @@ class FitRun:
         xp, val = self.xp, self.val
         loss_sum = xp.zeros((), dtype=self.dtype, device=self.backend.device)
         score_sum = xp.zeros((), dtype=self.dtype, device=self.backend.device)
-        for start, stop in batch_slices(len(val), self.config.eval_batch_size):
+        first, last = (0, len(val)) if self.reducer is None else shard_bounds(
+            0, len(val), self.reducer.rank, self.reducer.size)  # this rank's share
+        for start, stop in batch_slices(last - first, self.config.eval_batch_size):
+            start, stop = start + first, stop + first
             inputs = rows_as_device_array(val.X, start, stop, self.backend, self.dtype)
             outputs = mlp.predict_outputs(self.state.params, inputs, xp, self.config.spec)
             targets = val.y[start:stop, ...]
@@ -341,6 +409,12 @@ class FitRun:
         xp = self.xp
         flags = [xp.all(xp.isfinite(value)) for value in self.state.params.values()]
         return xp.logical_and(xp.all(xp.isfinite(loss_sum)), xp.all(xp.stack(flags)))
+
+    def agreed(self, flag: bool) -> bool:
+        """A host flag, true only when it is true on every rank (one small message)."""
+        if self.reducer is None:
+            return flag
+        return self.reducer.host_sum([0.0 if flag else 1.0])[0] == 0
 
     def copy(self, params, opt_state) -> tuple[dict, dict]:
         """Fresh device copies of parameters and optimizer state (updates work in place)."""
@@ -361,9 +435,12 @@ class FitRun:
         n_layers = mlp.n_layers(params)
 
         def check(stage, arrays):
-            for index, array in enumerate(arrays):
-                if bool(as_host_array(xp.all(xp.isfinite(array)))):
-                    continue
+            bad = [index for index, array in enumerate(arrays)
+                   if not bool(as_host_array(xp.all(xp.isfinite(array))))]
+            if self.reducer is not None:  # the first bad one on any rank, agreed by all
+                first_bad = self.reducer.host_min(bad[0] if bad else len(arrays))
+                bad = [first_bad] if first_bad < len(arrays) else []
+            for index in bad[:1]:
                 if stage == "outputs":
                     raise _NonFinite(index + 1, f"the outputs of layer {index + 1} "
                                                 f"(w{index + 1}) are not finite")
@@ -379,14 +456,14 @@ class FitRun:
 
         steps = len(self.slices)
         for step, (start, stop) in enumerate(self.slices[first_step:], start=first_step + 1):
-            inputs, targets, weights = self.batch(order, host_order, start, stop)
+            inputs, targets, weights, portion = self.local_batch(order, host_order, start, stop)
             kept = self.copy(params, opt_state)
             scale = state.lr_factor * lr_scale(self.config.learning_rate, opt_state["step"],
                                                self.config.max_iter * steps,
                                                state.samples_seen, self.config.power_t)
             try:
                 params, opt_state, _, _ = self.step(params, opt_state, inputs, targets,
-                                                    weights, scale, check)
+                                                    weights, scale, check, portion)
             except _NonFinite as problem:
                 state.params, state.opt_state = kept
                 layer, what = problem.args

@@ -1,0 +1,237 @@
+"""Data-parallel training over MPI (mpi4py): every rank holds the same model and data, trains
+on its share of each global batch, and the ranks sum their gradients once per step.
+
+Why that equals one process: a head's loss over a global batch of B rows (or summed row
+weights W) is a mean, L = sum_r (W_r / W) L_r, where L_r is the mean over rank r's rows.
+Backward is linear in d L / d outputs, so scaling rank r's output gradient by its share
+W_r / W makes its parameter gradients its exact part of the global one; the sum over ranks
+(one Allreduce of all layers packed in one flat buffer) is the global gradient, to the
+order of floating-point additions. The L2 term alpha w / W is added once, after the sum.
+
+Nothing here imports mpi4py at module level: ``launched_by_mpi`` reads the launcher's
+environment variables, and only then does ``world_comm`` import it. A ``Reducer`` is the
+one interface the training loop sees: ``sum_grads`` every step (on the arrays' device:
+MPI on host buffers for NumPy and other CPU namespaces, NCCL for CuPy), ``host_sum`` and
+``host_min`` for a few host floats once per epoch.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+
+from .errors import XpnnError
+
+# Set by the MPI launchers in each rank's environment: MPICH/Intel MPI hydra (PMI_*),
+# Open MPI (OMPI_COMM_WORLD_*), PMIx-based launchers (PMIX_RANK), MVAPICH (MV2_*).
+LAUNCHER_VARIABLES = ("PMI_RANK", "PMI_SIZE", "PMIX_RANK", "OMPI_COMM_WORLD_SIZE",
+                      "OMPI_COMM_WORLD_RANK", "MV2_COMM_WORLD_SIZE", "MPI_LOCALRANKID")
+
+
+def launched_by_mpi(environ=None) -> bool:
+    """True when an MPI launcher (mpiexec, mpirun, srun with PMI) started this process."""
+    environ = os.environ if environ is None else environ
+    return any(name in environ for name in LAUNCHER_VARIABLES)
+
+
+def world_comm():
+    """mpi4py's COMM_WORLD (imports mpi4py, which initializes MPI)."""
+    try:
+        from mpi4py import MPI
+    except ImportError as exc:
+        raise XpnnError(f"an MPI launcher started xpnn but mpi4py cannot be imported ({exc}); "
+                        f"install it with: pip install 'xpnn[mpi]'") from None
+    return MPI.COMM_WORLD
+
+
+def launched_comm():
+    """COMM_WORLD when an MPI launcher started more than one rank, else None (and then
+    mpi4py is not imported when no launcher variable is set)."""
+    if not launched_by_mpi():
+        return None
+    comm = world_comm()
+    return comm if comm.Get_size() > 1 else None
+
+
+def shard_bounds(start: int, stop: int, rank: int, size: int) -> tuple[int, int]:
+    """This rank's contiguous rows of start:stop: sizes differ by at most one (a rank may
+    get none when the batch has fewer rows than there are ranks)."""
+    n = stop - start
+    return start + n * rank // size, start + n * (rank + 1) // size
+
+
+def local_device(comm, spec):
+    """A device spec for this rank: ``cuda`` (no index) becomes ``cuda:<local rank mod GPU
+    count>``, the local rank counted among the ranks on this node; others as given."""
+    if spec is None or str(spec) != "cuda":
+        return spec
+    from mpi4py import MPI
+
+    try:
+        import cupy
+
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception:  # no CuPy or no GPU: resolve_device names the cause
+        return spec
+    node = comm.Split_type(MPI.COMM_TYPE_SHARED)
+    try:
+        local_rank = node.Get_rank()
+    finally:
+        node.Free()
+    return f"cuda:{local_rank % max(count, 1)}"
+
+
+class Reducer:
+    """Sums over the ranks of an mpi4py communicator, through host buffers.
+
+    ``sum_grads`` packs every gradient into one flat buffer, sums it across the ranks with
+    ONE Allreduce, and unpacks views of the result. NumPy buffers are passed as they are;
+    other namespaces (torch CPU, JAX, array-api-strict, CuPy without NCCL) go through a host
+    copy. ``seconds``, ``nbytes`` and ``calls`` count the gradient Allreduces (the benchmark
+    reads them).
+    """
+
+    kind = "mpi"
+
+    def __init__(self, comm, backend):
+        self.comm, self.backend = comm, backend
+        self.rank, self.size = comm.Get_rank(), comm.Get_size()
+        self.stop_requested = False  # set by the deferred Ctrl-C handler
+        self.seconds, self.nbytes, self.calls = 0.0, 0, 0
+
+    def sum_grads(self, grads: dict, xp) -> dict:
+        """The sum over ranks of each rank's ``grads`` (same names, shapes and dtype)."""
+        names = list(grads)
+        flat = xp.concat([xp.reshape(grads[name], (-1,)) for name in names])
+        flat = self.allreduce_sum(flat)
+        summed, offset = {}, 0
+        for name in names:
+            shape = grads[name].shape
+            count = int(np.prod(shape, dtype=np.int64))
+            summed[name] = xp.reshape(flat[offset:offset + count], shape)
+            offset += count
+        return summed
+
+    def allreduce_sum(self, flat):
+        """Sum a flat 1-d array over the ranks; returns the summed array (same device)."""
+        from mpi4py import MPI
+
+        from .backend import as_host_array
+
+        host = np.ascontiguousarray(as_host_array(flat))
+        shared = isinstance(flat, np.ndarray) and np.shares_memory(host, flat)
+        started = time.perf_counter()
+        self.comm.Allreduce(MPI.IN_PLACE, host, op=MPI.SUM)
+        self.seconds += time.perf_counter() - started
+        self.nbytes += host.nbytes
+        self.calls += 1
+        return flat if shared else self.backend.asarray(host, dtype=host.dtype)
+
+    def host_sum(self, values) -> list[float]:
+        """Host floats summed over the ranks (one small Allreduce)."""
+        return host_sum(self.comm, values)
+
+    def host_min(self, value: int) -> int:
+        """The smallest of one integer per rank."""
+        from mpi4py import MPI
+
+        buffer = np.asarray([value], dtype=np.int64)
+        self.comm.Allreduce(MPI.IN_PLACE, buffer, op=MPI.MIN)
+        return int(buffer[0])
+
+    @contextlib.contextmanager
+    def deferred_interrupt(self):
+        """While training: Ctrl-C (SIGINT, which mpiexec forwards to every rank) only sets
+        ``stop_requested``; the ranks agree on it at the end of the epoch and stop together.
+        A KeyboardInterrupt raised inside one rank's Allreduce would leave the others
+        waiting in theirs. Only the main thread can set signal handlers; elsewhere nothing
+        changes."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def request_stop(signum, frame):
+            self.stop_requested = True
+
+        previous = signal.signal(signal.SIGINT, request_stop)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+
+class NcclReducer(Reducer):
+    """CuPy arrays summed on the GPUs with NCCL (``cupy.cuda.nccl``): no copy to the host
+    per step. The NCCL unique id is made on rank 0 and broadcast over MPI. Host sums still
+    go through MPI. NOT RUN YET: the machines that built it had no GPU."""
+
+    kind = "nccl"
+
+    def __init__(self, comm, backend):
+        super().__init__(comm, backend)
+        from cupy.cuda import nccl
+
+        unique_id = nccl.get_unique_id() if self.rank == 0 else None
+        unique_id = comm.bcast(unique_id, root=0)
+        with backend.activate():
+            self.nccl = nccl.NcclCommunicator(self.size, unique_id, self.rank)
+
+    def allreduce_sum(self, flat):
+        import cupy
+        from cupy.cuda import nccl
+
+        types = {np.dtype(np.float32): nccl.NCCL_FLOAT32, np.dtype(np.float64): nccl.NCCL_FLOAT64}
+        flat = cupy.ascontiguousarray(flat)
+        stream = cupy.cuda.get_current_stream()
+        # in place (send buffer == receive buffer) is allowed by NCCL; asynchronous on the
+        # stream, so ``seconds`` here is launch time only
+        started = time.perf_counter()
+        self.nccl.allReduce(flat.data.ptr, flat.data.ptr, flat.size, types[flat.dtype],
+                            nccl.NCCL_SUM, stream.ptr)
+        self.seconds += time.perf_counter() - started
+        self.nbytes += flat.nbytes
+        self.calls += 1
+        return flat
+
+
+def make_reducer(comm, backend) -> Reducer | None:
+    """The reducer for ``comm`` on ``backend``: None for no communicator or a single rank;
+    NCCL for CuPy when every rank has a GPU of its own (NCCL refuses two ranks on one GPU,
+    and then the gradient goes through host buffers); MPI host buffers otherwise."""
+    if comm is None or comm.Get_size() == 1:
+        return None
+    if backend.name == "cupy" and _distinct_gpus(comm, backend) and _has_nccl():
+        return NcclReducer(comm, backend)
+    return Reducer(comm, backend)
+
+
+def _has_nccl() -> bool:
+    try:
+        from cupy.cuda import nccl  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _distinct_gpus(comm, backend) -> bool:
+    """True when no two ranks share a GPU (by PCI bus id, per node name); collective."""
+    import cupy
+    from mpi4py import MPI
+
+    with backend.activate():
+        bus_id = cupy.cuda.Device().pci_bus_id
+    where = comm.allgather((MPI.Get_processor_name(), bus_id))
+    return len(set(where)) == len(where)
+
+
+def host_sum(comm, values) -> list[float]:
+    """Host floats summed over ``comm``'s ranks (for evaluation outside a fit)."""
+    from mpi4py import MPI
+
+    buffer = np.asarray(values, dtype=np.float64).copy()
+    comm.Allreduce(MPI.IN_PLACE, buffer, op=MPI.SUM)
+    return buffer.tolist()

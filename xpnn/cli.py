@@ -234,19 +234,27 @@ def main(argv=None) -> int:
     args.given = {token.split("=", 1)[0] for token in argv if token.startswith("--")}
     try:
         return args.run(args)
-    except XpnnError as exc:
-        print(f"xpnn {args.command}: error: {exc}", file=sys.stderr)
+    except (XpnnError, OSError, DivergenceError, KeyboardInterrupt) as exc:
+        return report_error(args.command, exc)
+
+
+def report_error(command: str, exc: BaseException) -> int | None:
+    """Print the one line for an expected failure and return the exit status; None for an
+    exception that is not one of them."""
+    if isinstance(exc, XpnnError):
+        print(f"xpnn {command}: error: {exc}", file=sys.stderr)
         return 2
-    except OSError as exc:  # an output that cannot be written: disk full, permissions, ...
+    if isinstance(exc, OSError):  # an output that cannot be written: disk full, permissions
         where = f"{exc.filename}: " if exc.filename else ""
-        print(f"xpnn {args.command}: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        print(f"xpnn {command}: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
-    except DivergenceError as exc:
-        print(f"xpnn {args.command}: {exc}", file=sys.stderr)
+    if isinstance(exc, DivergenceError):
+        print(f"xpnn {command}: {exc}", file=sys.stderr)
         return 3
-    except KeyboardInterrupt:
-        print(f"xpnn {args.command}: interrupted", file=sys.stderr)
+    if isinstance(exc, KeyboardInterrupt):
+        print(f"xpnn {command}: interrupted", file=sys.stderr)
         return 130
+    return None
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,8 +1,16 @@
-"""``xpnn train``: load and validate data, train (or resume), evaluate, save, report."""
+"""``xpnn train``: load and validate data, train (or resume), evaluate, save, report.
+
+Started by an MPI launcher (``mpiexec -n N xpnn train ...``), it trains data-parallel on the
+N ranks (``distributed.py``): every rank loads the data (rank 0 first, so a download happens
+once), trains its share of each batch and evaluates its share of the test rows; rank 0 alone
+prints, saves and plots. A failure on one rank prints its one line and aborts the job
+(MPI_Abort); a divergence or a Ctrl-C the ranks agreed on ends every rank normally.
+"""
 from __future__ import annotations
 
 import contextlib
 import math
+import sys
 import time
 import warnings
 
@@ -128,6 +136,41 @@ def _same(a, b) -> bool:
 
 
 def run(args) -> int:
+    from ..distributed import launched_comm
+
+    comm = launched_comm()  # None (and mpi4py not imported) without an MPI launcher
+    if comm is None:
+        return _train(args, None)
+    return _train_on_ranks(args, comm)
+
+
+def _train_on_ranks(args, comm) -> int:
+    """``_train`` on one rank of an MPI job. Failures the ranks agreed on (divergence, an
+    agreed Ctrl-C) end every rank with the same status, rank 0 printing; any other failure
+    is one line from the failing rank, then MPI_Abort: the others may be waiting in a
+    collective and would otherwise hang."""
+    rank, size = comm.Get_rank(), comm.Get_size()
+    try:
+        return _train(args, comm)
+    except BaseException as exc:
+        if getattr(exc, "agreed", False):
+            if rank == 0:
+                raise
+            return 130 if isinstance(exc, KeyboardInterrupt) else 3
+        from ..cli import report_error
+
+        status = report_error(f"{args.command} (rank {rank} of {size})", exc)
+        if status is None:
+            print(f"xpnn {args.command} (rank {rank} of {size}): error: "
+                  f"{type(exc).__name__}: {exc}", file=sys.stderr)
+            status = 1
+        sys.stderr.flush()
+        sys.stdout.flush()
+        comm.Abort(status)
+        raise  # not reached: Abort ends this process
+
+
+def _train(args, comm) -> int:
     from ..checkpoint import load_model, save_model
     from ..data.sources import load_source
     from ..data.split import holdout_split
@@ -135,9 +178,20 @@ def run(args) -> int:
     from ..preprocess import fit_preprocessing
 
     started = time.perf_counter()
-    backend = resolve_device(args.device)  # a missing GPU fails before any data is read
+    lead = comm is None or comm.Get_rank() == 0  # the one process that prints and writes
+    ranks = 1 if comm is None else comm.Get_size()
+    if not lead:
+        args.quiet, args.json = True, False
+    device = args.device
+    if comm is not None:
+        from ..distributed import local_device
+
+        device = local_device(comm, args.device)  # cuda: this rank's GPU
+    backend = resolve_device(device)  # a missing GPU fails before any data is read
     save_path = check_output_path(args.save, "--save")
     log_path = check_output_path(args.metrics_log, "--metrics-log")
+    if not lead:
+        save_path = log_path = None
     check_flags(args)
     if args.plots:
         from ..plots import require_matplotlib
@@ -147,7 +201,8 @@ def run(args) -> int:
     model = preprocessing = None
     info = {}
     if args.resume:
-        model, preprocessing, info = load_model(args.resume, device=args.device)
+        model, preprocessing, info = load_model(args.resume, device=device)
+        model.comm = comm
         if "data" not in info and "dataset" not in info:
             raise XpnnError(f"--resume {args.resume}: the checkpoint does not record its data "
                             f"source (it was saved from the library); train it with "
@@ -160,10 +215,14 @@ def run(args) -> int:
     if args.data is None and args.dataset is None:
         args.dataset = "digits"
 
+    if comm is not None and not lead:
+        comm.Barrier()  # rank 0 loads first: a download (or a bad file) happens once
     splits = load_source(args.data, args.dataset, label_column=args.label_column,
                          need_labels=True, offline=args.offline, progress=not args.quiet,
                          n_features=model.n_features_in_ if model else None,
                          n_classes=None if model else args.classes)
+    if comm is not None and lead:
+        comm.Barrier()
     train_set, test_set = splits.train, splits.test
     if test_set is None:
         train_set, test_set = holdout_split(train_set, args.test_split, args.seed)
@@ -176,7 +235,7 @@ def run(args) -> int:
     if model is None:
         preprocessing = fit_preprocessing(train_set, args.standardize)
         model = MLPClassifier(**model_params(args, recipe_for(
-            args.dataset if args.data is None else None)), device=args.device)
+            args.dataset if args.data is None else None)), device=device, comm=comm)
     else:
         if args.epochs:
             model.max_iter = args.epochs
@@ -196,7 +255,7 @@ def run(args) -> int:
               f"test rows, {train_set.n_features} features, MLP "
               f"{tuple(model.hidden_layer_sizes)} {model.activation}, {args.optimizer} lr "
               f"{model.learning_rate_init:g}, batch {model.batch_size}, {dtype} on "
-              f"{backend.label}"
+              f"{backend.label}" + (f", data-parallel on {ranks} MPI ranks" if ranks > 1 else "")
               + (f", resuming after epoch {model.state_.epoch}" if args.resume else ""))
     progress = Progress(model.max_iter, quiet=args.quiet or args.json, metrics_log=log_path,
                         append_log=bool(args.resume),
@@ -218,7 +277,9 @@ def run(args) -> int:
         progress.close()
 
     X_test = backend.asarray(preprocessing.apply(test_set.X, dtype))
-    test_loss, test_accuracy = model.evaluate(X_test, test_set.y)
+    test_loss, test_accuracy = model.evaluate(X_test, test_set.y)  # sharded over the ranks
+    if not lead:
+        return 0
     if save_path is not None:
         save_model(save_path, model, preprocessing=preprocessing, info=info)
     history = model.history_
@@ -232,7 +293,7 @@ def run(args) -> int:
         "optimizer": args.optimizer, "lr": model.learning_rate_init,
         "batch_size": model.batch_size, "data": train_set.source, "train_rows": len(train_set),
         "test_rows": len(test_set), "train_seconds": sum(r["seconds"] for r in history),
-        "saved": str(save_path) if save_path else None,
+        "saved": str(save_path) if save_path else None, "ranks": ranks,
     }
     if args.plots:
         from .report import write_plots

@@ -1,0 +1,121 @@
+"""Jobs that tests/test_mpi.py starts under ``mpiexec -n N`` (or alone, for one process).
+
+  python mpi_jobs.py fit OUT.npz       fit every case of CASES; rank 0 writes the parameters
+                                       and loss curves, every rank the digest of its own
+  python mpi_jobs.py cli ARGS...       ``xpnn ARGS...`` after writing this rank's pid to
+                                       $XPNN_TEST_PIDS/rank-R.pid; with $XPNN_TEST_FAULT_RANK
+                                       set, that rank raises in its 2nd epoch (a fault test)
+"""
+import hashlib
+import json
+import os
+import sys
+import warnings
+
+import numpy as np
+
+# (estimator, rows used, keyword arguments): sgd, momentum and adam, both dtypes, batch
+# sizes that 2 or 3 ranks do not divide (64 / 3, 100 / 3, and the last partial batches),
+# fewer rows per batch than ranks (2 rows, 3 ranks: one rank has none), row weights and
+# L2, a validation split (early stopping), and the regressor's head.
+CASES = {
+    "sgd-float64": ("classifier", None, dict(solver="sgd", momentum=0.0, batch_size=64,
+                                             learning_rate_init=0.05, dtype="float64")),
+    "sgd-float32": ("classifier", None, dict(solver="sgd", momentum=0.0, batch_size=64,
+                                             learning_rate_init=0.05, dtype="float32")),
+    "momentum-float64": ("classifier", None, dict(solver="sgd", nesterovs_momentum=False,
+                                                  batch_size=100, learning_rate_init=0.02,
+                                                  dtype="float64")),
+    "momentum-float32": ("classifier", None, dict(solver="sgd", nesterovs_momentum=False,
+                                                  batch_size=100, learning_rate_init=0.02,
+                                                  dtype="float32")),
+    "adam-float64": ("classifier", None, dict(solver="adam", batch_size=64, dtype="float64")),
+    "adam-float32": ("classifier", None, dict(solver="adam", batch_size=100, dtype="float32")),
+    "adam-batch2-float64": ("classifier", 60, dict(solver="adam", batch_size=2,
+                                                   dtype="float64")),
+    "adam-weighted-l2-float64": ("classifier", None, dict(solver="adam", batch_size=50,
+                                                          alpha=1e-2, dtype="float64")),
+    "adam-early-stopping-float64": ("classifier", None, dict(
+        solver="adam", batch_size=64, early_stopping=True, n_iter_no_change=100,
+        dtype="float64")),
+    "regressor-adam-float64": ("regressor", None, dict(solver="adam", batch_size=64,
+                                                       dtype="float64")),
+}
+
+
+def digits():
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    return X / 16.0, y
+
+
+def fit_case(name, comm):
+    import xpnn
+
+    kind, rows, kwargs = CASES[name]
+    X, y = digits()
+    if rows is not None:
+        X, y = X[:rows], y[:rows]
+    weights = None
+    if "weighted" in name:
+        weights = np.random.default_rng(1).uniform(0.2, 3.0, len(y))
+    estimator = xpnn.MLPClassifier if kind == "classifier" else xpnn.MLPRegressor
+    target = y if kind == "classifier" else y / 9.0
+    model = estimator((24,), max_iter=3, random_state=0, comm=comm, **kwargs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning: 3 epochs on purpose
+        model.fit(X, target, sample_weight=weights)
+    return model
+
+
+def run_fits(out):
+    comm = None
+    if "PMI_RANK" in os.environ or "OMPI_COMM_WORLD_RANK" in os.environ:
+        from mpi4py import MPI
+
+        comm = MPI.COMM_WORLD
+    rank = 0 if comm is None else comm.Get_rank()
+    arrays, digest, curves = {}, hashlib.sha256(), {}
+    for name in CASES:
+        model = fit_case(name, comm)
+        for key, value in model.params_.items():
+            arrays[f"{name}/{key}"] = np.asarray(value)
+            digest.update(np.ascontiguousarray(value).tobytes())
+        curves[name] = {"loss": model.loss_curve_, "n_iter": model.n_iter_,
+                        "validation": model.validation_scores_}
+    with open(f"{out}.rank{rank}.digest", "w") as file:
+        file.write(digest.hexdigest())
+    if rank == 0:
+        np.savez(out, **arrays)
+        with open(f"{out}.curves.json", "w") as file:
+            json.dump(curves, file)
+
+
+def run_cli(args):
+    pid_dir = os.environ.get("XPNN_TEST_PIDS")
+    rank = int(os.environ.get("PMI_RANK", os.environ.get("OMPI_COMM_WORLD_RANK", 0)))
+    if pid_dir:
+        with open(os.path.join(pid_dir, f"rank-{rank}.pid"), "w") as file:
+            file.write(str(os.getpid()))
+    if os.environ.get("XPNN_TEST_FAULT_RANK") == str(rank):
+        from xpnn.train import FitRun
+
+        step = FitRun.step
+
+        def failing_step(self, *args, **kwargs):
+            if self.state.epoch >= 1:
+                raise RuntimeError(f"injected fault on rank {rank}")
+            return step(self, *args, **kwargs)
+
+        FitRun.step = failing_step
+    from xpnn.cli import main
+
+    return main(args)
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "fit":
+        run_fits(sys.argv[2])
+    else:
+        sys.exit(run_cli(sys.argv[2:]))

@@ -193,6 +193,14 @@ def test_shards_cover_a_batch_once_and_differ_by_at_most_one_row(rows, ranks):
 
 # -- faults: never a hang -----------------------------------------------------------------
 
+def test_divergence_stops_every_rank_together_with_one_message():
+    result = mpiexec(2, "-m", "xpnn", "train", "--lr", "1e10", "--optimizer", "sgd",
+                     "--epochs", "3", "--hidden", "32", timeout=60)
+    assert result.returncode == 3, result.stderr
+    assert result.stderr.count("training diverged at epoch 1, step") == 1  # rank 0 alone
+    assert "MPI_Abort" not in result.stderr  # an agreed stop, not an abort
+
+
 def test_an_exception_on_one_rank_ends_the_job_with_its_message(tmp_path):
     started = time.monotonic()
     result = mpiexec(2, "mpi_jobs.py", "cli", *TRAIN, "--epochs", "50", "--quiet",

@@ -107,7 +107,9 @@ def _add_train(commands):
         description="Train an MLP. Flags left out take the data source's recipe: digits "
                     "--hidden 256,128 --epochs 40 --batch-size 32; fashion-mnist --hidden 512,256 "
                     "--epochs 30 --batch-size 128 --lr-schedule cosine; other data --hidden 256,128 --epochs 10 "
-                    "--batch-size 128; all Adam, --lr 1e-3.")
+                    "--batch-size 128; all Adam, --lr 1e-3. Under an MPI launcher "
+                    "(mpiexec -n N xpnn train ...) it trains data-parallel on the N ranks: "
+                    "each global batch split across them, the same model as one process.")
     _add_data_flags(train)
     _add_device_flags(train, dtype=True)
     model = train.add_argument_group("model and optimizer")

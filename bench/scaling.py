@@ -42,10 +42,10 @@ def worker(args) -> dict:
     make_reducer = distributed.make_reducer
     distributed.make_reducer = lambda c, backend: made.append(make_reducer(c, backend)) or made[-1]
 
-    X, y, _, _ = common.load_fashion_mnist(args.data, args.subset)
+    X, y, _, _ = common.load_fashion_mnist(args.data, args.subset, args.dtype)
     model = xpnn.MLPClassifier(common.HIDDEN, solver="adam", learning_rate_init=1e-3,
                                batch_size=128, alpha=0.0, max_iter=args.epochs,
-                               n_iter_no_change=math.inf, random_state=0, dtype="float32",
+                               n_iter_no_change=math.inf, random_state=0, dtype=args.dtype,
                                comm=comm)
     model.fit(X, y)
     seconds = [row["seconds"] for row in model.history_]
@@ -58,18 +58,18 @@ def worker(args) -> dict:
         record["allreduce"] = {"calls": steps, "bytes_per_step": reducer.nbytes / steps,
                                "seconds_per_step": reducer.seconds / steps,
                                "seconds_per_epoch": reducer.seconds / args.epochs}
-        record["bare_allreduce_seconds"] = bare_allreduce(comm, reducer.nbytes // steps // 4)
+        record["bare_allreduce_seconds"] = bare_allreduce(comm, reducer.nbytes // steps)
     if comm is not None and comm.Get_rank() != 0:
         return None
     return record
 
 
-def bare_allreduce(comm, count: int, repeats: int = 50) -> float:
-    """Median seconds of one in-place float32 Allreduce of ``count`` values, alone."""
+def bare_allreduce(comm, nbytes: int, repeats: int = 50) -> float:
+    """Median seconds of one in-place float32 Allreduce of ``nbytes`` bytes, alone."""
     import numpy as np
     from mpi4py import MPI
 
-    buffer = np.ones(count, dtype=np.float32)
+    buffer = np.ones(nbytes // 4, dtype=np.float32)
     times = []
     for _ in range(repeats):
         comm.Barrier()
@@ -85,6 +85,7 @@ def launch(label, ranks, threads, args) -> dict:
         command += ["--subset", str(args.subset)]
     if args.data:
         command += ["--data", args.data]
+    command += ["--dtype", args.dtype]
     if ranks > 1:
         command = [str(MPIEXEC), "-n", str(ranks), *command]
     env = common.worker_environment(common.thread_env(threads))
@@ -123,7 +124,7 @@ def report(runs, env, args) -> str:
         ["run", "median epoch", "speed-up vs 1 thread", "final train loss",
          "Allreduces per epoch x bytes", "Allreduce per step"], rows)
     lines = [f"Fashion-MNIST{f' (first {args.subset} rows)' if args.subset else ''}, "
-             f"784-256-128-10, Adam, global batch 128, float32, {args.epochs} epochs (median "
+             f"784-256-128-10, Adam, global batch 128, {args.dtype}, {args.epochs} epochs (median "
              f"of epochs 2..{args.epochs}); {env['cpu_model']}, {env['usable_cores']} cores, "
              f"{env['date']}, load average {env['load_average'][0]:.2f} at the start.", "",
              table]
@@ -139,6 +140,7 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--subset", type=int, help="train on the first ROWS rows only")
     parser.add_argument("--data", help="a directory with the four Fashion-MNIST IDX files")
+    parser.add_argument("--dtype", default="float32", choices=("float32", "float64"))
     parser.add_argument("--out", type=Path, default=common.RESULTS_DIR)
     parser.add_argument("--timeout", type=float, default=600)
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)

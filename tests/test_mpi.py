@@ -191,6 +191,42 @@ def test_shards_cover_a_batch_once_and_differ_by_at_most_one_row(rows, ranks):
     assert max(sizes) - min(sizes) <= 1
 
 
+class FakeComm:
+    """Stands for an mpi4py communicator where none is used; refuses copies as mpi4py's do."""
+
+    def __deepcopy__(self, memo):
+        raise ValueError("cannot serialize a communicator")
+
+    def __reduce__(self):
+        raise ValueError("cannot serialize a communicator")
+
+
+def test_comm_is_a_parameter_kept_by_reference_and_left_out_of_pickles_and_checkpoints(
+        tmp_path):
+    import pickle
+
+    from sklearn.base import clone
+
+    import xpnn
+    from xpnn.checkpoint import load_model, save_model
+
+    X, y = mpi_jobs.digits()
+    comm = FakeComm()
+    for estimator in (xpnn.MLPClassifier, xpnn.MLPRegressor):
+        model = estimator((8,), comm=comm)
+        assert model.get_params()["comm"] is comm
+        assert clone(model).comm is comm and model.comm is comm
+    model = xpnn.MLPClassifier((8,), max_iter=2, random_state=0).fit(X[:200], y[:200])
+    model.comm = comm  # as after a data-parallel fit
+    assert pickle.loads(pickle.dumps(model)).comm is None
+    save_model(tmp_path / "m.safetensors", model)
+    loaded, _, _ = load_model(tmp_path / "m.safetensors")
+    assert loaded.comm is None
+    np.testing.assert_array_equal(loaded.predict(X[:50]), model.predict(X[:50]))
+    with pytest.raises(ValueError, match="needs a stochastic solver"):
+        xpnn.MLPClassifier((8,), solver="lbfgs", comm=comm).fit(X[:200], y[:200])
+
+
 # -- faults: never a hang -----------------------------------------------------------------
 
 def test_divergence_stops_every_rank_together_with_one_message():

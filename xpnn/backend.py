@@ -53,6 +53,16 @@ class Backend:
             return self.device  # a cupy.cuda.Device is a context manager
         return contextlib.nullcontext()
 
+    def step_kernel(self, spec, optimizer):
+        """The fast path for the training step on this backend, or None for the array-API
+        reference (see xpnn/kernels/). NumPy: the step in reused buffers."""
+        if self.name != "numpy":
+            return None
+        from .kernels import numpy_step
+
+        return numpy_step.NumpyStep(spec, optimizer) if numpy_step.supports(spec,
+                                                                            optimizer) else None
+
     def quiet_float_errors(self):
         """Silence NumPy's overflow/invalid warnings: the divergence guard reports them."""
         if self.name == "numpy":

@@ -46,6 +46,7 @@ class TrainConfig:
     check_every: int = 0  # steps between divergence checks; 0: once per epoch
     eval_batch_size: int = 8192
     spec: mlp.MLPSpec = mlp.MLPSpec()
+    fast_paths: bool = True  # the backend's step kernel where it has one (xpnn/kernels/)
 
 
 @dataclass
@@ -140,6 +141,7 @@ class FitRun:
         self.on_epoch, self.on_step = on_epoch, on_step
         self.xp = backend.xp
         self.head = HEADS[config.spec.head]
+        self.kernel = backend.step_kernel(config.spec, optimizer) if config.fast_paths else None
         self.slices = batch_slices(len(data), config.batch_size)
         self.dtype = backend.dtype("float64" if _is_float64(data, backend) else "float32")
         self.train_weight = self._weight_total(data)  # host floats, read once per fit
@@ -280,15 +282,17 @@ class FitRun:
             targets = data.y[start:stop, ...]
             weights = None if data.w is None else data.w[start:stop]
             return inputs, targets, weights
+        take = (self.kernel.take if self.kernel is not None
+                else lambda array, idx, slot: xp.take(array, idx, axis=0))
         if data.sparse:
             inputs = rows_as_device_array(data.X, start, stop, self.backend, self.dtype,
                                           host_order[start:stop])
             batch_idx = self.backend.asarray(host_order[start:stop])
         else:
             batch_idx = order[start:stop]
-            inputs = xp.take(data.X, batch_idx, axis=0)
-        targets = xp.take(data.y, batch_idx, axis=0)
-        weights = None if data.w is None else xp.take(data.w, batch_idx, axis=0)
+            inputs = take(data.X, batch_idx, "X")
+        targets = take(data.y, batch_idx, "y")
+        weights = None if data.w is None else take(data.w, batch_idx, "w")
         return inputs, targets, weights
 
     # -- one step --------------------------------------------------------------------
@@ -296,8 +300,11 @@ class FitRun:
     def step(self, params, opt_state, inputs, targets, weights, scale, check=None):
         """Forward, loss, backward, update: (params, opt_state, loss, outputs).
 
-        ``check(stage, arrays)`` (the divergence replay's) runs after each stage.
+        ``check(stage, arrays)`` (the divergence replay's) runs after each stage; the replay
+        always runs the reference code, the backend's kernel (if any) the training steps.
         """
+        if check is None and self.kernel is not None:
+            return self.kernel.step(params, opt_state, inputs, targets, weights, scale)
         xp, spec = self.xp, self.config.spec
         outputs, activations = mlp.forward(params, inputs, xp, spec)
         if check:

@@ -140,3 +140,24 @@ def test_a_format_1_file_is_upgraded_and_loads(saved, tmp_path):
     X = load_digits().data / 16
     assert model.solver == "adam" and model.max_iter == 2 and model.n_iter_ == 2
     np.testing.assert_array_equal(model.predict(X), reference.predict(X))
+
+
+@pytest.mark.parametrize("case, edit, needle", [
+    ("adam without v", lambda t: [t.pop(k) for k in list(t) if k.startswith("optim/v/")],
+     "missing"),
+    ("an unknown slot", lambda t: t.update({"optim/foo/w1": t["optim/m/w1"]}), "extra"),
+    ("best weights incomplete", lambda t: [t.pop(k) for k in list(t)
+                                           if k.startswith("best/") and k != "best/w1"],
+     "incomplete"),
+])
+def test_optimizer_state_and_best_weights_must_be_complete(saved, tmp_path, case, edit, needle):
+    path = _rewrite(saved, tmp_path / "bad.safetensors", edit_tensors=edit)
+    with pytest.raises(XpnnCheckpointError, match=needle):
+        load_model(path)
+
+
+def test_a_solver_edit_that_leaves_the_wrong_state_is_refused(saved, tmp_path):
+    path = _rewrite(saved, tmp_path / "bad.safetensors",
+                    edit_metadata=lambda m: m["hyperparameters"].update(solver="sgd"))
+    with pytest.raises(XpnnCheckpointError, match="optimizer state"):
+        load_model(path)

@@ -214,15 +214,22 @@ def device_context(array):
     return contextlib.nullcontext()
 
 
-def read_scalars(scalars, xp) -> list[float]:
-    """0-d device arrays -> host floats with ONE device-to-host copy (one sync on a GPU).
+def read_scalars(values, xp) -> list:
+    """0-d or 1-d device arrays -> host values (floats, or float64 NumPy vectors for 1-d)
+    with ONE device-to-host copy (one sync on a GPU).
 
     Stacked as float64 where the namespace has it (counts stay exact past 2**24), else in
     float32 (JAX without x64).
     """
-    dtype = xp.float64 if _has_float64(xp, scalars[0]) else xp.float32
-    stacked = xp.stack([xp.astype(value, dtype) for value in scalars])
-    return [float(value) for value in as_host_array(stacked).tolist()]
+    dtype = xp.float64 if _has_float64(xp, values[0]) else xp.float32
+    flat = [xp.reshape(xp.astype(value, dtype), (-1,)) for value in values]
+    host = np.asarray(as_host_array(xp.concat(flat)), dtype=np.float64)
+    out, start = [], 0
+    for value, piece in zip(values, flat):
+        stop = start + piece.shape[0]
+        out.append(float(host[start]) if value.ndim == 0 else host[start:stop])
+        start = stop
+    return out
 
 
 def _has_float64(xp, array) -> bool:

@@ -114,10 +114,11 @@ class Adam:
             grad *= 1.0 - b1
             m *= b1
             m += grad
-            denom = xp.sqrt(v)
-            denom += eps_hat
-            denom *= 1.0 / step_size
-            param -= m / denom
+            if step_size:  # a learning rate of 0 (a schedule's end) moves nothing
+                denom = xp.sqrt(v)
+                denom += eps_hat
+                denom *= 1.0 / step_size
+                param -= m / denom
             new_params[name], first[name], second[name] = param, m, v
         return new_params, {"step": step, "m": first, "v": second}
 

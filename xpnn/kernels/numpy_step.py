@@ -196,6 +196,8 @@ class NumpyStep:
             grad *= 1.0 - b1
             m *= b1
             m += grad
+            if not step_size:  # a learning rate of 0 moves nothing (as the reference)
+                continue
             np.sqrt(v, out=scratch)
             scratch += eps_hat
             scratch *= 1.0 / step_size

@@ -55,6 +55,7 @@ def train_sklearn(X, y, X_test, y_test, *, epochs, batch_size, lr, seed, recipe)
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier
 
+    fit_started = time.perf_counter()
     random_state = np.random.RandomState(seed) if recipe == "partial_fit" else seed
     clf = MLPClassifier(hidden_layer_sizes=common.HIDDEN, activation="relu", solver="adam",
                         alpha=0.0, batch_size=batch_size, learning_rate_init=lr, max_iter=1,
@@ -72,7 +73,8 @@ def train_sklearn(X, y, X_test, y_test, *, epochs, batch_size, lr, seed, recipe)
                 clf.fit(X, y)
             seconds.append(time.perf_counter() - started)
             train_loss.append(float(clf.loss_))
-    return {"epoch_seconds": seconds, "train_loss": train_loss,
+    fit_seconds = time.perf_counter() - fit_started
+    return {"epoch_seconds": seconds, "fit_seconds": fit_seconds, "train_loss": train_loss,
             "test_accuracy": float(clf.score(X_test, y_test)), "sklearn_recipe": recipe}
 
 
@@ -170,11 +172,16 @@ def compare(args) -> dict:
 
     summary = {impl: summarize(impl, runs[impl]) for impl in impls if runs[impl]}
     baseline = summary.get(BASELINE)
+    torch_row = summary.get("torch-eager")
     for row in summary.values():
         comparable = baseline is not None and not row["smoke"] and not baseline["smoke"]
         row["ratio_to_xpnn_numpy"] = (row["epoch_seconds"]["median"]
                                       / baseline["epoch_seconds"]["median"]
                                       if comparable else None)
+        row["fit_ratio_to_torch_eager"] = (
+            row["fit_seconds_per_epoch"]["median"] / torch_row["fit_seconds_per_epoch"]["median"]
+            if torch_row is not None and row["fit_seconds_per_epoch"] and not row["smoke"]
+            else None)
     train_rows = args.subset or 60000
     data_mib = common.float32_mib(train_rows + 10000)
     return {"benchmark": "compare", "environment": environment,
@@ -210,6 +217,13 @@ def summarize(impl: str, runs: list[dict]) -> dict:
             "run_median_epoch_seconds": [common.spread(common.timed_epochs(r["epoch_seconds"]))
                                          ["median"] for r in runs],
             "first_epoch_seconds": common.spread([r["epoch_seconds"][0] for r in runs]),
+            # what a user waits for: fit() from a fresh process (setup and first epoch
+            # included), per epoch; and how uneven a run's epochs are (slowest / fastest)
+            "fit_seconds_per_epoch": (common.spread(fits) if (fits := [
+                r["fit_seconds"] / len(r["epoch_seconds"]) for r in runs if "fit_seconds" in r])
+                else None),
+            "slowest_over_fastest": common.spread([max(r["epoch_seconds"]) / min(r["epoch_seconds"])
+                                                   for r in runs]),
             "test_accuracy": common.spread([r["test_accuracy"] for r in runs]),
             "peak_rss_mib": max(r["peak_rss_mib"] for r in runs),
             "peak_rss_after_load_mib": max(r["peak_rss_after_load_mib"] for r in runs),
@@ -225,17 +239,24 @@ def markdown_report(result: dict) -> str:
         rss = row["peak_rss_mib"]
         note = (f"smoke: 1 epoch on {row['train_rows']} rows" if row["smoke"]
                 else f"runs: {row['runs']}, timed epochs per run: {max(row['epochs'] - 1, 1)}")
+        fit = row["fit_seconds_per_epoch"]
+        fit_ratio = row["fit_ratio_to_torch_eager"]
         rows.append([impl, f"{epoch['median']:.3f}", f"{epoch['q1']:.3f}-{epoch['q3']:.3f}",
                      f"{epoch['min']:.3f}-{epoch['max']:.3f}",
                      "-" if ratio is None else f"{ratio:.2f}x",
                      f"{row['first_epoch_seconds']['median']:.3f}",
+                     "-" if not fit else f"{fit['median']:.3f}",
+                     "-" if fit_ratio is None else f"{fit_ratio:.2f}x",
+                     f"{row['slowest_over_fastest']['max']:.2f}",
                      f"{row['test_accuracy']['median']:.4f}",
                      f"{rss:.0f}{'' if rss <= result['rss_budget_mib'] else ' (over)'}", note])
     for impl, problem in result["problems"].items():
-        rows.append([impl, "-", "-", "-", "-", "-", "-", "-", problem.replace("|", "/")])
+        rows.append([impl, "-", "-", "-", "-", "-", "-", "-", "-", "-", "-",
+                     problem.replace("|", "/")])
     table = common.markdown_table(
         ["implementation", "median epoch s", "IQR s", "min-max s", "vs xpnn-numpy",
-         "first epoch s", "test acc", "peak RSS MiB", "notes"], rows)
+         "first epoch s", "fit s/epoch", "fit vs torch-eager", "slowest/fastest epoch",
+         "test acc", "peak RSS MiB", "notes"], rows)
     baseline = result["summary"].get(BASELINE, {})
     versions = ", ".join(f"{name} {version}" for name, version in env["versions"].items())
     warning = common.load_warning(env)

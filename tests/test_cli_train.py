@@ -140,3 +140,30 @@ def test_activation_and_l2_flags_reach_the_model():
     summary = xpnn_json("train", "--epochs", "3", "--activation", "tanh", "--alpha", "1e-3",
                         "--lr-schedule", "invscaling", "--optimizer", "nesterov", "--lr", "0.05")
     assert summary["activation"] == "tanh" and summary["test_accuracy"] > 0.8
+
+
+@pytest.mark.parametrize("flags, needle", [
+    (["--momentum", "1.5"], "--momentum"), (["--alpha", "-1"], "--alpha"),
+    (["--weight-decay", "-1", "--optimizer", "adamw"], "--weight-decay"),
+    (["--check-every", "-3"], "--check-every"),
+    (["--lr-schedule", "invscaling"], "applies to sgd"),
+])
+def test_out_of_range_numeric_flags_are_one_line_errors(flags, needle):
+    _one_line_error(xpnn("train", "--epochs", "1", *flags), needle)
+
+
+def test_adaptive_schedule_divides_on_plateaus_and_resume_keeps_patience(tmp_path):
+    from xpnn.checkpoint_io import load_checkpoint
+
+    model = tmp_path / "m.safetensors"
+    # full-batch SGD at lr 1e-5 improves the loss by less than tol each epoch: plateaus
+    assert xpnn("train", "--optimizer", "sgd", "--lr", "1e-5", "--epochs", "6", "--batch-size",
+                "full", "--lr-schedule", "adaptive", "--patience", "1", "--quiet", "--save",
+                model).returncode == 0
+    assert load_checkpoint(model)[1]["state"]["lr_factor"] < 1.0
+    stopper = tmp_path / "es.safetensors"
+    assert xpnn("train", "--epochs", "2", "--early-stopping", "--patience", "50", "--quiet",
+                "--save", stopper).returncode == 0
+    assert xpnn("train", "--resume", stopper, "--epochs", "3", "--early-stopping", "--quiet",
+                "--save", stopper).returncode == 0
+    assert load_checkpoint(stopper)[1]["hyperparameters"]["n_iter_no_change"] == 50

@@ -247,3 +247,28 @@ def test_scikit_learns_own_mlp_cannot_do_that(digits):
 
     assert not MLPClassifier().__sklearn_tags__().array_api_support
     assert xpnn.MLPClassifier().__sklearn_tags__().array_api_support
+
+
+def test_validation_r2_is_scikit_learns_also_for_constant_outputs():
+    from sklearn.metrics import r2_score
+
+    from xpnn.heads import SquaredErrorIdentity
+
+    y = np.array([[1.0, 0.0, 5.0], [2.0, 0.0, 5.0], [3.0, 0.0, 5.0], [5.0, 0.0, 5.0]])
+    predicted = y + np.array([[0.5, 1.0, 0.0], [-0.2, 1.0, 0.0], [0.1, 1.0, 0.0],
+                              [0.0, 1.0, 0.0]])  # output 2 wrong, output 3 exact
+    finish = SquaredErrorIdentity.score_context(y, None)
+    assert finish(np.sum((predicted - y) ** 2, axis=0)) == pytest.approx(r2_score(y, predicted))
+
+
+def test_float_and_bool_class_labels_save_and_load(digits, tmp_path):
+    from xpnn.checkpoint import load_model, save_model
+
+    X_train, X_test, y_train, _ = digits
+    for labels in (y_train.astype(float), y_train > 4):
+        model = xpnn.MLPClassifier(hidden_layer_sizes=(8,), max_iter=2, random_state=0)
+        model.fit(X_train, labels)
+        save_model(tmp_path / "m.safetensors", model)
+        loaded, _, _ = load_model(tmp_path / "m.safetensors")
+        assert loaded.classes_.dtype == model.classes_.dtype
+        np.testing.assert_array_equal(loaded.predict(X_test), model.predict(X_test))

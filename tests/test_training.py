@@ -297,9 +297,9 @@ def test_resuming_an_early_stopped_model_trains_on_and_keeps_best_weights_apart(
     stopped_at = clf.state_.epoch
     assert clf.state_.converged and stopped_at < 200
     best = {k: np.array(v, copy=True) for k, v in clf.state_.best_params.items()}
-    for name, value in clf.params_.items():  # restored weights are a copy of the best
+    for name, value in clf.params_.items():  # predicting: the best epoch's weights
         np.testing.assert_array_equal(value, best[name])
-        assert value is not clf.state_.best_params[name]
+        assert value is not clf.state_.params[name]  # training goes on from the last epoch's
     clf.n_iter_no_change = 6
     clf.max_iter = stopped_at + 40
     clf.resume_fit(X, y)
@@ -325,3 +325,91 @@ def test_warm_start_and_partial_fit_continue_from_the_fitted_weights(digits_data
     assert online.score(X[1500:], y[1500:]) > 0.85
     with pytest.raises(ValueError, match="classes must be passed"):
         xpnn.MLPClassifier().partial_fit(X[:10], y[:10])
+
+
+def test_resuming_with_early_stopping_equals_an_uninterrupted_run(digits_data):
+    """The last epoch's weights go on training; the best epoch's are the ones predicting."""
+    X, y = digits_data
+    kwargs = dict(hidden_layer_sizes=(16,), random_state=0, dtype="float64",
+                  learning_rate_init=0.3, early_stopping=True, n_iter_no_change=100)
+    full = xpnn.MLPClassifier(max_iter=12, **kwargs).fit(X, y)
+    part = xpnn.MLPClassifier(max_iter=6, **kwargs).fit(X, y)
+    part.set_params(max_iter=12)
+    part.resume_fit(X, y)
+    assert part.validation_scores_ == full.validation_scores_
+    for name, value in full.state_.params.items():
+        np.testing.assert_array_equal(part.state_.params[name], value)
+    best = int(np.argmax(full.validation_scores_))
+    assert full.best_validation_score_ == full.validation_scores_[best]
+    np.testing.assert_array_equal(full.predict_proba(X), part.predict_proba(X))
+
+
+def test_warm_start_keeps_the_best_weights_of_the_earlier_fit(digits_data):
+    X, y = digits_data
+    model = xpnn.MLPClassifier(hidden_layer_sizes=(16,), max_iter=30, random_state=0,
+                               early_stopping=True, warm_start=True, n_iter_no_change=3)
+    model.fit(X, y)
+    best, best_score = {k: v.copy() for k, v in model.params_.items()}, model.best_validation_score_
+    model.set_params(learning_rate_init=0.5, max_iter=3).fit(X, y)  # a worse second fit
+    if model.best_validation_score_ == best_score:  # no new best: the old best weights stay
+        for name, value in best.items():
+            np.testing.assert_array_equal(model.params_[name], value)
+    assert model.best_validation_score_ >= best_score
+
+
+def test_a_failed_first_partial_fit_leaves_nothing_behind(digits_data):
+    X, y = digits_data
+    bad = X[:50].copy()
+    bad[0, 0] = np.nan
+    model = xpnn.MLPClassifier(hidden_layer_sizes=(8,), max_iter=2, random_state=0)
+    with pytest.raises(ValueError, match="NaN"):
+        model.partial_fit(bad, y[:50], classes=[0, 1])
+    model.fit(X, y)  # learns all ten classes, not the two the failed call named
+    assert list(model.classes_) == list(range(10))
+
+
+def test_cosine_has_no_horizon_in_partial_fit_and_a_zero_rate_moves_nothing(digits_data):
+    X, y = digits_data
+    with pytest.raises(ValueError, match="cosine"):
+        xpnn.MLPClassifier(learning_rate="cosine").partial_fit(X, y, classes=range(10))
+    model = xpnn.MLPClassifier(hidden_layer_sizes=(8,), learning_rate="cosine", max_iter=2,
+                               batch_size=50, random_state=0).fit(X, y)
+    before = {k: v.copy() for k, v in model.state_.params.items()}
+    model.set_params(max_iter=3)
+    model.resume_fit(X[:100], y[:100])  # past the planned horizon: a rate of 0, no update
+    for name, value in before.items():
+        np.testing.assert_array_equal(model.state_.params[name], value)
+
+
+def test_batches_whose_rows_all_weigh_zero_are_skipped(digits_data):
+    X, y = digits_data
+    weights = np.ones(len(y))
+    weights[:300] = 0.0  # the first three batches, without shuffling
+    model = xpnn.MLPClassifier(hidden_layer_sizes=(16,), max_iter=20, batch_size=100,
+                               learning_rate_init=1e-2, shuffle=False, random_state=0)
+    model.fit(X, y, sample_weight=weights)
+    assert np.all(np.isfinite(model.loss_curve_)) and model.score(X[300:], y[300:]) > 0.8
+
+
+def test_scikit_learns_schedules_apply_to_sgd_only(digits_data):
+    X, y = digits_data
+    kwargs = dict(hidden_layer_sizes=(8,), max_iter=3, random_state=0)
+    constant = xpnn.MLPClassifier(**kwargs).fit(X, y)
+    for schedule in ("invscaling", "adaptive"):
+        adam = xpnn.MLPClassifier(learning_rate=schedule, **kwargs).fit(X, y)
+        assert adam.loss_curve_ == constant.loss_curve_  # as scikit-learn: ignored by adam
+    sgd = [xpnn.MLPClassifier(solver="sgd", learning_rate=s, **kwargs).fit(X, y).loss_curve_
+           for s in ("constant", "invscaling")]
+    assert sgd[0] != sgd[1]
+
+
+def test_lbfgs_resume_runs_up_to_max_iter_in_all(digits_data):
+    X, y = digits_data
+    model = xpnn.MLPClassifier(solver="lbfgs", hidden_layer_sizes=(8,), max_iter=5,
+                               random_state=0).fit(X, y)
+    assert model.n_iter_ == 5
+    model.resume_fit(X, y)
+    assert model.n_iter_ == 5
+    model.set_params(max_iter=8)
+    model.resume_fit(X, y)
+    assert model.n_iter_ == 8

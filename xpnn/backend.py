@@ -53,6 +53,16 @@ class Backend:
             return self.device  # a cupy.cuda.Device is a context manager
         return contextlib.nullcontext()
 
+    def step_kernel(self, spec, optimizer):
+        """The fast path for the training step on this backend, or None for the array-API
+        reference (see xpnn/kernels/). NumPy: the step in reused buffers."""
+        if self.name != "numpy":
+            return None
+        from .kernels import numpy_step
+
+        return numpy_step.NumpyStep(spec, optimizer) if numpy_step.supports(spec,
+                                                                            optimizer) else None
+
     def quiet_float_errors(self):
         """Silence NumPy's overflow/invalid warnings: the divergence guard reports them."""
         if self.name == "numpy":
@@ -204,15 +214,22 @@ def device_context(array):
     return contextlib.nullcontext()
 
 
-def read_scalars(scalars, xp) -> list[float]:
-    """0-d device arrays -> host floats with ONE device-to-host copy (one sync on a GPU).
+def read_scalars(values, xp) -> list:
+    """0-d or 1-d device arrays -> host values (floats, or float64 NumPy vectors for 1-d)
+    with ONE device-to-host copy (one sync on a GPU).
 
     Stacked as float64 where the namespace has it (counts stay exact past 2**24), else in
     float32 (JAX without x64).
     """
-    dtype = xp.float64 if _has_float64(xp, scalars[0]) else xp.float32
-    stacked = xp.stack([xp.astype(value, dtype) for value in scalars])
-    return [float(value) for value in as_host_array(stacked).tolist()]
+    dtype = xp.float64 if _has_float64(xp, values[0]) else xp.float32
+    flat = [xp.reshape(xp.astype(value, dtype), (-1,)) for value in values]
+    host = np.asarray(as_host_array(xp.concat(flat)), dtype=np.float64)
+    out, start = [], 0
+    for value, piece in zip(values, flat):
+        stop = start + piece.shape[0]
+        out.append(float(host[start]) if value.ndim == 0 else host[start:stop])
+        start = stop
+    return out
 
 
 def _has_float64(xp, array) -> bool:

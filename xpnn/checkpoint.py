@@ -48,6 +48,7 @@ def save_model(path, model: BaseMLP, *, preprocessing: Preprocessing | None = No
         "hyperparameters": hyperparameters,
         "seed": int(model.seed_),
         "classes": as_host_array(model.classes_).tolist() if hasattr(model, "classes_") else None,
+        "classes_dtype": model.classes_.dtype.str if hasattr(model, "classes_") else None,
         "feature_names": (None if not hasattr(model, "feature_names_in_")
                           else [str(name) for name in model.feature_names_in_]),
         "optimizer_step": int(state.opt_state["step"]),
@@ -113,7 +114,9 @@ def _rebuild(tensors, metadata, backend, device):
     model.n_layers_ = len(arch["hidden"]) + 2
     model.out_activation_ = "softmax" if metadata["kind"] == "MLPClassifier" else "identity"
     if metadata["kind"] == "MLPClassifier":
-        model.classes_ = np.asarray(metadata["classes"])  # host, as fit keeps them
+        dtype = metadata.get("classes_dtype")  # ints, floats, bools or names, as fitted
+        model.classes_ = np.asarray(metadata["classes"], dtype=None if dtype is None
+                                    else np.dtype(dtype))
     model._fit_caller = (backend.name, str(backend.device))
     model._publish()
     preprocessing = Preprocessing("scale", 1.0)  # saved by the library: features as given

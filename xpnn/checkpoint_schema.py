@@ -117,21 +117,43 @@ def _check(tensors, metadata):
     _require(_is_int(metadata.get("seed"), 0), f"seed {metadata.get('seed')!r} is not a "
                                                f"non-negative integer")
     if kind == "MLPClassifier":
-        _check_classes(metadata.get("classes"), n_outputs)
+        _check_classes(metadata.get("classes"), metadata.get("classes_dtype"), n_outputs)
     _check_state(metadata)
     _check_preprocessing(metadata.get("preprocessing"), tensors, n_features)
     info = metadata.get("info", {})
     _require(info is None or isinstance(info, dict), f"info is a {type(info).__name__}, not an "
                                                      f"object")
-    _check_tensors(tensors, layer_sizes(n_features, hidden, n_outputs), dtype)
+    _check_tensors(tensors, layer_sizes(n_features, hidden, n_outputs), dtype,
+                   _optimizer_slots(hyper))
 
 
-def _check_classes(classes, n_outputs):
+def _optimizer_slots(hyper) -> set:
+    """The optimizer-state slots the saved solver keeps for every parameter."""
+    solver = hyper.get("solver", "adam")
+    if solver in ("adam", "adamw"):
+        return {"m", "v"}
+    if solver == "sgd" and hyper.get("momentum", 0.9):
+        return {"momentum"}
+    return set()
+
+
+def _check_classes(classes, dtype, n_outputs):
     _require(isinstance(classes, list), f"classes {classes!r} is not a list")
     _require(len(classes) == n_outputs, f"{len(classes)} classes for {n_outputs} outputs")
-    numbers_ = all(_is_int(c, -(2**63)) for c in classes)
+    integers = all(_is_int(c, -(2**63)) for c in classes)
+    numbers_ = all(_is_number(c) and math.isfinite(c) for c in classes)
+    flags = all(isinstance(c, bool) for c in classes)
     names = all(isinstance(c, str) for c in classes)
-    _require(numbers_ or names, "classes are neither all integers nor all names")
+    _require(integers or numbers_ or flags or names,
+             "classes are neither all numbers, all true/false, nor all names")
+    if dtype is not None:
+        try:
+            kind = np.dtype(dtype).kind
+        except TypeError:
+            raise _Bad(f"classes_dtype {dtype!r} is not a dtype") from None
+        _require(kind in "biufU", f"classes_dtype {dtype!r} is not numbers, bools or text")
+        _require({"b": flags, "i": integers, "u": integers, "f": numbers_, "U": names}[kind],
+                 f"classes do not hold {dtype} values")
     _require(len(set(classes)) == len(classes), "classes are not unique")
     _require(classes == sorted(classes), "classes are not in sorted order")
 
@@ -185,11 +207,19 @@ def _check_preprocessing(pre, tensors, n_features):
         _require(bool(np.all(tensors["preprocess/std"] > 0)), "preprocess/std is not positive")
 
 
-def _check_tensors(tensors, sizes, dtype):
+def _check_tensors(tensors, sizes, dtype, slots):
     shapes = parameter_shapes(sizes)
     params = {key[len("params/"):] for key in tensors if key.startswith("params/")}
     _require(params == set(shapes), f"parameter tensors {sorted(params)} do not match the "
                                     f"architecture's {sorted(shapes)}")
+    state = {key for key in tensors if key.startswith("optim/")}
+    expected = {f"optim/{slot}/{name}" for slot in slots for name in shapes}
+    _require(state == expected, f"optimizer state tensors {sorted(state - expected)[:3]} "
+                                f"extra, {sorted(expected - state)[:3]} missing for the "
+                                f"saved solver")
+    best = {key[len("best/"):] for key in tensors if key.startswith("best/")}
+    _require(not best or best == set(shapes), f"best-weight tensors {sorted(best)} are "
+                                              f"incomplete")
     for key, value in tensors.items():
         prefix, _, rest = key.partition("/")
         if prefix == "preprocess":

@@ -25,6 +25,14 @@ class HelpFormat(argparse.ArgumentDefaultsHelpFormatter):
 HELP_FORMAT = HelpFormat
 
 
+class OneLineErrors(argparse.ArgumentParser):
+    """A bad flag is one line on stderr and exit 2, as every other bad input (no usage dump;
+    it names --help instead)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _hidden(text: str):
     try:
         widths = tuple(int(part) for part in text.split(",") if part.strip())
@@ -59,6 +67,33 @@ def _positive_float(text: str):
     return value
 
 
+def _nonnegative_float(text: str):
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
+def _unit_interval(text: str):
+    value = _nonnegative_float(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}")
+    return value
+
+
+def _nonnegative_int(text: str):
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
 def _fraction(text: str):
     value = _positive_float(text)
     if not value < 1:
@@ -77,11 +112,12 @@ def _choices(parameter: str) -> tuple:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrors(
         prog="xpnn", formatter_class=HELP_FORMAT,
         description="Train, evaluate and use MLP classifiers on CPU (NumPy) or GPU (CuPy).")
     parser.add_argument("--version", action="version", version=f"xpnn {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                     parser_class=OneLineErrors)
     _add_train(commands)
     _add_evaluate(commands)
     _add_predict(commands)
@@ -125,12 +161,14 @@ def _add_train(commands):
                        choices=("sgd", "momentum", "nesterov", "adam", "adamw"),
                        help="update rule (sgd/momentum/nesterov: solver='sgd')")
     model.add_argument("--lr-schedule", choices=_choices("learning_rate"),
-                       help="learning rate over the run: constant, cosine decay to 0, "
-                            "invscaling lr/(t+1)^0.5, adaptive /5 on plateaus (recipe)")
-    model.add_argument("--momentum", type=float, default=0.9, help="for momentum/nesterov")
-    model.add_argument("--alpha", type=float, default=0.0,
+                       help="learning rate over the run: constant, cosine decay to 0; with "
+                            "sgd/momentum/nesterov also invscaling lr/(t+1)^0.5 and adaptive "
+                            "(/5 after --patience epochs without progress) (recipe)")
+    model.add_argument("--momentum", type=_unit_interval, default=0.9,
+                       help="for momentum/nesterov")
+    model.add_argument("--alpha", type=_nonnegative_float, default=0.0,
                        help="L2 penalty on the weights, scikit-learn's alpha")
-    model.add_argument("--weight-decay", type=float, default=0.0,
+    model.add_argument("--weight-decay", type=_nonnegative_float, default=0.0,
                        help="AdamW's decoupled weight decay (--optimizer adamw)")
     model.add_argument("--seed", type=int, default=0, help="seed for split, init, batch order")
     model.add_argument("--classes", type=_positive_int,
@@ -146,7 +184,7 @@ def _add_train(commands):
                      help="validation fraction for --early-stopping (default 0.1)")
     run.add_argument("--patience", type=_positive_int, default=5,
                      help="epochs without improvement before early stopping")
-    run.add_argument("--check-every", type=int, default=0,
+    run.add_argument("--check-every", type=_nonnegative_int, default=0,
                      help="steps between divergence checks (0: once per epoch, no extra syncs)")
     run.add_argument("--save", metavar="MODEL", help="write the model here (.safetensors), atomically")
     run.add_argument("--resume", metavar="MODEL", help="continue training a saved model exactly")

@@ -139,21 +139,25 @@ class BaseMLP(BaseEstimator):
         check_is_fitted(self)
         return self._fit(X, y, sample_weight, "resume", on_epoch, on_step)
 
-    def _check_solver(self):
+    def _has_partial_fit(self):
         if self.solver == "lbfgs":
             raise AttributeError(f"partial_fit is not available for solver={self.solver!r}; "
                                  f"use a stochastic solver ({', '.join(OPTIMIZERS)})")
         return True
 
-    def _fit(self, X, y, sample_weight, mode, on_epoch=None, on_step=None):
+    def _fit(self, X, y, sample_weight, mode, on_epoch=None, on_step=None, classes=None):
         self._validate_params()
         fitted = hasattr(self, "state_")
         first = not fitted or (mode == "fit" and not self.warm_start) or (
             mode == "partial" and not fitted)
         if mode == "partial" and self.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True")
+        if mode == "partial" and self.learning_rate == "cosine":
+            raise ValueError("learning_rate='cosine' decays over max_iter epochs of the data "
+                             "given to fit; partial_fit has no such horizon: use 'constant', "
+                             "'invscaling' or 'adaptive'")
         caller, X = inputs.check_X(self, X, reset=first)
-        y_host = self._check_y(y, X.shape[0], first)
+        y_host = self._check_y(y, X.shape[0], first, classes)
         weights = inputs.check_sample_weight(sample_weight, X.shape[0])
         if self.comm is not None and self.solver == "lbfgs":
             raise ValueError("comm= (data-parallel training) needs a stochastic solver "
@@ -175,15 +179,18 @@ class BaseMLP(BaseEstimator):
         if first:
             self._initialize(backend, caller, features.shape[1], y_host)
         elif mode == "fit":  # warm start: the same weights, a fresh optimizer and epoch count
-            self.state_ = TrainState(self.state_.params, self._optimizer().init_state(
-                self.state_.params, backend.xp), history=self.state_.history,
-                samples_seen=self.state_.samples_seen, best_loss=self.state_.best_loss,
-                best_score=self.state_.best_score)
+            old = self.state_
+            self.state_ = TrainState(old.params, self._optimizer().init_state(old.params,
+                                                                              backend.xp),
+                                     history=old.history, samples_seen=old.samples_seen,
+                                     best_loss=old.best_loss, best_score=old.best_score,
+                                     best_epoch=old.best_epoch, best_params=old.best_params)
         self._fit_caller = caller.key
         if self.solver == "lbfgs":
-            self._fit_lbfgs(backend, features, targets, row_weights)
+            self._fit_lbfgs(backend, features, targets, row_weights, mode)
         else:
-            data, val = self._splits(backend, features, targets, row_weights, y_host, mode)
+            data, val = self._splits(backend, features, targets, row_weights, y_host, mode,
+                                     weights)
             config = self._config(len(data), mode)
             try:
                 train(self.state_, self._optimizer(), data, config, self.rng_, backend,
@@ -261,10 +268,17 @@ class BaseMLP(BaseEstimator):
             max_iter=max_iter, batch_size=batch_size, shuffle=bool(self.shuffle),
             tol=float(self.tol), n_iter_no_change=self.n_iter_no_change,
             early_stopping=bool(self.early_stopping) and mode != "partial",
-            learning_rate=self.learning_rate, learning_rate_init=float(self.learning_rate_init),
+            learning_rate=self._schedule(), learning_rate_init=float(self.learning_rate_init),
             power_t=float(self.power_t), check_every=int(self.check_every), spec=self._spec())
 
-    def _splits(self, backend, features, targets, row_weights, y_host, mode):
+    def _schedule(self) -> str:
+        """scikit-learn's schedules (invscaling, adaptive) apply to solver='sgd' only, as in
+        scikit-learn (which ignores them for adam); xpnn's cosine to every solver."""
+        if self.learning_rate in ("invscaling", "adaptive") and self.solver != "sgd":
+            return "constant"
+        return self.learning_rate
+
+    def _splits(self, backend, features, targets, row_weights, y_host, mode, weights=None):
         """(training split, validation split or None): scikit-learn holds out
         ``validation_fraction`` (stratified for a classifier) only for early stopping. Its
         own stream from the seed, so a resumed run holds out the same rows."""
@@ -281,11 +295,19 @@ class BaseMLP(BaseEstimator):
         if len(val_idx) < 2:
             raise ValueError("The validation set is too small. Increase 'validation_fraction' "
                              "or the size of your dataset.")
+        for part, idx in (("validation", val_idx), ("training", train_idx)):
+            if weights is not None and not np.sum(weights[idx]) > 0:
+                raise ValueError(f"sample_weight: every {part} row held out for early stopping "
+                                 f"has weight 0; give some of them a positive weight")
         return _rows(data, train_idx, backend), _rows(data, val_idx, backend)
 
-    def _fit_lbfgs(self, backend, features, targets, row_weights):
+    def _fit_lbfgs(self, backend, features, targets, row_weights, mode):
+        # resume_fit: up to max_iter iterations in all; fit (also warm start): max_iter more
+        max_iter = int(self.max_iter) - (self.state_.epoch if mode == "resume" else 0)
+        if max_iter <= 0:
+            return
         result = lbfgs.minimize(self.state_, DeviceSplit(features, targets, row_weights),
-                                self._spec(), backend, max_iter=int(self.max_iter),
+                                self._spec(), backend, max_iter=max_iter,
                                 max_fun=int(self.max_fun), tol=float(self.tol),
                                 verbose=bool(self.verbose))
         self.state_.epoch += result.n_iter
@@ -299,10 +321,13 @@ class BaseMLP(BaseEstimator):
     def _publish(self):
         """The fitted attributes, under scikit-learn's names, from the training state."""
         state = self.state_
-        self.params_ = state.params
-        n = mlp.n_layers(state.params)
-        self.coefs_ = [state.params[f"w{layer}"] for layer in range(1, n + 1)]
-        self.intercepts_ = [state.params[f"b{layer}"] for layer in range(1, n + 1)]
+        # early stopping: predict with the best epoch's weights (scikit-learn restores them);
+        # training goes on from state.params, the last epoch's
+        best = self.early_stopping and state.best_params is not None
+        self.params_ = state.best_params if best else state.params
+        n = mlp.n_layers(self.params_)
+        self.coefs_ = [self.params_[f"w{layer}"] for layer in range(1, n + 1)]
+        self.intercepts_ = [self.params_[f"b{layer}"] for layer in range(1, n + 1)]
         self.history_ = state.history
         self.n_iter_ = state.epoch
         self.t_ = state.samples_seen
@@ -430,27 +455,23 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             weight_decay=weight_decay, dtype=dtype, device=device, check_every=check_every,
             comm=comm)
 
-    @available_if(lambda est: est._check_solver())
+    @available_if(lambda est: est._has_partial_fit())
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One pass over the given rows (one epoch). The first call needs ``classes``: every
         label that any later call may bring."""
-        if not hasattr(self, "state_"):
-            if classes is None:
-                raise ValueError("classes must be passed on the first call to partial_fit.")
-            self._partial_classes = np.unique(inputs.host_labels(classes))
-        return self._fit(X, y, sample_weight, "partial")
+        if not hasattr(self, "state_") and classes is None:
+            raise ValueError("classes must be passed on the first call to partial_fit.")
+        return self._fit(X, y, sample_weight, "partial", classes=classes)
 
-    def _check_y(self, y, n_rows, first):
+    def _check_y(self, y, n_rows, first, classes=None):
         labels = inputs.check_class_labels(y, n_rows)
         if first:
-            classes = getattr(self, "_partial_classes", None)
-            if classes is None:
-                classes = np.unique(labels)
+            classes = (np.unique(labels) if classes is None
+                       else np.unique(inputs.host_labels(classes)))
             if classes.size < 2:
                 raise ValueError(f"y has 1 class ({classes[0]!r}); a classifier needs at "
                                  f"least two classes")
             self.classes_ = classes  # on the host: names (str) have no dtype on a GPU
-            self.__dict__.pop("_partial_classes", None)
         return inputs.encode_labels(labels, self.classes_)
 
     def _n_outputs(self, y_host) -> int:
@@ -521,16 +542,14 @@ class MLPRegressor(RegressorMixin, BaseMLP):
             weight_decay=weight_decay, dtype=dtype, device=device, check_every=check_every,
             comm=comm)
 
-    @available_if(lambda est: est._check_solver())
+    @available_if(lambda est: est._has_partial_fit())
     def partial_fit(self, X, y, sample_weight=None):
         """One pass over the given rows (one epoch)."""
         return self._fit(X, y, sample_weight, "partial")
 
-    def _check_y(self, y, n_rows, first):
+    def _check_y(self, y, n_rows, first, classes=None):
         values = inputs.check_regression_targets(y, n_rows)
-        if first:
-            self._y_ndim = values.ndim
-        elif values.reshape(n_rows, -1).shape[1] != self.n_outputs_:
+        if not first and values.reshape(n_rows, -1).shape[1] != self.n_outputs_:
             raise ValueError(f"y has {values.reshape(n_rows, -1).shape[1]} outputs; the model "
                              f"was fitted with {self.n_outputs_}")
         return values.reshape(n_rows, -1)

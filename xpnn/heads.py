@@ -4,7 +4,8 @@ A classifier's head is softmax + cross-entropy (log-loss) over integer class ind
 regressor's is the identity + half squared error over float targets (n, k). Each head
 gives the loss, the loss with its gradient w.r.t. the raw outputs (fused where that is
 cheaper), the prediction transform, a per-batch training metric (or none), and the
-validation score scikit-learn uses (accuracy, R^2) as device sums read once per epoch.
+validation score scikit-learn uses (accuracy, R^2): device sums read once per epoch and
+finished on the host.
 """
 from __future__ import annotations
 
@@ -32,13 +33,14 @@ class SoftmaxCrossEntropy:
 
     @staticmethod
     def score_context(y_host, weights_host):
-        """Host-side constants for the validation score: here only the total weight."""
+        """finish(summed score_sum) -> the score, from the validation split's host targets
+        and weights: here the total weight."""
         total = float(len(y_host) if weights_host is None else np.sum(weights_host))
-        return None, lambda summed: summed / total
+        return lambda summed: summed / total
 
     @staticmethod
-    def score_sum(outputs, targets, xp, weights, context):
-        """Accuracy's numerator: the (weighted) count of correct rows."""
+    def score_sum(outputs, targets, xp, weights):
+        """Accuracy's numerator: the (weighted) count of correct rows (0-d)."""
         return ops.correct_count(outputs, targets, xp, weights)
 
 
@@ -59,23 +61,29 @@ class SquaredErrorIdentity:
 
     @staticmethod
     def score_context(y_host, weights_host):
-        """R^2 averaged over outputs: 1 - (1/k) sum_j SSres_j / SStot_j, with SStot from the
-        host targets in float64; the device sums SSres_j / (k SStot_j). An output with
-        SStot = 0 counts as a perfect fit (scikit-learn's force_finite)."""
+        """R^2 averaged over outputs, finished on the host in float64 from the device's
+        per-output residual sums: 1 - SSres_j / SStot_j, and for an output with SStot_j = 0,
+        1 if its residual is 0 else 0 (scikit-learn's force_finite)."""
         y = np.asarray(y_host, dtype=np.float64).reshape(len(y_host), -1)
         w = np.ones(len(y)) if weights_host is None else np.asarray(weights_host, np.float64)
-        mean = np.average(y, axis=0, weights=w)
-        ss_tot = np.sum(w[:, None] * (y - mean) ** 2, axis=0)
-        inv = np.where(ss_tot > 0, 1.0 / np.where(ss_tot > 0, ss_tot, 1.0), 0.0) / y.shape[1]
-        return inv, lambda summed: 1.0 - summed
+        ss_tot = np.sum(w[:, None] * (y - np.average(y, axis=0, weights=w)) ** 2, axis=0)
+
+        def finish(ss_res):
+            constant = ss_tot == 0
+            per_output = np.where(constant, (np.asarray(ss_res) == 0).astype(float),
+                                  1.0 - ss_res / np.where(constant, 1.0, ss_tot))
+            return float(np.mean(per_output))
+
+        return finish
 
     @staticmethod
-    def score_sum(outputs, targets, xp, weights, context):
+    def score_sum(outputs, targets, xp, weights):
+        """The (weighted) squared residual of each output (k,)."""
         residual = outputs - targets
         squared = residual * residual
         if weights is not None:
             squared = squared * weights[:, None]
-        return xp.sum(xp.sum(squared, axis=0) * context)
+        return xp.sum(squared, axis=0)
 
 
 HEADS = {"softmax": SoftmaxCrossEntropy, "identity": SquaredErrorIdentity}

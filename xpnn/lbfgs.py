@@ -7,6 +7,7 @@ fewer passes than a stochastic solver.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,7 +15,6 @@ import scipy.optimize
 
 from . import mlp
 from .backend import Backend, as_host_array, read_scalars
-from .heads import HEADS
 from .train import DeviceSplit, TrainState, batch_slices, rows_as_device_array
 
 CHUNK_ROWS = 8192
@@ -63,22 +63,22 @@ def minimize(state: TrainState, data: DeviceSplit, spec: mlp.MLPSpec, backend: B
 
 
 def _full_batch(params, data: DeviceSplit, spec, backend, total_weight, dtype):
-    """(loss as a host float, device gradients) of the whole data set, summed over chunks:
-    each chunk's mean loss weighted by its share of the rows (or of the weights)."""
+    """(loss as a host float, device gradients) of the whole data set: each chunk's mean
+    loss and gradients (``mlp.loss_and_grads`` without the L2 term) weighted by its share of
+    the rows (or of the weights), summed; then the L2 term once."""
     xp = backend.xp
-    head = HEADS[spec.head]
+    data_spec = dataclasses.replace(spec, alpha=0.0)
     loss_total, grads_total = None, None
     for start, stop in batch_slices(len(data), CHUNK_ROWS):
         inputs = rows_as_device_array(data.X, start, stop, backend, backend.dtype(dtype))
-        targets = data.y[start:stop, ...]
         weights = None if data.w is None else data.w[start:stop]
-        outputs, activations = mlp.forward(params, inputs, xp, spec)
-        loss, grad_outputs = head.loss_with_grad(outputs, targets, xp, weights)
+        loss, grads, _ = mlp.loss_and_grads(params, inputs, data.y[start:stop, ...], xp,
+                                            data_spec, weights)
         share = (float(stop - start) if weights is None else xp.sum(weights)) / total_weight
-        grads = mlp.backward(params, activations, grad_outputs * share, xp, spec)
-        loss = loss * share
-        loss_total = loss if loss_total is None else loss_total + loss
-        grads_total = grads if grads_total is None else {
-            name: grads_total[name] + grads[name] for name in grads}
+        if loss_total is None:
+            loss_total, grads_total = loss * share, {k: g * share for k, g in grads.items()}
+        else:
+            loss_total = loss_total + loss * share
+            grads_total = {k: grads_total[k] + g * share for k, g in grads.items()}
     loss_total = mlp.add_l2(loss_total, grads_total, params, spec.alpha, total_weight, xp)
     return read_scalars([loss_total], xp)[0], grads_total

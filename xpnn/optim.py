@@ -85,13 +85,18 @@ class Adam:
     def init_state(self, params, xp):
         return {"step": 0, "m": zeros_like_params(params, xp), "v": zeros_like_params(params, xp)}
 
+    def step_scalars(self, step: int, lr_scale: float = 1.0):
+        """(lr, step_size, eps_hat) of 1-based ``step``, host floats: the bias corrections
+        c1 = 1 - b1^t and c2 = 1 - b2^t folded into step_size = lr sqrt(c2) / c1 and
+        eps_hat = eps sqrt(c2)."""
+        lr = float(self.lr) * lr_scale
+        c1, c2 = 1.0 - float(self.beta1)**step, 1.0 - float(self.beta2)**step
+        return lr, lr * math.sqrt(c2) / c1, float(self.eps) * math.sqrt(c2)
+
     def update(self, params, grads, state, xp, lr_scale=1.0):
         step = state["step"] + 1
-        lr = float(self.lr) * lr_scale
+        lr, step_size, eps_hat = self.step_scalars(step, lr_scale)
         b1, b2, decay = float(self.beta1), float(self.beta2), float(self.weight_decay)
-        c1, c2 = 1.0 - b1**step, 1.0 - b2**step
-        step_size = lr * math.sqrt(c2) / c1
-        eps_hat = float(self.eps) * math.sqrt(c2)
         new_params, first, second = {}, dict(state["m"]), dict(state["v"])
         for name, param in params.items():
             grad = grads[name]
@@ -109,10 +114,11 @@ class Adam:
             grad *= 1.0 - b1
             m *= b1
             m += grad
-            denom = xp.sqrt(v)
-            denom += eps_hat
-            denom *= 1.0 / step_size
-            param -= m / denom
+            if step_size:  # a learning rate of 0 (a schedule's end) moves nothing
+                denom = xp.sqrt(v)
+                denom += eps_hat
+                denom *= 1.0 / step_size
+                param -= m / denom
             new_params[name], first[name], second[name] = param, m, v
         return new_params, {"step": step, "m": first, "v": second}
 

@@ -55,6 +55,7 @@ class TrainConfig:
     check_every: int = 0  # steps between divergence checks; 0: once per epoch
     eval_batch_size: int = 8192
     spec: mlp.MLPSpec = mlp.MLPSpec()
+    fast_paths: bool = True  # the backend's step kernel where it has one (xpnn/kernels/)
 
 
 @dataclass
@@ -157,22 +158,29 @@ class FitRun:
         self.on_epoch, self.on_step = on_epoch, on_step
         self.reducer = reducer  # None: one process
         self.stop_agreed = False  # the ranks agreed on a Ctrl-C at the last epoch's end
-        # data parallel with row weights: the host copy gives each batch's global and local
-        # weight sums without a message per step
-        self.host_w = (None if reducer is None or data.w is None
-                       else np.asarray(as_host_array(data.w), dtype=np.float64))
         self.xp = backend.xp
         self.head = HEADS[config.spec.head]
+        # the step kernel fuses backward and update: data parallel needs the gradient Allreduce
+        # between the two, so it runs the reference step
+        self.kernel = (backend.step_kernel(config.spec, optimizer)
+                       if config.fast_paths and reducer is None else None)
         self.slices = batch_slices(len(data), config.batch_size)
         self.dtype = backend.dtype("float64" if _is_float64(data, backend) else "float32")
         self.train_weight = self._weight_total(data)  # host floats, read once per fit
         self.val_weight = None if val is None else self._weight_total(val)
-        self.val_context = None
+        self.finish_score = None
         if val is not None:  # host constants of the validation score, read once per fit
-            aux, finish = self.head.score_context(
+            self.finish_score = self.head.score_context(
                 as_host_array(val.y), None if val.w is None else as_host_array(val.w))
-            self.val_context = (None if aux is None else backend.asarray(aux, self.dtype),
-                                finish)
+        # zero-weight batches are skipped (their weighted mean is 0/0): found on the host;
+        # data parallel, the same host weights give each batch's global and local sums
+        self.host_weights = None if data.w is None else as_host_array(data.w)
+        # the validation rows this process evaluates: all, or this rank's share
+        self.val_rows = val
+        if val is not None and reducer is not None:
+            lo, hi = shard_bounds(0, len(val), reducer.rank, reducer.size)
+            self.val_rows = DeviceSplit(val.X[lo:hi], val.y[lo:hi, ...],
+                                        None if val.w is None else val.w[lo:hi])
 
     def _weight_total(self, split) -> float:
         if split.w is None:
@@ -212,10 +220,9 @@ class FitRun:
                 break
             if self.stop_agreed:
                 raise TrainingInterrupted(state, agreed=True)
-        if config.early_stopping and state.best_params is not None:
-            # a copy: later (resumed) updates work in place and must not touch the best
-            # weights; the optimizer state stays that of the last epoch (scikit-learn's too)
-            state.params = {k: copy_array(v, self.backend) for k, v in state.best_params.items()}
+        # with early stopping, state.best_params are the weights to predict with (the
+        # estimator publishes them); state.params stay the last epoch's, so that a resumed
+        # run continues exactly where this one stopped
         return state
 
     def after_epoch(self, record) -> bool:
@@ -257,7 +264,10 @@ class FitRun:
             order = self.backend.asarray(host_order)
         loss_sum = xp.zeros((), dtype=self.dtype, device=self.backend.device)
         metric_sum = None
+        empty = self.zero_weight_batches(host_order)
         for step, (start, stop) in enumerate(self.slices, start=1):
+            if step in empty:  # nothing to learn from, and a 0/0 mean: skipped
+                continue
             inputs, targets, weights, portion = self.local_batch(order, host_order, start, stop)
             state.params, state.opt_state, loss, outputs = self.step(
                 state.params, state.opt_state, inputs, targets, weights, self.lr_scale(),
@@ -293,12 +303,23 @@ class FitRun:
         if self.val is not None:
             val_loss_sum, val_score_sum = rest
             record["val_loss"] = val_loss_sum / self.val_weight
-            record[val_score_key] = self.val_context[1](val_score_sum)
+            record[val_score_key] = self.finish_score(val_score_sum)
         return record
 
-    def lr_scale(self) -> float:
+    def zero_weight_batches(self, host_order) -> set:
+        """1-based steps whose rows all have weight 0 this epoch (host arithmetic only)."""
+        if self.host_weights is None:
+            return set()
+        weights = self.host_weights if host_order is None else self.host_weights[host_order]
+        starts = [start for start, _ in self.slices]
+        sums = np.add.reduceat(weights, starts) if starts else []
+        return {step for step, total in enumerate(sums, start=1) if not total > 0}
+
+    def lr_scale(self, opt_state=None) -> float:
+        """The schedule's factor for the next step of ``opt_state`` (default: the run's)."""
         state, config = self.state, self.config
-        return state.lr_factor * lr_scale(config.learning_rate, state.opt_state["step"],
+        opt_state = state.opt_state if opt_state is None else opt_state
+        return state.lr_factor * lr_scale(config.learning_rate, opt_state["step"],
                                           config.max_iter * len(self.slices),
                                           state.samples_seen, config.power_t)
 
@@ -310,11 +331,11 @@ class FitRun:
         if self.reducer is None:
             return (*self.batch(order, host_order, start, stop), None)
         lo, hi = shard_bounds(start, stop, self.reducer.rank, self.reducer.size)
-        if self.host_w is None:
+        if self.host_weights is None:
             share, denominator = (hi - lo) / (stop - start), float(stop - start)
         else:
             rows = host_order[start:stop] if host_order is not None else slice(start, stop)
-            batch_w = self.host_w[rows]
+            batch_w = np.asarray(self.host_weights[rows], dtype=np.float64)
             denominator = float(np.sum(batch_w))
             local = float(np.sum(batch_w[lo - start:hi - start]))
             share = local / denominator if local else 0.0
@@ -328,15 +349,17 @@ class FitRun:
             targets = data.y[start:stop, ...]
             weights = None if data.w is None else data.w[start:stop]
             return inputs, targets, weights
+        take = (self.kernel.take if self.kernel is not None
+                else lambda array, idx, slot: xp.take(array, idx, axis=0))
         if data.sparse:
             inputs = rows_as_device_array(data.X, start, stop, self.backend, self.dtype,
                                           host_order[start:stop])
             batch_idx = self.backend.asarray(host_order[start:stop])
         else:
             batch_idx = order[start:stop]
-            inputs = xp.take(data.X, batch_idx, axis=0)
-        targets = xp.take(data.y, batch_idx, axis=0)
-        weights = None if data.w is None else xp.take(data.w, batch_idx, axis=0)
+            inputs = take(data.X, batch_idx, "X")
+        targets = take(data.y, batch_idx, "y")
+        weights = None if data.w is None else take(data.w, batch_idx, "w")
         return inputs, targets, weights
 
     # -- one step --------------------------------------------------------------------
@@ -345,10 +368,13 @@ class FitRun:
              portion=None):
         """Forward, loss, backward, update: (params, opt_state, loss, outputs).
 
-        ``check(stage, arrays)`` (the divergence replay's) runs after each stage.
+        ``check(stage, arrays)`` (the divergence replay's) runs after each stage; the replay
+        always runs the reference code, the backend's kernel (if any) the training steps.
         ``portion`` (data parallel, see ``local_batch``): (share, denominator) of this
         rank's rows; the returned loss is then this rank's part of the global batch's loss.
         """
+        if check is None and self.kernel is not None:
+            return self.kernel.step(params, opt_state, inputs, targets, weights, scale)
         xp, spec = self.xp, self.config.spec
         outputs, activations = mlp.forward(params, inputs, xp, spec)
         if check:
@@ -384,23 +410,10 @@ class FitRun:
 
     def validation_sums(self):
         """[weighted loss sum, score numerator] over the validation split, on the device."""
-        xp, val = self.xp, self.val
-        loss_sum = xp.zeros((), dtype=self.dtype, device=self.backend.device)
-        score_sum = xp.zeros((), dtype=self.dtype, device=self.backend.device)
-        first, last = (0, len(val)) if self.reducer is None else shard_bounds(
-            0, len(val), self.reducer.rank, self.reducer.size)  # this rank's share
-        for start, stop in batch_slices(last - first, self.config.eval_batch_size):
-            start, stop = start + first, stop + first
-            inputs = rows_as_device_array(val.X, start, stop, self.backend, self.dtype)
-            outputs = mlp.predict_outputs(self.state.params, inputs, xp, self.config.spec)
-            targets = val.y[start:stop, ...]
-            weights = None if val.w is None else val.w[start:stop]
-            rows = (float(stop - start) if weights is None
-                    else xp.astype(xp.sum(weights), self.dtype))
-            loss_sum += self.head.loss(outputs, targets, xp, weights) * rows
-            score_sum += xp.astype(self.head.score_sum(outputs, targets, xp, weights,
-                                                       self.val_context[0]), self.dtype)
-        return [loss_sum, score_sum]
+        # data parallel: this rank's share of the rows (the sums are reduced per epoch)
+        return evaluate_sums(self.state.params, self.val_rows, self.xp, self.config.spec,
+                             batch_size=self.config.eval_batch_size, backend=self.backend,
+                             dtype=self.dtype, score=True)
 
     # -- divergence ------------------------------------------------------------------
 
@@ -455,12 +468,13 @@ class FitRun:
                                         f"not finite")
 
         steps = len(self.slices)
+        empty = self.zero_weight_batches(host_order)
         for step, (start, stop) in enumerate(self.slices[first_step:], start=first_step + 1):
+            if step in empty:
+                continue
             inputs, targets, weights, portion = self.local_batch(order, host_order, start, stop)
             kept = self.copy(params, opt_state)
-            scale = state.lr_factor * lr_scale(self.config.learning_rate, opt_state["step"],
-                                               self.config.max_iter * steps,
-                                               state.samples_seen, self.config.power_t)
+            scale = self.lr_scale(opt_state)
             try:
                 params, opt_state, _, _ = self.step(params, opt_state, inputs, targets,
                                                     weights, scale, check, portion)
@@ -493,15 +507,18 @@ def _is_float64(data: DeviceSplit, backend: Backend) -> bool:
     return data.X.dtype == backend.xp.float64
 
 
-def evaluate_sums(params, split: DeviceSplit, xp, spec: mlp.MLPSpec = mlp.MLPSpec(),
-                  batch_size: int = 8192, backend: Backend | None = None, dtype=None):
-    """(summed head loss, summed metric) over ``split`` as 0-d device arrays; the metric
-    is the head's (correct count for a classifier) or 0."""
+def evaluate_sums(params, split: DeviceSplit, xp, spec: mlp.MLPSpec = mlp.MLPSpec(), *,
+                  batch_size: int = 8192, backend: Backend | None = None, dtype=None,
+                  score: bool = False):
+    """[summed (weighted) head loss, summed statistic] over ``split`` on the device, in
+    batches; the statistic is the validation score's numerator (``score``), else the
+    training metric (correct count for a classifier; 0 when the head has none)."""
     head = HEADS[spec.head]
     dtype = dtype if dtype is not None else split.X.dtype
     device = backend.device if backend is not None else device_of(split.X)
+    statistic = head.score_sum if score else head.metric_sum
     loss_sum = xp.zeros((), dtype=dtype, device=device)
-    metric_sum = xp.zeros((), dtype=dtype, device=device)
+    total = xp.zeros((), dtype=dtype, device=device)
     for start, stop in batch_slices(len(split), batch_size):
         inputs = rows_as_device_array(split.X, start, stop, backend, dtype)
         outputs = mlp.predict_outputs(params, inputs, xp, spec)
@@ -509,16 +526,17 @@ def evaluate_sums(params, split: DeviceSplit, xp, spec: mlp.MLPSpec = mlp.MLPSpe
         weights = None if split.w is None else split.w[start:stop]
         rows = float(stop - start) if weights is None else xp.sum(weights)
         loss_sum += head.loss(outputs, targets, xp, weights) * rows
-        if head.metric is not None:
-            metric_sum += xp.astype(head.metric_sum(outputs, targets, xp, weights), dtype)
-    return [loss_sum, metric_sum]
+        if statistic is not None:
+            total = total + xp.astype(statistic(outputs, targets, xp, weights), dtype)
+    return [loss_sum, total]
 
 
 def evaluate(params, split: DeviceSplit, xp, spec: mlp.MLPSpec = mlp.MLPSpec(),
              batch_size: int = 8192, backend: Backend | None = None, dtype=None):
     """(mean head loss, mean metric) over ``split``, as host floats (one read at the end)."""
     loss_sum, metric_sum = read_scalars(
-        evaluate_sums(params, split, xp, spec, batch_size, backend, dtype), xp)
+        evaluate_sums(params, split, xp, spec, batch_size=batch_size, backend=backend,
+                      dtype=dtype), xp)
     total = float(len(split)) if split.w is None else float(as_host_array(xp.sum(split.w)))
     return loss_sum / total, metric_sum / total
 

@@ -74,8 +74,10 @@ def model_params(args, recipe) -> dict:
         "dtype": args.dtype, "random_state": args.seed,
         "early_stopping": args.early_stopping,
         "validation_fraction": args.val_split or 0.1,
-        # without --early-stopping the run trains exactly --epochs epochs
-        "n_iter_no_change": args.patience if args.early_stopping else math.inf,
+        # without --early-stopping (or the adaptive schedule's plateaus) the run trains
+        # exactly --epochs epochs
+        "n_iter_no_change": (args.patience if args.early_stopping
+                             or args.lr_schedule == "adaptive" else math.inf),
         "check_every": args.check_every,
     }
     params.update(OPTIMIZER_FLAG[args.optimizer])
@@ -92,6 +94,11 @@ def check_flags(args):
     if "--val-split" in given and not args.early_stopping:
         raise XpnnError("--val-split needs --early-stopping: validation rows are held out to "
                         "decide when to stop (as scikit-learn's validation_fraction)")
+    if args.lr_schedule in ("invscaling", "adaptive") and args.optimizer not in (
+            "sgd", "momentum", "nesterov"):
+        raise XpnnError(f"--lr-schedule {args.lr_schedule} applies to sgd, momentum and "
+                        f"nesterov (as scikit-learn's); with {args.optimizer} use constant or "
+                        f"cosine")
     if "--weight-decay" in given and args.optimizer != "adamw":
         raise XpnnError("--weight-decay is AdamW's decoupled decay: use it with --optimizer "
                         "adamw, or --alpha for an L2 penalty with any optimizer")
@@ -120,10 +127,11 @@ def check_resume_flags(args, model, info):
     changed += [flag for flag, key in FLAG_INFO.items()
                 if flag in given and not _same(current[key], recorded[key])]
     if changed:
+        changeable = [flag for flag, names in FLAG_PARAMS.items()
+                      if set(names) <= CHANGEABLE_ON_RESUME]
         raise XpnnError(f"{', '.join(changed)} cannot change on --resume: the run continues "
-                        f"with the settings saved in {args.resume} (only --epochs, "
-                        f"--early-stopping, --patience and --check-every may change; repeating "
-                        f"a saved value is fine)")
+                        f"with the settings saved in {args.resume} (only {', '.join(changeable)} "
+                        f"may change; repeating a saved value is fine)")
 
 
 def _same(a, b) -> bool:
@@ -239,10 +247,11 @@ def _train(args, comm) -> int:
     else:
         if args.epochs:
             model.max_iter = args.epochs
-        if args.early_stopping:
-            model.early_stopping = True
+        given = getattr(args, "given", ())
+        if "--patience" in given:
             model.n_iter_no_change = args.patience
-        elif "--patience" in getattr(args, "given", ()):
+        if args.early_stopping and not model.early_stopping:
+            model.early_stopping = True  # turned on now: --patience (or its default) counts
             model.n_iter_no_change = args.patience
         model.check_every = args.check_every
     dtype = model.dtype

@@ -1,0 +1,163 @@
+"""Issue class 6: a checkpoint whose tensors or metadata disagree with the architecture or
+the schema is refused on load, naming the field; never a traceback when the model runs.
+
+Each case edits a valid file's tensors or metadata and writes it again through
+``save_checkpoint`` (a fresh integrity digest: what a buggy writer or an older xpnn could
+produce), so the schema check, not the checksum, has to catch it.
+"""
+import numpy as np
+import pytest
+
+import xpnn
+from xpnn.checkpoint import load_model, save_model
+from xpnn.checkpoint_io import load_checkpoint, save_checkpoint
+from xpnn.errors import XpnnCheckpointError
+from xpnn.preprocess import Preprocessing
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    path = tmp_path_factory.mktemp("schema") / "m.safetensors"
+    model = xpnn.MLPClassifier(hidden_layer_sizes=(8, 6), max_iter=2, random_state=0,
+                               early_stopping=True).fit(X / 16, y)
+    save_model(path, model, preprocessing=Preprocessing("scale", 16.0),
+               info={"data": None, "dataset": "digits", "seed": 0, "test_split": 0.2})
+    return path
+
+
+def _rewrite(source, target, edit_tensors=None, edit_metadata=None):
+    tensors, metadata = load_checkpoint(source)
+    if edit_tensors:
+        edit_tensors(tensors)
+    if edit_metadata:
+        edit_metadata(metadata)
+    save_checkpoint(target, tensors, metadata)
+    return target
+
+
+def _pop_and_put(mapping, old, new):
+    mapping[new] = mapping.pop(old)
+
+
+TENSOR_EDITS = {
+    "transposed w2": (lambda t: t.update({"params/w2": t["params/w2"].T.copy()}), "params/w2"),
+    "reshaped bias": (lambda t: t.update({"params/b1": t["params/b1"].reshape(2, 4)}),
+                      "params/b1"),
+    "renamed bias": (lambda t: _pop_and_put(t, "params/b2", "params/b9"), "parameter tensors"),
+    "optimizer state of another shape": (
+        lambda t: t.update({"optim/m/w1": t["optim/m/w1"][:10].copy()}), "optim/m/w1"),
+    "float64 weights in a float32 model": (
+        lambda t: t.update({"params/w3": t["params/w3"].astype(np.float64)}), "float64"),
+    "an extra tensor": (lambda t: t.update({"junk/x": np.zeros(2, np.float32)}), "junk/x"),
+}
+
+METADATA_EDITS = {
+    "classes as a string": (lambda m: m.update(classes="0123456789"), "classes"),
+    "classes of the wrong count": (lambda m: m.update(classes=[0, 1, 2]), "3 classes for 10"),
+    "classes duplicated": (lambda m: m.update(classes=[0] * 10), "not unique"),
+    "classes reversed": (lambda m: m.update(classes=list(range(9, -1, -1))), "sorted"),
+    "value_range 0": (lambda m: m["preprocessing"].update(value_range=0), "value_range"),
+    "negative value_range": (lambda m: m["preprocessing"].update(value_range=-16.0),
+                             "value_range"),
+    "unknown preprocessing kind": (lambda m: m["preprocessing"].update(kind="whiten"),
+                                   "preprocessing.kind"),
+    "info as a list": (lambda m: m.update(info=[1, 2]), "info"),
+    "a negative seed": (lambda m: m.update(seed=-3), "seed"),
+    "a string seed": (lambda m: m.update(seed="zero"), "seed"),
+    "unknown solver": (lambda m: m["hyperparameters"].update(solver="rmsprop"), "solver"),
+    "unknown hyperparameter": (lambda m: m["hyperparameters"].update(lr=0.1), "lr"),
+    "unknown activation": (lambda m: m["architecture"].update(activation="swish"), "swish"),
+    "unknown kind": (lambda m: m.update(kind="SVC"), "kind"),
+    "epoch negative": (lambda m: m["state"].update(epoch=-1), "state.epoch"),
+    "lr_factor zero": (lambda m: m["state"].update(lr_factor=0), "lr_factor"),
+    "history not a list": (lambda m: m.update(history={"loss": 1}), "history"),
+    "rng state garbage": (lambda m: m.update(rng_state={"bit_generator": "PCG64",
+                                                        "state": "x"}), "rng_state"),
+    "hidden sizes disagree": (lambda m: m["architecture"].update(hidden=[8, 7]),
+                              "hidden_layer_sizes disagree"),
+    "hidden sizes and hyperparameters both changed": (
+        lambda m: (m["architecture"].update(hidden=[8, 7]),
+                   m["hyperparameters"].update(hidden_layer_sizes=[8, 7])), "shape"),
+}
+
+
+@pytest.mark.parametrize("case", list(TENSOR_EDITS))
+def test_tensor_names_dtypes_and_shapes_are_checked(saved, tmp_path, case):
+    edit, needle = TENSOR_EDITS[case]
+    path = _rewrite(saved, tmp_path / "bad.safetensors", edit_tensors=edit)
+    with pytest.raises(XpnnCheckpointError, match=f"{path}.*{needle}|{needle}.*"):
+        load_model(path)
+
+
+@pytest.mark.parametrize("case", list(METADATA_EDITS))
+def test_metadata_fields_are_checked_against_the_schema(saved, tmp_path, case):
+    edit, needle = METADATA_EDITS[case]
+    path = _rewrite(saved, tmp_path / "bad.safetensors", edit_metadata=edit)
+    with pytest.raises(XpnnCheckpointError) as info:
+        load_model(path)
+    assert str(path) in str(info.value) and needle in str(info.value), str(info.value)
+
+
+def test_an_untouched_rewrite_loads_and_predicts_the_same(saved, tmp_path):
+    from sklearn.datasets import load_digits
+
+    X = load_digits().data / 16
+    path = _rewrite(saved, tmp_path / "same.safetensors")
+    (model, _, info), (reference, _, _) = load_model(path), load_model(saved)
+    np.testing.assert_array_equal(model.predict(X), reference.predict(X))
+    assert info["dataset"] == "digits" and model.n_iter_ == 2
+
+
+def test_a_format_1_file_is_upgraded_and_loads(saved, tmp_path):
+    """xpnn 0.1 wrote the first parameter names; such a file still loads and predicts."""
+    from sklearn.datasets import load_digits
+
+    def to_format_1(metadata):
+        hyper = metadata["hyperparameters"]
+        metadata.clear()
+        metadata.update({
+            "xpnn_version": "0.1.0", "classes": list(range(10)),
+            "architecture": {"n_features": 64, "hidden": [8, 6], "n_classes": 10},
+            "hyperparameters": {"hidden": [8, 6], "epochs": 2, "batch_size": 128, "lr": 1e-3,
+                                "optimizer": "adam", "seed": 0, "dtype": "float32",
+                                "momentum": 0.9, "weight_decay": 0.0, "val_fraction": 0.0,
+                                "early_stopping": False, "patience": 5, "check_every": 0,
+                                "lr_schedule": "constant"},
+            "optimizer_step": 18, "epoch": 2, "history": [{"epoch": 1, "loss": 2.0}],
+            "best_epoch": None, "stopped_early": False,
+            "rng_state": np.random.default_rng(0).bit_generator.state,
+            "trained_on": "cpu", "preprocessing": None, "info": {}})
+        assert hyper  # the current file had them
+
+    path = _rewrite(saved, tmp_path / "v1.safetensors",
+                    edit_tensors=lambda t: [t.pop(k) for k in list(t) if k.startswith("best/")],
+                    edit_metadata=to_format_1)
+    model, _, _ = load_model(path)
+    reference, _, _ = load_model(saved)
+    X = load_digits().data / 16
+    assert model.solver == "adam" and model.max_iter == 2 and model.n_iter_ == 2
+    np.testing.assert_array_equal(model.predict(X), reference.predict(X))
+
+
+@pytest.mark.parametrize("case, edit, needle", [
+    ("adam without v", lambda t: [t.pop(k) for k in list(t) if k.startswith("optim/v/")],
+     "missing"),
+    ("an unknown slot", lambda t: t.update({"optim/foo/w1": t["optim/m/w1"]}), "extra"),
+    ("best weights incomplete", lambda t: [t.pop(k) for k in list(t)
+                                           if k.startswith("best/") and k != "best/w1"],
+     "incomplete"),
+])
+def test_optimizer_state_and_best_weights_must_be_complete(saved, tmp_path, case, edit, needle):
+    path = _rewrite(saved, tmp_path / "bad.safetensors", edit_tensors=edit)
+    with pytest.raises(XpnnCheckpointError, match=needle):
+        load_model(path)
+
+
+def test_a_solver_edit_that_leaves_the_wrong_state_is_refused(saved, tmp_path):
+    path = _rewrite(saved, tmp_path / "bad.safetensors",
+                    edit_metadata=lambda m: m["hyperparameters"].update(solver="sgd"))
+    with pytest.raises(XpnnCheckpointError, match="optimizer state"):
+        load_model(path)

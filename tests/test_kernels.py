@@ -1,0 +1,89 @@
+"""Each fast path gives the reference's result: the NumPy step kernel, bit for bit.
+
+The same seeded fit runs twice, once with the backend's kernel and once with it switched off
+(the array-API reference code), over every activation, both heads, every optimizer, row
+weights, the L2 term, float32 and float64, and a last batch of another size.
+"""
+import numpy as np
+import pytest
+
+import xpnn
+from xpnn.backend import Backend, numpy_backend
+from xpnn.kernels.numpy_step import NumpyStep
+from xpnn.optim import state_arrays
+
+CASES = {
+    "relu adam float32": dict(activation="relu", solver="adam"),
+    "tanh adamw float64": dict(activation="tanh", solver="adamw", weight_decay=1e-2,
+                               dtype="float64"),
+    "logistic nesterov": dict(activation="logistic", solver="sgd", learning_rate_init=0.05),
+    "identity momentum": dict(activation="identity", solver="sgd", nesterovs_momentum=False,
+                              learning_rate_init=0.01),
+    "relu plain sgd, invscaling": dict(solver="sgd", momentum=0.0, learning_rate="invscaling",
+                                       learning_rate_init=0.1),
+    "relu adam, no L2": dict(alpha=0.0),
+}
+
+
+def _fit(monkeypatch, estimator, X, y, weights, use_kernel):
+    if not use_kernel:
+        monkeypatch.setattr(Backend, "step_kernel", lambda self, spec, optimizer: None)
+    else:
+        monkeypatch.undo()
+    estimator.fit(X, y, sample_weight=weights)
+    arrays = {**estimator.params_, **state_arrays(estimator.state_.opt_state)}
+    return {k: np.array(v, copy=True) for k, v in arrays.items()}, estimator.loss_curve_
+
+
+@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("kind", ["classifier", "regressor"])
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+def test_numpy_kernel_is_bit_identical_to_the_reference(monkeypatch, digits_data, case, kind,
+                                                         weighted):
+    X, y = digits_data
+    X, y = X[:700], y[:700]  # batch 64: ten full batches and one of 60
+    weights = np.random.default_rng(1).uniform(0.2, 3.0, len(y)) if weighted else None
+    options = {**dict(hidden_layer_sizes=(24, 12), max_iter=3, batch_size=64, random_state=0,
+                      alpha=1e-3, n_iter_no_change=np.inf), **CASES[case]}
+    if kind == "classifier":
+        make, target = xpnn.MLPClassifier, y
+    else:
+        make, target = xpnn.MLPRegressor, np.stack([y / 9.0, X[:, 20]], axis=1)
+    fast, fast_losses = _fit(monkeypatch, make(**options), X, target, weights, True)
+    reference, ref_losses = _fit(monkeypatch, make(**options), X, target, weights, False)
+    assert fast_losses == ref_losses
+    for name, expected in reference.items():
+        np.testing.assert_array_equal(fast[name], expected, err_msg=name)
+
+
+def test_the_kernel_is_used_and_reuses_its_buffers(digits_data):
+    X, y = digits_data
+    kernel = numpy_backend().step_kernel(xpnn.MLPClassifier()._spec(),
+                                         xpnn.MLPClassifier()._optimizer())
+    assert isinstance(kernel, NumpyStep)
+    calls = []
+    original = NumpyStep.step
+
+    def counting(self, *args):
+        calls.append(len(self.buffers))
+        return original(self, *args)
+
+    NumpyStep.step = counting
+    try:
+        xpnn.MLPClassifier(hidden_layer_sizes=(16,), max_iter=3, batch_size=100,
+                           random_state=0).fit(X[:1000], y[:1000])
+    finally:
+        NumpyStep.step = original
+    assert len(calls) == 30
+    assert calls[1] > 0 and calls[-1] == calls[1]  # allocated in the first step, then reused
+
+
+def test_other_namespaces_and_unsupported_settings_use_the_reference():
+    from conftest import make_backend
+
+    spec, adam = xpnn.MLPClassifier()._spec(), xpnn.MLPClassifier()._optimizer()
+    assert make_backend("array_api_strict").step_kernel(spec, adam) is None
+    from xpnn.optim import Adam
+
+    coupled = Adam(weight_decay=0.1, decoupled=False)  # not reachable from the estimators
+    assert numpy_backend().step_kernel(spec, coupled) is None

@@ -40,6 +40,9 @@ CASES = {
         dtype="float64")),
     "regressor-adam-float64": ("regressor", None, dict(solver="adam", batch_size=64,
                                                        dtype="float64")),
+    # torch tensors in: the gradient goes through a host copy for the Allreduce
+    "torch-adam-float64": ("classifier", None, dict(solver="adam", batch_size=64,
+                                                    dtype="float64")),
 }
 
 
@@ -62,6 +65,10 @@ def fit_case(name, comm):
         weights = np.random.default_rng(1).uniform(0.2, 3.0, len(y))
     estimator = xpnn.MLPClassifier if kind == "classifier" else xpnn.MLPRegressor
     target = y if kind == "classifier" else y / 9.0
+    if name.startswith("torch"):
+        import torch
+
+        X, target = torch.asarray(X), torch.asarray(target)
     model = estimator((24,), max_iter=3, random_state=0, comm=comm, **kwargs)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # ConvergenceWarning: 3 epochs on purpose
@@ -80,7 +87,8 @@ def run_fits(out):
     for name in CASES:
         model = fit_case(name, comm)
         for key, value in model.params_.items():
-            arrays[f"{name}/{key}"] = np.asarray(value)
+            value = np.asarray(value)  # torch CPU tensors convert too
+            arrays[f"{name}/{key}"] = value
             digest.update(np.ascontiguousarray(value).tobytes())
         curves[name] = {"loss": model.loss_curve_, "n_iter": model.n_iter_,
                         "validation": model.validation_scores_}

@@ -129,7 +129,7 @@ class Reducer:
         self.seconds += time.perf_counter() - started
         self.nbytes += host.nbytes
         self.calls += 1
-        return flat if shared else self.backend.asarray(host, dtype=host.dtype)
+        return flat if shared else self.backend.asarray(host)
 
     def host_sum(self, values) -> list[float]:
         """Host floats summed over the ranks (one small Allreduce)."""

@@ -82,11 +82,15 @@ class BaseMLP(BaseEstimator):
         "comm": [None, object],  # an mpi4py communicator (duck-typed: mpi4py stays optional)
     }
 
-    def __init__(self, hidden_layer_sizes, activation, *, solver, alpha, batch_size,
-                 learning_rate, learning_rate_init, power_t, max_iter, shuffle, random_state,
-                 tol, verbose, warm_start, momentum, nesterovs_momentum, early_stopping,
-                 validation_fraction, beta_1, beta_2, epsilon, n_iter_no_change, max_fun,
-                 weight_decay, dtype, device, check_every, comm):
+    # scikit-learn's defaults (and xpnn's own after max_fun): the one place they are written;
+    # both estimators inherit this signature, so get_params / clone see the same table
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
+                 alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 weight_decay=0.0, dtype="float32", device=None, check_every=0, comm=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -431,29 +435,12 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     differences), plus ``weight_decay`` (AdamW's decoupled decay, solver="adamw"),
     ``dtype`` ("float32" default, or "float64"), ``device`` (None: where the inputs live;
     "cpu", "cuda", "cuda:N") and ``check_every`` (steps between divergence checks; 0: once
-    per epoch, no extra host reads). ``learning_rate`` adds "cosine" (decay to 0 over
-    ``max_iter`` epochs) and applies to every stochastic solver.
+    per epoch, no extra host reads), ``comm`` (an mpi4py communicator: data-parallel
+    training). ``learning_rate`` adds "cosine" (decay to 0 over ``max_iter`` epochs, every
+    stochastic solver); "invscaling" and "adaptive" apply to solver="sgd", as scikit-learn's.
     """
 
     _head = "softmax"
-
-    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
-                 alpha=0.0001, batch_size="auto", learning_rate="constant",
-                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
-                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
-                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
-                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 weight_decay=0.0, dtype="float32", device=None, check_every=0, comm=None):
-        super().__init__(
-            hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
-            learning_rate=learning_rate, learning_rate_init=learning_rate_init,
-            power_t=power_t, max_iter=max_iter, shuffle=shuffle, random_state=random_state,
-            tol=tol, verbose=verbose, warm_start=warm_start, momentum=momentum,
-            nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
-            validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
-            epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
-            weight_decay=weight_decay, dtype=dtype, device=device, check_every=check_every,
-            comm=comm)
 
     @available_if(lambda est: est._has_partial_fit())
     def partial_fit(self, X, y, sample_weight=None, classes=None):
@@ -523,24 +510,6 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     (n,) or (n, k), R^2 score; any namespace and device. Parameters as MLPClassifier's."""
 
     _head = "identity"
-
-    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
-                 alpha=0.0001, batch_size="auto", learning_rate="constant",
-                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
-                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
-                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
-                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 weight_decay=0.0, dtype="float32", device=None, check_every=0, comm=None):
-        super().__init__(
-            hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
-            learning_rate=learning_rate, learning_rate_init=learning_rate_init,
-            power_t=power_t, max_iter=max_iter, shuffle=shuffle, random_state=random_state,
-            tol=tol, verbose=verbose, warm_start=warm_start, momentum=momentum,
-            nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
-            validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
-            epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
-            weight_decay=weight_decay, dtype=dtype, device=device, check_every=check_every,
-            comm=comm)
 
     @available_if(lambda est: est._has_partial_fit())
     def partial_fit(self, X, y, sample_weight=None):

@@ -95,3 +95,33 @@ def test_torch_cuda_tensors_stay_on_their_gpu(digits_data):
     cpu = xpnn.MLPClassifier(hidden_layer_sizes=(16,), max_iter=3).fit(X.astype(np.float32), y)
     np.testing.assert_allclose(as_host_array(clf.predict_proba(X_gpu)), cpu.predict_proba(X),
                                rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize("library", ["cupy", "torch"])
+def test_array_api_dispatch_pipeline_stays_on_the_gpu(digits_data, library):
+    """scikit-learn's array API dispatch with GPU arrays: StandardScaler and xpnn's estimator
+    keep CuPy arrays / torch CUDA tensors on the GPU end to end."""
+    from sklearn import config_context
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = digits_data
+    if library == "cupy":
+        import cupy
+
+        X_gpu, y_gpu = cupy.asarray(X[:400]), cupy.asarray(y[:400])
+        on_gpu = lambda a: isinstance(a, cupy.ndarray)  # noqa: E731
+    else:
+        torch = pytest.importorskip("torch", reason="torch is not installed")
+        if not torch.cuda.is_available():
+            pytest.skip("torch sees no CUDA device")
+        X_gpu = torch.asarray(X[:400], device="cuda:0")
+        y_gpu = torch.asarray(y[:400], device="cuda:0")
+        on_gpu = lambda a: isinstance(a, torch.Tensor) and a.device.type == "cuda"  # noqa: E731
+    with config_context(array_api_dispatch=True):
+        pipe = make_pipeline(StandardScaler(), xpnn.MLPClassifier(
+            hidden_layer_sizes=(16,), max_iter=40, learning_rate_init=1e-2, random_state=0))
+        pipe.fit(X_gpu, y_gpu)
+        assert on_gpu(pipe.predict(X_gpu)) and on_gpu(pipe.predict_proba(X_gpu))
+        assert on_gpu(pipe[-1].coefs_[0])
+        assert pipe.score(X_gpu, y_gpu) > 0.8

@@ -2,7 +2,8 @@
 
 The same seeded fit runs twice, once with the backend's kernel and once with it switched off
 (the array-API reference code), over every activation, both heads, every optimizer, row
-weights, the L2 term, float32 and float64, and a last batch of another size.
+weights, the L2 term, float32 and float64, and a last batch of another size; the kernel's
+optimizer update both ways: numba's one-pass loop (xpnn[fast]) and NumPy in place.
 """
 import numpy as np
 import pytest
@@ -25,21 +26,32 @@ CASES = {
 }
 
 
-def _fit(monkeypatch, estimator, X, y, weights, use_kernel):
+def _fit(monkeypatch, estimator, X, y, weights, use_kernel, fused_update=True):
+    from xpnn.kernels import fused
+
+    monkeypatch.undo()
     if not use_kernel:
         monkeypatch.setattr(Backend, "step_kernel", lambda self, spec, optimizer: None)
-    else:
-        monkeypatch.undo()
+    elif not fused_update:
+        monkeypatch.setattr(fused, "available", lambda: False)
     estimator.fit(X, y, sample_weight=weights)
     arrays = {**estimator.params_, **state_arrays(estimator.state_.opt_state)}
     return {k: np.array(v, copy=True) for k, v in arrays.items()}, estimator.loss_curve_
 
 
+def _numba_or_skip(fused_update):
+    from xpnn.kernels import fused
+
+    if fused_update and not fused.available():
+        pytest.skip("numba is not installed (pip install 'xpnn[fast]')")
+
+
 @pytest.mark.parametrize("case", list(CASES))
 @pytest.mark.parametrize("kind", ["classifier", "regressor"])
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("fused_update", [True, False], ids=["numba-update", "numpy-update"])
 def test_numpy_kernel_is_bit_identical_to_the_reference(monkeypatch, digits_data, case, kind,
-                                                         weighted):
+                                                         weighted, fused_update):
     X, y = digits_data
     X, y = X[:700], y[:700]  # batch 64: ten full batches and one of 60
     weights = np.random.default_rng(1).uniform(0.2, 3.0, len(y)) if weighted else None
@@ -49,7 +61,9 @@ def test_numpy_kernel_is_bit_identical_to_the_reference(monkeypatch, digits_data
         make, target = xpnn.MLPClassifier, y
     else:
         make, target = xpnn.MLPRegressor, np.stack([y / 9.0, X[:, 20]], axis=1)
-    fast, fast_losses = _fit(monkeypatch, make(**options), X, target, weights, True)
+    _numba_or_skip(fused_update)
+    fast, fast_losses = _fit(monkeypatch, make(**options), X, target, weights, True,
+                             fused_update)
     reference, ref_losses = _fit(monkeypatch, make(**options), X, target, weights, False)
     assert fast_losses == ref_losses
     for name, expected in reference.items():

@@ -12,11 +12,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import fused
 from ..heads import HEADS
 from ..mlp import MLPSpec, n_layers
 from ..optim import SGD, Adam
 
 SUPPORTED_ACTIVATIONS = ("relu", "tanh", "logistic", "identity")
+
+
+def _contiguous(*arrays) -> bool:
+    return all(array.flags.c_contiguous for array in arrays)
 
 
 def supports(spec: MLPSpec, optimizer) -> bool:
@@ -186,9 +191,16 @@ class NumpyStep:
         first, second = state["m"], state["v"]
         for name, param in params.items():
             grad, m, v = grads[name], first[name], second[name]
-            scratch = self._buffer(f"scratch/{name}", param.shape, param.dtype)
             if decay:
                 param *= 1.0 - lr * decay
+            if fused.available() and step_size and _contiguous(param, grad, m, v):
+                # one vectorised pass (xpnn[fast]); scalars cast as NumPy casts Python floats
+                cast = param.dtype.type
+                fused.adam(param.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1),
+                           cast(b1), cast(1.0 - b1), cast(b2), cast(1.0 - b2), cast(eps_hat),
+                           cast(1.0 / step_size))
+                continue
+            scratch = self._buffer(f"scratch/{name}", param.shape, param.dtype)
             np.multiply(grad, grad, out=scratch)
             scratch *= 1.0 - b2
             v *= b2
@@ -211,6 +223,11 @@ class NumpyStep:
         buffers = state.get("momentum")
         for name, param in params.items():
             grad = grads[name]
+            if mu and fused.available() and _contiguous(param, grad, buffers[name]):
+                cast = param.dtype.type
+                fused.momentum(param.reshape(-1), grad.reshape(-1), buffers[name].reshape(-1),
+                               cast(mu), cast(lr), bool(optimizer.nesterov))
+                continue
             scratch = self._buffer(f"scratch/{name}", param.shape, param.dtype)
             if mu:
                 buf = buffers[name]

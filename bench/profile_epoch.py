@@ -182,7 +182,7 @@ KERNEL_PHASES = {  # NumpyStep method -> phase (xpnn/kernels/numpy_step.py)
     "_forward": "forward: GEMMs, bias add, relu (out= buffers)",
     "_loss_with_grad": "softmax + cross-entropy + grad (in place)",
     "_backward": "backward: GEMMs, bias sums, relu gate (out= buffers)",
-    "_update": "Adam update (in place, reused scratch)",
+    "_update": "Adam update (numba one pass with xpnn[fast], else NumPy in place)",
 }
 
 

@@ -179,15 +179,16 @@ def replica_epoch(X, y, args) -> tuple[dict, float, float]:
 
 KERNEL_PHASES = {  # NumpyStep method -> phase (xpnn/kernels/numpy_step.py)
     "take": "gathers (np.take into reused buffers)",
-    "_forward": "forward: GEMMs, bias add, relu (out= buffers)",
-    "_loss_with_grad": "softmax + cross-entropy + grad (in place)",
-    "_backward": "backward: GEMMs, bias sums, relu gate (out= buffers)",
-    "_update": "Adam update (numba one pass with xpnn[fast], else NumPy in place)",
+    "forward": "forward: GEMMs, bias add, relu (out= buffers)",
+    "loss_with_grad": "softmax + cross-entropy + grad (in place)",
+    "backward": "backward: GEMMs, bias sums, relu gate (out= buffers)",
+    "update": "Adam update (numba one pass with xpnn[fast], else optim.Adam)",
 }
 
 
 def kernel_epoch(X, y, args) -> tuple[dict, float, float]:
-    """One epoch as fit runs it on NumPy (the step kernel), each kernel method timed."""
+    """One epoch as fit runs it on NumPy (the step kernel's stages, as FitRun.step calls
+    them without L2), each stage timed."""
     from xpnn import ops
     from xpnn.kernels.numpy_step import NumpyStep
     from xpnn.mlp import MLPSpec
@@ -195,7 +196,7 @@ def kernel_epoch(X, y, args) -> tuple[dict, float, float]:
 
     params, optimizer, opt_state, rng, backend = fresh_state(X.shape[1], args)
     xp, timer = backend.xp, PhaseTimer()
-    kernel = NumpyStep(MLPSpec(alpha=0.0), optimizer)
+    kernel = NumpyStep(MLPSpec(alpha=0.0), optimizer, backend.xp)
     for method, phase in KERNEL_PHASES.items():
         def timed(*a, _real=getattr(kernel, method), _phase=phase):
             with timer(_phase):
@@ -209,8 +210,10 @@ def kernel_epoch(X, y, args) -> tuple[dict, float, float]:
         for start, stop in batch_slices(X.shape[0], args.batch_size):
             batch_idx = order[start:stop]
             inputs, labels = kernel.take(X, batch_idx, "X"), kernel.take(y, batch_idx, "y")
-            params, opt_state, loss, logits = kernel.step(params, opt_state, inputs, labels,
-                                                          None, 1.0)
+            logits, activations = kernel.forward(params, inputs)
+            loss, grad_logits = kernel.loss_with_grad(logits, labels, None)
+            grads = kernel.backward(params, activations, grad_logits)
+            params, opt_state = kernel.update(params, grads, opt_state, 1.0)
             with timer("metrics (loss sum, ops.correct_count)"):
                 loss_sum += loss * float(stop - start)
                 correct += ops.correct_count(logits, labels, xp)

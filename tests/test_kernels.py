@@ -76,18 +76,18 @@ def test_the_kernel_is_used_and_reuses_its_buffers(digits_data):
                                          xpnn.MLPClassifier()._optimizer())
     assert isinstance(kernel, NumpyStep)
     calls = []
-    original = NumpyStep.step
+    original = NumpyStep.forward
 
     def counting(self, *args):
         calls.append(len(self.buffers))
         return original(self, *args)
 
-    NumpyStep.step = counting
+    NumpyStep.forward = counting
     try:
         xpnn.MLPClassifier(hidden_layer_sizes=(16,), max_iter=3, batch_size=100,
                            random_state=0).fit(X[:1000], y[:1000])
     finally:
-        NumpyStep.step = original
+        NumpyStep.forward = original
     assert len(calls) == 30
     assert calls[1] > 0 and calls[-1] == calls[1]  # allocated in the first step, then reused
 

@@ -60,8 +60,9 @@ class Backend:
             return None
         from .kernels import numpy_step
 
-        return numpy_step.NumpyStep(spec, optimizer) if numpy_step.supports(spec,
-                                                                            optimizer) else None
+        if not numpy_step.supports(spec, optimizer):
+            return None
+        return numpy_step.NumpyStep(spec, optimizer, self.xp)
 
     def quiet_float_errors(self):
         """Silence NumPy's overflow/invalid warnings: the divergence guard reports them."""

@@ -36,6 +36,7 @@ from .backend import Backend, as_host_array, copy_array, device_of, read_scalars
 from .distributed import shard_bounds
 from .errors import DivergenceError
 from .heads import HEADS
+from .kernels import ReferenceStep
 from .optim import lr_scale, state_arrays, state_from_arrays
 
 MIN_ADAPTIVE_LR = 1e-6  # scikit-learn's: "adaptive" stops once the rate is this small
@@ -160,10 +161,11 @@ class FitRun:
         self.stop_agreed = False  # the ranks agreed on a Ctrl-C at the last epoch's end
         self.xp = backend.xp
         self.head = HEADS[config.spec.head]
-        # the step kernel fuses backward and update: data parallel needs the gradient Allreduce
-        # between the two, so it runs the reference step
-        self.kernel = (backend.step_kernel(config.spec, optimizer)
-                       if config.fast_paths and reducer is None else None)
+        # the stages of a step: the backend's kernel where it has one, else the reference
+        # (which the divergence replay always runs)
+        self.reference = ReferenceStep(config.spec, optimizer, backend.xp)
+        kernel = backend.step_kernel(config.spec, optimizer) if config.fast_paths else None
+        self.stages = kernel or self.reference
         self.slices = batch_slices(len(data), config.batch_size)
         self.dtype = backend.dtype("float64" if _is_float64(data, backend) else "float32")
         self.train_weight = self._weight_total(data)  # host floats, read once per fit
@@ -349,8 +351,7 @@ class FitRun:
             targets = data.y[start:stop, ...]
             weights = None if data.w is None else data.w[start:stop]
             return inputs, targets, weights
-        take = (self.kernel.take if self.kernel is not None
-                else lambda array, idx, slot: xp.take(array, idx, axis=0))
+        take = self.stages.take
         if data.sparse:
             inputs = rows_as_device_array(data.X, start, stop, self.backend, self.dtype,
                                           host_order[start:stop])
@@ -369,30 +370,29 @@ class FitRun:
         """Forward, loss, backward, update: (params, opt_state, loss, outputs).
 
         ``check(stage, arrays)`` (the divergence replay's) runs after each stage; the replay
-        always runs the reference code, the backend's kernel (if any) the training steps.
+        always runs the reference stages, the training steps the backend's kernel (if any).
         ``portion`` (data parallel, see ``local_batch``): (share, denominator) of this
         rank's rows; the returned loss is then this rank's part of the global batch's loss.
         """
-        if check is None and self.kernel is not None:
-            return self.kernel.step(params, opt_state, inputs, targets, weights, scale)
         xp, spec = self.xp, self.config.spec
-        outputs, activations = mlp.forward(params, inputs, xp, spec)
+        stages = self.reference if check else self.stages
+        outputs, activations = stages.forward(params, inputs)
         if check:
             check("outputs", activations[1:] + [outputs])
         if portion is None:
-            loss, grad_outputs = self.head.loss_with_grad(outputs, targets, xp, weights)
+            loss, grad_outputs = stages.loss_with_grad(outputs, targets, weights)
             denominator = mlp.loss_denominator(inputs, weights, xp)
         else:
             share, denominator = portion
             if share:  # the global mean is sum_r share_r * (rank r's mean); backward is linear
-                loss, grad_outputs = self.head.loss_with_grad(outputs, targets, xp, weights)
+                loss, grad_outputs = stages.loss_with_grad(outputs, targets, weights)
                 loss, grad_outputs = loss * share, grad_outputs * share
             else:  # no rows (or no weight) here in this batch: nothing to add
                 loss = xp.zeros((), dtype=outputs.dtype, device=self.backend.device)
                 grad_outputs = xp.zeros_like(outputs)
         if check:
             check("loss", [loss])
-        grads = mlp.backward(params, activations, grad_outputs, xp, spec)
+        grads = stages.backward(params, activations, grad_outputs)
         if portion is not None:  # ONE Allreduce of every layer's gradient, packed flat
             grads = self.reducer.sum_grads(grads, xp)
         penalized = mlp.add_l2(loss, grads, params, spec.alpha, denominator, xp)
@@ -401,7 +401,7 @@ class FitRun:
         loss = penalized if portion is None or self.reducer.rank == 0 else loss
         if check:
             check("gradient", [grads[name] for name in sorted(grads, key=_layer_then_kind)])
-        params, opt_state = self.optimizer.update(params, grads, opt_state, xp, scale)
+        params, opt_state = stages.update(params, grads, opt_state, scale)
         if check:
             check("update", [params[name] for name in sorted(params, key=_layer_then_kind)])
         return params, opt_state, loss, outputs

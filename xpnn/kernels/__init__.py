@@ -1,16 +1,43 @@
 """Backend-specific fast paths for the training step, behind one small interface.
 
-A kernel has two methods, both drop-in replacements for what ``train.FitRun`` does with
-the array-API reference code:
+A step is five stages; ``train.FitRun.step`` runs them in order, with the gradient
+Allreduce (data parallel) and the L2 term between ``backward`` and ``update``:
 
 - ``take(array, batch_idx, slot)``: the rows ``batch_idx`` of ``array`` (a batch gather);
-- ``step(params, opt_state, inputs, targets, weights, lr_scale)``: forward, loss, backward
-  and the optimizer update: ``(params, opt_state, loss, outputs)``, exactly as
-  ``FitRun.step`` returns them.
+- ``forward(params, inputs)`` -> (outputs, activations), as ``mlp.forward``;
+- ``loss_with_grad(outputs, targets, weights)`` -> (loss, d loss / d outputs), as the head's;
+- ``backward(params, activations, grad_outputs)`` -> grads, as ``mlp.backward``;
+- ``update(params, grads, opt_state, lr_scale)`` -> (params, opt_state), as the optimizer's.
 
-The reference (``mlp``, ``heads``, ``optim``) stays the only code on every other namespace
-and the one the divergence replay runs; ``tests/test_kernels.py`` holds each kernel to it,
-bit for bit. ``Backend.step_kernel`` chooses one: today NumPy's (``numpy_step.py``), which
-does the same arithmetic in buffers it allocates once, so a steady-state step allocates
-nothing large.
+``ReferenceStep`` implements them with the array-API code (``mlp``, ``heads``, ``optim``):
+the only implementation on every other namespace and the one the divergence replay runs;
+``tests/test_kernels.py`` holds each kernel to it, bit for bit. ``Backend.step_kernel``
+chooses a kernel: today NumPy's (``numpy_step.py``).
 """
+from __future__ import annotations
+
+from .. import mlp
+from ..heads import HEADS
+
+
+class ReferenceStep:
+    """The stages of a training step in array-API code, on any namespace."""
+
+    def __init__(self, spec: mlp.MLPSpec, optimizer, xp):
+        self.spec, self.optimizer, self.xp = spec, optimizer, xp
+        self.head = HEADS[spec.head]
+
+    def take(self, array, batch_idx, slot):
+        return self.xp.take(array, batch_idx, axis=0)
+
+    def forward(self, params, inputs):
+        return mlp.forward(params, inputs, self.xp, self.spec)
+
+    def loss_with_grad(self, outputs, targets, weights):
+        return self.head.loss_with_grad(outputs, targets, self.xp, weights)
+
+    def backward(self, params, activations, grad_outputs):
+        return mlp.backward(params, activations, grad_outputs, self.xp, self.spec)
+
+    def update(self, params, grads, opt_state, lr_scale):
+        return self.optimizer.update(params, grads, opt_state, self.xp, lr_scale)

@@ -1,12 +1,13 @@
 """The training step on NumPy with reused buffers: the reference's arithmetic, no churn.
 
-Every large array of a step (the gathered batch, each layer's activations and deltas, the
-gradients, the optimizer's temporaries) lives in a buffer allocated once per shape and
-written with ``out=`` / in-place operators. The operations, their order and their operands
-are those of ``mlp.forward`` / ``mlp.backward``, ``ops`` and ``optim``, so the results are
+Every large array of the forward and backward passes (the gathered batch, each layer's
+activations and deltas, the gradients) lives in a buffer allocated once per shape and is
+written with ``out=`` / in-place operators; the optimizer update runs in one numba pass
+(``fused.py``) where numba is installed. The operations, their order and their operands are
+those of ``mlp.forward`` / ``mlp.backward``, ``ops`` and ``optim``, so the results are
 bit-identical to the reference (``tests/test_kernels.py``); what changes is that the
-allocator is not asked for, and the kernel does not fault in, ~5 MB of fresh pages per
-step, which cost from a third to twice an epoch depending on glibc's trim state.
+allocator is not asked for, and the kernel does not fault in, megabytes of fresh pages per
+step.
 """
 from __future__ import annotations
 
@@ -20,10 +21,6 @@ from ..optim import SGD, Adam
 SUPPORTED_ACTIVATIONS = ("relu", "tanh", "logistic", "identity")
 
 
-def _contiguous(*arrays) -> bool:
-    return all(array.flags.c_contiguous for array in arrays)
-
-
 def supports(spec: MLPSpec, optimizer) -> bool:
     """Whether this kernel reproduces the reference for ``spec`` and ``optimizer``."""
     if spec.activation not in SUPPORTED_ACTIVATIONS or spec.head not in HEADS:
@@ -34,10 +31,10 @@ def supports(spec: MLPSpec, optimizer) -> bool:
 
 
 class NumpyStep:
-    """``take`` and ``step`` of the kernel interface (see ``xpnn/kernels/__init__.py``)."""
+    """The kernel interface (see ``xpnn/kernels/__init__.py``) on NumPy."""
 
-    def __init__(self, spec: MLPSpec, optimizer):
-        self.spec, self.optimizer = spec, optimizer
+    def __init__(self, spec: MLPSpec, optimizer, xp):
+        self.spec, self.optimizer, self.xp = spec, optimizer, xp
         self.buffers = {}
 
     def _buffer(self, name, shape, dtype):
@@ -55,18 +52,9 @@ class NumpyStep:
         # a permutation of the rows, so they are in range
         return np.take(array, batch_idx, axis=0, out=out, mode="clip")
 
-    # -- the step --------------------------------------------------------------------------
+    # -- the stages of a step ----------------------------------------------------------------
 
-    def step(self, params, opt_state, inputs, targets, weights, lr_scale):
-        outputs, activations = self._forward(params, inputs)
-        loss, grad_outputs = self._loss_with_grad(outputs, targets, weights)
-        grads = self._backward(params, activations, grad_outputs)
-        if self.spec.alpha:
-            loss = self._add_l2(loss, grads, params, inputs, weights)
-        params, opt_state = self._update(params, grads, opt_state, lr_scale)
-        return params, opt_state, loss, outputs
-
-    def _forward(self, params, inputs):
+    def forward(self, params, inputs):
         """mlp.forward: z = a @ w; z += b; a = f(z), in each layer's own buffer."""
         rows, dtype = inputs.shape[0], inputs.dtype
         last = n_layers(params)
@@ -113,7 +101,7 @@ class NumpyStep:
                 np.multiply(activation, factor, out=factor)
             delta *= factor
 
-    def _loss_with_grad(self, outputs, targets, weights):
+    def loss_with_grad(self, outputs, targets, weights):
         """ops.cross_entropy_with_grad / squared_error_with_grad into one buffer."""
         rows, k = outputs.shape
         grad = self._buffer("grad_outputs", outputs.shape, outputs.dtype)
@@ -138,7 +126,7 @@ class NumpyStep:
             np.multiply(grad, (weights / total)[:, None], out=grad)
         return loss, grad
 
-    def _backward(self, params, activations, grad_outputs):
+    def backward(self, params, activations, grad_outputs):
         """mlp.backward into per-parameter gradient buffers."""
         grads = {}
         delta = grad_outputs
@@ -158,90 +146,41 @@ class NumpyStep:
                 delta = below_delta
         return grads
 
-    def _add_l2(self, loss, grads, params, inputs, weights):
-        """mlp.add_l2: loss + (alpha/2) sum ||w||^2 / n; grad_w += (alpha / n) w."""
-        alpha = self.spec.alpha
-        denominator = float(inputs.shape[0]) if weights is None else np.sum(weights)
-        total = 0.0
-        for layer in range(1, n_layers(params) + 1):
-            weight = params[f"w{layer}"]
-            scratch = self._buffer(f"scratch/w{layer}", weight.shape, weight.dtype)
-            np.multiply(weight, alpha / denominator, out=scratch)
-            grads[f"w{layer}"] += scratch
-        for layer in range(1, n_layers(params) + 1):
-            weight = params[f"w{layer}"]
-            scratch = self._buffer(f"scratch/w{layer}", weight.shape, weight.dtype)
-            np.multiply(weight, weight, out=scratch)
-            total = total + np.sum(scratch)
-        return loss + (0.5 * alpha) * total / denominator
+    # -- the update ---------------------------------------------------------------------
 
-    # -- the optimizers (optim.SGD / optim.Adam, the same operations in place) ----------------
-
-    def _update(self, params, grads, state, lr_scale):
-        if isinstance(self.optimizer, Adam):
-            return self._adam(params, grads, state, lr_scale)
-        return self._sgd(params, grads, state, lr_scale)
-
-    def _adam(self, params, grads, state, lr_scale):
+    def update(self, params, grads, state, lr_scale):
+        """optim's update; with numba (xpnn[fast]), Adam and momentum in one vectorised pass
+        per parameter (``fused.py``), else the reference's own NumPy operations."""
         optimizer = self.optimizer
-        step = state["step"] + 1
-        lr, step_size, eps_hat = optimizer.step_scalars(step, lr_scale)
+        arrays = [*params.values(), *grads.values()]
+        if fused.available() and all(array.flags.c_contiguous for array in arrays):
+            if isinstance(optimizer, Adam):
+                lr, step_size, eps_hat = optimizer.step_scalars(state["step"] + 1, lr_scale)
+                if step_size:  # (a rate of 0 moves nothing: the reference says how)
+                    return self._fused_adam(params, grads, state, lr, step_size, eps_hat)
+            elif optimizer.momentum:
+                return self._fused_momentum(params, grads, state, lr_scale)
+        return optimizer.update(params, grads, state, self.xp, lr_scale)
+
+    def _fused_adam(self, params, grads, state, lr, step_size, eps_hat):
+        optimizer = self.optimizer
         b1, b2, decay = float(optimizer.beta1), float(optimizer.beta2), float(
             optimizer.weight_decay)
-        first, second = state["m"], state["v"]
         for name, param in params.items():
-            grad, m, v = grads[name], first[name], second[name]
-            if decay:
+            if decay:  # AdamW's shrink first, as the reference
                 param *= 1.0 - lr * decay
-            if fused.available() and step_size and _contiguous(param, grad, m, v):
-                # one vectorised pass (xpnn[fast]); scalars cast as NumPy casts Python floats
-                cast = param.dtype.type
-                fused.adam(param.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1),
-                           cast(b1), cast(1.0 - b1), cast(b2), cast(1.0 - b2), cast(eps_hat),
-                           cast(1.0 / step_size))
-                continue
-            scratch = self._buffer(f"scratch/{name}", param.shape, param.dtype)
-            np.multiply(grad, grad, out=scratch)
-            scratch *= 1.0 - b2
-            v *= b2
-            v += scratch
-            grad *= 1.0 - b1
-            m *= b1
-            m += grad
-            if not step_size:  # a learning rate of 0 moves nothing (as the reference)
-                continue
-            np.sqrt(v, out=scratch)
-            scratch += eps_hat
-            scratch *= 1.0 / step_size
-            np.divide(m, scratch, out=scratch)
-            param -= scratch
-        return params, {"step": step, "m": first, "v": second}
+            cast = param.dtype.type  # the scalars as NumPy casts Python floats
+            fused.adam(param.reshape(-1), grads[name].reshape(-1), state["m"][name].reshape(-1),
+                       state["v"][name].reshape(-1), cast(b1), cast(1.0 - b1), cast(b2),
+                       cast(1.0 - b2), cast(eps_hat), cast(1.0 / step_size))
+        return params, {"step": state["step"] + 1, "m": state["m"], "v": state["v"]}
 
-    def _sgd(self, params, grads, state, lr_scale):
+    def _fused_momentum(self, params, grads, state, lr_scale):
         optimizer = self.optimizer
         lr, mu = float(optimizer.lr) * lr_scale, float(optimizer.momentum)
-        buffers = state.get("momentum")
         for name, param in params.items():
-            grad = grads[name]
-            if mu and fused.available() and _contiguous(param, grad, buffers[name]):
-                cast = param.dtype.type
-                fused.momentum(param.reshape(-1), grad.reshape(-1), buffers[name].reshape(-1),
-                               cast(mu), cast(lr), bool(optimizer.nesterov))
-                continue
-            scratch = self._buffer(f"scratch/{name}", param.shape, param.dtype)
-            if mu:
-                buf = buffers[name]
-                buf *= mu
-                buf += grad
-                if optimizer.nesterov:  # grad + mu * buf
-                    np.multiply(buf, mu, out=scratch)
-                    scratch += grad
-                    grad = scratch
-                else:
-                    grad = buf
-            np.multiply(grad, lr, out=scratch)
-            param -= scratch
-        new_state = {"step": state["step"] + 1}
-        if mu:
-            new_state["momentum"] = buffers
-        return params, new_state
+            cast = param.dtype.type
+            fused.momentum(param.reshape(-1), grads[name].reshape(-1),
+                           state["momentum"][name].reshape(-1), cast(mu), cast(lr),
+                           bool(optimizer.nesterov))
+        return params, {"step": state["step"] + 1, "momentum": state["momentum"]}

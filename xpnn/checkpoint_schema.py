@@ -24,7 +24,7 @@ PREPROCESSING_KINDS = ("scale", "standardize")
 
 # format 1 (xpnn 0.1) names -> scikit-learn's
 _V1_NAMES = {"hidden": "hidden_layer_sizes", "epochs": "max_iter", "lr": "learning_rate_init",
-             "seed": "random_state", "val_fraction": "validation_fraction",
+             "seed": "random_state",
              "patience": "n_iter_no_change", "lr_schedule": "learning_rate"}
 
 

@@ -43,62 +43,34 @@ def _hidden(text: str):
     return widths
 
 
-def _positive_int(text: str):
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+def _number(convert, low, high=float("inf"), *, low_inclusive=True, high_inclusive=False,
+            what="a number"):
+    """An argparse type: ``convert(text)`` within [low, high] (or open ends as asked)."""
+    def parse(text: str):
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        within = value is not None and (low <= value if low_inclusive else low < value) and (
+            value <= high if high_inclusive else value < high)
+        if not within:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return value
+    return parse
+
+
+_positive_int = _number(int, 1, what="a positive integer")
+_nonnegative_int = _number(int, 0, what="an integer >= 0")
+_positive_float = _number(float, 0.0, low_inclusive=False, what="a positive number")
+_nonnegative_float = _number(float, 0.0, what="a number >= 0")
+_unit_interval = _number(float, 0.0, 1.0, high_inclusive=True,
+                         what="a number between 0 and 1")
+_fraction = _number(float, 0.0, 1.0, low_inclusive=False,
+                    what="a fraction between 0 and 1")
 
 
 def _batch_size(text: str):
     return 0 if text.lower() in ("full", "0") else _positive_int(text)
-
-
-def _positive_float(text: str):
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
-
-
-def _nonnegative_float(text: str):
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
-    return value
-
-
-def _unit_interval(text: str):
-    value = _nonnegative_float(text)
-    if value > 1:
-        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}")
-    return value
-
-
-def _nonnegative_int(text: str):
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
-
-
-def _fraction(text: str):
-    value = _positive_float(text)
-    if not value < 1:
-        raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1, got {text!r}")
-    return value
 
 
 def _choices(parameter: str) -> tuple:

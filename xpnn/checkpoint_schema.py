@@ -24,8 +24,8 @@ PREPROCESSING_KINDS = ("scale", "standardize")
 
 # format 1 (xpnn 0.1) names -> scikit-learn's
 _V1_NAMES = {"hidden": "hidden_layer_sizes", "epochs": "max_iter", "lr": "learning_rate_init",
-             "seed": "random_state",
-             "patience": "n_iter_no_change", "lr_schedule": "learning_rate"}
+             "seed": "random_state", "patience": "n_iter_no_change",
+             "lr_schedule": "learning_rate"}
 
 
 def upgrade_metadata(metadata: dict) -> dict:

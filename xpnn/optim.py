@@ -25,6 +25,11 @@ def zeros_like_params(params, xp):
     return zeros
 
 
+def init_state(slots, params, xp) -> dict:
+    """A fresh optimizer state: step 0 and, per declared slot, zeros like each parameter."""
+    return {"step": 0, **{slot: zeros_like_params(params, xp) for slot in slots}}
+
+
 @dataclass(frozen=True)
 class SGD:
     """Plain gradient descent, optionally with momentum (heavy ball or Nesterov).
@@ -38,11 +43,15 @@ class SGD:
     nesterov: bool = False
     weight_decay: float = 0.0
 
+    kind = "sgd"  # the key of this update's fast variants (xpnn/kernels/)
+
+    @property
+    def state_slots(self) -> tuple:
+        """The per-parameter state it keeps: a momentum buffer, or none."""
+        return ("momentum",) if self.momentum else ()
+
     def init_state(self, params, xp):
-        state = {"step": 0}
-        if self.momentum:
-            state["momentum"] = zeros_like_params(params, xp)
-        return state
+        return init_state(self.state_slots, params, xp)
 
     def update(self, params, grads, state, xp, lr_scale=1.0):
         lr, mu, decay = float(self.lr) * lr_scale, float(self.momentum), float(self.weight_decay)
@@ -82,8 +91,11 @@ class Adam:
     weight_decay: float = 0.0
     decoupled: bool = False
 
+    kind = "adam"
+    state_slots = ("m", "v")  # first and second moments, one of each per parameter
+
     def init_state(self, params, xp):
-        return {"step": 0, "m": zeros_like_params(params, xp), "v": zeros_like_params(params, xp)}
+        return init_state(self.state_slots, params, xp)
 
     def step_scalars(self, step: int, lr_scale: float = 1.0):
         """(lr, step_size, eps_hat) of 1-based ``step``, host floats: the bias corrections

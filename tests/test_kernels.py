@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 import xpnn
-from xpnn.backend import Backend, numpy_backend
+from xpnn import kernels
+from xpnn.backend import numpy_backend
+from xpnn.kernels import ReferenceStep
 from xpnn.kernels.numpy_step import NumpyStep
 from xpnn.optim import state_arrays
 
@@ -31,7 +33,7 @@ def _fit(monkeypatch, estimator, X, y, weights, use_kernel, fused_update=True):
 
     monkeypatch.undo()
     if not use_kernel:
-        monkeypatch.setattr(Backend, "step_kernel", lambda self, spec, optimizer: None)
+        monkeypatch.setattr(kernels, "KERNELS", {})  # every namespace runs the reference
     elif not fused_update:
         monkeypatch.setattr(fused, "available", lambda: False)
     estimator.fit(X, y, sample_weight=weights)
@@ -72,8 +74,8 @@ def test_numpy_kernel_is_bit_identical_to_the_reference(monkeypatch, digits_data
 
 def test_the_kernel_is_used_and_reuses_its_buffers(digits_data):
     X, y = digits_data
-    kernel = numpy_backend().step_kernel(xpnn.MLPClassifier()._spec(),
-                                         xpnn.MLPClassifier()._optimizer())
+    kernel = kernels.select(numpy_backend(), xpnn.MLPClassifier()._spec(),
+                            xpnn.MLPClassifier()._optimizer())
     assert isinstance(kernel, NumpyStep)
     calls = []
     original = NumpyStep.forward
@@ -92,12 +94,11 @@ def test_the_kernel_is_used_and_reuses_its_buffers(digits_data):
     assert calls[1] > 0 and calls[-1] == calls[1]  # allocated in the first step, then reused
 
 
-def test_other_namespaces_and_unsupported_settings_use_the_reference():
+def test_other_namespaces_and_names_without_a_kernel_entry_use_the_reference(monkeypatch):
     from conftest import make_backend
 
     spec, adam = xpnn.MLPClassifier()._spec(), xpnn.MLPClassifier()._optimizer()
-    assert make_backend("array_api_strict").step_kernel(spec, adam) is None
-    from xpnn.optim import Adam
-
-    coupled = Adam(weight_decay=0.1, decoupled=False)  # not reachable from the estimators
-    assert numpy_backend().step_kernel(spec, coupled) is None
+    assert isinstance(kernels.select(make_backend("array_api_strict"), spec, adam),
+                      ReferenceStep)
+    monkeypatch.delitem(kernels.numpy_step.ACTIVATIONS, "relu")
+    assert isinstance(kernels.select(numpy_backend(), spec, adam), ReferenceStep)

@@ -182,7 +182,7 @@ def test_launchers_are_recognised_by_their_variables(variable):
 
 @pytest.mark.parametrize("rows,ranks", [(64, 3), (2, 3), (100, 2), (7, 4)])
 def test_shards_cover_a_batch_once_and_differ_by_at_most_one_row(rows, ranks):
-    from xpnn.distributed import shard_bounds
+    from xpnn.batches import shard_bounds
 
     bounds = [shard_bounds(10, 10 + rows, rank, ranks) for rank in range(ranks)]
     assert bounds[0][0] == 10 and bounds[-1][1] == 10 + rows

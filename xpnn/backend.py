@@ -53,16 +53,20 @@ class Backend:
             return self.device  # a cupy.cuda.Device is a context manager
         return contextlib.nullcontext()
 
-    def step_kernel(self, spec, optimizer):
-        """The fast path for the training step on this backend, or None for the array-API
-        reference (see xpnn/kernels/). NumPy: the step in reused buffers."""
-        if self.name != "numpy":
-            return None
-        from .kernels import numpy_step
+    def gpu_bus_id(self) -> str:
+        """The PCI bus id of this backend's GPU (which ranks share one)."""
+        import cupy
 
-        if not numpy_step.supports(spec, optimizer):
-            return None
-        return numpy_step.NumpyStep(spec, optimizer, self.xp)
+        with self.device:
+            return cupy.cuda.Device().pci_bus_id
+
+    def has_nccl(self) -> bool:
+        """Whether CuPy was built with NCCL (GPU-to-GPU sums for data parallel)."""
+        try:
+            from cupy.cuda import nccl  # noqa: F401
+        except ImportError:
+            return False
+        return True
 
     def quiet_float_errors(self):
         """Silence NumPy's overflow/invalid warnings: the divergence guard reports them."""
@@ -139,6 +143,33 @@ def cupy_backend(index: int, spec: str = "cuda") -> Backend:
     with device:
         xp = array_api_compat.array_namespace(cupy.empty(0))
     return Backend(xp, device, "cupy", f"cuda:{index}")
+
+
+def gpu_count() -> int:
+    """How many GPUs CuPy sees; 0 without CuPy, a driver or a GPU."""
+    try:
+        import cupy
+
+        return int(cupy.cuda.runtime.getDeviceCount())
+    except Exception:  # ImportError, CUDARuntimeError and friends
+        return 0
+
+
+def gpu_descriptions() -> list[dict]:
+    """Each usable GPU: index, name, total and free bytes, CuPy's version (for ``devices``);
+    raises XpnnDeviceError naming why there is none."""
+    resolve_device("cuda")
+    import cupy
+
+    found = []
+    for index in range(cupy.cuda.runtime.getDeviceCount()):
+        props = cupy.cuda.runtime.getDeviceProperties(index)
+        with cupy.cuda.Device(index):
+            free, total = cupy.cuda.runtime.memGetInfo()
+        name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
+        found.append({"index": index, "name": name, "total": total, "free": free,
+                      "cupy": cupy.__version__})
+    return found
 
 
 def _one_line(exc: BaseException) -> str:

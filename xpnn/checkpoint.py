@@ -22,7 +22,7 @@ from .errors import XpnnCheckpointError
 from .estimator import BaseMLP
 from .optim import state_arrays, state_from_arrays
 from .preprocess import Preprocessing
-from .train import TrainState
+from .train_state import TrainState
 
 
 def save_model(path, model: BaseMLP, *, preprocessing: Preprocessing | None = None,

@@ -17,7 +17,7 @@ from .activations import ACTIVATIONS
 from .errors import XpnnCheckpointError
 from .estimator import MLPClassifier, MLPRegressor
 from .mlp import layer_sizes, parameter_shapes
-from .train import TrainState
+from .train_state import TrainState
 
 ESTIMATORS = {"MLPClassifier": MLPClassifier, "MLPRegressor": MLPRegressor}
 PREPROCESSING_KINDS = ("scale", "standardize")

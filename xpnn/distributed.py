@@ -9,10 +9,12 @@ W_r / W makes its parameter gradients its exact part of the global one; the sum 
 order of floating-point additions. The L2 term alpha w / W is added once, after the sum.
 
 Nothing here imports mpi4py at module level: ``launched_by_mpi`` reads the launcher's
-environment variables, and only then does ``world_comm`` import it. A ``Reducer`` is the
-one interface the training loop sees: ``sum_grads`` every step (on the arrays' device:
-MPI on host buffers for NumPy and other CPU namespaces, NCCL for CuPy), ``host_sum`` and
-``host_min`` for a few host floats once per epoch.
+environment variables, and only then does ``world_comm`` import it. A reducer is the one
+interface the training loop and evaluation see: ``rank`` and ``size``, ``sum_grads`` every
+step (on the arrays' device: MPI on host buffers for NumPy and other CPU namespaces, NCCL
+for CuPy), ``host_sum`` and ``host_min`` for a few host floats once per epoch. One process
+is a group of one (``LocalReducer``: rank 0 of 1, sums that return their input), so the
+loop runs the same code with or without MPI.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ import time
 
 import numpy as np
 
+from .backend import as_host_array, gpu_count
 from .errors import XpnnError
 
 # Set by the MPI launchers in each rank's environment: MPICH/Intel MPI hydra (PMI_*),
@@ -57,32 +60,44 @@ def launched_comm():
     return comm if comm.Get_size() > 1 else None
 
 
-def shard_bounds(start: int, stop: int, rank: int, size: int) -> tuple[int, int]:
-    """This rank's contiguous rows of start:stop: sizes differ by at most one (a rank may
-    get none when the batch has fewer rows than there are ranks)."""
-    n = stop - start
-    return start + n * rank // size, start + n * (rank + 1) // size
-
-
 def local_device(comm, spec):
     """A device spec for this rank: ``cuda`` (no index) becomes ``cuda:<local rank mod GPU
-    count>``, the local rank counted among the ranks on this node; others as given."""
-    if spec is None or str(spec) != "cuda":
+    count>``, the local rank counted among the ranks on this node; others (and any spec of
+    a process that is not in a group) as given."""
+    if comm is None or spec is None or str(spec) != "cuda":
         return spec
     from mpi4py import MPI
 
-    try:
-        import cupy
-
-        count = cupy.cuda.runtime.getDeviceCount()
-    except Exception:  # no CuPy or no GPU: resolve_device names the cause
+    count = gpu_count()
+    if not count:  # no CuPy or no GPU: resolve_device names the cause
         return spec
     node = comm.Split_type(MPI.COMM_TYPE_SHARED)
     try:
         local_rank = node.Get_rank()
     finally:
         node.Free()
-    return f"cuda:{local_rank % max(count, 1)}"
+    return f"cuda:{local_rank % count}"
+
+
+class LocalReducer:
+    """One process as a group of one: rank 0 of 1, every sum returns its input."""
+
+    kind = "local"
+    rank, size = 0, 1
+    stop_requested = False
+
+    def sum_grads(self, grads: dict, xp) -> dict:
+        return grads
+
+    def host_sum(self, values) -> list:
+        return list(values)
+
+    def host_min(self, value: int) -> int:
+        return int(value)
+
+    def deferred_interrupt(self):
+        """Ctrl-C stops a lone process at once (the loop rolls back to the last epoch)."""
+        return contextlib.nullcontext()
 
 
 class Reducer:
@@ -119,8 +134,6 @@ class Reducer:
     def allreduce_sum(self, flat):
         """Sum a flat 1-d array over the ranks; returns the summed array (same device)."""
         from mpi4py import MPI
-
-        from .backend import as_host_array
 
         host = np.ascontiguousarray(as_host_array(flat))
         shared = isinstance(flat, np.ndarray) and np.shares_memory(host, flat)
@@ -165,73 +178,59 @@ class Reducer:
 
 
 class NcclReducer(Reducer):
-    """CuPy arrays summed on the GPUs with NCCL (``cupy.cuda.nccl``): no copy to the host
-    per step. The NCCL unique id is made on rank 0 and broadcast over MPI. Host sums still
-    go through MPI. NOT RUN YET: the machines that built it had no GPU."""
+    """CuPy arrays summed on the GPUs with NCCL (``kernels/nccl.py``): no copy to the host
+    per step. Host sums still go through MPI. NOT RUN YET: the machines that built it had
+    no GPU."""
 
     kind = "nccl"
 
     def __init__(self, comm, backend):
         super().__init__(comm, backend)
-        from cupy.cuda import nccl
+        from .kernels.nccl import NcclAllreduce
 
-        unique_id = nccl.get_unique_id() if self.rank == 0 else None
-        unique_id = comm.bcast(unique_id, root=0)
-        with backend.activate():
-            self.nccl = nccl.NcclCommunicator(self.size, unique_id, self.rank)
+        self.nccl = NcclAllreduce(comm, backend, self.rank, self.size)
 
     def allreduce_sum(self, flat):
-        import cupy
-        from cupy.cuda import nccl
-
-        types = {np.dtype(np.float32): nccl.NCCL_FLOAT32, np.dtype(np.float64): nccl.NCCL_FLOAT64}
-        flat = cupy.ascontiguousarray(flat)
-        stream = cupy.cuda.get_current_stream()
-        # in place (send buffer == receive buffer) is allowed by NCCL; asynchronous on the
-        # stream, so ``seconds`` here is launch time only
+        # asynchronous on the current stream, so ``seconds`` here is launch time only
         started = time.perf_counter()
-        self.nccl.allReduce(flat.data.ptr, flat.data.ptr, flat.size, types[flat.dtype],
-                            nccl.NCCL_SUM, stream.ptr)
+        flat = self.nccl.sum(flat)
         self.seconds += time.perf_counter() - started
         self.nbytes += flat.nbytes
         self.calls += 1
         return flat
 
 
-def make_reducer(comm, backend) -> Reducer | None:
-    """The reducer for ``comm`` on ``backend``: None for no communicator or a single rank;
-    NCCL for CuPy when every rank has a GPU of its own (NCCL refuses two ranks on one GPU,
-    and then the gradient goes through host buffers); MPI host buffers otherwise."""
+def make_reducer(comm, backend):
+    """The reducer for ``comm`` on ``backend``: a group of one for no communicator or a
+    single rank; NCCL for CuPy when every rank has a GPU of its own (NCCL refuses two ranks
+    on one GPU, and then the gradient goes through host buffers); MPI host buffers
+    otherwise."""
     if comm is None or comm.Get_size() == 1:
-        return None
-    if backend.name == "cupy" and _distinct_gpus(comm, backend) and _has_nccl():
+        return LocalReducer()
+    if backend.name == "cupy" and _distinct_gpus(comm, backend) and backend.has_nccl():
         return NcclReducer(comm, backend)
     return Reducer(comm, backend)
 
 
-def _has_nccl() -> bool:
-    try:
-        from cupy.cuda import nccl  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def _distinct_gpus(comm, backend) -> bool:
     """True when no two ranks share a GPU (by PCI bus id, per node name); collective."""
-    import cupy
     from mpi4py import MPI
 
-    with backend.activate():
-        bus_id = cupy.cuda.Device().pci_bus_id
-    where = comm.allgather((MPI.Get_processor_name(), bus_id))
+    where = comm.allgather((MPI.Get_processor_name(), backend.gpu_bus_id()))
     return len(set(where)) == len(where)
 
 
-def host_sum(comm, values) -> list[float]:
-    """Host floats summed over ``comm``'s ranks (for evaluation outside a fit)."""
+def host_sum(comm, values) -> list:
+    """Host floats (or 1-d float vectors, e.g. per-output sums) summed over ``comm``'s
+    ranks, packed in one small Allreduce; each comes back in its own shape."""
     from mpi4py import MPI
 
-    buffer = np.asarray(values, dtype=np.float64).copy()
+    pieces = [np.atleast_1d(np.asarray(value, dtype=np.float64)) for value in values]
+    buffer = np.concatenate(pieces) if pieces else np.zeros(0)
     comm.Allreduce(MPI.IN_PLACE, buffer, op=MPI.SUM)
-    return buffer.tolist()
+    summed, start = [], 0
+    for value, piece in zip(values, pieces):
+        part = buffer[start:start + piece.size]
+        summed.append(part.copy() if np.ndim(value) else float(part[0]))
+        start += piece.size
+    return summed

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
@@ -27,13 +28,15 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import inputs, lbfgs, mlp
 from .activations import ACTIVATIONS
-from .backend import (Backend, as_host_array, backend_of, numpy_backend, read_scalars,
-                      resolve_device)
+from .backend import Backend, as_host_array, backend_of, numpy_backend, resolve_device
+from .batches import DeviceSplit
 from .data.split import stratified_split
+from .distributed import local_device, make_reducer
+from .evaluation import evaluate, predict_outputs
 from .heads import HEADS
 from .optim import OPTIMIZERS, SCHEDULES, make_optimizer
-from .train import (DeviceSplit, TrainConfig, TrainState, evaluate, evaluate_sums,
-                    predict_outputs, train)
+from .train import TrainConfig, train
+from .train_state import TrainState
 
 SOLVERS = (*OPTIMIZERS, "lbfgs")
 
@@ -41,6 +44,21 @@ SOLVERS = (*OPTIMIZERS, "lbfgs")
 # hyperparameter is the saved model's.
 CHANGEABLE_ON_RESUME = frozenset({"max_iter", "early_stopping", "n_iter_no_change", "tol",
                                   "verbose", "check_every", "device", "comm"})
+
+
+@dataclass(frozen=True)
+class FitPlan:
+    """What one call to fit, partial_fit or resume_fit does, decided once at its start
+    (scikit-learn's MLP decides the same in ``_fit``: first pass, incremental)."""
+
+    initialize: bool  # new weights and optimizer (a first fit, or fit without warm_start)
+    warm_start: bool  # fit again from the fitted weights with a fresh optimizer and count
+    partial: bool  # partial_fit: one epoch more, no holdout, no convergence warning
+    max_iter: int  # epochs (lbfgs: iterations) in all at the end of this call
+
+    @property
+    def early_stopping_allowed(self) -> bool:
+        return not self.partial
 
 
 class BaseMLP(BaseEstimator):
@@ -135,13 +153,15 @@ class BaseMLP(BaseEstimator):
         (torch, CuPy, JAX, array-api-strict). ``sample_weight`` (n,) weights each row's
         loss. ``on_epoch(record)`` / ``on_step(i)`` are progress callbacks (host only).
         """
-        return self._fit(X, y, sample_weight, "fit", on_epoch, on_step)
+        return self._fit(X, y, sample_weight, self._plan("fit"), on_epoch, on_step)
 
     def resume_fit(self, X, y, sample_weight=None, *, on_epoch=None, on_step=None):
         """Continue a fitted (or loaded) model exactly up to ``max_iter`` epochs in all:
-        its weights, optimizer state, random-number state and stopping counters."""
+        its weights, optimizer state, random-number state and stopping counters. Only the
+        parameters in ``CHANGEABLE_ON_RESUME`` may differ from the fitted model's."""
         check_is_fitted(self)
-        return self._fit(X, y, sample_weight, "resume", on_epoch, on_step)
+        self._check_resume_params()
+        return self._fit(X, y, sample_weight, self._plan("resume"), on_epoch, on_step)
 
     def _has_partial_fit(self):
         if self.solver == "lbfgs":
@@ -149,40 +169,66 @@ class BaseMLP(BaseEstimator):
                                  f"use a stochastic solver ({', '.join(OPTIMIZERS)})")
         return True
 
-    def _fit(self, X, y, sample_weight, mode, on_epoch=None, on_step=None, classes=None):
+    def _plan(self, call: str) -> FitPlan:
+        """The plan of a call to ``fit``, ``partial`` (partial_fit) or ``resume``."""
         self._validate_params()
         fitted = hasattr(self, "state_")
-        first = not fitted or (mode == "fit" and not self.warm_start) or (
-            mode == "partial" and not fitted)
-        if mode == "partial" and self.early_stopping:
+        if call == "partial" and self.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True")
-        if mode == "partial" and self.learning_rate == "cosine":
+        if call == "partial" and self.learning_rate == "cosine":
             raise ValueError("learning_rate='cosine' decays over max_iter epochs of the data "
                              "given to fit; partial_fit has no such horizon: use 'constant', "
                              "'invscaling' or 'adaptive'")
-        caller, X = inputs.check_X(self, X, reset=first)
-        y_host = self._check_y(y, X.shape[0], first, classes)
+        initialize = not fitted or (call == "fit" and not self.warm_start)
+        warm_start = fitted and call == "fit" and bool(self.warm_start)
+        epochs_done = self.state_.epoch if fitted and not (initialize or warm_start) else 0
+        max_iter = epochs_done + 1 if call == "partial" else int(self.max_iter)
+        return FitPlan(initialize, warm_start, call == "partial", max_iter)
+
+    def _check_resume_params(self):
+        """resume_fit continues the fitted model: only CHANGEABLE_ON_RESUME may differ."""
+        fitted = getattr(self, "_fitted_params", None)
+        if fitted is None:  # pickled by an older xpnn: nothing recorded to compare
+            return
+        current = self._resume_fixed_params()
+        changed = sorted(name for name in fitted if not _same_param(current[name],
+                                                                    fitted[name]))
+        if changed:
+            raise ValueError(
+                f"resume_fit continues the fitted model with its own settings: "
+                f"{', '.join(changed)} changed since it was fitted (only "
+                f"{', '.join(sorted(CHANGEABLE_ON_RESUME))} may change); call fit to train "
+                f"anew with the new settings")
+
+    def _resume_fixed_params(self) -> dict:
+        return {name: value for name, value in self.get_params().items()
+                if name not in CHANGEABLE_ON_RESUME}
+
+    def _fit(self, X, y, sample_weight, plan: FitPlan, on_epoch=None, on_step=None,
+             classes=None):
+        caller, X = inputs.check_X(self, X, reset=plan.initialize)
+        y_host = self._check_y(y, X.shape[0], plan.initialize, classes)
         weights = inputs.check_sample_weight(sample_weight, X.shape[0])
         if self.comm is not None and self.solver == "lbfgs":
             raise ValueError("comm= (data-parallel training) needs a stochastic solver "
                              f"({', '.join(OPTIMIZERS)}), not solver='lbfgs'")
-        if first:
+        if plan.initialize:
             backend = caller.backend if self.device is None else resolve_device(
-                self._rank_device())
+                local_device(self.comm, self.device))  # cuda: this rank's GPU
         else:
             backend = self.backend_
         with backend.activate(), backend.quiet_float_errors():
-            self._fit_on(backend, caller, X, y_host, weights, first, mode, on_epoch, on_step)
+            self._fit_on(backend, caller, X, y_host, weights, plan, on_epoch, on_step)
         return self
 
-    def _fit_on(self, backend, caller, X, y_host, weights, first, mode, on_epoch, on_step):
+    def _fit_on(self, backend, caller, X, y_host, weights, plan, on_epoch, on_step):
         dtype = self.dtype
         features = inputs.to_backend(X, caller, backend, dtype)
         targets = self._targets_on(backend, y_host)
         row_weights = None if weights is None else backend.asarray(weights, dtype=dtype)
-        if first:
+        if plan.initialize:
             self._initialize(backend, caller, features.shape[1], y_host)
-        elif mode == "fit":  # warm start: the same weights, a fresh optimizer and epoch count
+        elif plan.warm_start:  # the same weights, a fresh optimizer and epoch count
             old = self.state_
             self.state_ = TrainState(old.params, self._optimizer().init_state(old.params,
                                                                               backend.xp),
@@ -190,22 +236,22 @@ class BaseMLP(BaseEstimator):
                                      best_loss=old.best_loss, best_score=old.best_score,
                                      best_epoch=old.best_epoch, best_params=old.best_params)
         self._fit_caller = caller.key
+        self._fitted_params = self._resume_fixed_params()
+        data = DeviceSplit(features, targets, row_weights)
         if self.solver == "lbfgs":
-            self._fit_lbfgs(backend, features, targets, row_weights, mode)
-        else:
-            data, val = self._splits(backend, features, targets, row_weights, y_host, mode,
-                                     weights)
-            config = self._config(len(data), mode)
-            try:
-                train(self.state_, self._optimizer(), data, config, self.rng_, backend,
-                      val=val, on_epoch=on_epoch, on_step=on_step,
-                      reducer=self._reducer(backend))
-            finally:  # also on DivergenceError (last finite weights) and Ctrl-C
-                self._publish()
-            if mode != "partial" and not self.state_.converged:
-                warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
-                              f"reached and the optimization hasn't converged yet.",
-                              ConvergenceWarning)
+            self._fit_lbfgs(backend, data, plan)
+            return
+        data, val = self._splits(backend, data, y_host, plan, weights)
+        try:
+            train(self.state_, self._optimizer(), data, self._config(len(data), plan),
+                  self.rng_, backend, make_reducer(self.comm, backend), val=val,
+                  on_epoch=on_epoch, on_step=on_step)
+        finally:  # also on DivergenceError (last finite weights) and Ctrl-C
+            self._publish()
+        if not plan.partial and not self.state_.converged:
+            warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
+                          f"reached and the optimization hasn't converged yet.",
+                          ConvergenceWarning)
 
     def _initialize(self, backend, caller, n_features, y_host):
         """First fit: random state, layer sizes, parameters, optimizer state."""
@@ -221,22 +267,6 @@ class BaseMLP(BaseEstimator):
         opt_state = {"step": 0} if self.solver == "lbfgs" else self._optimizer().init_state(
             params, backend.xp)
         self.state_ = TrainState(params, opt_state)
-
-    def _rank_device(self):
-        """``device``, with ``"cuda"`` mapped to this rank's GPU (local rank mod count)."""
-        if self.comm is None:
-            return self.device
-        from .distributed import local_device
-
-        return local_device(self.comm, self.device)
-
-    def _reducer(self, backend):
-        """The gradient reducer for ``comm`` (None: one process); mpi4py loaded lazily."""
-        if self.comm is None:
-            return None
-        from .distributed import make_reducer
-
-        return make_reducer(self.comm, backend)
 
     def _hidden(self) -> tuple:
         sizes = self.hidden_layer_sizes
@@ -257,7 +287,7 @@ class BaseMLP(BaseEstimator):
                               beta2=float(self.beta_2), eps=float(self.epsilon),
                               weight_decay=float(self.weight_decay))
 
-    def _config(self, n_rows: int, mode: str) -> TrainConfig:
+    def _config(self, n_rows: int, plan: FitPlan) -> TrainConfig:
         if self.batch_size == "auto":
             batch_size = min(200, n_rows)
         elif self.batch_size == "full":
@@ -267,11 +297,10 @@ class BaseMLP(BaseEstimator):
                 warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is "
                               "going to be clipped")
             batch_size = min(int(self.batch_size), n_rows)
-        max_iter = self.state_.epoch + 1 if mode == "partial" else int(self.max_iter)
         return TrainConfig(
-            max_iter=max_iter, batch_size=batch_size, shuffle=bool(self.shuffle),
+            max_iter=plan.max_iter, batch_size=batch_size, shuffle=bool(self.shuffle),
             tol=float(self.tol), n_iter_no_change=self.n_iter_no_change,
-            early_stopping=bool(self.early_stopping) and mode != "partial",
+            early_stopping=bool(self.early_stopping) and plan.early_stopping_allowed,
             learning_rate=self._schedule(), learning_rate_init=float(self.learning_rate_init),
             power_t=float(self.power_t), check_every=int(self.check_every), spec=self._spec())
 
@@ -282,12 +311,11 @@ class BaseMLP(BaseEstimator):
             return "constant"
         return self.learning_rate
 
-    def _splits(self, backend, features, targets, row_weights, y_host, mode, weights=None):
+    def _splits(self, backend, data: DeviceSplit, y_host, plan: FitPlan, weights=None):
         """(training split, validation split or None): scikit-learn holds out
         ``validation_fraction`` (stratified for a classifier) only for early stopping. Its
         own stream from the seed, so a resumed run holds out the same rows."""
-        data = DeviceSplit(features, targets, row_weights)
-        if not self.early_stopping or mode == "partial":
+        if not (self.early_stopping and plan.early_stopping_allowed):
             return data, None
         rng = np.random.default_rng([self.seed_, 1])
         if self._head == "softmax":
@@ -303,19 +331,19 @@ class BaseMLP(BaseEstimator):
             if weights is not None and not np.sum(weights[idx]) > 0:
                 raise ValueError(f"sample_weight: every {part} row held out for early stopping "
                                  f"has weight 0; give some of them a positive weight")
-        return _rows(data, train_idx, backend), _rows(data, val_idx, backend)
+        return data.take(train_idx, backend), data.take(val_idx, backend)
 
-    def _fit_lbfgs(self, backend, features, targets, row_weights, mode):
+    def _fit_lbfgs(self, backend, data: DeviceSplit, plan: FitPlan):
         # resume_fit: up to max_iter iterations in all; fit (also warm start): max_iter more
-        max_iter = int(self.max_iter) - (self.state_.epoch if mode == "resume" else 0)
-        if max_iter <= 0:
+        epochs_done = 0 if plan.initialize or plan.warm_start else self.state_.epoch
+        iterations = plan.max_iter - epochs_done
+        if iterations <= 0:
             return
-        result = lbfgs.minimize(self.state_, DeviceSplit(features, targets, row_weights),
-                                self._spec(), backend, max_iter=max_iter,
-                                max_fun=int(self.max_fun), tol=float(self.tol),
-                                verbose=bool(self.verbose))
-        self.state_.epoch += result.n_iter
-        self.state_.samples_seen += result.n_iter * features.shape[0]
+        result = lbfgs.minimize(self.state_, data, self._spec(), backend,
+                                max_iter=iterations, max_fun=int(self.max_fun),
+                                tol=float(self.tol), verbose=bool(self.verbose))
+        self.state_.epoch = epochs_done + result.n_iter
+        self.state_.samples_seen += result.n_iter * len(data)
         self.state_.history.append({"epoch": self.state_.epoch, "loss": result.loss})
         self._publish()
         if not result.converged:
@@ -355,13 +383,14 @@ class BaseMLP(BaseEstimator):
         backend = self.backend_
         with backend.activate(), backend.quiet_float_errors():
             features = inputs.to_backend(X, caller, backend, self.dtype)
-            outputs = predict_outputs(self.params_, features, backend.xp, self._spec(),
-                                      backend=backend, dtype=backend.dtype(self.dtype))
+            outputs = predict_outputs(self.params_, features, self._spec(), backend,
+                                      backend.dtype(self.dtype))
         return caller, outputs
 
     def evaluate(self, X, y, sample_weight=None):
         """(mean loss, score) on X, y as host floats: the head's loss without the L2 term;
-        accuracy for a classifier, 0 for a regressor (use ``score`` for R^2)."""
+        accuracy for a classifier, 0 for a regressor (use ``score`` for R^2). With
+        ``comm``, each rank evaluates its share of the rows."""
         check_is_fitted(self)
         caller, X = inputs.check_X(self, X, reset=False)
         y_host = self._check_y(y, X.shape[0], first=False)
@@ -372,25 +401,8 @@ class BaseMLP(BaseEstimator):
                                 self._targets_on(backend, y_host),
                                 None if weights is None else backend.asarray(weights,
                                                                              self.dtype))
-            if self.comm is None or self.comm.Get_size() == 1:
-                return evaluate(self.params_, split, backend.xp, self._spec(), backend=backend,
-                                dtype=backend.dtype(self.dtype))
-            return self._evaluate_shards(split, backend)
-
-    def _evaluate_shards(self, split, backend):
-        """``evaluate`` with ``comm``: each rank sums its share of the rows, one Allreduce."""
-        from .distributed import host_sum, shard_bounds
-
-        lo, hi = shard_bounds(0, len(split), self.comm.Get_rank(), self.comm.Get_size())
-        xp = backend.xp
-        mine = DeviceSplit(split.X[lo:hi, ...], split.y[lo:hi, ...],
-                           None if split.w is None else split.w[lo:hi])
-        sums = read_scalars(evaluate_sums(self.params_, mine, xp, self._spec(),
-                                          backend=backend, dtype=backend.dtype(self.dtype)), xp)
-        total = (float(len(split)) if split.w is None
-                 else float(as_host_array(xp.sum(split.w))))
-        loss_sum, metric_sum = host_sum(self.comm, sums)
-        return loss_sum / total, metric_sum / total
+            return evaluate(self.params_, split, self._spec(), backend,
+                            backend.dtype(self.dtype), make_reducer(self.comm, backend))
 
     # -- pickling: the namespace module is not picklable; rebuilt from the parameters --
 
@@ -448,7 +460,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         label that any later call may bring."""
         if not hasattr(self, "state_") and classes is None:
             raise ValueError("classes must be passed on the first call to partial_fit.")
-        return self._fit(X, y, sample_weight, "partial", classes=classes)
+        return self._fit(X, y, sample_weight, self._plan("partial"), classes=classes)
 
     def _check_y(self, y, n_rows, first, classes=None):
         labels = inputs.check_class_labels(y, n_rows)
@@ -514,7 +526,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     @available_if(lambda est: est._has_partial_fit())
     def partial_fit(self, X, y, sample_weight=None):
         """One pass over the given rows (one epoch)."""
-        return self._fit(X, y, sample_weight, "partial")
+        return self._fit(X, y, sample_weight, self._plan("partial"))
 
     def _check_y(self, y, n_rows, first, classes=None):
         values = inputs.check_regression_targets(y, n_rows)
@@ -545,13 +557,11 @@ class MLPRegressor(RegressorMixin, BaseMLP):
                               as_host_array(self.predict(X)), sample_weight=weights))
 
 
-def _rows(split: DeviceSplit, host_idx, backend: Backend) -> DeviceSplit:
-    """The rows ``host_idx`` of a split, gathered on its device (or on the host, sparse)."""
-    if split.sparse:
-        X = split.X[host_idx]
-    else:
-        X = backend.xp.take(split.X, backend.asarray(np.asarray(host_idx, np.int64)), axis=0)
-    idx = backend.asarray(np.asarray(host_idx, dtype=np.int64))
-    take = backend.xp.take
-    return DeviceSplit(X, take(split.y, idx, axis=0),
-                       None if split.w is None else take(split.w, idx, axis=0))
+def _same_param(a, b) -> bool:
+    """Parameter values compared as get_params gives them (tuples and lists alike)."""
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return list(a) == list(b)
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):  # arrays and the like: the very same object
+        return a is b

@@ -15,7 +15,8 @@ import scipy.optimize
 
 from . import mlp
 from .backend import Backend, as_host_array, read_scalars
-from .train import DeviceSplit, TrainState, batch_slices, rows_as_device_array
+from .batches import DeviceSplit, batch_slices, rows_as_device_array
+from .train_state import TrainState
 
 CHUNK_ROWS = 8192
 
@@ -37,8 +38,7 @@ def minimize(state: TrainState, data: DeviceSplit, spec: mlp.MLPSpec, backend: B
     shapes = {name: tuple(state.params[name].shape) for name in names}
     dtype = str(state.params[names[0]].dtype).split(".")[-1]
     bounds = np.cumsum([0] + [int(np.prod(shapes[name])) for name in names])
-    total_weight = (float(len(data)) if data.w is None
-                    else float(as_host_array(xp.sum(data.w))))
+    total_weight = data.weight_total(xp)
 
     def unpack(flat):
         return {name: backend.asarray(flat[start:stop].reshape(shapes[name]), dtype=dtype)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import importlib
 
-from ..backend import resolve_device
+from ..backend import gpu_descriptions, resolve_device
 from ..errors import XpnnDeviceError
 from ..gradcheck import gradcheck_report
 
@@ -35,18 +35,10 @@ def device_lines():
 
     lines = [f"cpu      usable   NumPy {numpy.__version__} (--device cpu)"]
     try:
-        backend = resolve_device("cuda")
-        import cupy
-
-        count = cupy.cuda.runtime.getDeviceCount()
-        for index in range(count):
-            props = cupy.cuda.runtime.getDeviceProperties(index)
-            with cupy.cuda.Device(index):
-                free, total = cupy.cuda.runtime.memGetInfo()
-            name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
-            lines.append(f"cuda:{index}   usable   {name}, {total / 2**30:.1f} GiB "
-                         f"({free / 2**30:.1f} GiB free), CuPy {cupy.__version__}")
-        del backend
+        for gpu in gpu_descriptions():
+            lines.append(f"cuda:{gpu['index']}   usable   {gpu['name']}, "
+                         f"{gpu['total'] / 2**30:.1f} GiB ({gpu['free'] / 2**30:.1f} GiB free), "
+                         f"CuPy {gpu['cupy']}")
     except XpnnDeviceError as exc:
         lines.append(f"cuda     unusable {exc}")
     for module, what in (("torch", "torch tensors (library API)"),

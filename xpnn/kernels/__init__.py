@@ -1,7 +1,7 @@
 """Backend-specific fast paths for the training step, behind one small interface.
 
-A step is five stages; ``train.FitRun.step`` runs them in order, with the gradient
-Allreduce (data parallel) and the L2 term between ``backward`` and ``update``:
+A step is five stages; ``train.FitRun.step`` runs them in order, with the gradient sum over
+the group (data parallel) and the L2 term between ``backward`` and ``update``:
 
 - ``take(array, batch_idx, slot)``: the rows ``batch_idx`` of ``array`` (a batch gather);
 - ``forward(params, inputs)`` -> (outputs, activations), as ``mlp.forward``;
@@ -10,14 +10,20 @@ Allreduce (data parallel) and the L2 term between ``backward`` and ``update``:
 - ``update(params, grads, opt_state, lr_scale)`` -> (params, opt_state), as the optimizer's.
 
 ``ReferenceStep`` implements them with the array-API code (``mlp``, ``heads``, ``optim``):
-the only implementation on every other namespace and the one the divergence replay runs;
-``tests/test_kernels.py`` holds each kernel to it, bit for bit. ``Backend.step_kernel``
-chooses a kernel: today NumPy's (``numpy_step.py``).
+the only implementation on every other namespace and the one the divergence replay runs.
+``select`` is how the training loop picks: the kernel of the backend's namespace
+(``KERNELS``) when it has an entry for the activation, head and optimizer, else the
+reference; ``tests/test_kernels.py`` holds each kernel to it, bit for bit.
 """
 from __future__ import annotations
 
+import importlib
+
 from .. import mlp
 from ..heads import HEADS
+
+# namespace name -> module whose ``build(spec, optimizer, xp)`` returns its step or None
+KERNELS = {"numpy": "xpnn.kernels.numpy_step"}
 
 
 class ReferenceStep:
@@ -41,3 +47,13 @@ class ReferenceStep:
 
     def update(self, params, grads, opt_state, lr_scale):
         return self.optimizer.update(params, grads, opt_state, self.xp, lr_scale)
+
+
+def select(backend, spec: mlp.MLPSpec, optimizer):
+    """The step for ``backend``: its namespace's kernel where that reproduces the reference
+    for ``spec`` and ``optimizer``, else a ``ReferenceStep``."""
+    module = KERNELS.get(backend.name)
+    kernel = None
+    if module is not None:
+        kernel = importlib.import_module(module).build(spec, optimizer, backend.xp)
+    return kernel or ReferenceStep(spec, optimizer, backend.xp)

@@ -11,23 +11,130 @@ step.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable
+
 import numpy as np
 
 from . import fused
-from ..heads import HEADS
 from ..mlp import MLPSpec, n_layers
-from ..optim import SGD, Adam
 
-SUPPORTED_ACTIVATIONS = ("relu", "tanh", "logistic", "identity")
+# -- the kernel's variants: tables keyed like activations.ACTIVATIONS, heads.HEADS and the
+# optimizers' ``kind``; a name with no entry runs the reference step (``build``) --------
 
 
-def supports(spec: MLPSpec, optimizer) -> bool:
-    """Whether this kernel reproduces the reference for ``spec`` and ``optimizer``."""
-    if spec.activation not in SUPPORTED_ACTIVATIONS or spec.head not in HEADS:
-        return False
-    if isinstance(optimizer, Adam):
-        return not optimizer.weight_decay or optimizer.decoupled
-    return isinstance(optimizer, SGD) and not optimizer.weight_decay
+def _relu(z):  # ops.relu: z * (z > 0)
+    np.multiply(z, z > 0.0, out=z)
+
+
+def _logistic(z):  # ops.logistic: 0.5 * (1 + tanh(0.5 z))
+    np.multiply(z, 0.5, out=z)
+    np.tanh(z, out=z)
+    z += 1.0
+    z *= 0.5
+
+
+def _relu_grad(delta, activation, scratch):
+    np.multiply(delta, activation > 0.0, out=delta)
+
+
+def _tanh_grad(delta, activation, scratch):  # 1 - a^2
+    factor = scratch(activation)
+    np.multiply(activation, activation, out=factor)
+    np.subtract(1.0, factor, out=factor)
+    delta *= factor
+
+
+def _logistic_grad(delta, activation, scratch):  # a (1 - a)
+    factor = scratch(activation)
+    np.subtract(1.0, activation, out=factor)
+    np.multiply(activation, factor, out=factor)
+    delta *= factor
+
+
+@dataclass(frozen=True)
+class InPlaceActivation:
+    """An activation's forward and its ``ops.*_backward``, in place, the same operations."""
+
+    forward: Callable  # (z) -> None: z becomes f(z)
+    grad_from_output: Callable  # (delta, a, scratch) -> None: delta becomes delta * f'(z)
+
+
+ACTIVATIONS = {
+    "relu": InPlaceActivation(_relu, _relu_grad),
+    "tanh": InPlaceActivation(lambda z: np.tanh(z, out=z), _tanh_grad),
+    "logistic": InPlaceActivation(_logistic, _logistic_grad),
+    "identity": InPlaceActivation(lambda z: None, lambda delta, a, scratch: None),
+}
+
+
+def _cross_entropy(outputs, targets, grad):
+    """ops.cross_entropy_with_grad's per-row loss; grad becomes p - one_hot (unscaled)."""
+    rows = np.arange(outputs.shape[0])
+    np.subtract(outputs, np.max(outputs, axis=1, keepdims=True), out=grad)  # shifted
+    picked = grad[rows, targets]  # the shifted logit of each row's label
+    np.exp(grad, out=grad)
+    row_sums = np.sum(grad, axis=1, keepdims=True)
+    per_row = -(picked - np.log(row_sums)[:, 0])  # -log p of the label
+    np.divide(grad, row_sums, out=grad)
+    grad[rows, targets] -= 1.0
+    return per_row
+
+
+def _squared_error(outputs, targets, grad):
+    """ops.squared_error_with_grad's per-row loss; grad becomes the residual / k."""
+    k = outputs.shape[1]
+    np.subtract(outputs, targets, out=grad)  # the residual
+    per_row = np.sum(grad * grad, axis=1) / (2.0 * k)
+    np.divide(grad, float(k), out=grad)
+    return per_row
+
+
+# head -> (outputs, targets, grad buffer) -> per-row loss, grad filled before row weighting
+LOSSES = {"softmax": _cross_entropy, "identity": _squared_error}
+
+
+def _fused_adam(optimizer, params, grads, state, lr_scale):
+    """optim.Adam.update in one numba pass per parameter (decoupled decay, or none)."""
+    if optimizer.weight_decay and not optimizer.decoupled:
+        return None
+    lr, step_size, eps_hat = optimizer.step_scalars(state["step"] + 1, lr_scale)
+    if not step_size:  # a rate of 0 moves nothing: the reference says how
+        return None
+    b1, b2, decay = float(optimizer.beta1), float(optimizer.beta2), float(
+        optimizer.weight_decay)
+    for name, param in params.items():
+        if decay:  # AdamW's shrink first, as the reference
+            param *= 1.0 - lr * decay
+        cast = param.dtype.type  # the scalars as NumPy casts Python floats
+        fused.adam(param.reshape(-1), grads[name].reshape(-1), state["m"][name].reshape(-1),
+                   state["v"][name].reshape(-1), cast(b1), cast(1.0 - b1), cast(b2),
+                   cast(1.0 - b2), cast(eps_hat), cast(1.0 / step_size))
+    return params, {"step": state["step"] + 1, "m": state["m"], "v": state["v"]}
+
+
+def _fused_momentum(optimizer, params, grads, state, lr_scale):
+    """optim.SGD.update with momentum (heavy ball or Nesterov) in one numba pass."""
+    if not optimizer.momentum or optimizer.weight_decay:
+        return None
+    lr, mu = float(optimizer.lr) * lr_scale, float(optimizer.momentum)
+    for name, param in params.items():
+        cast = param.dtype.type
+        fused.momentum(param.reshape(-1), grads[name].reshape(-1),
+                       state["momentum"][name].reshape(-1), cast(mu), cast(lr),
+                       bool(optimizer.nesterov))
+    return params, {"step": state["step"] + 1, "momentum": state["momentum"]}
+
+
+# optimizer kind -> fused update, or None (declined: the reference's update runs)
+FUSED_UPDATES = {"adam": _fused_adam, "sgd": _fused_momentum}
+
+
+def build(spec: MLPSpec, optimizer, xp):
+    """The kernel for ``spec`` and ``optimizer``, or None when a table lacks an entry."""
+    if spec.activation not in ACTIVATIONS or spec.head not in LOSSES:
+        return None
+    return NumpyStep(spec, optimizer, xp)
 
 
 class NumpyStep:
@@ -35,6 +142,9 @@ class NumpyStep:
 
     def __init__(self, spec: MLPSpec, optimizer, xp):
         self.spec, self.optimizer, self.xp = spec, optimizer, xp
+        self.activation = ACTIVATIONS[spec.activation]
+        self.loss = LOSSES[spec.head]
+        self.fused_update = FUSED_UPDATES.get(optimizer.kind)
         self.buffers = {}
 
     def _buffer(self, name, shape, dtype):
@@ -43,6 +153,9 @@ class NumpyStep:
         if buffer is None:
             buffer = self.buffers[key] = np.empty(shape, dtype=dtype)
         return buffer
+
+    def _scratch(self, like):
+        return self._buffer("factor", like.shape, like.dtype)
 
     # -- gathers -------------------------------------------------------------------------
 
@@ -64,7 +177,7 @@ class NumpyStep:
             z = self._buffer(f"a{layer}", (rows, weight.shape[1]), dtype)
             np.matmul(hidden, weight, out=z)
             z += params[f"b{layer}"]
-            self._activate(z)
+            self.activation.forward(z)
             activations.append(z)
             hidden = z
         weight = params[f"w{last}"]
@@ -73,50 +186,11 @@ class NumpyStep:
         outputs += params[f"b{last}"]
         return outputs, activations
 
-    def _activate(self, z):
-        """ops.relu / tanh / logistic / identity, in place."""
-        name = self.spec.activation
-        if name == "relu":  # z * (z > 0)
-            np.multiply(z, z > 0.0, out=z)
-        elif name == "tanh":
-            np.tanh(z, out=z)
-        elif name == "logistic":  # 0.5 * (1 + tanh(0.5 z))
-            np.multiply(z, 0.5, out=z)
-            np.tanh(z, out=z)
-            z += 1.0
-            z *= 0.5
-
-    def _grad_from_output(self, delta, activation):
-        """ops.*_backward: delta * f'(z) from the activation a = f(z), in place on delta."""
-        name = self.spec.activation
-        if name == "relu":
-            np.multiply(delta, activation > 0.0, out=delta)
-        elif name in ("tanh", "logistic"):
-            factor = self._buffer("factor", activation.shape, activation.dtype)
-            if name == "tanh":  # 1 - a^2
-                np.multiply(activation, activation, out=factor)
-                np.subtract(1.0, factor, out=factor)
-            else:  # a (1 - a)
-                np.subtract(1.0, activation, out=factor)
-                np.multiply(activation, factor, out=factor)
-            delta *= factor
-
     def loss_with_grad(self, outputs, targets, weights):
-        """ops.cross_entropy_with_grad / squared_error_with_grad into one buffer."""
-        rows, k = outputs.shape
+        """The head's loss and d loss / d outputs into one buffer, weighted as ops'."""
+        rows = outputs.shape[0]
         grad = self._buffer("grad_outputs", outputs.shape, outputs.dtype)
-        if self.spec.head == "softmax":
-            np.subtract(outputs, np.max(outputs, axis=1, keepdims=True), out=grad)  # shifted
-            picked = grad[np.arange(rows), targets]  # the shifted logit of each row's label
-            np.exp(grad, out=grad)
-            row_sums = np.sum(grad, axis=1, keepdims=True)
-            per_row = -(picked - np.log(row_sums)[:, 0])  # -log p of the label
-            np.divide(grad, row_sums, out=grad)
-            grad[np.arange(rows), targets] -= 1.0  # p - one_hot
-        else:
-            np.subtract(outputs, targets, out=grad)  # the residual
-            per_row = np.sum(grad * grad, axis=1) / (2.0 * k)
-            np.divide(grad, float(k), out=grad)
+        per_row = self.loss(outputs, targets, grad)
         if weights is None:
             loss = np.sum(per_row) / per_row.shape[0]
             np.divide(grad, rows, out=grad)
@@ -142,45 +216,20 @@ class NumpyStep:
             if layer > 1:
                 below_delta = self._buffer(f"delta{layer - 1}", below.shape, below.dtype)
                 np.matmul(delta, weight.T, out=below_delta)
-                self._grad_from_output(below_delta, below)
+                self.activation.grad_from_output(below_delta, below, self._scratch)
                 delta = below_delta
         return grads
 
     # -- the update ---------------------------------------------------------------------
 
     def update(self, params, grads, state, lr_scale):
-        """optim's update; with numba (xpnn[fast]), Adam and momentum in one vectorised pass
-        per parameter (``fused.py``), else the reference's own NumPy operations."""
-        optimizer = self.optimizer
+        """optim's update; with numba (xpnn[fast]), the optimizer kind's fused pass
+        (``FUSED_UPDATES``, ``fused.py``) where it takes these settings, else the
+        reference's own NumPy operations."""
         arrays = [*params.values(), *grads.values()]
-        if fused.available() and all(array.flags.c_contiguous for array in arrays):
-            if isinstance(optimizer, Adam):
-                lr, step_size, eps_hat = optimizer.step_scalars(state["step"] + 1, lr_scale)
-                if step_size:  # (a rate of 0 moves nothing: the reference says how)
-                    return self._fused_adam(params, grads, state, lr, step_size, eps_hat)
-            elif optimizer.momentum:
-                return self._fused_momentum(params, grads, state, lr_scale)
-        return optimizer.update(params, grads, state, self.xp, lr_scale)
-
-    def _fused_adam(self, params, grads, state, lr, step_size, eps_hat):
-        optimizer = self.optimizer
-        b1, b2, decay = float(optimizer.beta1), float(optimizer.beta2), float(
-            optimizer.weight_decay)
-        for name, param in params.items():
-            if decay:  # AdamW's shrink first, as the reference
-                param *= 1.0 - lr * decay
-            cast = param.dtype.type  # the scalars as NumPy casts Python floats
-            fused.adam(param.reshape(-1), grads[name].reshape(-1), state["m"][name].reshape(-1),
-                       state["v"][name].reshape(-1), cast(b1), cast(1.0 - b1), cast(b2),
-                       cast(1.0 - b2), cast(eps_hat), cast(1.0 / step_size))
-        return params, {"step": state["step"] + 1, "m": state["m"], "v": state["v"]}
-
-    def _fused_momentum(self, params, grads, state, lr_scale):
-        optimizer = self.optimizer
-        lr, mu = float(optimizer.lr) * lr_scale, float(optimizer.momentum)
-        for name, param in params.items():
-            cast = param.dtype.type
-            fused.momentum(param.reshape(-1), grads[name].reshape(-1),
-                           state["momentum"][name].reshape(-1), cast(mu), cast(lr),
-                           bool(optimizer.nesterov))
-        return params, {"step": state["step"] + 1, "momentum": state["momentum"]}
+        if (self.fused_update is not None and fused.available()
+                and all(array.flags.c_contiguous for array in arrays)):
+            updated = self.fused_update(self.optimizer, params, grads, state, lr_scale)
+            if updated is not None:
+                return updated
+        return self.optimizer.update(params, grads, state, self.xp, lr_scale)

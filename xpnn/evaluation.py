@@ -1,0 +1,57 @@
+"""Inference over whole splits: raw outputs, and loss and score sums, in batches on the device.
+
+Sums stay on the device and are read once by the caller; in a group of processes
+(``distributed.py``) each member evaluates its share of the rows and the host sums are
+reduced once.
+"""
+from __future__ import annotations
+
+from . import mlp
+from .backend import Backend, read_scalars
+from .batches import DeviceSplit, batch_slices, rows_as_device_array, shard_bounds
+from .heads import HEADS
+
+EVAL_BATCH_ROWS = 8192
+
+
+def evaluate_sums(params, split: DeviceSplit, spec: mlp.MLPSpec, backend: Backend, dtype, *,
+                  score: bool = False, batch_size: int = EVAL_BATCH_ROWS):
+    """[summed (weighted) head loss, summed statistic] over ``split`` on the device, in
+    batches; the statistic is the validation score's numerator (``score``), else the
+    training metric (correct count for a classifier; 0 when the head has none)."""
+    xp, device = backend.xp, backend.device
+    head = HEADS[spec.head]
+    statistic = head.score_sum if score else head.metric_sum
+    loss_sum = xp.zeros((), dtype=dtype, device=device)
+    total = xp.zeros((), dtype=dtype, device=device)
+    for start, stop in batch_slices(len(split), batch_size):
+        inputs = rows_as_device_array(split.X, start, stop, backend, dtype)
+        outputs = mlp.predict_outputs(params, inputs, xp, spec)
+        targets = split.y[start:stop, ...]
+        weights = None if split.w is None else split.w[start:stop]
+        rows = float(stop - start) if weights is None else xp.sum(weights)
+        loss_sum += head.loss(outputs, targets, xp, weights) * rows
+        if statistic is not None:
+            total = total + xp.astype(statistic(outputs, targets, xp, weights), dtype)
+    return [loss_sum, total]
+
+
+def evaluate(params, split: DeviceSplit, spec: mlp.MLPSpec, backend: Backend, dtype, reducer):
+    """(mean head loss, mean metric) over ``split`` as host floats: this member's share of
+    the rows summed on the device, one read, one host sum over the group."""
+    lo, hi = shard_bounds(0, len(split), reducer.rank, reducer.size)
+    sums = read_scalars(evaluate_sums(params, split.rows(lo, hi), spec, backend, dtype),
+                        backend.xp)
+    loss_sum, metric_sum = reducer.host_sum(sums)
+    total = split.weight_total(backend.xp)
+    return loss_sum / total, metric_sum / total
+
+
+def predict_outputs(params, X, spec: mlp.MLPSpec, backend: Backend, dtype,
+                    batch_size: int = EVAL_BATCH_ROWS):
+    """Raw outputs (n, k) for all rows, computed in batches, concatenated on the device."""
+    xp = backend.xp
+    parts = [mlp.predict_outputs(params, rows_as_device_array(X, start, stop, backend, dtype),
+                                 xp, spec)
+             for start, stop in batch_slices(X.shape[0], batch_size)]
+    return parts[0] if len(parts) == 1 else xp.concat(parts, axis=0)

@@ -102,3 +102,50 @@ def test_other_namespaces_and_names_without_a_kernel_entry_use_the_reference(mon
                       ReferenceStep)
     monkeypatch.delitem(kernels.numpy_step.ACTIVATIONS, "relu")
     assert isinstance(kernels.select(numpy_backend(), spec, adam), ReferenceStep)
+
+
+def _softsign(z, xp):
+    return z / (1.0 + xp.abs(z))
+
+
+def _softsign_backward(grad_out, activation, xp):
+    """d softsign(z) / dz = 1 / (1 + |z|)^2 = (1 - |a|)^2, from the output a."""
+    gate = 1.0 - xp.abs(activation)
+    return grad_out * (gate * gate)
+
+
+def _softsign_in_place(z):
+    np.divide(z, 1.0 + np.abs(z), out=z)
+
+
+def _softsign_grad_in_place(delta, activation, scratch):
+    gate = scratch(activation)
+    np.abs(activation, out=gate)
+    np.subtract(1.0, gate, out=gate)
+    np.multiply(gate, gate, out=gate)
+    delta *= gate
+
+
+def test_a_new_activation_is_one_table_entry(monkeypatch, digits_data):
+    """Registered in activations.ACTIVATIONS alone, it trains (the NumPy step falls back to
+    the reference); given a kernel entry too, the kernel runs it, bit for bit the same."""
+    from xpnn.activations import ACTIVATIONS, Activation
+    from xpnn.kernels import numpy_step
+
+    X, y = digits_data[0][:600], digits_data[1][:600]
+    monkeypatch.setitem(ACTIVATIONS, "softsign",
+                        Activation(_softsign, _softsign_backward, 1.0))
+    options = dict(hidden_layer_sizes=(20,), activation="softsign", max_iter=6,
+                   batch_size=50, learning_rate_init=0.01, random_state=0)
+    spec, adam = xpnn.MLPClassifier(**options)._spec(), xpnn.MLPClassifier()._optimizer()
+    assert isinstance(kernels.select(numpy_backend(), spec, adam), ReferenceStep)
+    reference = xpnn.MLPClassifier(**options).fit(X, y)
+    assert reference.score(X, y) > 0.8  # it learns: the gradient is right
+
+    monkeypatch.setitem(numpy_step.ACTIVATIONS, "softsign", numpy_step.InPlaceActivation(
+        _softsign_in_place, _softsign_grad_in_place))
+    assert isinstance(kernels.select(numpy_backend(), spec, adam), NumpyStep)
+    fast = xpnn.MLPClassifier(**options).fit(X, y)
+    assert fast.loss_curve_ == reference.loss_curve_
+    for name, expected in reference.params_.items():
+        np.testing.assert_array_equal(fast.params_[name], expected, err_msg=name)

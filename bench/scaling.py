@@ -52,7 +52,7 @@ def worker(args) -> dict:
     record = {"ranks": 1 if comm is None else comm.Get_size(),
               "epoch_seconds": seconds, "epoch": common.spread(common.timed_epochs(seconds)),
               "final_loss": model.loss_curve_[-1], "thread_pools": common.thread_pools()}
-    if made and made[0] is not None:
+    if made and made[0].size > 1:  # one process is a group of one: nothing to count
         reducer = made[0]
         steps = reducer.calls
         record["allreduce"] = {"calls": steps, "bytes_per_step": reducer.nbytes / steps,

@@ -26,12 +26,11 @@ from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
-from . import inputs, lbfgs, mlp
+from . import distributed, inputs, lbfgs, mlp
 from .activations import ACTIVATIONS
 from .backend import Backend, as_host_array, backend_of, numpy_backend, resolve_device
 from .batches import DeviceSplit
 from .data.split import stratified_split
-from .distributed import local_device, make_reducer
 from .evaluation import evaluate, predict_outputs
 from .heads import HEADS
 from .optim import OPTIMIZERS, SCHEDULES, make_optimizer
@@ -214,7 +213,7 @@ class BaseMLP(BaseEstimator):
                              f"({', '.join(OPTIMIZERS)}), not solver='lbfgs'")
         if plan.initialize:
             backend = caller.backend if self.device is None else resolve_device(
-                local_device(self.comm, self.device))  # cuda: this rank's GPU
+                distributed.local_device(self.comm, self.device))  # cuda: this rank's GPU
         else:
             backend = self.backend_
         with backend.activate(), backend.quiet_float_errors():
@@ -244,7 +243,7 @@ class BaseMLP(BaseEstimator):
         data, val = self._splits(backend, data, y_host, plan, weights)
         try:
             train(self.state_, self._optimizer(), data, self._config(len(data), plan),
-                  self.rng_, backend, make_reducer(self.comm, backend), val=val,
+                  self.rng_, backend, distributed.make_reducer(self.comm, backend), val=val,
                   on_epoch=on_epoch, on_step=on_step)
         finally:  # also on DivergenceError (last finite weights) and Ctrl-C
             self._publish()
@@ -402,7 +401,8 @@ class BaseMLP(BaseEstimator):
                                 None if weights is None else backend.asarray(weights,
                                                                              self.dtype))
             return evaluate(self.params_, split, self._spec(), backend,
-                            backend.dtype(self.dtype), make_reducer(self.comm, backend))
+                            backend.dtype(self.dtype),
+                            distributed.make_reducer(self.comm, backend))
 
     # -- pickling: the namespace module is not picklable; rebuilt from the parameters --
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -260,9 +260,7 @@ def _check_preprocessing(pre, file):
 def _read_preprocessing(pre, file):
     if not pre:  # saved by the library: features as given
         return Preprocessing("scale", 1.0)
-    saved = _group(file.tensors, PREPROCESS)
-    return Preprocessing(pre["kind"], float(pre["value_range"]), saved.get("mean"),
-                         saved.get("std"))
+    return Preprocessing.from_saved(pre, _group(file.tensors, PREPROCESS))
 
 
 def _check_info(info, file):
@@ -358,11 +356,6 @@ class TensorGroup:
     in_model_dtype: bool = True
 
 
-def _preprocess_tensors(s):
-    saved = {} if s.preprocessing is None else s.preprocessing.tensors()
-    return _group(saved, PREPROCESS)
-
-
 TENSORS = (
     TensorGroup(PARAMS, lambda s: s.model.state_.params, lambda layout: layout.shapes,
                 "parameter tensors {found} do not match the architecture's {expected}"),
@@ -372,7 +365,8 @@ TENSORS = (
                 "optimizer state tensors {extra} extra, {missing} missing for the saved solver"),
     TensorGroup(BEST, lambda s: s.model.state_.best_params or {}, lambda layout: layout.shapes,
                 "best-weight tensors {found} are incomplete", optional=True),
-    TensorGroup(PREPROCESS, _preprocess_tensors,
+    TensorGroup(PREPROCESS,
+                lambda s: {} if s.preprocessing is None else s.preprocessing.tensors(),
                 lambda layout: ({"mean": (layout.n_features,), "std": (layout.n_features,)}
                                 if layout.standardized else {}),
                 "preprocess tensors {extra} extra, {missing} missing for the saved "
@@ -420,7 +414,7 @@ def _check_tensors(file: Loading):
             _require(not group.in_model_dtype or value.dtype == np.dtype(layout.dtype),
                      f"tensor {key} is {value.dtype}, expected {layout.dtype}")
     std = tensors.get(PREPROCESS + "std")
-    _require(std is None or bool(np.all(std > 0)), "preprocess/std is not positive")
+    _require(std is None or bool(np.all(std > 0)), f"{PREPROCESS}std is not positive")
 
 
 # -- the three directions --------------------------------------------------------------------

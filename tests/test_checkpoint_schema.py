@@ -12,6 +12,7 @@ import xpnn
 from xpnn.checkpoint import load_model, save_model
 from xpnn.checkpoint_io import load_checkpoint, save_checkpoint
 from xpnn.errors import XpnnCheckpointError
+from xpnn.optim import OPTIMIZERS
 from xpnn.preprocess import Preprocessing
 
 
@@ -69,6 +70,10 @@ METADATA_EDITS = {
     "a string seed": (lambda m: m.update(seed="zero"), "seed"),
     "unknown solver": (lambda m: m["hyperparameters"].update(solver="rmsprop"), "solver"),
     "unknown hyperparameter": (lambda m: m["hyperparameters"].update(lr=0.1), "lr"),
+    "hyperparameter out of range": (lambda m: m["hyperparameters"].update(momentum=3),
+                                    "'momentum' parameter"),
+    "feature names of the wrong count": (lambda m: m.update(feature_names=["a"]),
+                                         "feature_names"),
     "unknown activation": (lambda m: m["architecture"].update(activation="swish"), "swish"),
     "unknown kind": (lambda m: m.update(kind="SVC"), "kind"),
     "epoch negative": (lambda m: m["state"].update(epoch=-1), "state.epoch"),
@@ -161,3 +166,35 @@ def test_a_solver_edit_that_leaves_the_wrong_state_is_refused(saved, tmp_path):
                     edit_metadata=lambda m: m["hyperparameters"].update(solver="sgd"))
     with pytest.raises(XpnnCheckpointError, match="optimizer state"):
         load_model(path)
+
+
+@pytest.mark.parametrize("solver, momentum", [(name, 0.9) for name in OPTIMIZERS]
+                         + [("sgd", 0.0), ("lbfgs", 0.9)])
+def test_every_optimizer_round_trips_with_exactly_its_declared_slots(tmp_path, solver,
+                                                                       momentum):
+    """A new optimizer in optim.OPTIMIZERS is one edit: the file's optim/ tensors are the
+    slots it declares, and they load back as they were saved."""
+    from xpnn.backend import as_host_array
+    from xpnn.model_file import FIELDS, TENSORS, optimizer_slots
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(40, 5)), rng.integers(0, 3, size=40)
+    model = xpnn.MLPClassifier(hidden_layer_sizes=(4,), solver=solver, momentum=momentum,
+                               max_iter=2, random_state=0).fit(X, y)
+    path = tmp_path / "m.safetensors"
+    save_model(path, model)
+    tensors, metadata = load_checkpoint(path)
+    slots = optimizer_slots(model)
+    assert slots == (() if solver == "lbfgs" else model._optimizer().state_slots)
+    assert {key for key in tensors if key.startswith("optim/")} == {
+        f"optim/{slot}/{name}" for slot in slots for name in model.state_.params}
+    assert list(metadata) == [field.key for field in FIELDS]  # the writer is the schema
+    assert all(any(key.startswith(group.prefix) for group in TENSORS) for key in tensors)
+    loaded, _, _ = load_model(path)
+    assert set(loaded.state_.opt_state) == {"step", *slots}
+    assert loaded.state_.opt_state["step"] == model.state_.opt_state["step"]
+    for slot in slots:
+        for name, value in model.state_.opt_state[slot].items():
+            np.testing.assert_array_equal(loaded.state_.opt_state[slot][name],
+                                          as_host_array(value))
+    assert loaded.out_activation_ == model.out_activation_ == "softmax"

@@ -63,13 +63,14 @@ class Preprocessing:
         return {"kind": self.kind, "value_range": self.value_range}
 
     def tensors(self) -> dict:
-        return {} if self.mean is None else {"preprocess/mean": self.mean,
-                                            "preprocess/std": self.std}
+        """Its arrays by name (the model file puts them under its preprocess/ group)."""
+        return {} if self.mean is None else {"mean": self.mean, "std": self.std}
 
     @classmethod
     def from_saved(cls, metadata: dict, tensors: dict) -> "Preprocessing":
-        return cls(metadata["kind"], float(metadata["value_range"]),
-                   tensors.get("preprocess/mean"), tensors.get("preprocess/std"))
+        """From ``metadata()`` and ``tensors()`` as saved."""
+        return cls(metadata["kind"], float(metadata["value_range"]), tensors.get("mean"),
+                   tensors.get("std"))
 
 
 def fit_preprocessing(train: Dataset, standardize: bool = False) -> Preprocessing:

@@ -111,3 +111,26 @@ def test_runs_on_the_2023_12_standard_without_scalar_arguments(digits_data):
             X[:5], dtype=array_api_strict.float32)).shape == (5, 10)
     finally:
         array_api_strict.reset_array_api_strict_flags()
+
+
+def test_resume_fit_refuses_settings_that_would_change_the_fitted_model(tmp_path, digits_data):
+    """CHANGEABLE_ON_RESUME is the library's rule, enforced by resume_fit itself (fitted or
+    loaded models); fit still trains anew with any settings."""
+    from xpnn.checkpoint import load_model, save_model
+    from xpnn.estimator import CHANGEABLE_ON_RESUME
+
+    X, y = digits_data[0][:300], digits_data[1][:300]
+    clf = xpnn.MLPClassifier(hidden_layer_sizes=(8,), max_iter=2, random_state=0).fit(X, y)
+    save_model(tmp_path / "m.safetensors", clf)
+    loaded, _, _ = load_model(tmp_path / "m.safetensors")
+    assert {"max_iter", "early_stopping", "n_iter_no_change", "tol"} <= CHANGEABLE_ON_RESUME
+    for model in (clf, loaded):
+        model.set_params(max_iter=3, tol=1e-3)  # changeable: fine
+        model.resume_fit(X, y)
+        assert model.n_iter_ == 3
+        model.set_params(max_iter=4, learning_rate_init=0.1, batch_size=16)
+        with pytest.raises(ValueError, match="batch_size, learning_rate_init changed"):
+            model.resume_fit(X, y)
+        assert model.n_iter_ == 3  # nothing trained
+        model.fit(X, y)  # a new fit takes the new settings
+        assert model.n_iter_ == 4

@@ -10,7 +10,8 @@ import pytest
 from xpnn import mlp
 from xpnn.backend import as_host_array, numpy_backend
 from xpnn.optim import make_optimizer, state_arrays
-from conftest import RTOL, backend_params, make_backend
+from assertions import assert_curve_close, assert_params_close, assert_params_equal
+from conftest import backend_params, make_backend
 
 STEPS = 6
 OPTIMIZERS = {  # name -> (solver, options, learning rate)
@@ -57,14 +58,8 @@ def _run(backend, dtype, optimizer_name, data, spec=mlp.MLPSpec(), weighted=Fals
 def test_training_steps_agree_with_numpy(other, dtype, optimizer_name, digits_data):
     reference, ref_losses = _run(numpy_backend(), dtype, optimizer_name, digits_data)
     result, losses = _run(make_backend(other), dtype, optimizer_name, digits_data)
-    assert set(result) == set(reference)
-    np.testing.assert_allclose(losses, ref_losses, rtol=RTOL[dtype])
-    for name, expected in reference.items():
-        assert result[name].dtype == expected.dtype == np.dtype(dtype), name
-        # near-zero entries (Adam moments) compare on the parameter's own scale
-        atol = RTOL[dtype] * float(np.max(np.abs(expected)))
-        np.testing.assert_allclose(result[name], expected, rtol=RTOL[dtype], atol=atol,
-                                   err_msg=name)
+    assert_curve_close(losses, ref_losses, dtype=dtype, what="loss")
+    assert_params_close(result, reference, dtype=dtype)  # Adam moments on their own scale
 
 
 @pytest.mark.parametrize("other", backend_params(("array_api_strict", "torch", "jax", "cupy")))
@@ -75,11 +70,8 @@ def test_every_activation_and_head_agree_with_numpy(other, activation, head, dig
     spec = mlp.MLPSpec(activation, head, alpha=1e-2)
     reference, ref_losses = _run(numpy_backend(), "float64", "nesterov", digits_data, spec, True)
     result, losses = _run(make_backend(other), "float64", "nesterov", digits_data, spec, True)
-    np.testing.assert_allclose(losses, ref_losses, rtol=RTOL["float64"])
-    for name, expected in reference.items():
-        atol = RTOL["float64"] * float(np.max(np.abs(expected)))
-        np.testing.assert_allclose(result[name], expected, rtol=RTOL["float64"], atol=atol,
-                                   err_msg=name)
+    assert_curve_close(losses, ref_losses, dtype="float64", what="loss")
+    assert_params_close(result, reference, dtype="float64")
 
 
 def test_initial_weights_are_bit_identical_across_backends(backend):
@@ -87,5 +79,4 @@ def test_initial_weights_are_bit_identical_across_backends(backend):
     sizes = mlp.layer_sizes(10, (8,), 3)
     reference = mlp.init_params(sizes, rng_a, "float32", numpy_backend())
     other = mlp.init_params(sizes, rng_b, "float32", backend)
-    for name in reference:
-        np.testing.assert_array_equal(as_host_array(other[name]), reference[name])
+    assert_params_equal(other, reference)

@@ -10,6 +10,7 @@ import sys
 import numpy as np
 import pytest
 
+from assertions import assert_params_equal
 from clirun import xpnn, xpnn_json
 from datagen import kaggle_header, write_csv, write_idx_dir
 
@@ -181,9 +182,7 @@ def test_resume_continues_exactly(tmp_path):
     result = xpnn("train", "--resume", half, "--epochs", "4", "--save", half, "--quiet")
     assert result.returncode == 0, result.stderr
     (t_full, m_full), (t_half, m_half) = load_checkpoint(full), load_checkpoint(half)
-    assert set(t_full) == set(t_half)
-    for name in t_full:
-        np.testing.assert_array_equal(t_full[name], t_half[name], err_msg=name)
+    assert_params_equal(t_half, t_full)
     strip = [[{k: v for k, v in row.items() if k != "seconds"} for row in m["history"]]
              for m in (m_full, m_half)]
     assert strip[0] == strip[1] and len(strip[0]) == 4
@@ -332,7 +331,7 @@ def test_interrupted_run_resumes_to_the_same_result_as_an_uninterrupted_one(tmp_
     assert xpnn("train", "--epochs", target, "--hidden", "16", "--save", fresh,
                 "--quiet").returncode == 0
     (resumed_t, resumed_m), (fresh_t, fresh_m) = load_checkpoint(save), load_checkpoint(fresh)
-    for name in fresh_t:
-        if name.startswith(("params/", "optim/")):
-            np.testing.assert_array_equal(resumed_t[name], fresh_t[name], err_msg=name)
+    trained = [name for name in fresh_t if name.startswith(("params/", "optim/"))]
+    assert_params_equal({name: resumed_t[name] for name in trained},
+                        {name: fresh_t[name] for name in trained})
     assert resumed_m["state"]["epoch"] == fresh_m["state"]["epoch"] == target

@@ -14,6 +14,7 @@ from xpnn.backend import numpy_backend
 from xpnn.kernels import ReferenceStep
 from xpnn.kernels.numpy_step import NumpyStep
 from xpnn.optim import state_arrays
+from assertions import assert_params_equal
 
 CASES = {
     "relu adam float32": dict(activation="relu", solver="adam"),
@@ -68,8 +69,7 @@ def test_numpy_kernel_is_bit_identical_to_the_reference(monkeypatch, digits_data
                              fused_update)
     reference, ref_losses = _fit(monkeypatch, make(**options), X, target, weights, False)
     assert fast_losses == ref_losses
-    for name, expected in reference.items():
-        np.testing.assert_array_equal(fast[name], expected, err_msg=name)
+    assert_params_equal(fast, reference)
 
 
 def test_the_kernel_is_used_and_reuses_its_buffers(digits_data):

@@ -6,6 +6,7 @@ import xpnn
 from xpnn.backend import as_host_array
 from xpnn.data.split import stratified_split
 from xpnn.optim import state_arrays
+from assertions import assert_params_equal
 
 
 def _split(X, y, seed=0):
@@ -178,13 +179,9 @@ def test_interrupt_mid_epoch_rolls_back_to_the_last_completed_epoch(digits_data)
     with pytest.raises(TrainingInterrupted) as info:
         clf.fit(X, y, on_step=interrupt_in_epoch_3)
     assert info.value.state.epoch == 2 and len(clf.history_) == 2
-    two_epochs = xpnn.MLPClassifier(max_iter=2, **kwargs).fit(X, y)
-    for name, value in two_epochs.params_.items():
-        np.testing.assert_array_equal(clf.params_[name], value)
+    assert_params_equal(clf.params_, xpnn.MLPClassifier(max_iter=2, **kwargs).fit(X, y).params_)
     clf.resume_fit(X, y)  # and it resumes to the same end as an uninterrupted run
-    five = xpnn.MLPClassifier(max_iter=5, **kwargs).fit(X, y)
-    for name, value in five.params_.items():
-        np.testing.assert_array_equal(clf.params_[name], value)
+    assert_params_equal(clf.params_, xpnn.MLPClassifier(max_iter=5, **kwargs).fit(X, y).params_)
 
 
 def test_no_float64_anywhere_in_a_float32_step(backend, digits_data):
@@ -297,16 +294,15 @@ def test_resuming_an_early_stopped_model_trains_on_and_keeps_best_weights_apart(
     stopped_at = clf.state_.epoch
     assert clf.state_.converged and stopped_at < 200
     best = {k: np.array(v, copy=True) for k, v in clf.state_.best_params.items()}
-    for name, value in clf.params_.items():  # predicting: the best epoch's weights
-        np.testing.assert_array_equal(value, best[name])
-        assert value is not clf.state_.params[name]  # training goes on from the last epoch's
+    assert_params_equal(clf.params_, best)  # predicting: the best epoch's weights
+    for name, value in clf.params_.items():  # training goes on from the last epoch's
+        assert value is not clf.state_.params[name], name
     clf.n_iter_no_change = 6
     clf.max_iter = stopped_at + 40
     clf.resume_fit(X, y)
     assert clf.state_.epoch > stopped_at + 1  # not stopped at once by a stale counter
     if clf.state_.best_epoch <= stopped_at:  # no new best: the old best weights come back
-        for name, value in clf.params_.items():
-            np.testing.assert_array_equal(value, best[name])
+        assert_params_equal(clf.params_, best)
 
 
 def test_warm_start_and_partial_fit_continue_from_the_fitted_weights(digits_data):
@@ -337,8 +333,7 @@ def test_resuming_with_early_stopping_equals_an_uninterrupted_run(digits_data):
     part.set_params(max_iter=12)
     part.resume_fit(X, y)
     assert part.validation_scores_ == full.validation_scores_
-    for name, value in full.state_.params.items():
-        np.testing.assert_array_equal(part.state_.params[name], value)
+    assert_params_equal(part.state_.params, full.state_.params)
     best = int(np.argmax(full.validation_scores_))
     assert full.best_validation_score_ == full.validation_scores_[best]
     np.testing.assert_array_equal(full.predict_proba(X), part.predict_proba(X))
@@ -352,8 +347,7 @@ def test_warm_start_keeps_the_best_weights_of_the_earlier_fit(digits_data):
     best, best_score = {k: v.copy() for k, v in model.params_.items()}, model.best_validation_score_
     model.set_params(learning_rate_init=0.5, max_iter=3).fit(X, y)  # a worse second fit
     if model.best_validation_score_ == best_score:  # no new best: the old best weights stay
-        for name, value in best.items():
-            np.testing.assert_array_equal(model.params_[name], value)
+        assert_params_equal(model.params_, best)
     assert model.best_validation_score_ >= best_score
 
 
@@ -377,8 +371,7 @@ def test_cosine_has_no_horizon_in_partial_fit_and_a_zero_rate_moves_nothing(digi
     before = {k: v.copy() for k, v in model.state_.params.items()}
     model.set_params(max_iter=3)
     model.resume_fit(X[:100], y[:100])  # past the planned horizon: a rate of 0, no update
-    for name, value in before.items():
-        np.testing.assert_array_equal(model.state_.params[name], value)
+    assert_params_equal(model.state_.params, before)
 
 
 def test_batches_whose_rows_all_weigh_zero_are_skipped(digits_data):

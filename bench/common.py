@@ -357,11 +357,11 @@ def spread(values) -> dict:
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file beside ``path`` and os.replace: never a half-written file."""
+    """Write ``text`` (UTF-8) through xpnn.fileio, creating the folder: never a half-written file."""
+    from xpnn.fileio import write_file_atomic
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
+    write_file_atomic(path, text.encode("utf-8"))
 
 
 def write_json(path: Path, payload: dict) -> None:

@@ -292,7 +292,10 @@ def _loads(loads) -> str:
 
 def plot(result: dict, path: Path) -> None:
     """Epoch time (median, IQR box, min-max whiskers) and test accuracy, side by side."""
+    import io
+
     import matplotlib
+    from xpnn.fileio import write_file_atomic
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -331,11 +334,11 @@ def plot(result: dict, path: Path) -> None:
     fig.suptitle(f"MLP 784-256-128-10 on Fashion-MNIST, {env['cpu_model']}, "
                  f"{env['cpu_count']} cores, {env['date'][:10]}", fontsize=10)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    fig.savefig(temporary, dpi=120, format="png")
+    png = io.BytesIO()
+    fig.savefig(png, dpi=120, format="png")
     plt.close(fig)
-    os.replace(temporary, path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_file_atomic(path, png.getvalue())
 
 
 # -- command line ---------------------------------------------------------------------------

@@ -23,6 +23,7 @@ import pstats
 import sys
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -145,7 +146,7 @@ def replica_epoch(X, y, args) -> tuple[dict, float, float]:
     from xpnn import ops
     from xpnn.backend import copy_array
     from xpnn.optim import state_arrays
-    from xpnn.train import batch_slices
+    from xpnn.batches import batch_slices
 
     params, optimizer, opt_state, rng, backend = fresh_state(X.shape[1], args)
     xp, timer = backend.xp, PhaseTimer()
@@ -192,7 +193,7 @@ def kernel_epoch(X, y, args) -> tuple[dict, float, float]:
     from xpnn import ops
     from xpnn.kernels.numpy_step import NumpyStep
     from xpnn.mlp import MLPSpec
-    from xpnn.train import batch_slices
+    from xpnn.batches import batch_slices
 
     params, optimizer, opt_state, rng, backend = fresh_state(X.shape[1], args)
     xp, timer = backend.xp, PhaseTimer()
@@ -297,18 +298,27 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def main(argv=None) -> int:
-    common.unpin_blas_and_reexec()  # measure the BLAS a user would get
-    args = parse_args(argv)
-    if args.threads:
-        from threadpoolctl import threadpool_limits
+@dataclass
+class EpochMeasurements:
+    """The four measurements of one epoch, and the checks that tie them together."""
+    rows: int
+    gradient_difference: float  # replica vs mlp.loss_and_grads, max relative
+    fit_seconds: float
+    fit_loss: float
+    phases: dict  # replica phase -> seconds
+    replica_seconds: float
+    replica_loss: float
+    kernel_phases: dict  # kernel method -> seconds
+    kernel_seconds: float
+    profile_text: str
+    profile_rows: list
+    profiled_seconds: float
 
-        threadpool_limits(limits=args.threads, user_api="blas")  # for the rest of the process
-    environment = common.environment()
-    X, y, _, _ = common.load_fashion_mnist(args.data, args.subset)
+
+def measure(X, y, args) -> EpochMeasurements:
+    """Run the four measurements; stop when the replicas no longer run fit's epoch."""
     worst = check_replica(X, y, args)
     fit_row = fit_epoch(X, y, args)  # also warms up BLAS threads and caches
-    fit_seconds = fit_row["seconds"]
     phases, wall, replica_loss = replica_epoch(X, y, args)
     if not np.isclose(replica_loss, fit_row["loss"], rtol=1e-4):
         raise SystemExit(f"the replica's epoch loss {replica_loss:.6f} differs from fit's "
@@ -318,8 +328,13 @@ def main(argv=None) -> int:
         raise SystemExit(f"the kernel replica's epoch loss {kernel_loss:.6f} differs from "
                          f"fit's {fit_row['loss']:.6f}")
     profile_text, profile_rows, profiled_seconds = profiled_fit(X, y, args)
-    table, categories = phase_table(phases, wall)
+    return EpochMeasurements(int(X.shape[0]), worst, fit_row["seconds"], fit_row["loss"], phases,
+                             wall, replica_loss, kernel_phases, kernel_wall, profile_text,
+                             profile_rows, profiled_seconds)
 
+
+def markdown_report(measured: EpochMeasurements, table: str, environment: dict, args) -> str:
+    """profile_epoch.md: the setting, the kernel's and the replica's tables, cProfile's list."""
     lines = [f"## One xpnn-numpy epoch, phase by phase ({environment['date']})", ""]
     warning = common.load_warning(environment)
     if warning:
@@ -327,16 +342,18 @@ def main(argv=None) -> int:
     lines += [
         f"- machine: {environment['cpu_model']}, {environment['cpu_count']} cores; BLAS: "
         f"{common.blas_summary(common.thread_pools())}",
-        f"- {X.shape[0]} rows, batch {args.batch_size}, MLP 784-256-128-10, Adam, float32",
-        f"- plain fit epoch (NumPy step kernel): {fit_seconds:.3f} s; the same epoch through "
-        f"the timed kernel: {kernel_wall:.3f} s; through the timed array-API reference "
-        f"replica: {wall:.3f} s; fit under cProfile: {profiled_seconds:.3f} s",
+        f"- {measured.rows} rows, batch {args.batch_size}, MLP 784-256-128-10, Adam, float32",
+        f"- plain fit epoch (NumPy step kernel): {measured.fit_seconds:.3f} s; the same epoch "
+        f"through the timed kernel: {measured.kernel_seconds:.3f} s; through the timed "
+        f"array-API reference replica: {measured.replica_seconds:.3f} s; fit under cProfile: "
+        f"{measured.profiled_seconds:.3f} s",
         f"- the replica runs fit's epoch: gradients match mlp.loss_and_grads (max relative "
-        f"difference {worst:.1e}), epoch loss {replica_loss:.5f} vs fit's {fit_row['loss']:.5f}",
+        f"difference {measured.gradient_difference:.1e}), epoch loss "
+        f"{measured.replica_loss:.5f} vs fit's {measured.fit_loss:.5f}",
         "",
         "What fit runs on NumPy (xpnn/kernels/numpy_step.py), by kernel method:",
         "",
-        kernel_table(kernel_phases, kernel_wall),
+        kernel_table(measured.kernel_phases, measured.kernel_seconds),
         "",
         "The array-API reference path (what runs on other namespaces), call by call:",
         "",
@@ -346,17 +363,33 @@ def main(argv=None) -> int:
         "mlp.forward / mlp.backward):",
         "",
         "```",
-        profile_text.strip(),
+        measured.profile_text.strip(),
         "```",
     ]
-    report = "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    common.unpin_blas_and_reexec()  # measure the BLAS a user would get
+    args = parse_args(argv)
+    if args.threads:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=args.threads, user_api="blas")  # for the rest of the process
+    environment = common.environment()
+    X, y, _, _ = common.load_fashion_mnist(args.data, args.subset)
+    measured = measure(X, y, args)
+    table, categories = phase_table(measured.phases, measured.replica_seconds)
+    report = markdown_report(measured, table, environment, args)
     common.write_json(args.out / "profile_epoch.json", {
-        "benchmark": "profile_epoch", "environment": environment, "rows": int(X.shape[0]),
-        "batch_size": args.batch_size, "fit_epoch_seconds": fit_seconds,
-        "replica_epoch_seconds": wall, "profiled_fit_epoch_seconds": profiled_seconds,
-        "kernel_epoch_seconds": kernel_wall, "kernel_phases": kernel_phases,
-        "replica_max_relative_gradient_difference": worst, "phases": phases,
-        "categories": categories, "cprofile_top": profile_rows})
+        "benchmark": "profile_epoch", "environment": environment, "rows": measured.rows,
+        "batch_size": args.batch_size, "fit_epoch_seconds": measured.fit_seconds,
+        "replica_epoch_seconds": measured.replica_seconds,
+        "profiled_fit_epoch_seconds": measured.profiled_seconds,
+        "kernel_epoch_seconds": measured.kernel_seconds, "kernel_phases": measured.kernel_phases,
+        "replica_max_relative_gradient_difference": measured.gradient_difference,
+        "phases": measured.phases, "categories": categories,
+        "cprofile_top": measured.profile_rows})
     common.write_text_atomic(args.out / "profile_epoch.md", report)
     print(report)
     print(f"written: {args.out / 'profile_epoch.json'}, profile_epoch.md")

@@ -8,7 +8,7 @@ import pytest
 from safetensors.numpy import load_file as safetensors_load_file
 from safetensors.numpy import save as safetensors_save
 
-from xpnn import checkpoint_io
+from xpnn import fileio
 from xpnn.checkpoint_io import FORMAT_VERSION, load_checkpoint, save_checkpoint
 from xpnn.errors import XpnnCheckpointError, XpnnError
 
@@ -106,7 +106,7 @@ def test_failed_save_leaves_previous_checkpoint_untouched(tmp_path, monkeypatch,
     save_checkpoint(path, {"w": np.arange(5.0)}, {"epoch": 1})
     before = path.read_bytes()
 
-    monkeypatch.setattr(checkpoint_io.os, failing_call, _raise(exception))
+    monkeypatch.setattr(fileio.os, failing_call, _raise(exception))
     expected = KeyboardInterrupt if isinstance(exception, KeyboardInterrupt) else XpnnCheckpointError
     with pytest.raises(expected):
         save_checkpoint(path, {"w": np.zeros(1000)}, {"epoch": 2})
@@ -135,7 +135,7 @@ def test_failed_write_leaves_no_temp_file(tmp_path, monkeypatch):
             self._file.write(data[: len(data) // 2])
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(checkpoint_io.os, "fdopen", ExplodingFile)
+    monkeypatch.setattr(fileio.os, "fdopen", ExplodingFile)
     with pytest.raises(KeyboardInterrupt):
         save_checkpoint(path, {"w": np.zeros(100)}, {})
     assert os.listdir(tmp_path) == []

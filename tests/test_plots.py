@@ -7,7 +7,7 @@ import pytest
 
 pytest.importorskip("matplotlib", reason="plots need matplotlib (pip install 'xpnn[plots]')")
 
-from xpnn import checkpoint_io, plots  # noqa: E402
+from xpnn import fileio, plots  # noqa: E402
 from xpnn.errors import XpnnError  # noqa: E402
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -132,7 +132,7 @@ def test_failed_write_keeps_old_png_and_leaves_no_temp(tmp_path, monkeypatch):
     def fail(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(checkpoint_io.os, "replace", fail)
+    monkeypatch.setattr(fileio.os, "replace", fail)
     with pytest.raises(KeyboardInterrupt):
         plots.plot_history(_history(5, with_val=True), path)
     monkeypatch.undo()

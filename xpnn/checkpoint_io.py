@@ -14,17 +14,16 @@ converted to NumPy by the caller.
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import math
 import os
 import struct
-import tempfile
 
 import numpy as np
 
 from xpnn.errors import XpnnCheckpointError
+from xpnn.fileio import write_file_atomic
 
 FORMAT_NAME = "xpnn"
 FORMAT_VERSION = 2  # 2: scikit-learn's parameter names, MLPRegressor (1 is upgraded)
@@ -76,52 +75,6 @@ def save_checkpoint(path, tensors: dict[str, np.ndarray], metadata: dict) -> Non
             f"cannot save checkpoint {path}: {err.strerror or err}; "
             "any previous checkpoint there is unchanged"
         ) from err
-
-
-def write_file_atomic(path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` so that readers see the old file or the new one, never half.
-
-    Writes a temp file in the same directory, fsyncs it, ``os.replace``s it onto
-    ``path`` and fsyncs the directory. On any exception (KeyboardInterrupt too) the
-    temp file is removed and the exception re-raised; ``path`` is then untouched.
-    """
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    mode = _mode_for(path)
-    fd, tmp_path = tempfile.mkstemp(
-        dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp"
-    )
-    try:
-        with os.fdopen(fd, "wb") as tmp_file:
-            tmp_file.write(data)
-            tmp_file.flush()
-            os.fsync(tmp_file.fileno())
-        os.chmod(tmp_path, mode)
-        os.replace(tmp_path, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp_path)
-        raise
-    _fsync_directory(directory)
-
-
-def _mode_for(path):
-    """Keep an existing file's permissions; new files get rw-r--r-- (mkstemp would give rw-------)."""
-    try:
-        return os.stat(path).st_mode & 0o777
-    except OSError:
-        return 0o644
-
-
-def _fsync_directory(directory):
-    """Make the rename itself durable (POSIX only; Windows cannot open directories)."""
-    if os.name != "posix":
-        return
-    dir_fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def _checked_tensors(path, tensors):

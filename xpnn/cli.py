@@ -11,6 +11,7 @@ import sys
 from . import __version__
 from .errors import DivergenceError, XpnnError
 
+
 class HelpFormat(argparse.ArgumentDefaultsHelpFormatter):
     """Show real defaults; leave out "(default: None/False)" and defaults the text states."""
 
@@ -20,9 +21,6 @@ class HelpFormat(argparse.ArgumentDefaultsHelpFormatter):
         if unhelpful or "default" in text:
             return text
         return super()._get_help_string(action)
-
-
-HELP_FORMAT = HelpFormat
 
 
 class OneLineErrors(argparse.ArgumentParser):
@@ -85,7 +83,7 @@ def _choices(parameter: str) -> tuple:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineErrors(
-        prog="xpnn", formatter_class=HELP_FORMAT,
+        prog="xpnn", formatter_class=HelpFormat,
         description="Train, evaluate and use MLP classifiers on CPU (NumPy) or GPU (CuPy).")
     parser.add_argument("--version", action="version", version=f"xpnn {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
@@ -94,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_evaluate(commands)
     _add_predict(commands)
     _add_gradcheck(commands)
-    devices = commands.add_parser("devices", formatter_class=HELP_FORMAT,
+    devices = commands.add_parser("devices", formatter_class=HelpFormat,
                                   help="which backends and devices are usable here, and why not")
     devices.set_defaults(run=_lazy("inspect", "run_devices"))
     return parser
@@ -111,7 +109,7 @@ def _lazy(module, function="run"):
 
 def _add_train(commands):
     train = commands.add_parser(
-        "train", formatter_class=HELP_FORMAT, help="train a model (default: scikit-learn's digits)",
+        "train", formatter_class=HelpFormat, help="train a model (default: scikit-learn's digits)",
         description="Train an MLP. Flags left out take the data source's recipe: digits "
                     "--hidden 256,128 --epochs 40 --batch-size 32; fashion-mnist --hidden 512,256 "
                     "--epochs 30 --batch-size 128 --lr-schedule cosine; other data --hidden 256,128 --epochs 10 "
@@ -170,7 +168,7 @@ def _add_train(commands):
 
 def _add_model_command(commands, name, help, description):
     """A command that applies a saved model to data: MODEL, data flags, --device."""
-    command = commands.add_parser(name, formatter_class=HELP_FORMAT, help=help,
+    command = commands.add_parser(name, formatter_class=HelpFormat, help=help,
                                   description=description)
     command.add_argument("model", metavar="MODEL", help="a model saved by xpnn train --save")
     _add_data_flags(command, standardize=False)
@@ -201,7 +199,7 @@ def _add_predict(commands):
 
 def _add_gradcheck(commands):
     check = commands.add_parser(
-        "gradcheck", formatter_class=HELP_FORMAT,
+        "gradcheck", formatter_class=HelpFormat,
         help="check the hand-derived gradients against finite differences",
         description="Build a small random network and batch in float64 and compare every "
                     "parameter's analytic gradient with central finite differences. Exits 1 "

@@ -18,7 +18,6 @@ class SoftmaxCrossEntropy:
     name = "softmax"  # scikit-learn's out_activation_
     metric = "accuracy"  # the training metric kept per epoch
     score_name = "accuracy"  # scikit-learn's score, on the validation split
-    target_kind = "classes"  # integer class indices on the device
 
     loss = staticmethod(ops.cross_entropy)
     loss_with_grad = staticmethod(ops.cross_entropy_with_grad)
@@ -48,7 +47,6 @@ class SquaredErrorIdentity:
     name = "identity"
     metric = None
     score_name = "r2"
-    target_kind = "values"  # float targets (n, k) on the device
 
     loss = staticmethod(ops.squared_error)
     loss_with_grad = staticmethod(ops.squared_error_with_grad)

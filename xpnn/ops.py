@@ -140,8 +140,3 @@ def correct_count(logits, labels, xp, weights=None):
     if weights is None:
         return xp.sum(xp.astype(hits, labels.dtype))
     return xp.sum(xp.astype(hits, weights.dtype) * weights)
-
-
-def accuracy(logits, labels, xp):
-    """Fraction of rows whose argmax equals the label, as a 0-d float array."""
-    return xp.mean(xp.astype(predicted_labels(logits, xp) == labels, logits.dtype))

@@ -13,8 +13,8 @@ import os
 
 import numpy as np
 
-from xpnn.checkpoint_io import write_file_atomic
 from xpnn.errors import XpnnError
+from xpnn.fileio import write_file_atomic
 from xpnn.metrics import class_labels
 
 _DPI = 110

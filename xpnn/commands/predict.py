@@ -14,8 +14,8 @@ import io
 import numpy as np
 
 from ..backend import as_host_array
-from ..checkpoint_io import write_file_atomic
 from ..errors import XpnnDataError
+from ..fileio import write_file_atomic
 from .common import check_output_path, load_for_model, model_inputs, quiet_numerics, say
 from .report import class_names
 

@@ -13,6 +13,7 @@ import math
 import sys
 import time
 import warnings
+from dataclasses import dataclass
 
 from sklearn.exceptions import ConvergenceWarning
 
@@ -178,16 +179,55 @@ def _train_on_ranks(args, comm) -> int:
         raise  # not reached: Abort ends this process
 
 
-def _train(args, comm) -> int:
-    from ..checkpoint import load_model, save_model
-    from ..data.sources import load_source
-    from ..data.split import holdout_split
-    from ..estimator import MLPClassifier
-    from ..preprocess import fit_preprocessing
+@dataclass
+class _Run:
+    """What every step of one ``xpnn train`` process needs: the flags, its place among the
+    ranks, its device, and where it writes (nothing, off rank 0)."""
+    args: object
+    comm: object  # the MPI communicator, or None without a launcher
+    lead: bool  # the one process that prints and writes
+    ranks: int
+    device: str  # this rank's device string (cuda: its own GPU)
+    backend: object
+    save_path: object  # None without --save, and on every rank but 0
+    log_path: object  # --metrics-log, likewise
+    started: float  # time.perf_counter() at the start
 
+
+def _train(args, comm) -> int:
+    """Train (or resume) on one process, evaluate, then save and report from rank 0."""
+    run = _start(args, comm)
+    model, preprocessing = _load_resumed(run) if args.resume else (None, None)
+    if args.data is None and args.dataset is None:
+        args.dataset = "digits"
+    train_set, test_set = _load_splits(run, model)
+    if model is None:
+        model, preprocessing = _new_model(run, train_set)
+    else:
+        _apply_resume_flags(args, model)
+    X_train = run.backend.asarray(preprocessing.apply(train_set.X, model.dtype))
+    info = {"data": args.data, "dataset": args.dataset, "test_split": args.test_split,
+            "seed": args.seed, "standardize": bool(args.standardize), "classes": args.classes,
+            "source": train_set.source, "image_shape": train_set.image_shape}
+    _announce(run, model, train_set, test_set)
+    _fit(run, model, X_train, train_set.y, preprocessing, info)
+
+    X_test = run.backend.asarray(preprocessing.apply(test_set.X, model.dtype))
+    test_loss, test_accuracy = model.evaluate(X_test, test_set.y)  # sharded over the ranks
+    if not run.lead:
+        return 0
+    if run.save_path is not None:
+        from ..checkpoint import save_model
+
+        save_model(run.save_path, model, preprocessing=preprocessing, info=info)
+    _report(run, model, train_set, test_set, X_test, (test_loss, test_accuracy))
+    return 0
+
+
+def _start(args, comm) -> _Run:
+    """Check everything that needs no data: the device, output paths, flags, matplotlib."""
     started = time.perf_counter()
-    lead = comm is None or comm.Get_rank() == 0  # the one process that prints and writes
-    ranks = 1 if comm is None else comm.Get_size()
+    lead = comm is None or comm.Get_rank() == 0
     if not lead:
         args.quiet, args.json = True, False
     device = args.device
@@ -205,31 +245,43 @@ def _train(args, comm) -> int:
         from ..plots import require_matplotlib
 
         require_matplotlib()
+    return _Run(args, comm, lead, 1 if comm is None else comm.Get_size(), device, backend,
+                save_path, log_path, started)
 
-    model = preprocessing = None
-    info = {}
-    if args.resume:
-        model, preprocessing, info = load_model(args.resume, device=device)
-        model.comm = comm
-        if "data" not in info and "dataset" not in info:
-            raise XpnnError(f"--resume {args.resume}: the checkpoint does not record its data "
-                            f"source (it was saved from the library); train it with "
-                            f"resume_fit in Python, or start a new run")
-        check_resume_flags(args, model, info)
-        if args.data is None and args.dataset is None:
-            args.data, args.dataset = info.get("data"), info.get("dataset")
-        args.seed, args.test_split = info.get("seed", model.seed_), info.get("test_split",
-                                                                              args.test_split)
+
+def _load_resumed(run):
+    """(model, preprocessing) from --resume; its data source, seed and test split become the
+    run's unless the flags name a source."""
+    from ..checkpoint import load_model
+
+    args = run.args
+    model, preprocessing, info = load_model(args.resume, device=run.device)
+    model.comm = run.comm
+    if "data" not in info and "dataset" not in info:
+        raise XpnnError(f"--resume {args.resume}: the checkpoint does not record its data "
+                        f"source (it was saved from the library); train it with "
+                        f"resume_fit in Python, or start a new run")
+    check_resume_flags(args, model, info)
     if args.data is None and args.dataset is None:
-        args.dataset = "digits"
+        args.data, args.dataset = info.get("data"), info.get("dataset")
+    args.seed, args.test_split = info.get("seed", model.seed_), info.get("test_split",
+                                                                          args.test_split)
+    return model, preprocessing
 
-    if comm is not None and not lead:
+
+def _load_splits(run, model):
+    """(train, test) Datasets, rank 0 loading first; checked against a resumed ``model``."""
+    from ..data.sources import load_source
+    from ..data.split import holdout_split
+
+    args, comm = run.args, run.comm
+    if comm is not None and not run.lead:
         comm.Barrier()  # rank 0 loads first: a download (or a bad file) happens once
     splits = load_source(args.data, args.dataset, label_column=args.label_column,
                          need_labels=True, offline=args.offline, progress=not args.quiet,
                          n_features=model.n_features_in_ if model else None,
                          n_classes=None if model else args.classes)
-    if comm is not None and lead:
+    if comm is not None and run.lead:
         comm.Barrier()
     train_set, test_set = splits.train, splits.test
     if test_set is None:
@@ -240,82 +292,99 @@ def _train(args, comm) -> int:
                             f"more per class) or a separate test set")
     if model is not None:
         check_known_labels(model, train_set)
-    if model is None:
-        preprocessing = fit_preprocessing(train_set, args.standardize)
-        model = MLPClassifier(**model_params(args, recipe_for(
-            args.dataset if args.data is None else None)), device=device, comm=comm)
-    else:
-        if args.epochs:
-            model.max_iter = args.epochs
-        given = getattr(args, "given", ())
-        if "--patience" in given:
-            model.n_iter_no_change = args.patience
-        if args.early_stopping and not model.early_stopping:
-            model.early_stopping = True  # turned on now: --patience (or its default) counts
-            model.n_iter_no_change = args.patience
-        model.check_every = args.check_every
-    dtype = model.dtype
-    X_train = backend.asarray(preprocessing.apply(train_set.X, dtype))
+    return train_set, test_set
 
-    info = {"data": args.data, "dataset": args.dataset, "test_split": args.test_split,
-            "seed": args.seed, "standardize": bool(args.standardize), "classes": args.classes,
-            "source": train_set.source, "image_shape": train_set.image_shape}
+
+def _new_model(run, train_set):
+    """(model, preprocessing) for a fresh run: scaling fitted on the training split."""
+    from ..estimator import MLPClassifier
+    from ..preprocess import fit_preprocessing
+
+    args = run.args
+    preprocessing = fit_preprocessing(train_set, args.standardize)
+    model = MLPClassifier(**model_params(args, recipe_for(
+        args.dataset if args.data is None else None)), device=run.device, comm=run.comm)
+    return model, preprocessing
+
+
+def _apply_resume_flags(args, model):
+    """The settings a resumed run may change: --epochs, --patience, --early-stopping,
+    --check-every."""
+    if args.epochs:
+        model.max_iter = args.epochs
+    given = getattr(args, "given", ())
+    if "--patience" in given:
+        model.n_iter_no_change = args.patience
+    if args.early_stopping and not model.early_stopping:
+        model.early_stopping = True  # turned on now: --patience (or its default) counts
+        model.n_iter_no_change = args.patience
+    model.check_every = args.check_every
+
+
+def _announce(run, model, train_set, test_set):
+    """One line saying what is about to train, on what, where."""
+    args = run.args
     say(args, f"xpnn: training on {train_set.source}: {len(train_set)} train / {len(test_set)} "
               f"test rows, {train_set.n_features} features, MLP "
               f"{tuple(model.hidden_layer_sizes)} {model.activation}, {args.optimizer} lr "
-              f"{model.learning_rate_init:g}, batch {model.batch_size}, {dtype} on "
-              f"{backend.label}" + (f", data-parallel on {ranks} MPI ranks" if ranks > 1 else "")
+              f"{model.learning_rate_init:g}, batch {model.batch_size}, {model.dtype} on "
+              f"{run.backend.label}"
+              + (f", data-parallel on {run.ranks} MPI ranks" if run.ranks > 1 else "")
               + (f", resuming after epoch {model.state_.epoch}" if args.resume else ""))
-    progress = Progress(model.max_iter, quiet=args.quiet or args.json, metrics_log=log_path,
+
+
+def _fit(run, model, X_train, y_train, preprocessing, info):
+    """Fit (or resume) with progress; on an agreed Ctrl-C, save a resumable checkpoint first."""
+    from ..checkpoint import save_model  # imported now, not while handling the Ctrl-C
+
+    args = run.args
+    progress = Progress(model.max_iter, quiet=args.quiet or args.json, metrics_log=run.log_path,
                         append_log=bool(args.resume),
                         epochs_done=model.state_.epoch if args.resume else 0)
     fit = model.resume_fit if args.resume else model.fit
     try:
         with _quiet_convergence():
-            fit(X_train, train_set.y, on_epoch=progress.on_epoch, on_step=progress.on_step)
+            fit(X_train, y_train, on_epoch=progress.on_epoch, on_step=progress.on_step)
     except TrainingInterrupted as interrupt:
         progress.close()
-        done = interrupt.state.epoch
-        if save_path is not None:
-            save_model(save_path, model, preprocessing=preprocessing, info=info)
-            say(args, f"xpnn train: interrupted; saved a resumable checkpoint after epoch {done} "
-                      f"to {save_path} (continue with: xpnn train --resume {save_path} "
-                      f"--save {save_path})")
+        if run.save_path is not None:
+            save_model(run.save_path, model, preprocessing=preprocessing, info=info)
+            say(args, f"xpnn train: interrupted; saved a resumable checkpoint after epoch "
+                      f"{interrupt.state.epoch} to {run.save_path} (continue with: xpnn train "
+                      f"--resume {run.save_path} --save {run.save_path})")
         raise
     finally:
         progress.close()
 
-    X_test = backend.asarray(preprocessing.apply(test_set.X, dtype))
-    test_loss, test_accuracy = model.evaluate(X_test, test_set.y)  # sharded over the ranks
-    if not lead:
-        return 0
-    if save_path is not None:
-        save_model(save_path, model, preprocessing=preprocessing, info=info)
+
+def _report(run, model, train_set, test_set, X_test, test_scores):
+    """Rank 0's summary: plots when asked, then JSON or one line."""
+    args, backend = run.args, run.backend
+    test_loss, test_accuracy = test_scores
     history = model.history_
     summary = {
         "test_accuracy": test_accuracy, "test_loss": test_loss,
         "epochs": len(history), "stopped_early": bool(model.early_stopping
                                                       and model.state_.converged),
         "train_loss": history[-1]["loss"], "train_accuracy": history[-1]["accuracy"],
-        "device": backend.label, "backend": backend.name, "dtype": dtype,
+        "device": backend.label, "backend": backend.name, "dtype": model.dtype,
         "hidden": list(model.hidden_layer_sizes), "activation": model.activation,
         "optimizer": args.optimizer, "lr": model.learning_rate_init,
         "batch_size": model.batch_size, "data": train_set.source, "train_rows": len(train_set),
         "test_rows": len(test_set), "train_seconds": sum(r["seconds"] for r in history),
-        "saved": str(save_path) if save_path else None, "ranks": ranks,
+        "saved": str(run.save_path) if run.save_path else None, "ranks": run.ranks,
     }
     if args.plots:
         from .report import write_plots
 
         predicted = as_host_array(model.predict(X_test))
         summary["plots"] = write_plots(args.plots, model, test_set, predicted)
-    summary["seconds"] = time.perf_counter() - started
+    summary["seconds"] = time.perf_counter() - run.started
     if args.json:
         print_json(summary)
     else:
         print(f"test accuracy {test_accuracy:.4f}  test loss {test_loss:.4f}  "
               f"({summary['epochs']} epochs, {summary['seconds']:.1f} s on {backend.label})")
-    return 0
 
 
 @contextlib.contextmanager

@@ -7,7 +7,7 @@ Lookup order for a dataset's four .gz files:
      ``apt-get install dataset-fashion-mnist`` puts Fashion-MNIST in /usr/share/datasets);
   3. a download into the cache, from the mirrors given, then ``$XPNN_MIRRORS``
      (comma-separated base URLs), then ``DEFAULT_MIRRORS``, each file checked
-     against ``SHA256`` before it is moved into place (temp file, fsync, os.replace).
+     against ``SHA256`` before it is moved into place (xpnn.fileio: temp file, fsync, rename).
 
 Local copies are not re-hashed on every load; the IDX reader checks their structure.
 """
@@ -17,12 +17,12 @@ import hashlib
 import http.client
 import os
 import sys
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 from ..errors import XpnnDataError
+from ..fileio import flush_to_disk, fsync_directory, move_into_place, temp_path_beside
 from .idx import find_idx_file, missing_idx_files
 
 DATASET_NAMES = ("mnist", "fashion-mnist")
@@ -172,8 +172,8 @@ def download_dataset(dataset, target_dir: Path, mirrors, show_progress=False, ti
                 dataset, file_name, target_dir, mirrors, show_progress, timeout
             )
         for final, temp in verified.items():
-            os.replace(temp, final)
-        _fsync_dir(target_dir)
+            move_into_place(temp, final)
+        fsync_directory(target_dir)
     except BaseException:
         for temp in verified.values():
             temp.unlink(missing_ok=True)
@@ -189,7 +189,7 @@ def _fetch_verified(dataset, file_name, target_dir, mirrors, show_progress, time
     checksum_failed = False
     for base_url in mirrors:
         url = base_url.rstrip("/") + "/" + file_name
-        temp = _temp_path(target_dir, file_name)
+        temp = temp_path_beside(target_dir / file_name, suffix=".part")
         try:
             digest = _download_to(url, temp, show_progress, timeout)
         except NETWORK_ERRORS as exc:
@@ -235,8 +235,7 @@ def _download_to(url, temp: Path, show_progress, timeout) -> str:
         finally:
             if bar is not None:
                 bar.close()
-        out.flush()
-        os.fsync(out.fileno())
+        flush_to_disk(out)
     return hasher.hexdigest()
 
 
@@ -253,32 +252,12 @@ def _progress_bar(url, total_bytes, show_progress):
     )
 
 
-def _temp_path(target_dir: Path, file_name: str) -> Path:
-    handle, name = tempfile.mkstemp(prefix=f".{file_name}.", suffix=".part", dir=target_dir)
-    os.close(handle)
-    return Path(name)
-
-
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, urllib.error.HTTPError):
         return f"HTTP {exc.code} {exc.reason}"
     if isinstance(exc, urllib.error.URLError):
         return str(exc.reason)
     return str(exc) or type(exc).__name__
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make the renames durable; not every platform can open a directory."""
-    try:
-        handle = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(handle)
-    except OSError:
-        pass
-    finally:
-        os.close(handle)
 
 
 def _remove_if_empty(directory: Path) -> None:

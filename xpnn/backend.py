@@ -253,7 +253,7 @@ def read_scalars(values, xp) -> list:
     Stacked as float64 where the namespace has it (counts stay exact past 2**24), else in
     float32 (JAX without x64).
     """
-    dtype = xp.float64 if _has_float64(xp, values[0]) else xp.float32
+    dtype = xp.float64 if _has_float64(values[0]) else xp.float32
     flat = [xp.reshape(xp.astype(value, dtype), (-1,)) for value in values]
     host = np.asarray(as_host_array(xp.concat(flat)), dtype=np.float64)
     out, start = [], 0
@@ -264,7 +264,7 @@ def read_scalars(values, xp) -> list:
     return out
 
 
-def _has_float64(xp, array) -> bool:
+def _has_float64(array) -> bool:
     if not array_api_compat.is_jax_array(array):
         return True
     import jax

@@ -20,7 +20,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.metaestimators import available_if
@@ -226,7 +226,7 @@ class BaseMLP(BaseEstimator):
         targets = self._targets_on(backend, y_host)
         row_weights = None if weights is None else backend.asarray(weights, dtype=dtype)
         if plan.initialize:
-            self._initialize(backend, caller, features.shape[1], y_host)
+            self._initialize(backend, features.shape[1], y_host)
         elif plan.warm_start:  # the same weights, a fresh optimizer and epoch count
             old = self.state_
             self.state_ = TrainState(old.params, self._optimizer().init_state(old.params,
@@ -252,7 +252,7 @@ class BaseMLP(BaseEstimator):
                           f"reached and the optimization hasn't converged yet.",
                           ConvergenceWarning)
 
-    def _initialize(self, backend, caller, n_features, y_host):
+    def _initialize(self, backend, n_features, y_host):
         """First fit: random state, layer sizes, parameters, optimizer state."""
         self.backend_ = backend
         self.seed_ = inputs.seed_from(self.random_state)
@@ -317,7 +317,7 @@ class BaseMLP(BaseEstimator):
         if not (self.early_stopping and plan.early_stopping_allowed):
             return data, None
         rng = np.random.default_rng([self.seed_, 1])
-        if self._head == "softmax":
+        if is_classifier(self):
             train_idx, val_idx = stratified_split(y_host, self.validation_fraction, rng)
         else:
             order = rng.permutation(len(y_host))
@@ -482,7 +482,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     def predict_proba(self, X):
         """Class probabilities (n, k), in X's namespace and on X's device."""
         caller, outputs = self._outputs(X, "predict_proba")
-        probs = HEADS["softmax"].predict(outputs, self.backend_.xp)
+        probs = HEADS[self._head].predict(outputs, self.backend_.xp)
         return inputs.to_caller(probs, self.backend_, caller)
 
     def predict_log_proba(self, X):
@@ -491,7 +491,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         caller, outputs = self._outputs(X, "predict_log_proba")
         xp = self.backend_.xp
         with self.backend_.activate(), self.backend_.quiet_float_errors():
-            log_probs = xp.log(HEADS["softmax"].predict(outputs, xp))
+            log_probs = xp.log(HEADS[self._head].predict(outputs, xp))
         return inputs.to_caller(log_probs, self.backend_, caller)
 
     def predict(self, X):

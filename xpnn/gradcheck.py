@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from . import mlp
+from .heads import HEADS
 from .backend import Backend, as_host_array, device_of, numpy_backend
 
 
@@ -63,10 +64,7 @@ def _gradcheck_report(hidden, n_features, n_outputs, n_samples, seed, eps, backe
                                             dtype="float64")
               for name, value in params.items()}
     inputs = backend.asarray(rng.normal(size=(n_samples, n_features)), dtype="float64")
-    if spec.head == "softmax":
-        targets = backend.asarray(rng.integers(0, n_outputs, n_samples))
-    else:
-        targets = backend.asarray(rng.normal(size=(n_samples, n_outputs)), dtype="float64")
+    targets = backend.asarray(HEADS[spec.head].random_targets(rng, n_samples, n_outputs))
     weights = (backend.asarray(rng.uniform(0.1, 3.0, n_samples), dtype="float64")
                if weighted else None)
     _, analytic, _ = mlp.loss_and_grads(params, inputs, targets, xp, spec, weights)

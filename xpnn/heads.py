@@ -23,6 +23,11 @@ class SoftmaxCrossEntropy:
     loss_with_grad = staticmethod(ops.cross_entropy_with_grad)
 
     @staticmethod
+    def random_targets(rng, n_rows, n_outputs):
+        """Host targets of this head's kind (for gradient checks): class indices (n,)."""
+        return rng.integers(0, n_outputs, n_rows)
+
+    @staticmethod
     def predict(outputs, xp):
         return ops.softmax(outputs, xp)
 
@@ -50,6 +55,11 @@ class SquaredErrorIdentity:
 
     loss = staticmethod(ops.squared_error)
     loss_with_grad = staticmethod(ops.squared_error_with_grad)
+
+    @staticmethod
+    def random_targets(rng, n_rows, n_outputs):
+        """Host targets of this head's kind: real values (n, k)."""
+        return rng.normal(size=(n_rows, n_outputs))
 
     @staticmethod
     def predict(outputs, xp):

@@ -7,7 +7,7 @@ reduced once.
 from __future__ import annotations
 
 from . import mlp
-from .backend import Backend, read_scalars
+from .backend import Backend, as_host_array, read_scalars
 from .batches import DeviceSplit, batch_slices, rows_as_device_array, shard_bounds
 from .heads import HEADS
 
@@ -34,6 +34,28 @@ def evaluate_sums(params, split: DeviceSplit, spec: mlp.MLPSpec, backend: Backen
         if statistic is not None:
             total = total + xp.astype(statistic(outputs, targets, xp, weights), dtype)
     return [loss_sum, total]
+
+
+class Validation:
+    """The validation split of a fit: the share of its rows this member evaluates after each
+    epoch, and its score's host constants (read once per fit)."""
+
+    def __init__(self, split: DeviceSplit, spec: mlp.MLPSpec, backend: Backend, dtype,
+                 reducer):
+        self.spec, self.backend, self.dtype = spec, backend, dtype
+        self.weight = split.weight_total(backend.xp)
+        self.finish_score = HEADS[spec.head].score_context(
+            as_host_array(split.y), None if split.w is None else as_host_array(split.w))
+        self.rows = split.rows(*shard_bounds(0, len(split), reducer.rank, reducer.size))
+
+    def sums(self, params) -> list:
+        """[weighted loss sum, score numerator] of this member's rows, on the device."""
+        return evaluate_sums(params, self.rows, self.spec, self.backend, self.dtype,
+                             score=True)
+
+    def finish(self, loss_sum, score_sum) -> tuple[float, float]:
+        """(validation loss, score) from the group's summed host sums."""
+        return loss_sum / self.weight, self.finish_score(score_sum)
 
 
 def evaluate(params, split: DeviceSplit, spec: mlp.MLPSpec, backend: Backend, dtype, reducer):

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 
 from . import divergence, kernels, mlp
 from .backend import Backend, as_host_array, copy_array, read_scalars
-from .batches import Batches, DeviceSplit, shard_bounds
+from .batches import Batches, DeviceSplit
 from .errors import DivergenceError
-from .evaluation import evaluate_sums
+from .evaluation import Validation
 from .heads import HEADS
 from .optim import lr_scale
 from .train_state import TrainState, snapshot
@@ -97,14 +97,9 @@ class FitRun:
                        else self.reference)
         self.batches = Batches(data, config.batch_size, config.shuffle, backend, self.dtype,
                                self.stages.take, reducer.rank, reducer.size)
-        self.train_weight = data.weight_total(self.xp)  # host floats, read once per fit
-        self.val = val
-        if val is not None:  # host constants of the validation score, read once per fit
-            self.val_weight = val.weight_total(self.xp)
-            self.finish_score = self.head.score_context(
-                as_host_array(val.y), None if val.w is None else as_host_array(val.w))
-            # the validation rows this member evaluates
-            self.val_rows = val.rows(*shard_bounds(0, len(val), reducer.rank, reducer.size))
+        self.train_weight = data.weight_total(self.xp)  # a host float, read once per fit
+        self.validation = (None if val is None
+                           else Validation(val, config.spec, backend, self.dtype, reducer))
 
     # -- the whole run ---------------------------------------------------------------
 
@@ -202,9 +197,8 @@ class FitRun:
         sums = [self.finite_flag(loss_sum), loss_sum]
         if metric_sum is not None:
             sums.append(metric_sum)
-        if self.val is not None:
-            sums += evaluate_sums(state.params, self.val_rows, config.spec, self.backend,
-                                  self.dtype, score=True)
+        if self.validation is not None:
+            sums += self.validation.sums(state.params)
         finite, *rest = read_scalars(sums, xp)
         not_finite, loss_total, *rest, stops = self.reducer.host_sum(
             [0.0 if finite else 1.0, *rest, float(self.reducer.stop_requested)])
@@ -220,10 +214,8 @@ class FitRun:
             record[self.head.metric] = sums.pop(0) / self.train_weight
         val_score_key = f"val_{self.head.score_name}"
         record["val_loss"] = record[val_score_key] = None
-        if self.val is not None:
-            val_loss_sum, val_score_sum = sums
-            record["val_loss"] = val_loss_sum / self.val_weight
-            record[val_score_key] = self.finish_score(val_score_sum)
+        if self.validation is not None:
+            record["val_loss"], record[val_score_key] = self.validation.finish(*sums)
         return record
 
     def lr_scale(self, opt_state=None) -> float:

@@ -40,6 +40,10 @@ CASES = {
         dtype="float64")),
     "regressor-adam-float64": ("regressor", None, dict(solver="adam", batch_size=64,
                                                        dtype="float64")),
+    # R^2's per-output residual sums are vectors in the epoch's host sum over the ranks
+    "regressor-early-stopping-float64": ("regressor", None, dict(
+        solver="adam", batch_size=64, early_stopping=True, n_iter_no_change=100,
+        dtype="float64")),
     # torch tensors in: the gradient goes through a host copy for the Allreduce
     "torch-adam-float64": ("classifier", None, dict(solver="adam", batch_size=64,
                                                     dtype="float64")),

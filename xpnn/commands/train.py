@@ -230,11 +230,9 @@ def _start(args, comm) -> _Run:
     lead = comm is None or comm.Get_rank() == 0
     if not lead:
         args.quiet, args.json = True, False
-    device = args.device
-    if comm is not None:
-        from ..distributed import local_device
+    from ..distributed import local_device
 
-        device = local_device(comm, args.device)  # cuda: this rank's GPU
+    device = local_device(comm, args.device)  # with a launcher, cuda: this rank's GPU
     backend = resolve_device(device)  # a missing GPU fails before any data is read
     save_path = check_output_path(args.save, "--save")
     log_path = check_output_path(args.metrics_log, "--metrics-log")

@@ -5,7 +5,8 @@ optimizer state) name by name, with rtol from ``RTOL`` and atol = rtol * max|exp
 near-zero entries (Adam moments, a weight that crosses zero) compare on the array's own scale
 rather than relative to themselves. ``assert_params_equal`` is the bit-for-bit variant (a
 kernel against its reference, a resumed run against an uninterrupted one), and
-``assert_curve_close`` compares host-side sequences such as loss curves.
+``assert_curve_close`` compares host-side sequences such as loss curves;
+``assert_array_close`` / ``assert_array_equal`` compare one array (predictions, say).
 
 Arrays go to array-api-extra's ``assert_close`` / ``assert_equal``, which check namespace,
 shape, dtype and device as well as values. Those helpers refuse two namespaces, so a CuPy or
@@ -71,6 +72,19 @@ def assert_params_close(actual: Mapping, expected: Mapping, *, rtol: float | Non
             assert_close(got, want, rtol=tol, atol=tol * scale)
         except AssertionError as exc:
             raise AssertionError(f"{name}: {exc}") from None
+
+
+def assert_array_close(actual, expected, *, rtol: float, atol: float = 0.0):
+    """One array from any namespace within ``rtol`` and ``atol`` of another (same dtype and
+    shape); arrays of two namespaces are compared on the host."""
+    got, want, _ = _same_namespace(actual, expected)
+    assert_close(got, want, rtol=rtol, atol=atol)
+
+
+def assert_array_equal(actual, expected):
+    """One array from any namespace equal, bit for bit (same dtype and shape), to another."""
+    got, want, _ = _same_namespace(actual, expected)
+    assert_equal(got, want)
 
 
 def assert_params_equal(actual: Mapping, expected: Mapping):

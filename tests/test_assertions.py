@@ -72,3 +72,17 @@ def test_curves_compare_without_an_atol_and_by_length():
         assert_curve_close([1.0, 1e-12], [1.0, 2e-12], rtol=1e-4, what="loss")
     with pytest.raises(AssertionError):
         assert_curve_close([1.0, 2.0], [1.0], rtol=1e-4)
+
+
+def test_single_arrays_compare_across_namespaces_and_name_dtype_differences():
+    import array_api_strict as strict
+
+    from assertions import assert_array_close, assert_array_equal
+
+    values = np.array([1.0, 2.0, 3.0])
+    assert_array_equal(strict.asarray(values), values)
+    assert_array_close(strict.asarray(values * (1 + 1e-12)), values, rtol=1e-10)
+    with pytest.raises(AssertionError):
+        assert_array_close(values * 1.01, values, rtol=1e-3)
+    with pytest.raises(AssertionError):
+        assert_array_equal(values.astype(np.float32), values)

@@ -14,7 +14,8 @@ import pytest
 
 import xpnn
 from xpnn.backend import as_host_array
-from assertions import assert_curve_close, assert_params_close
+from assertions import (assert_array_close, assert_array_equal, assert_curve_close,
+                        assert_params_close)
 from conftest import gpu_skip_reason
 
 pytestmark = [pytest.mark.gpu,
@@ -60,7 +61,7 @@ def test_checkpoint_saved_on_gpu_predicts_the_same_on_cpu(digits_data, tmp_path)
     save_model(path, gpu)
     cpu, _, _ = load_model(path, device="cpu")
     assert isinstance(cpu.params_["w1"], np.ndarray)
-    np.testing.assert_array_equal(cpu.predict(X), as_host_array(gpu.predict(X)))
+    assert_array_equal(gpu.predict(X), cpu.predict(X))
 
 
 def test_cli_train_on_cuda(tmp_path):
@@ -91,8 +92,7 @@ def test_torch_cuda_tensors_stay_on_their_gpu(digits_data):
     for value in [*clf.params_.values(), clf.predict(X_gpu), clf.predict_proba(X_gpu)]:
         assert isinstance(value, torch.Tensor) and value.device.type == "cuda"
     cpu = xpnn.MLPClassifier(hidden_layer_sizes=(16,), max_iter=3).fit(X.astype(np.float32), y)
-    np.testing.assert_allclose(as_host_array(clf.predict_proba(X_gpu)), cpu.predict_proba(X),
-                               rtol=1e-3, atol=1e-4)
+    assert_array_close(clf.predict_proba(X_gpu), cpu.predict_proba(X), rtol=1e-3, atol=1e-4)
 
 
 @pytest.mark.parametrize("library", ["cupy", "torch"])

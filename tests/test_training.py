@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import xpnn
+from xpnn import mlp
 from xpnn.backend import as_host_array
 from xpnn.data.split import stratified_split
 from xpnn.optim import state_arrays
@@ -406,3 +407,24 @@ def test_lbfgs_resume_runs_up_to_max_iter_in_all(digits_data):
     model.set_params(max_iter=8)
     model.resume_fit(X, y)
     assert model.n_iter_ == 8
+
+
+def test_weighted_steps_with_l2_are_the_reference_math_bit_for_bit(digits_data):
+    """An epoch of fit (float32, row weights, alpha, batches in order) is, batch by batch,
+    mlp.loss_and_grads, whose L2 term divides by the batch's weights summed on the device,
+    and SGD's update: the same bits."""
+    from xpnn.backend import numpy_backend
+
+    X, y = digits_data[0][:257].astype(np.float32), digits_data[1][:257]
+    weights = (np.random.default_rng(5).exponential(size=257) * 3.7).astype(np.float32)
+    clf = xpnn.MLPClassifier((12,), solver="sgd", momentum=0.0, alpha=0.3, batch_size=16,
+                             shuffle=False, learning_rate_init=0.1, max_iter=1, random_state=0)
+    clf.fit(X, y, sample_weight=weights)
+    expected = {name: np.array(value, copy=True) for name, value in clf.state_.params.items()}
+    clf.set_params(max_iter=2).resume_fit(X, y, sample_weight=weights)  # one epoch more
+    for start in range(0, 257, 16):
+        rows = slice(start, start + 16)
+        _, grads, _ = mlp.loss_and_grads(expected, X[rows], y[rows], numpy_backend().xp,
+                                         clf._spec(), weights[rows])
+        expected = {name: expected[name] - 0.1 * grads[name] for name in expected}
+    assert_params_equal(clf.state_.params, expected)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .backend import Backend, as_host_array
+from .mlp import loss_denominator
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,12 @@ class DeviceSplit:
     @property
     def sparse(self) -> bool:
         return hasattr(self.X, "tocsr")
+
+    def dtype_on(self, backend: Backend):
+        """The training dtype on ``backend``: that of the features (host dtype if sparse)."""
+        if self.sparse:
+            return backend.dtype(str(self.X.dtype))
+        return backend.dtype("float64" if self.X.dtype == backend.xp.float64 else "float32")
 
     def rows(self, start: int, stop: int) -> DeviceSplit:
         """Rows start:stop (views where the namespace has them); the split itself for all."""
@@ -125,18 +132,22 @@ class Batches:
         """(inputs, targets, weights, portion) of this rank's rows of the global batch
         start:stop: its contiguous share, and portion = (share, denominator): the share
         W_r / W of the global batch's rows (or summed weights) and the global denominator W
-        of its mean (one process: all rows, share 1)."""
+        of its mean. A group of one holds every batch whole: share 1, and the denominator
+        its rows or its weights summed on the device, as the reference's own mean."""
         lo, hi = shard_bounds(start, stop, self.rank, self.size)
+        inputs, targets, weights = self.rows(order, lo, hi)
+        if self.size == 1:
+            return inputs, targets, weights, (1.0, loss_denominator(inputs, weights,
+                                                                    self.backend.xp))
         if self.host_weights is None:
             share, denominator = (hi - lo) / (stop - start), float(stop - start)
-        else:
+        else:  # every rank sums the same host weights: the same denominator everywhere
             rows = order.host[start:stop] if order.host is not None else slice(start, stop)
             batch_w = np.asarray(self.host_weights[rows], dtype=np.float64)
             denominator = float(np.sum(batch_w))
-            local = denominator if (lo, hi) == (start, stop) else float(
-                np.sum(batch_w[lo - start:hi - start]))
+            local = float(np.sum(batch_w[lo - start:hi - start]))
             share = local / denominator if local else 0.0
-        return (*self.rows(order, lo, hi), (share, denominator))
+        return inputs, targets, weights, (share, denominator)
 
     def rows(self, order: EpochOrder, start: int, stop: int):
         """(inputs, targets, weights) of rows start:stop of this epoch's order."""

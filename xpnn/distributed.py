@@ -82,7 +82,6 @@ def local_device(comm, spec):
 class LocalReducer:
     """One process as a group of one: rank 0 of 1, every sum returns its input."""
 
-    kind = "local"
     rank, size = 0, 1
     stop_requested = False
 
@@ -109,8 +108,6 @@ class Reducer:
     copy. ``seconds``, ``nbytes`` and ``calls`` count the gradient Allreduces (the benchmark
     reads them).
     """
-
-    kind = "mpi"
 
     def __init__(self, comm, backend):
         self.comm, self.backend = comm, backend
@@ -182,8 +179,6 @@ class NcclReducer(Reducer):
     per step. Host sums still go through MPI. NOT RUN YET: the machines that built it had
     no GPU."""
 
-    kind = "nccl"
-
     def __init__(self, comm, backend):
         super().__init__(comm, backend)
         from .kernels.nccl import NcclAllreduce
@@ -200,16 +195,23 @@ class NcclReducer(Reducer):
         return flat
 
 
-def make_reducer(comm, backend):
-    """The reducer for ``comm`` on ``backend``: a group of one for no communicator or a
-    single rank; NCCL for CuPy when every rank has a GPU of its own (NCCL refuses two ranks
-    on one GPU, and then the gradient goes through host buffers); MPI host buffers
-    otherwise."""
+def host_reducer(comm, backend):
+    """The group of ``comm`` for host sums only (evaluation): a group of one for no
+    communicator or a single rank, else MPI host buffers."""
     if comm is None or comm.Get_size() == 1:
         return LocalReducer()
-    if backend.name == "cupy" and _distinct_gpus(comm, backend) and backend.has_nccl():
-        return NcclReducer(comm, backend)
     return Reducer(comm, backend)
+
+
+def make_reducer(comm, backend):
+    """The reducer a fit on ``backend`` sums its gradients with: ``host_reducer``'s, or NCCL
+    for CuPy when every rank has a GPU of its own (NCCL refuses two ranks on one GPU, and
+    then the gradient goes through host buffers)."""
+    group = host_reducer(comm, backend)
+    if (group.size > 1 and backend.name == "cupy" and _distinct_gpus(comm, backend)
+            and backend.has_nccl()):
+        return NcclReducer(comm, backend)
+    return group
 
 
 def _distinct_gpus(comm, backend) -> bool:

@@ -1,14 +1,14 @@
-"""The divergence guard: a device-side finite flag read once per epoch, and on a hit, a
-replay from the last state known finite that names the exact step, layer and stage.
+"""The divergence guard: a device-side finite flag read once per epoch, and on a hit, the
+checks and messages of the replay (``train.FitRun.locate_divergence``) that names the exact
+step, layer and stage.
 
 The replay runs the array-API reference stages (never a kernel), checks every stage's
-arrays, and leaves the weights of the last step that was entirely finite. In a group of
-processes the first bad array on any member is agreed by all, so every member raises the
-same error at the same step.
+arrays with ``stage_check``, and leaves the weights of the last step that was entirely
+finite. In a group of processes the first bad array on any member is agreed by all, so
+every member raises the same error at the same step.
 """
 from __future__ import annotations
 
-from . import mlp
 from .backend import as_host_array
 from .errors import DivergenceError
 
@@ -19,14 +19,16 @@ def finite_flag(loss_sum, params, xp):
     return xp.logical_and(xp.all(xp.isfinite(loss_sum)), xp.all(xp.stack(flags)))
 
 
-class _NonFinite(Exception):
+class NonFinite(Exception):
     """Raised by the replay's checks: (layer, what) of the first non-finite value."""
 
 
-def _stage_check(xp, reducer, n_layers):
-    """check(stage, arrays): raise _NonFinite for the first non-finite array of a stage."""
+def stage_check(xp, reducer, n_layers):
+    """check(stage, arrays): raise NonFinite for the first non-finite array of a stage."""
 
     def check(stage, arrays):
+        if isinstance(arrays, dict):  # per-parameter arrays, in layer order: w1, b1, w2, ...
+            arrays = [arrays[name] for name in sorted(arrays, key=_layer_then_kind)]
         bad = [index for index, array in enumerate(arrays)
                if not bool(as_host_array(xp.all(xp.isfinite(array))))]
         first_bad = reducer.host_min(bad[0] if bad else len(arrays))  # agreed by all
@@ -42,42 +44,28 @@ def _stage_check(xp, reducer, n_layers):
             "update": (layer, f"the update made layer {layer}'s weights (w{layer}) not "
                               f"finite"),
         }
-        raise _NonFinite(*what[stage])
+        raise NonFinite(*what[stage])
 
     return check
 
 
-def locate(run, checkpoint, order, epoch):
-    """Roll ``run`` (a ``train.FitRun``) back to ``checkpoint`` = ((params, opt_state),
-    step), replay this epoch's steps after it with a check after every stage, and raise
-    DivergenceError. Leaves the run's state holding the last entirely finite step."""
-    state, batches = run.state, run.batches
-    lr = float(getattr(run.optimizer, "lr", float("nan")))
-    (params, opt_state), first_step = run.copy(*checkpoint[0]), checkpoint[1]
-    check = _stage_check(run.xp, run.reducer, mlp.n_layers(params))
-    steps = len(batches)
-    empty = batches.empty_steps(order)
-    for step, (start, stop) in enumerate(batches.slices[first_step:], start=first_step + 1):
-        if step in empty:
-            continue
-        inputs, targets, weights, portion = batches.local(order, start, stop)
-        kept = run.copy(params, opt_state)
-        try:
-            params, opt_state, _, _ = run.step(params, opt_state, inputs, targets, weights,
-                                               run.lr_scale(opt_state), portion, check)
-        except _NonFinite as problem:
-            state.params, state.opt_state = kept
-            layer, what = problem.args
-            raise DivergenceError(
-                f"training diverged at epoch {epoch}, step {step} of {steps}: {what}. "
-                f"The weights of the last finite step were kept. Try a lower learning "
-                f"rate (now {lr:g}, e.g. --lr {lr / 10:g}) and check the input scaling "
-                f"(features should be about 0..1 or standardized).",
-                epoch=epoch, step=step, layer=layer) from None
-    # the replay stayed finite (non-deterministic device sums): report the epoch
-    state.params, state.opt_state = checkpoint[0]
-    raise DivergenceError(
+def _layer_then_kind(name):
+    return int(name[1:]), name[0]
+
+
+def error_at(epoch, step, steps, problem: NonFinite, lr) -> DivergenceError:
+    """The replay found the step: name it, its layer and stage, and what to change."""
+    layer, what = problem.args
+    return DivergenceError(
+        f"training diverged at epoch {epoch}, step {step} of {steps}: {what}. The weights "
+        f"of the last finite step were kept. Try a lower learning rate (now {lr:g}, e.g. "
+        f"--lr {lr / 10:g}) and check the input scaling (features should be about 0..1 or "
+        f"standardized).", epoch=epoch, step=step, layer=layer)
+
+
+def error_in(epoch, first_step, lr) -> DivergenceError:
+    """The replay stayed finite (non-deterministic device sums): name the epoch."""
+    return DivergenceError(
         f"training diverged in epoch {epoch} (after step {first_step}); the replay could "
         f"not pin the step. The weights from before it were kept. Try a lower learning "
-        f"rate (now {lr:g}) and check the input scaling.",
-        epoch=epoch, step=None, layer=None)
+        f"rate (now {lr:g}) and check the input scaling.", epoch=epoch, step=None, layer=None)

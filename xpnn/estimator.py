@@ -53,6 +53,7 @@ class FitPlan:
     initialize: bool  # new weights and optimizer (a first fit, or fit without warm_start)
     warm_start: bool  # fit again from the fitted weights with a fresh optimizer and count
     partial: bool  # partial_fit: one epoch more, no holdout, no convergence warning
+    epochs_done: int  # epochs (lbfgs: iterations) already counted when this call starts
     max_iter: int  # epochs (lbfgs: iterations) in all at the end of this call
 
     @property
@@ -182,7 +183,7 @@ class BaseMLP(BaseEstimator):
         warm_start = fitted and call == "fit" and bool(self.warm_start)
         epochs_done = self.state_.epoch if fitted and not (initialize or warm_start) else 0
         max_iter = epochs_done + 1 if call == "partial" else int(self.max_iter)
-        return FitPlan(initialize, warm_start, call == "partial", max_iter)
+        return FitPlan(initialize, warm_start, call == "partial", epochs_done, max_iter)
 
     def _check_resume_params(self):
         """resume_fit continues the fitted model: only CHANGEABLE_ON_RESUME may differ."""
@@ -190,8 +191,8 @@ class BaseMLP(BaseEstimator):
         if fitted is None:  # pickled by an older xpnn: nothing recorded to compare
             return
         current = self._resume_fixed_params()
-        changed = sorted(name for name in fitted if not _same_param(current[name],
-                                                                    fitted[name]))
+        changed = sorted(name for name in fitted if not same_param(current[name],
+                                                                   fitted[name]))
         if changed:
             raise ValueError(
                 f"resume_fit continues the fitted model with its own settings: "
@@ -334,14 +335,13 @@ class BaseMLP(BaseEstimator):
 
     def _fit_lbfgs(self, backend, data: DeviceSplit, plan: FitPlan):
         # resume_fit: up to max_iter iterations in all; fit (also warm start): max_iter more
-        epochs_done = 0 if plan.initialize or plan.warm_start else self.state_.epoch
-        iterations = plan.max_iter - epochs_done
+        iterations = plan.max_iter - plan.epochs_done
         if iterations <= 0:
             return
         result = lbfgs.minimize(self.state_, data, self._spec(), backend,
                                 max_iter=iterations, max_fun=int(self.max_fun),
                                 tol=float(self.tol), verbose=bool(self.verbose))
-        self.state_.epoch = epochs_done + result.n_iter
+        self.state_.epoch = plan.epochs_done + result.n_iter
         self.state_.samples_seen += result.n_iter * len(data)
         self.state_.history.append({"epoch": self.state_.epoch, "loss": result.loss})
         self._publish()
@@ -402,7 +402,7 @@ class BaseMLP(BaseEstimator):
                                                                              self.dtype))
             return evaluate(self.params_, split, self._spec(), backend,
                             backend.dtype(self.dtype),
-                            distributed.make_reducer(self.comm, backend))
+                            distributed.host_reducer(self.comm, backend))
 
     # -- pickling: the namespace module is not picklable; rebuilt from the parameters --
 
@@ -557,11 +557,16 @@ class MLPRegressor(RegressorMixin, BaseMLP):
                               as_host_array(self.predict(X)), sample_weight=weights))
 
 
-def _same_param(a, b) -> bool:
-    """Parameter values compared as get_params gives them (tuples and lists alike)."""
-    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return list(a) == list(b)
+def same_param(a, b) -> bool:
+    """Whether two values of a parameter are the same setting: sequences element by element
+    (tuples, lists; None as empty), floats to 1e-12 (a flag's text parsed again), else ==
+    (or, for objects that cannot say, the very same object)."""
+    if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
+        return list(a or []) == list(b or [])
+    if isinstance(a, float) or isinstance(b, float):
+        return (isinstance(a, numbers.Real) and isinstance(b, numbers.Real)
+                and math.isclose(float(a), float(b), rel_tol=1e-12))
     try:
         return bool(a == b)
-    except (TypeError, ValueError):  # arrays and the like: the very same object
+    except (TypeError, ValueError):
         return a is b

@@ -11,8 +11,8 @@ import math
 import numpy as np
 
 from . import mlp
-from .heads import HEADS
 from .backend import Backend, as_host_array, device_of, numpy_backend
+from .heads import HEADS
 
 
 def relative_error(analytic, numeric) -> float:

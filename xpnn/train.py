@@ -1,22 +1,20 @@
 """The training loop: epochs of minibatches, metrics, stopping rules, divergence guard.
 
-All arrays live on one backend; the batches come from ``batches.Batches`` (one permutation
-per epoch, gathered on the device). Loss and metric sums accumulate on the device and are
-read once per epoch (or every ``check_every`` steps); a non-finite read hands over to
-``divergence.locate``, which replays step by step to name the exact step and layer.
+All arrays live on one backend; the batches come from ``batches.Batches``. Loss and metric
+sums accumulate on the device and are read once per epoch (or every ``check_every`` steps);
+after a non-finite read the loop replays step by step to name the exact step and layer.
 
 Stopping follows scikit-learn's MLP: after each epoch, the training loss (or, with early
 stopping, the validation score) must improve by ``tol`` at least once every
 ``n_iter_no_change`` epochs; otherwise training stops, or with ``learning_rate="adaptive"``
 the rate is divided by 5 until it falls below 1e-6.
 
-``FitRun`` holds what stays fixed for one call to fit (optimizer, data, configuration,
-backend, callbacks, the group of processes); its ``step`` is the one place every training
-step goes through. The group (``distributed.py``) is one process or N data-parallel ranks,
-and the loop runs the same code for both: each member takes its share of every global
-batch, ``step`` sums the gradients over the group, and the epoch's one host read is
-followed by one small host sum of the finite flag, loss, metric and validation sums (each
-member evaluates its share of the validation rows), so every member stops together.
+``FitRun`` holds what stays fixed for one call to fit; its ``step`` is the one place every
+training step goes through. The group it trains in (``distributed.py``) is one process or N
+data-parallel ranks, and the loop runs the same code for both: each member takes its share
+of every global batch, ``step`` sums the gradients over the group, and the epoch's one host
+read is followed by one small host sum (finite flag, loss, metric and validation sums), so
+every member stops together.
 """
 from __future__ import annotations
 
@@ -89,7 +87,7 @@ class FitRun:
         self.stop_agreed = False  # the group agreed on a Ctrl-C at the last epoch's end
         self.xp = backend.xp
         self.head = HEADS[config.spec.head]
-        self.dtype = backend.dtype("float64" if _is_float64(data, backend) else "float32")
+        self.dtype = data.dtype_on(backend)
         # the stages of a step: the namespace's kernel where it has one, else the reference
         # (which the divergence replay always runs)
         self.reference = kernels.ReferenceStep(config.spec, optimizer, backend.xp)
@@ -190,7 +188,7 @@ class FitRun:
                 self.on_step(step, len(batches))
             if config.check_every and step % config.check_every == 0 and step < len(batches):
                 if not self.agreed(bool(as_host_array(self.finite_flag(loss_sum)))):
-                    divergence.locate(self, checkpoint, order, epoch)
+                    self.locate_divergence(checkpoint, order, epoch)
                 checkpoint = self.copy(state.params, state.opt_state), step
         # one host read for the whole epoch: finite flag, loss and metric sums, validation;
         # then one host sum over the group, so every member decides alike
@@ -204,7 +202,7 @@ class FitRun:
             [0.0 if finite else 1.0, *rest, float(self.reducer.stop_requested)])
         self.stop_agreed = stops > 0
         if not_finite:
-            divergence.locate(self, checkpoint, order, epoch)
+            self.locate_divergence(checkpoint, order, epoch)
         return self.record(epoch, loss_total, rest)
 
     def record(self, epoch, loss_total, sums) -> dict:
@@ -257,10 +255,10 @@ class FitRun:
         penalized = mlp.add_l2(loss, grads, params, spec.alpha, denominator, xp)
         loss = penalized if reducer.rank == 0 else loss
         if check:
-            check("gradient", [grads[name] for name in sorted(grads, key=_layer_then_kind)])
+            check("gradient", grads)
         params, opt_state = stages.update(params, grads, opt_state, scale)
         if check:
-            check("update", [params[name] for name in sorted(params, key=_layer_then_kind)])
+            check("update", params)
         return params, opt_state, loss, outputs
 
     # -- divergence ------------------------------------------------------------------
@@ -275,11 +273,27 @@ class FitRun:
     def copy(self, params, opt_state) -> tuple[dict, dict]:
         return snapshot(params, opt_state, self.backend)
 
+    def locate_divergence(self, checkpoint, order, epoch):
+        """Back to ``checkpoint`` = ((params, opt_state), step), replay the epoch's later
+        steps on the reference with a check after every stage, raise DivergenceError; the
+        state keeps the weights of the last entirely finite step."""
+        state, batches = self.state, self.batches
+        lr = float(getattr(self.optimizer, "lr", float("nan")))
+        (params, opt_state), first_step = self.copy(*checkpoint[0]), checkpoint[1]
+        check = divergence.stage_check(self.xp, self.reducer, mlp.n_layers(params))
+        empty = batches.empty_steps(order)
+        for step, (start, stop) in enumerate(batches.slices[first_step:], first_step + 1):
+            if step in empty:
+                continue
+            inputs, targets, weights, portion = batches.local(order, start, stop)
+            kept = self.copy(params, opt_state)
+            try:
+                params, opt_state, _, _ = self.step(params, opt_state, inputs, targets,
+                                                    weights, self.lr_scale(opt_state),
+                                                    portion, check)
+            except divergence.NonFinite as problem:
+                state.params, state.opt_state = kept
+                raise divergence.error_at(epoch, step, len(batches), problem, lr) from None
+        state.params, state.opt_state = checkpoint[0]
+        raise divergence.error_in(epoch, first_step, lr)
 
-def _is_float64(data: DeviceSplit, backend: Backend) -> bool:
-    """The training dtype: that of the features (host dtype for sparse ones)."""
-    return str(data.X.dtype) == "float64" if data.sparse else data.X.dtype == backend.xp.float64
-
-
-def _layer_then_kind(name):
-    return int(name[1:]), name[0]  # w1, b1, w2, b2, ...

@@ -108,7 +108,7 @@ def check_flags(args):
 def check_resume_flags(args, model, info):
     """On --resume, a flag may repeat the saved value; a different value is an error unless
     the estimator allows that change (CHANGEABLE_ON_RESUME)."""
-    from ..estimator import CHANGEABLE_ON_RESUME
+    from ..estimator import CHANGEABLE_ON_RESUME, same_param
 
     given = getattr(args, "given", set())
     wanted = model_params(args, recipe_for(args.dataset if args.data is None else None))
@@ -118,7 +118,7 @@ def check_resume_flags(args, model, info):
     for flag, names in FLAG_PARAMS.items():
         if flag not in given:
             continue
-        if any(name not in CHANGEABLE_ON_RESUME and not _same(wanted[name], saved[name])
+        if any(name not in CHANGEABLE_ON_RESUME and not same_param(wanted[name], saved[name])
                for name in names if not (flag == "--momentum" and saved["solver"] != "sgd")):
             changed.append(flag)
     current = {"test_split": args.test_split, "standardize": args.standardize,
@@ -126,22 +126,13 @@ def check_resume_flags(args, model, info):
     recorded = {"test_split": info.get("test_split"), "standardize": info.get("standardize"),
                 "classes": info.get("classes")}
     changed += [flag for flag, key in FLAG_INFO.items()
-                if flag in given and not _same(current[key], recorded[key])]
+                if flag in given and not same_param(current[key], recorded[key])]
     if changed:
         changeable = [flag for flag, names in FLAG_PARAMS.items()
                       if set(names) <= CHANGEABLE_ON_RESUME]
         raise XpnnError(f"{', '.join(changed)} cannot change on --resume: the run continues "
                         f"with the settings saved in {args.resume} (only {', '.join(changeable)} "
                         f"may change; repeating a saved value is fine)")
-
-
-def _same(a, b) -> bool:
-    if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
-        return list(a or []) == list(b or [])
-    if isinstance(a, float) or isinstance(b, float):
-        return a is not None and b is not None and math.isclose(float(a), float(b),
-                                                                 rel_tol=1e-12)
-    return a == b
 
 
 def run(args) -> int:

@@ -12,8 +12,10 @@ the group (data parallel) and the L2 term between ``backward`` and ``update``:
 ``ReferenceStep`` implements them with the array-API code (``mlp``, ``heads``, ``optim``):
 the only implementation on every other namespace and the one the divergence replay runs.
 ``select`` is how the training loop picks: the kernel of the backend's namespace
-(``KERNELS``) when it has an entry for the activation, head and optimizer, else the
-reference; ``tests/test_kernels.py`` holds each kernel to it, bit for bit.
+(``KERNELS``) when it has entries for the activation and the head, else the reference; a
+kernel's fused update runs where its table has an entry for the optimizer that takes these
+settings, else the optimizer's own update. ``tests/test_kernels.py`` holds each kernel to
+the reference, bit for bit.
 """
 from __future__ import annotations
 

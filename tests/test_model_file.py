@@ -1,9 +1,10 @@
-"""Issue class 6: a checkpoint whose tensors or metadata disagree with the architecture or
-the schema is refused on load, naming the field; never a traceback when the model runs.
+"""Issue class 6: a model file whose tensors or metadata disagree with the architecture or
+with xpnn/model_file.py's description is refused on load, naming the field; never a
+traceback when the model runs.
 
 Each case edits a valid file's tensors or metadata and writes it again through
 ``save_checkpoint`` (a fresh integrity digest: what a buggy writer or an older xpnn could
-produce), so the schema check, not the checksum, has to catch it.
+produce), so the description's check, not the checksum, has to catch it.
 """
 import numpy as np
 import pytest

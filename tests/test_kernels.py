@@ -13,6 +13,7 @@ from xpnn import kernels
 from xpnn.backend import numpy_backend
 from xpnn.kernels import ReferenceStep
 from xpnn.kernels.numpy_step import NumpyStep
+from xpnn.mlp import MLPSpec
 from xpnn.optim import state_arrays
 from assertions import assert_params_equal
 
@@ -74,7 +75,7 @@ def test_numpy_kernel_is_bit_identical_to_the_reference(monkeypatch, digits_data
 
 def test_the_kernel_is_used_and_reuses_its_buffers(digits_data):
     X, y = digits_data
-    kernel = kernels.select(numpy_backend(), xpnn.MLPClassifier()._spec(),
+    kernel = kernels.select(numpy_backend(), MLPSpec("relu", "softmax"),
                             xpnn.MLPClassifier()._optimizer())
     assert isinstance(kernel, NumpyStep)
     calls = []
@@ -97,7 +98,7 @@ def test_the_kernel_is_used_and_reuses_its_buffers(digits_data):
 def test_other_namespaces_and_names_without_a_kernel_entry_use_the_reference(monkeypatch):
     from conftest import make_backend
 
-    spec, adam = xpnn.MLPClassifier()._spec(), xpnn.MLPClassifier()._optimizer()
+    spec, adam = MLPSpec("relu", "softmax"), xpnn.MLPClassifier()._optimizer()
     assert isinstance(kernels.select(make_backend("array_api_strict"), spec, adam),
                       ReferenceStep)
     monkeypatch.delitem(kernels.numpy_step.ACTIVATIONS, "relu")
@@ -137,7 +138,7 @@ def test_a_new_activation_is_one_table_entry(monkeypatch, digits_data):
                         Activation(_softsign, _softsign_backward, 1.0))
     options = dict(hidden_layer_sizes=(20,), activation="softsign", max_iter=6,
                    batch_size=50, learning_rate_init=0.01, random_state=0)
-    spec, adam = xpnn.MLPClassifier(**options)._spec(), xpnn.MLPClassifier()._optimizer()
+    spec, adam = MLPSpec("softsign", "softmax"), xpnn.MLPClassifier()._optimizer()
     assert isinstance(kernels.select(numpy_backend(), spec, adam), ReferenceStep)
     reference = xpnn.MLPClassifier(**options).fit(X, y)
     assert reference.score(X, y) > 0.8  # it learns: the gradient is right

@@ -24,7 +24,7 @@ def saved(tmp_path_factory):
     X, y = load_digits(return_X_y=True)
     path = tmp_path_factory.mktemp("schema") / "m.safetensors"
     model = xpnn.MLPClassifier(hidden_layer_sizes=(8, 6), max_iter=2, random_state=0,
-                               early_stopping=True).fit(X / 16, y)
+                               early_stopping=True).fit((X / 16).astype(np.float32), y)
     save_model(path, model, preprocessing=Preprocessing("scale", 16.0),
                info={"data": None, "dataset": "digits", "seed": 0, "test_split": 0.2})
     return path

@@ -20,26 +20,11 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 import xpnn
 from xpnn.backend import as_host_array
 
-# float32 by default: weighted and repeated rows give the same full-batch gradient, equal
-# to float32 rounding (~1e-7 relative), and the check asks rtol 1e-7. The same check passes
-# in float64 (the instances below), which is how scikit-learn itself runs it for its MLP.
-FLOAT32_SAMPLE_WEIGHT = ("float32 by default: weighted vs repeated rows agree to float32 "
-                         "rounding, the check asks rtol 1e-7; passes with dtype='float64'")
-
-
-def _expected_failures(estimator):
-    if estimator.dtype == "float32":
-        return {"check_sample_weight_equivalence_on_dense_data": FLOAT32_SAMPLE_WEIGHT,
-                "check_sample_weight_equivalence_on_sparse_data": FLOAT32_SAMPLE_WEIGHT}
-    return {}
-
-
+# every check at default settings, with no expected failure: the dtype follows X as
+# scikit-learn's (float64 for the checks' data), binary y has one logistic output
 @parametrize_with_checks(
-    [xpnn.MLPClassifier(), xpnn.MLPRegressor(),
-     xpnn.MLPClassifier(dtype="float64"), xpnn.MLPRegressor(dtype="float64"),
-     xpnn.MLPClassifier(solver="lbfgs", dtype="float64"),
-     xpnn.MLPRegressor(solver="lbfgs", dtype="float64")],
-    expected_failed_checks=_expected_failures)
+    [xpnn.MLPClassifier(), xpnn.MLPRegressor(), xpnn.MLPClassifier(solver="lbfgs"),
+     xpnn.MLPRegressor(solver="lbfgs")])
 def test_scikit_learn_estimator_checks(estimator, check):
     check(estimator)
 

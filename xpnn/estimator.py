@@ -38,6 +38,8 @@ from .train import TrainConfig, train
 from .train_state import TrainState
 
 SOLVERS = (*OPTIMIZERS, "lbfgs")
+# MLPRegressor's loss -> its output head (scikit-learn's out_activation_)
+REGRESSION_HEADS = {"squared_error": "identity", "poisson": "exp"}
 
 # What a resumed run (``resume_fit``, ``xpnn train --resume``) may change; every other
 # hyperparameter is the saved model's.
@@ -63,8 +65,6 @@ class FitPlan:
 
 class BaseMLP(BaseEstimator):
     """What the classifier and the regressor share: parameters, fitting, prediction."""
-
-    _head = "softmax"  # a key of heads.HEADS
 
     _parameter_constraints: dict = {
         "hidden_layer_sizes": ["array-like", Interval(numbers.Integral, 1, None, closed="left")],
@@ -94,7 +94,7 @@ class BaseMLP(BaseEstimator):
         "max_fun": [Interval(numbers.Integral, 1, None, closed="left")],
         # xpnn's own
         "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
-        "dtype": [StrOptions({"float32", "float64"})],
+        "dtype": [None, StrOptions({"float32", "float64"})],
         "device": [None, str],
         "check_every": [Interval(numbers.Integral, 0, None, closed="left")],
         "comm": [None, object],  # an mpi4py communicator (duck-typed: mpi4py stays optional)
@@ -108,7 +108,7 @@ class BaseMLP(BaseEstimator):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 weight_decay=0.0, dtype="float32", device=None, check_every=0, comm=None):
+                 weight_decay=0.0, dtype=None, device=None, check_every=0, comm=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -207,7 +207,7 @@ class BaseMLP(BaseEstimator):
     def _fit(self, X, y, sample_weight, plan: FitPlan, on_epoch=None, on_step=None,
              classes=None):
         caller, X = inputs.check_X(self, X, reset=plan.initialize)
-        y_host = self._check_y(y, X.shape[0], plan.initialize, classes)
+        y_host = self._check_y(y, X.shape[0], plan, classes)
         weights = inputs.check_sample_weight(sample_weight, X.shape[0])
         if self.comm is not None and self.solver == "lbfgs":
             raise ValueError("comm= (data-parallel training) needs a stochastic solver "
@@ -222,7 +222,9 @@ class BaseMLP(BaseEstimator):
         return self
 
     def _fit_on(self, backend, caller, X, y_host, weights, plan, on_epoch, on_step):
-        dtype = self.dtype
+        if plan.initialize:  # scikit-learn's rule: float32 features train in float32
+            self.dtype_ = self.dtype or inputs.training_dtype(X)
+        dtype = self.dtype_
         features = inputs.to_backend(X, caller, backend, dtype)
         targets = self._targets_on(backend, y_host)
         row_weights = None if weights is None else backend.asarray(weights, dtype=dtype)
@@ -261,9 +263,9 @@ class BaseMLP(BaseEstimator):
         self.n_outputs_ = self._n_outputs(y_host)
         sizes = mlp.layer_sizes(n_features, self._hidden(), self.n_outputs_)
         self.n_layers_ = len(sizes)
-        self.out_activation_ = HEADS[self._head].name
-        inputs.check_model_size(sizes, self.dtype)
-        params = mlp.init_params(sizes, self.rng_, self.dtype, backend, self.activation)
+        self.out_activation_ = self._output_head(y_host)  # a key of heads.HEADS
+        inputs.check_model_size(sizes, self.dtype_)
+        params = mlp.init_params(sizes, self.rng_, self.dtype_, backend, self.activation)
         opt_state = {"step": 0} if self.solver == "lbfgs" else self._optimizer().init_state(
             params, backend.xp)
         self.state_ = TrainState(params, opt_state)
@@ -278,7 +280,7 @@ class BaseMLP(BaseEstimator):
         return sizes
 
     def _spec(self) -> mlp.MLPSpec:
-        return mlp.MLPSpec(self.activation, self._head, float(self.alpha))
+        return mlp.MLPSpec(self.activation, self.out_activation_, float(self.alpha))
 
     def _optimizer(self):
         return make_optimizer("sgd" if self.solver == "lbfgs" else self.solver,
@@ -318,8 +320,10 @@ class BaseMLP(BaseEstimator):
         if not (self.early_stopping and plan.early_stopping_allowed):
             return data, None
         rng = np.random.default_rng([self.seed_, 1])
-        if is_classifier(self):
-            train_idx, val_idx = stratified_split(y_host, self.validation_fraction, rng)
+        if is_classifier(self):  # stratified by label (multi-label: by label set)
+            strata = np.unique(y_host.reshape(len(y_host), -1), axis=0, return_inverse=True)[1]
+            train_idx, val_idx = stratified_split(strata.reshape(-1), self.validation_fraction,
+                                                  rng)
         else:
             order = rng.permutation(len(y_host))
             n_val = int(math.ceil(self.validation_fraction * len(y_host)))
@@ -367,7 +371,7 @@ class BaseMLP(BaseEstimator):
             self.loss_curve_ = [row["loss"] for row in state.history]
             early = bool(self.early_stopping)
             self.best_loss_ = None if early else state.best_loss
-            score_key = f"val_{HEADS[self._head].score_name}"
+            score_key = f"val_{HEADS[self.out_activation_].score_name}"
             self.validation_scores_ = ([row[score_key] for row in state.history
                                         if row.get(score_key) is not None] if early else None)
             self.best_validation_score_ = state.best_score if early else None
@@ -381,9 +385,9 @@ class BaseMLP(BaseEstimator):
         inputs.check_same_namespace(self, caller, method)
         backend = self.backend_
         with backend.activate(), backend.quiet_float_errors():
-            features = inputs.to_backend(X, caller, backend, self.dtype)
+            features = inputs.to_backend(X, caller, backend, self.dtype_)
             outputs = predict_outputs(self.params_, features, self._spec(), backend,
-                                      backend.dtype(self.dtype))
+                                      backend.dtype(self.dtype_))
         return caller, outputs
 
     def evaluate(self, X, y, sample_weight=None):
@@ -392,16 +396,14 @@ class BaseMLP(BaseEstimator):
         ``comm``, each rank evaluates its share of the rows."""
         check_is_fitted(self)
         caller, X = inputs.check_X(self, X, reset=False)
-        y_host = self._check_y(y, X.shape[0], first=False)
+        y_host = self._check_y(y, X.shape[0], None)
         weights = inputs.check_sample_weight(sample_weight, X.shape[0])
-        backend = self.backend_
+        backend, dtype = self.backend_, self.dtype_
         with backend.activate(), backend.quiet_float_errors():
-            split = DeviceSplit(inputs.to_backend(X, caller, backend, self.dtype),
+            split = DeviceSplit(inputs.to_backend(X, caller, backend, dtype),
                                 self._targets_on(backend, y_host),
-                                None if weights is None else backend.asarray(weights,
-                                                                             self.dtype))
-            return evaluate(self.params_, split, self._spec(), backend,
-                            backend.dtype(self.dtype),
+                                None if weights is None else backend.asarray(weights, dtype))
+            return evaluate(self.params_, split, self._spec(), backend, backend.dtype(dtype),
                             distributed.host_reducer(self.comm, backend))
 
     # -- pickling: the namespace module is not picklable; rebuilt from the parameters --
@@ -435,81 +437,136 @@ class BaseMLP(BaseEstimator):
         else:
             self.__dict__.update(state)
         if "state_" in self.__dict__:
+            self.__dict__.setdefault("dtype_", self.dtype or "float32")  # older pickles
             first = next(iter(self.state_.params.values()))
             self.backend_ = (numpy_backend() if isinstance(first, np.ndarray)
                              else backend_of(first))
 
 
 class MLPClassifier(ClassifierMixin, BaseMLP):
-    """Multi-layer perceptron classifier: softmax outputs, log-loss, any namespace/device.
+    """Multi-layer perceptron classifier on any namespace and device: softmax outputs and
+    log-loss for several classes, one logistic output for two, one logistic output per
+    label for multi-label y (an indicator matrix), as scikit-learn's.
 
     Parameters as scikit-learn's ``MLPClassifier`` (see the README's table for the
     differences), plus ``weight_decay`` (AdamW's decoupled decay, solver="adamw"),
-    ``dtype`` ("float32" default, or "float64"), ``device`` (None: where the inputs live;
-    "cpu", "cuda", "cuda:N") and ``check_every`` (steps between divergence checks; 0: once
-    per epoch, no extra host reads), ``comm`` (an mpi4py communicator: data-parallel
-    training). ``learning_rate`` adds "cosine" (decay to 0 over ``max_iter`` epochs, every
-    stochastic solver); "invscaling" and "adaptive" apply to solver="sgd", as scikit-learn's.
+    ``dtype`` (None: float32 for float32 inputs, else float64; or "float32", "float64"),
+    ``device`` (None: where the inputs live; "cpu", "cuda", "cuda:N") and ``check_every``
+    (steps between divergence checks; 0: once per epoch, no extra host reads), ``comm`` (an
+    mpi4py communicator: data-parallel training). ``learning_rate`` adds "cosine" (decay to
+    0 over ``max_iter`` epochs, every stochastic solver); "invscaling" and "adaptive" apply
+    to solver="sgd", as scikit-learn's.
     """
-
-    _head = "softmax"
 
     @available_if(lambda est: est._has_partial_fit())
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One pass over the given rows (one epoch). The first call needs ``classes``: every
-        label that any later call may bring."""
-        if not hasattr(self, "state_") and classes is None:
+        label that any later call may bring (multi-label y: not needed)."""
+        if not hasattr(self, "state_") and classes is None and not inputs.is_multilabel(y):
             raise ValueError("classes must be passed on the first call to partial_fit.")
+        if hasattr(self, "state_") and classes is not None and not np.array_equal(
+                np.unique(inputs.host_labels(classes)), self.classes_):
+            raise ValueError(f"`classes={np.unique(inputs.host_labels(classes))!r}` is not "
+                             f"the same as on last call to partial_fit, was: "
+                             f"{self.classes_!r}")
         return self._fit(X, y, sample_weight, self._plan("partial"), classes=classes)
 
-    def _check_y(self, y, n_rows, first, classes=None):
+    def _check_y(self, y, n_rows, plan, classes=None):
+        """Host targets of the output head: class indices (n,) (softmax), or 0/1 columns
+        (n, k) (logistic: one column for two classes or one, one per label for multi-label
+        y). ``plan`` None: checked against the fitted classes (evaluation)."""
         labels = inputs.check_class_labels(y, n_rows)
-        if first:
-            classes = (np.unique(labels) if classes is None
-                       else np.unique(inputs.host_labels(classes)))
-            if classes.size < 2:
-                raise ValueError(f"y has 1 class ({classes[0]!r}); a classifier needs at "
-                                 f"least two classes")
-            self.classes_ = classes  # on the host: names (str) have no dtype on a GPU
-        return inputs.encode_labels(labels, self.classes_)
+        if plan is not None and plan.initialize:
+            self.classes_ = (inputs.classes_of(labels) if classes is None or labels.ndim == 2
+                             else np.unique(inputs.host_labels(classes)))
+            columns = labels.ndim == 2 or self.classes_.size <= 2  # logistic outputs
+        else:
+            if (labels.ndim == 2) != self._multilabel:
+                raise ValueError(f"y is {'multi-label' if labels.ndim == 2 else 'single-label'}"
+                                 f" but the model was fitted on "
+                                 f"{'multi-label' if self._multilabel else 'single-label'} y")
+            if plan is not None:
+                self._check_classes_again(labels, plan)
+            columns = self.out_activation_ == "logistic"
+        return inputs.encode_labels(labels, self.classes_, columns)
+
+    def _check_classes_again(self, labels, plan):
+        """scikit-learn's errors: warm_start needs fit's classes; partial_fit known ones."""
+        if labels.ndim == 2:  # multi-label: the same number of labels
+            if labels.shape[1] != self.classes_.size:
+                raise ValueError(f"y has {labels.shape[1]} labels; the model was fitted with "
+                                 f"{self.classes_.size}")
+            return
+        classes = np.unique(labels)
+        if plan.warm_start and not np.array_equal(classes, self.classes_):
+            raise ValueError(f"warm_start can only be used where `y` has the same classes as "
+                             f"in the previous call to fit. Previously got {self.classes_}, "
+                             f"`y` has {classes}")
+        unknown = np.setdiff1d(classes, self.classes_)
+        if unknown.size:
+            raise ValueError(f"`y` has classes not in `self.classes_`. `self.classes_` has "
+                             f"{self.classes_}. 'y' has {classes}.")
 
     def _n_outputs(self, y_host) -> int:
-        return int(self.classes_.shape[0])
+        return int(y_host.shape[1]) if y_host.ndim == 2 else int(self.classes_.size)
+
+    def _output_head(self, y_host) -> str:
+        """scikit-learn's out_activation_: softmax for several classes, else logistic."""
+        return "logistic" if y_host.ndim == 2 else "softmax"
 
     def _targets_on(self, backend: Backend, y_host):
+        if y_host.ndim == 2:  # 0/1 columns, in the training dtype
+            return backend.asarray(y_host, dtype=self.dtype_)
         return backend.asarray(y_host)
 
+    @property
+    def _multilabel(self) -> bool:
+        return self.out_activation_ == "logistic" and self.n_outputs_ > 1
+
+    def _probabilities(self, outputs, xp):
+        """(n, k) class or label probabilities; one logistic output gives (1 - p, p)."""
+        probs = HEADS[self.out_activation_].predict(outputs, xp)
+        if self.out_activation_ == "logistic" and not self._multilabel:
+            probs = xp.concat([1.0 - probs, probs], axis=1)
+        return probs
+
     def predict_proba(self, X):
-        """Class probabilities (n, k), in X's namespace and on X's device."""
+        """Class probabilities (n, k) (multi-label: each label's), in X's namespace and on
+        X's device."""
         caller, outputs = self._outputs(X, "predict_proba")
-        probs = HEADS[self._head].predict(outputs, self.backend_.xp)
+        with self.backend_.activate():
+            probs = self._probabilities(outputs, self.backend_.xp)
         return inputs.to_caller(probs, self.backend_, caller)
 
     def predict_log_proba(self, X):
         """log(predict_proba(X)), as scikit-learn defines it (-inf where a probability
-        underflows to 0; ``ops.log_softmax`` of the raw outputs stays finite)."""
+        underflows to 0)."""
         caller, outputs = self._outputs(X, "predict_log_proba")
         xp = self.backend_.xp
         with self.backend_.activate(), self.backend_.quiet_float_errors():
-            log_probs = xp.log(HEADS[self._head].predict(outputs, xp))
+            log_probs = xp.log(self._probabilities(outputs, xp))
         return inputs.to_caller(log_probs, self.backend_, caller)
 
     def predict(self, X):
-        """Predicted class labels (n,), in X's namespace and on X's device (class names:
-        a NumPy array, the only namespace with strings)."""
-        from .ops import predicted_labels
-
+        """Predicted class labels (n,) (multi-label: the indicator matrix (n, k)), in X's
+        namespace and on X's device (class names: a NumPy array, the only namespace with
+        strings)."""
         caller, outputs = self._outputs(X, "predict")
         xp = self.backend_.xp
         with self.backend_.activate():
-            indices = predicted_labels(outputs, xp)
+            decided = HEADS[self.out_activation_].decide(outputs, xp)
+            if self._multilabel:
+                return inputs.to_caller(decided, self.backend_, caller)
+            if decided.ndim == 2:  # one logistic output: class 1 where it says 1
+                decided = xp.minimum(decided[:, 0], self.classes_.size - 1)  # (one class)
             if self.classes_.dtype.kind not in "biuf":  # names: mapped on the host
-                return self.classes_[as_host_array(indices)]
-            labels = xp.take(self.backend_.asarray(self.classes_), indices, axis=0)
+                return self.classes_[as_host_array(decided)]
+            labels = xp.take(self.backend_.asarray(self.classes_), decided, axis=0)
         return inputs.to_caller(labels, self.backend_, caller)
 
     def score(self, X, y, sample_weight=None):
-        """Mean (weighted) accuracy of predict(X) against y, a Python float."""
+        """Mean (weighted) accuracy of predict(X) against y (multi-label: subset accuracy),
+        a Python float."""
         from sklearn.metrics import accuracy_score
 
         weights = inputs.check_sample_weight(sample_weight, None)
@@ -518,19 +575,45 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 
 
 class MLPRegressor(RegressorMixin, BaseMLP):
-    """Multi-layer perceptron regressor: identity outputs, half squared error, y of shape
-    (n,) or (n, k), R^2 score; any namespace and device. Parameters as MLPClassifier's."""
+    """Multi-layer perceptron regressor on any namespace and device: identity outputs and
+    half squared error (``loss="squared_error"``), or exp outputs and half Poisson deviance
+    (``loss="poisson"``, y >= 0); y of shape (n,) or (n, k), R^2 score. Parameters as
+    MLPClassifier's, with ``loss`` first, as scikit-learn's."""
 
-    _head = "identity"
+    _parameter_constraints: dict = {**BaseMLP._parameter_constraints,
+                                    "loss": [StrOptions(set(REGRESSION_HEADS))]}
+
+    def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *,
+                 solver="adam", alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 weight_decay=0.0, dtype=None, device=None, check_every=0, comm=None):
+        super().__init__(
+            hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
+            learning_rate=learning_rate, learning_rate_init=learning_rate_init,
+            power_t=power_t, max_iter=max_iter, shuffle=shuffle, random_state=random_state,
+            tol=tol, verbose=verbose, warm_start=warm_start, momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
+            validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
+            epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
+            weight_decay=weight_decay, dtype=dtype, device=device, check_every=check_every,
+            comm=comm)
+        self.loss = loss
 
     @available_if(lambda est: est._has_partial_fit())
     def partial_fit(self, X, y, sample_weight=None):
         """One pass over the given rows (one epoch)."""
         return self._fit(X, y, sample_weight, self._plan("partial"))
 
-    def _check_y(self, y, n_rows, first, classes=None):
+    def _check_y(self, y, n_rows, plan, classes=None):
         values = inputs.check_regression_targets(y, n_rows)
-        if not first and values.reshape(n_rows, -1).shape[1] != self.n_outputs_:
+        if self.loss == "poisson" and np.any(values < 0):
+            raise ValueError("Some value(s) of y are negative which is not allowed for "
+                             "Poisson regression.")
+        if (plan is None or not plan.initialize) and (
+                values.reshape(n_rows, -1).shape[1] != self.n_outputs_):
             raise ValueError(f"y has {values.reshape(n_rows, -1).shape[1]} outputs; the model "
                              f"was fitted with {self.n_outputs_}")
         return values.reshape(n_rows, -1)
@@ -538,15 +621,20 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     def _n_outputs(self, y_host) -> int:
         return int(y_host.shape[1])
 
+    def _output_head(self, y_host) -> str:
+        return REGRESSION_HEADS[self.loss]
+
     def _targets_on(self, backend: Backend, y_host):
-        return backend.asarray(y_host, dtype=self.dtype)
+        return backend.asarray(y_host, dtype=self.dtype_)
 
     def predict(self, X):
         """Predictions (n,) for a single output, else (n, k), in X's namespace and device."""
         caller, outputs = self._outputs(X, "predict")
-        if outputs.shape[1] == 1:
-            outputs = outputs[:, 0]
-        return inputs.to_caller(outputs, self.backend_, caller)
+        with self.backend_.activate():
+            predictions = HEADS[self.out_activation_].predict(outputs, self.backend_.xp)
+        if predictions.shape[1] == 1:
+            predictions = predictions[:, 0]
+        return inputs.to_caller(predictions, self.backend_, caller)
 
     def score(self, X, y, sample_weight=None):
         """R^2 of predict(X) (averaged over outputs), a Python float."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import array_api_compat
 import numpy as np
 from sklearn import get_config
-from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_array, column_or_1d, validate_data
 
 from .backend import Backend, as_host_array, backend_of, numpy_backend
@@ -96,16 +96,42 @@ def _check_length(n_rows, y, what="y"):
                          f"[{n_rows}, {y.shape[0]}] ({what})")
 
 
+def is_multilabel(y) -> bool:
+    """Whether y is a multi-label indicator matrix (n, k) of 0/1 (scikit-learn's type)."""
+    return y is not None and type_of_target(host_labels(y)) == "multilabel-indicator"
+
+
 def check_class_labels(y, n_rows) -> np.ndarray:
-    """(n,) host labels: numbers or names; a column vector is flattened with a warning."""
+    """(n,) host labels, numbers or names (a column vector is flattened with a warning), or
+    a multi-label indicator matrix (n, k)."""
     _require_y(y, "the classifier")
-    labels = column_or_1d(host_labels(y), warn=True)
-    check_classification_targets(labels)
+    host = host_labels(y)
+    if is_multilabel(host):
+        labels = np.asarray(host)
+    else:
+        labels = column_or_1d(host, warn=True)
+        check_classification_targets(labels)
     _check_length(n_rows, labels)
     return labels
 
 
-def encode_labels(labels: np.ndarray, classes: np.ndarray) -> np.ndarray:
+def classes_of(labels: np.ndarray) -> np.ndarray:
+    """scikit-learn's classes_: the sorted labels, or 0..k-1 for an indicator matrix."""
+    return np.arange(labels.shape[1]) if labels.ndim == 2 else np.unique(labels)
+
+
+def encode_labels(labels: np.ndarray, classes: np.ndarray, columns: bool) -> np.ndarray:
+    """Host labels -> the output head's targets: class indices 0..k-1 (int64), or with
+    ``columns`` 0/1 columns (n, k) (float64): an indicator matrix as it is, and for one
+    logistic output whether each label is the second class. Labels not in ``classes`` are
+    an error."""
+    if labels.ndim == 2:
+        return labels.astype(np.float64)
+    indices = class_indices(labels, classes)
+    return (indices == 1).astype(np.float64)[:, None] if columns else indices
+
+
+def class_indices(labels: np.ndarray, classes: np.ndarray) -> np.ndarray:
     """Host labels -> class indices 0..k-1 (int64); labels not in ``classes`` are an error."""
     if classes.dtype.kind in "biuf" and labels.dtype.kind not in "biuf":
         raise ValueError(f"y holds class names ({labels[0]!r}, ...) but the model's classes "
@@ -130,6 +156,11 @@ def check_regression_targets(y, n_rows) -> np.ndarray:
                          f"{values.shape}")
     _check_length(n_rows, values)
     return values
+
+
+def training_dtype(X) -> str:
+    """scikit-learn's rule: float32 features train in float32, any others in float64."""
+    return "float32" if str(X.dtype).endswith("float32") else "float64"
 
 
 def check_sample_weight(sample_weight, n_rows):

@@ -163,7 +163,9 @@ def _check_classes(classes, file):
         return
     n_outputs = file.metadata["architecture"]["n_outputs"]
     _require(isinstance(classes, list), f"classes {classes!r} is not a list")
-    _require(len(classes) == n_outputs, f"{len(classes)} classes for {n_outputs} outputs")
+    one_output = _out_activation(file) == "logistic" and n_outputs == 1  # one or two classes
+    _require(len(classes) in (1, 2) if one_output else len(classes) == n_outputs,
+             f"{len(classes)} classes for {n_outputs} outputs")
     _require(any(_class_kinds(classes).values()),
              "classes are neither all numbers, all true/false, nor all names")
     _require(len(set(classes)) == len(classes), "classes are not unique")
@@ -176,6 +178,34 @@ def _class_kinds(classes) -> dict:
     return {"b": all(isinstance(c, bool) for c in classes), "i": integers, "u": integers,
             "f": all(_is_number(c) and math.isfinite(c) for c in classes),
             "U": all(isinstance(c, str) for c in classes)}
+
+
+def _out_activation(file) -> str:
+    """The saved output head; files from before it was saved: the estimator's only head then
+    (softmax for a classifier, identity for a regressor)."""
+    saved = file.metadata.get("out_activation")
+    if saved is not None:
+        return saved
+    return "softmax" if _has_classes(file) else "identity"
+
+
+def _check_out_activation(name, file):
+    name = _out_activation(file)
+    expected = ({"softmax", "logistic"} if _has_classes(file)
+                else {file.estimator()._output_head(None)})
+    _require(name in HEADS and name in expected,
+             f"out_activation {name!r} is not one of {sorted(expected)}")
+
+
+def _training_dtype(file) -> str:
+    """The saved training dtype; older files: the dtype hyperparameter, always set then."""
+    return file.metadata.get("dtype") or file.metadata["hyperparameters"].get("dtype",
+                                                                              "float32")
+
+
+def _check_dtype(dtype, file):
+    dtype = _training_dtype(file)
+    _require(dtype in ("float32", "float64"), f"dtype {dtype!r} is not float32 or float64")
 
 
 def _check_classes_dtype(dtype, file):
@@ -304,6 +334,10 @@ FIELDS = (
     Field("hyperparameters", _write_hyperparameters, _check_hyperparameters,
           _read_hyperparameters),
     Field("seed", lambda s: int(s.model.seed_), _check_seed, lambda seed, file: int(seed)),
+    Field("dtype", lambda s: s.model.dtype_, _check_dtype,
+          lambda dtype, file: _training_dtype(file)),
+    Field("out_activation", lambda s: s.model.out_activation_, _check_out_activation,
+          lambda name, file: _out_activation(file)),
     Field("classes", lambda s: None if (c := _fitted_classes(s.model)) is None else c.tolist(),
           _check_classes, _read_classes),
     Field("classes_dtype",
@@ -392,7 +426,7 @@ def _layout(file: Loading) -> Layout:
     model = file.estimator()
     shapes = parameter_shapes(layer_sizes(arch["n_features"], arch["hidden"],
                                           arch["n_outputs"]))
-    return Layout(shapes, optimizer_slots(model), model.dtype, arch["n_features"],
+    return Layout(shapes, optimizer_slots(model), _training_dtype(file), arch["n_features"],
                   bool(pre) and pre["kind"] == "standardize")
 
 
@@ -448,7 +482,7 @@ def from_file(tensors: dict, metadata: dict, backend, device):
     model = file.estimator(device)
     model._validate_params()
     with backend.activate():
-        on_device = {group.prefix: {name: backend.asarray(value, dtype=model.dtype)
+        on_device = {group.prefix: {name: backend.asarray(value, dtype=values["dtype"])
                                     for name, value in _group(tensors, group.prefix).items()}
                      for group in TENSORS if group.in_model_dtype}
     state = TrainState(on_device[PARAMS],
@@ -471,7 +505,8 @@ def restore_fitted(model, values: dict, state: TrainState, backend) -> None:
         model.feature_names_in_ = values["feature_names"]
     model.n_outputs_ = int(arch["n_outputs"])
     model.n_layers_ = len(arch["hidden"]) + 2
-    model.out_activation_ = HEADS[model._head].name
+    model.out_activation_ = values["out_activation"]
+    model.dtype_ = values["dtype"]
     if values["classes"] is not None:
         model.classes_ = values["classes"]
     model._fit_caller = (backend.name, str(backend.device))

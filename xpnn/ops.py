@@ -128,9 +128,64 @@ def squared_error_with_grad(outputs, targets, xp, weights=None):
     return loss, _row_scale(residual / float(outputs.shape[1]), weights, xp)
 
 
+def softplus(z, xp):
+    """log(1 + exp(z)), stable for any magnitude: max(z, 0) + log1p(exp(-|z|))."""
+    return xp.maximum(z, xp.zeros_like(z)) + xp.log1p(xp.exp(-xp.abs(z)))
+
+
+def binary_cross_entropy(logits, targets, xp, weights=None):
+    """scikit-learn's binary log-loss of 0/1 targets (batch, k) under sigmoid(logits): summed
+    over the outputs, (weighted) mean over rows. With s = sigmoid(z),
+    -[t log s + (1 - t) log(1 - s)] = softplus(z) - t z, which never overflows."""
+    per_row = xp.sum(softplus(logits, xp) - targets * logits, axis=1)
+    return _row_mean(per_row, weights, xp)
+
+
+def binary_cross_entropy_with_grad(logits, targets, xp, weights=None):
+    """(loss, d loss / d logits): d(softplus(z) - t z)/dz = sigmoid(z) - t, per row scaled by
+    1/B (or w_i / sum(w)), as softmax's p - one_hot."""
+    loss = binary_cross_entropy(logits, targets, xp, weights)
+    return loss, _row_scale(logistic(logits, xp) - targets, weights, xp)
+
+
+def _xlogx(values, xp):
+    """x log x elementwise, with 0 log 0 = 0 (scipy's xlogy(x, x))."""
+    positive = values > 0.0
+    safe = xp.where(positive, values, xp.ones_like(values))
+    return xp.where(positive, values * xp.log(safe), xp.zeros_like(values))
+
+
+def half_poisson_deviance(log_means, targets, xp, weights=None):
+    """scikit-learn's poisson_loss with the log link: mu = exp(z), and per output
+    y log(y / mu) - y + mu = xlogy(y, y) - y z - y + exp(z); summed over the outputs,
+    (weighted) mean over rows."""
+    per_row = xp.sum(_xlogx(targets, xp) - targets * log_means - targets + xp.exp(log_means),
+                     axis=1)
+    return _row_mean(per_row, weights, xp)
+
+
+def half_poisson_deviance_with_grad(log_means, targets, xp, weights=None):
+    """(loss, d loss / d z): d(exp(z) - y z)/dz = exp(z) - y = mu - y, per row scaled."""
+    loss = half_poisson_deviance(log_means, targets, xp, weights)
+    return loss, _row_scale(xp.exp(log_means) - targets, weights, xp)
+
+
+def exp(z, xp):
+    return xp.exp(z)
+
+
 def predicted_labels(logits, xp):
     """Index of the largest logit per row."""
     return xp.argmax(logits, axis=1)
+
+
+def correct_indicator_rows(logits, targets, xp, weights=None):
+    """How many rows have every output on the right side of 0 (sigmoid > 1/2 where the
+    0/1 target is 1): scikit-learn's (subset) accuracy; or those rows' summed weights."""
+    hits = xp.all((logits > 0.0) == (targets > 0.5), axis=1)
+    if weights is None:
+        return xp.sum(xp.astype(hits, logits.dtype))
+    return xp.sum(xp.astype(hits, weights.dtype) * weights)
 
 
 def correct_count(logits, labels, xp, weights=None):

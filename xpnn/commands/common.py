@@ -42,13 +42,13 @@ def model_inputs(clf, preprocessing, data):
     the row and the feature, not a numeric warning followed by garbage predictions.
     """
     with quiet_numerics():
-        X = preprocessing.apply(data.X, clf.dtype)
+        X = preprocessing.apply(data.X, clf.dtype_)
     finite = np.isfinite(X)
     if not finite.all():
         row, col = (int(i) for i in np.argwhere(~finite)[0])
         raise XpnnDataError(
             f"{data.source}, row {row} (from 0), feature {col}: {data.X[row, col]!r} is outside "
-            f"the range {clf.dtype} can hold after scaling as at training"
+            f"the range {clf.dtype_} can hold after scaling as at training"
         )
     return clf.backend_.asarray(X)
 

@@ -28,7 +28,7 @@ from .errors import DivergenceError
 from .evaluation import Validation
 from .heads import HEADS
 from .optim import lr_scale
-from .train_state import TrainState, snapshot
+from .train_state import TrainingInterrupted, TrainState, snapshot
 
 MIN_ADAPTIVE_LR = 1e-6  # scikit-learn's: "adaptive" stops once the rate is this small
 
@@ -47,15 +47,6 @@ class TrainConfig:
     check_every: int  # steps between divergence checks; 0: once per epoch
     spec: mlp.MLPSpec
     fast_paths: bool = True  # the namespace's step kernel where it has one (xpnn/kernels/)
-
-
-class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C during training; ``state`` is rolled back to the last completed epoch.
-    ``agreed``: every rank of a data-parallel run stopped at the same epoch."""
-
-    def __init__(self, state, agreed=False):
-        super().__init__("training interrupted")
-        self.state, self.agreed = state, agreed
 
 
 def train(state: TrainState, optimizer, data: DeviceSplit, config: TrainConfig, rng,

@@ -36,6 +36,8 @@ from .heads import HEADS
 from .optim import OPTIMIZERS, SCHEDULES, make_optimizer
 from .train import TrainConfig, train
 from .train_state import TrainState
+from .verbose import VerboseReport
+from .verbose import callbacks as verbose_callbacks
 
 SOLVERS = (*OPTIMIZERS, "lbfgs")
 
@@ -242,10 +244,14 @@ class BaseMLP(BaseEstimator):
             self._fit_lbfgs(backend, data, plan)
             return
         data, val = self._splits(backend, data, y_host, plan, weights)
+        config = self._config(len(data), plan)
+        reducer = distributed.make_reducer(self.comm, backend)
+        report = (VerboseReport(config, self.state_) if self.verbose and reducer.rank == 0
+                  else None)  # scikit-learn's lines on stdout, once for a data-parallel fit
+        on_epoch, on_plateau = verbose_callbacks(report, on_epoch)
         try:
-            train(self.state_, self._optimizer(), data, self._config(len(data), plan),
-                  self.rng_, backend, distributed.make_reducer(self.comm, backend), val=val,
-                  on_epoch=on_epoch, on_step=on_step)
+            train(self.state_, self._optimizer(), data, config, self.rng_, backend, reducer,
+                  val=val, on_epoch=on_epoch, on_step=on_step, on_plateau=on_plateau)
         finally:  # also on DivergenceError (last finite weights) and Ctrl-C
             self._publish()
         if not plan.partial and not self.state_.converged:

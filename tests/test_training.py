@@ -48,6 +48,21 @@ def test_absurd_learning_rate_raises_divergence_within_the_first_epoch(digits_da
     assert clf.history_ == []
 
 
+def test_divergence_is_a_value_error_as_scikit_learns_failed_fit(digits_data):
+    """Code written for scikit-learn (``except ValueError``) catches a diverging fit; the
+    error is still an ArithmeticError, as before."""
+    X, y = digits_data
+    clf = xpnn.MLPClassifier(hidden_layer_sizes=(32,), max_iter=5, batch_size=64,
+                             learning_rate_init=1e10, solver="sgd", momentum=0.0, random_state=0)
+    caught = None
+    try:
+        clf.fit(X, y)
+    except ValueError as exc:
+        caught = exc
+    assert isinstance(caught, xpnn.DivergenceError) and isinstance(caught, ArithmeticError)
+    assert not isinstance(caught, xpnn.XpnnError)  # the CLI's exit 3, not a bad input's 2
+
+
 def test_divergence_is_pinned_to_the_same_step_with_frequent_checks(digits_data):
     """Replays from the epoch start (0, 3) and from mid-epoch checkpoints (1, 2) agree."""
     X, y = digits_data

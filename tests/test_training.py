@@ -141,6 +141,30 @@ def test_early_stopping_restores_the_best_weights(digits_data):
     assert loss == pytest.approx(history[best]["val_loss"], rel=1e-5)
 
 
+def test_a_binary_class_of_one_member_refuses_early_stopping_as_scikit_learn():
+    """scikit-learn stratifies the held-out split of a binary y (train_test_split with
+    stratify=y), which refuses a class of one member; xpnn names the class. A multiclass y
+    scikit-learn splits unstratified, and both fit: xpnn's stratified split keeps the lone
+    member in the training part."""
+    from sklearn.neural_network import MLPClassifier
+
+    X = np.random.default_rng(0).normal(size=(21, 3))
+    message = ("The least populated classes in y have only 1 member, which is too few. The "
+               "minimum number of groups for any class cannot be less than 2. Classes with "
+               "too few members are: ")
+    for y, names in ((np.array([0] * 20 + [1]), "[1]"),
+                     (np.array(["a"] * 20 + ["b"]), "['b']")):
+        with pytest.raises(ValueError) as theirs:
+            MLPClassifier(early_stopping=True, max_iter=2).fit(X, y)
+        assert str(theirs.value).startswith(message)
+        with pytest.raises(ValueError) as ours:
+            xpnn.MLPClassifier(early_stopping=True, max_iter=2).fit(X, y)
+        assert str(ours.value) == message + names
+    y = np.array([0] * 10 + [1] * 10 + [2])
+    MLPClassifier(early_stopping=True, max_iter=2).fit(X, y)
+    assert 2 in xpnn.MLPClassifier(early_stopping=True, max_iter=2).fit(X, y).classes_
+
+
 def test_training_loss_plateau_stops_and_max_iter_warns(digits_data):
     """Without early stopping: stop when the training loss has not improved by tol for more
     than n_iter_no_change epochs; reaching max_iter first warns ConvergenceWarning."""

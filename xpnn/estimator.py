@@ -30,7 +30,7 @@ from . import distributed, inputs, lbfgs, mlp
 from .activations import ACTIVATIONS
 from .backend import Backend, as_host_array, backend_of, numpy_backend, resolve_device
 from .batches import DeviceSplit
-from .data.split import stratified_split
+from .data.split import check_two_per_class, stratified_split
 from .evaluation import evaluate, predict_outputs
 from .heads import HEADS
 from .optim import OPTIMIZERS, SCHEDULES, make_optimizer
@@ -325,6 +325,8 @@ class BaseMLP(BaseEstimator):
             return data, None
         rng = np.random.default_rng([self.seed_, 1])
         if is_classifier(self):
+            if len(self.classes_) == 2:  # scikit-learn stratifies only a binary y, and
+                check_two_per_class(y_host, self.classes_)  # refuses a class of one there
             train_idx, val_idx = stratified_split(y_host, self.validation_fraction, rng)
         else:
             order = rng.permutation(len(y_host))

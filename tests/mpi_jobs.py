@@ -5,6 +5,8 @@
   python mpi_jobs.py cli ARGS...       ``xpnn ARGS...`` after writing this rank's pid to
                                        $XPNN_TEST_PIDS/rank-R.pid; with $XPNN_TEST_FAULT_RANK
                                        set, that rank raises in its 2nd epoch (a fault test)
+  python mpi_jobs.py verbose           a 3-epoch fit with verbose=True and early stopping
+                                       (rank 0 alone prints scikit-learn's lines)
 """
 import hashlib
 import json
@@ -126,8 +128,22 @@ def run_cli(args):
     return main(args)
 
 
+def run_verbose():
+    from mpi4py import MPI
+
+    import xpnn
+
+    X, y = digits()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning: 3 epochs on purpose
+        xpnn.MLPClassifier((16,), max_iter=3, early_stopping=True, verbose=True,
+                           random_state=0, comm=MPI.COMM_WORLD).fit(X[:400], y[:400])
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "fit":
         run_fits(sys.argv[2])
+    elif sys.argv[1] == "verbose":
+        run_verbose()
     else:
         sys.exit(run_cli(sys.argv[2:]))

@@ -221,6 +221,15 @@ def test_comm_is_a_parameter_kept_by_reference_and_left_out_of_pickles_and_check
         xpnn.MLPClassifier((8,), solver="lbfgs", comm=comm).fit(X[:200], y[:200])
 
 
+def test_verbose_prints_once_for_the_whole_group():
+    result = mpiexec(2, "mpi_jobs.py", "verbose", timeout=60)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert [line.split(",")[0].split(":")[0] for line in lines] == [
+        "Iteration 1", "Validation score", "Iteration 2", "Validation score",
+        "Iteration 3", "Validation score"]
+
+
 # -- faults: never a hang -----------------------------------------------------------------
 
 def test_divergence_stops_every_rank_together_with_one_message():

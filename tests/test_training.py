@@ -48,6 +48,21 @@ def test_absurd_learning_rate_raises_divergence_within_the_first_epoch(digits_da
     assert clf.history_ == []
 
 
+def test_divergence_is_a_value_error_as_scikit_learns_failed_fit(digits_data):
+    """Code written for scikit-learn (``except ValueError``) catches a diverging fit; the
+    error is still an ArithmeticError, as before."""
+    X, y = digits_data
+    clf = xpnn.MLPClassifier(hidden_layer_sizes=(32,), max_iter=5, batch_size=64,
+                             learning_rate_init=1e10, solver="sgd", momentum=0.0, random_state=0)
+    caught = None
+    try:
+        clf.fit(X, y)
+    except ValueError as exc:
+        caught = exc
+    assert isinstance(caught, xpnn.DivergenceError) and isinstance(caught, ArithmeticError)
+    assert not isinstance(caught, xpnn.XpnnError)  # the CLI's exit 3, not a bad input's 2
+
+
 def test_divergence_is_pinned_to_the_same_step_with_frequent_checks(digits_data):
     """Replays from the epoch start (0, 3) and from mid-epoch checkpoints (1, 2) agree."""
     X, y = digits_data
@@ -124,6 +139,30 @@ def test_early_stopping_restores_the_best_weights(digits_data):
     loss, accuracy = clf.evaluate(X[val_idx], y[val_idx])
     assert accuracy == pytest.approx(scores[best], abs=1e-12)
     assert loss == pytest.approx(history[best]["val_loss"], rel=1e-5)
+
+
+def test_a_binary_class_of_one_member_refuses_early_stopping_as_scikit_learn():
+    """scikit-learn stratifies the held-out split of a binary y (train_test_split with
+    stratify=y), which refuses a class of one member; xpnn names the class. A multiclass y
+    scikit-learn splits unstratified, and both fit: xpnn's stratified split keeps the lone
+    member in the training part."""
+    from sklearn.neural_network import MLPClassifier
+
+    X = np.random.default_rng(0).normal(size=(21, 3))
+    message = ("The least populated classes in y have only 1 member, which is too few. The "
+               "minimum number of groups for any class cannot be less than 2. Classes with "
+               "too few members are: ")
+    for y, names in ((np.array([0] * 20 + [1]), "[1]"),
+                     (np.array(["a"] * 20 + ["b"]), "['b']")):
+        with pytest.raises(ValueError) as theirs:
+            MLPClassifier(early_stopping=True, max_iter=2).fit(X, y)
+        assert str(theirs.value).startswith(message)
+        with pytest.raises(ValueError) as ours:
+            xpnn.MLPClassifier(early_stopping=True, max_iter=2).fit(X, y)
+        assert str(ours.value) == message + names
+    y = np.array([0] * 10 + [1] * 10 + [2])
+    MLPClassifier(early_stopping=True, max_iter=2).fit(X, y)
+    assert 2 in xpnn.MLPClassifier(early_stopping=True, max_iter=2).fit(X, y).classes_
 
 
 def test_training_loss_plateau_stops_and_max_iter_warns(digits_data):

@@ -21,8 +21,12 @@ class XpnnCheckpointError(XpnnError):
     """A checkpoint file is missing, truncated, from a newer format, or not an xpnn file."""
 
 
-class DivergenceError(ArithmeticError):
-    """Training produced a non-finite loss or gradient; the last finite weights were kept."""
+class DivergenceError(ValueError, ArithmeticError):
+    """Training produced a non-finite loss or gradient; the last finite weights were kept.
+
+    A ValueError, as scikit-learn's MLP raises for non-finite weights, so code that catches
+    a failed scikit-learn fit catches this one (and still an ArithmeticError, as before).
+    Not an XpnnError: the CLI exits 3 for it, not 2."""
 
     def __init__(self, message, *, epoch, step, layer):
         super().__init__(message)

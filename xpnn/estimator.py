@@ -30,12 +30,14 @@ from . import distributed, inputs, lbfgs, mlp
 from .activations import ACTIVATIONS
 from .backend import Backend, as_host_array, backend_of, numpy_backend, resolve_device
 from .batches import DeviceSplit
-from .data.split import stratified_split
+from .data.split import check_two_per_class, stratified_split
 from .evaluation import evaluate, predict_outputs
 from .heads import HEADS
 from .optim import OPTIMIZERS, SCHEDULES, make_optimizer
 from .train import TrainConfig, train
 from .train_state import TrainState
+from .verbose import VerboseReport
+from .verbose import callbacks as verbose_callbacks
 
 SOLVERS = (*OPTIMIZERS, "lbfgs")
 # MLPRegressor's loss -> its output head (scikit-learn's out_activation_)
@@ -244,10 +246,14 @@ class BaseMLP(BaseEstimator):
             self._fit_lbfgs(backend, data, plan)
             return
         data, val = self._splits(backend, data, y_host, plan, weights)
+        config = self._config(len(data), plan)
+        reducer = distributed.make_reducer(self.comm, backend)
+        report = (VerboseReport(config, self.state_) if self.verbose and reducer.rank == 0
+                  else None)  # scikit-learn's lines on stdout, once for a data-parallel fit
+        on_epoch, on_plateau = verbose_callbacks(report, on_epoch)
         try:
-            train(self.state_, self._optimizer(), data, self._config(len(data), plan),
-                  self.rng_, backend, distributed.make_reducer(self.comm, backend), val=val,
-                  on_epoch=on_epoch, on_step=on_step)
+            train(self.state_, self._optimizer(), data, config, self.rng_, backend, reducer,
+                  val=val, on_epoch=on_epoch, on_step=on_step, on_plateau=on_plateau)
         finally:  # also on DivergenceError (last finite weights) and Ctrl-C
             self._publish()
         if not plan.partial and not self.state_.converged:
@@ -321,9 +327,11 @@ class BaseMLP(BaseEstimator):
             return data, None
         rng = np.random.default_rng([self.seed_, 1])
         if is_classifier(self):  # stratified by label (multi-label: by label set)
-            strata = np.unique(y_host.reshape(len(y_host), -1), axis=0, return_inverse=True)[1]
-            train_idx, val_idx = stratified_split(strata.reshape(-1), self.validation_fraction,
-                                                  rng)
+            strata = np.unique(y_host.reshape(len(y_host), -1), axis=0,
+                               return_inverse=True)[1].reshape(-1)
+            if len(self.classes_) == 2 and not self._multilabel:  # scikit-learn stratifies
+                check_two_per_class(strata, self.classes_)  # a binary y: a class of one fails
+            train_idx, val_idx = stratified_split(strata, self.validation_fraction, rng)
         else:
             order = rng.permutation(len(y_host))
             n_val = int(math.ceil(self.validation_fraction * len(y_host)))

@@ -11,6 +11,7 @@ import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
+import scipy
 import scipy.optimize
 
 from . import mlp
@@ -19,6 +20,7 @@ from .batches import DeviceSplit, batch_slices, rows_as_device_array
 from .train_state import TrainState
 
 CHUNK_ROWS = 8192
+_SCIPY_VERSION = tuple(int(part) for part in scipy.__version__.split(".")[:2])
 
 
 @dataclass(frozen=True)
@@ -56,10 +58,18 @@ def minimize(state: TrainState, data: DeviceSplit, spec: mlp.MLPSpec, backend: B
     result = scipy.optimize.minimize(
         loss_and_flat_grad, start, method="L-BFGS-B", jac=True,
         options={"maxfun": max_fun, "maxiter": max_iter, "gtol": tol,
-                 **({"disp": True} if verbose else {})})
+                 **_iprint(verbose)})
     state.params = unpack(result.x)
     return LbfgsResult(int(result.nit), float(result.fun), bool(result.success),
                        int(result.status), str(result.message))
+
+
+def _iprint(verbose: bool) -> dict:
+    """scikit-learn's: SciPy's own progress output for verbose, on SciPy before 1.15 (later
+    SciPy deprecates ``iprint`` and prints nothing, so neither passes it)."""
+    if _SCIPY_VERSION >= (1, 15):
+        return {}
+    return {"iprint": 1 if verbose else -1}
 
 
 def _full_batch(params, data: DeviceSplit, spec, backend, total_weight, dtype):

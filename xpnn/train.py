@@ -28,9 +28,10 @@ from .errors import DivergenceError
 from .evaluation import Validation
 from .heads import HEADS
 from .optim import lr_scale
-from .train_state import TrainState, snapshot
+from .train_state import TrainingInterrupted, TrainState, snapshot
 
 MIN_ADAPTIVE_LR = 1e-6  # scikit-learn's: "adaptive" stops once the rate is this small
+STOPS = ("stop", "stop_lr_too_small")  # the outcomes of after_epoch that end training
 
 
 @dataclass(frozen=True)
@@ -49,25 +50,18 @@ class TrainConfig:
     fast_paths: bool = True  # the namespace's step kernel where it has one (xpnn/kernels/)
 
 
-class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C during training; ``state`` is rolled back to the last completed epoch.
-    ``agreed``: every rank of a data-parallel run stopped at the same epoch."""
-
-    def __init__(self, state, agreed=False):
-        super().__init__("training interrupted")
-        self.state, self.agreed = state, agreed
-
-
 def train(state: TrainState, optimizer, data: DeviceSplit, config: TrainConfig, rng,
           backend: Backend, reducer, val: DeviceSplit | None = None, on_epoch=None,
-          on_step=None) -> TrainState:
+          on_step=None, on_plateau=None) -> TrainState:
     """Train ``state`` in place up to ``config.max_iter`` epochs in all; returns it.
 
     ``reducer``: the group this process trains in (``distributed.make_reducer``).
-    ``on_epoch(record)`` is called after each epoch with its history row;
+    ``on_epoch(record)`` is called after each epoch with its history row, then
+    ``on_plateau(outcome)`` when the plateau rule acted (``FitRun.after_epoch``);
     ``on_step(step, steps_in_epoch)`` after each step (host-side counters, no device sync).
     """
-    run = FitRun(state, optimizer, data, config, rng, backend, reducer, val, on_epoch, on_step)
+    run = FitRun(state, optimizer, data, config, rng, backend, reducer, val, on_epoch, on_step,
+                 on_plateau)
     with backend.activate(), backend.quiet_float_errors(), reducer.deferred_interrupt():
         try:
             return run.run()
@@ -80,10 +74,10 @@ class FitRun:
     """One call to fit: what stays fixed while it runs, and its run / epoch / step."""
 
     def __init__(self, state, optimizer, data, config, rng, backend, reducer, val=None,
-                 on_epoch=None, on_step=None):
+                 on_epoch=None, on_step=None, on_plateau=None):
         self.state, self.optimizer, self.config = state, optimizer, config
         self.rng, self.backend, self.reducer = rng, backend, reducer
-        self.on_epoch, self.on_step = on_epoch, on_step
+        self.on_epoch, self.on_step, self.on_plateau = on_epoch, on_step, on_plateau
         self.stop_agreed = False  # the group agreed on a Ctrl-C at the last epoch's end
         self.xp = backend.xp
         self.head = HEADS[config.spec.head]
@@ -121,13 +115,15 @@ class FitRun:
                     state.params, state.opt_state = epoch_start
                     self.rng.bit_generator.state = rng_state
                 raise TrainingInterrupted(state) from None
-            stop = self.after_epoch(record)
+            outcome = self.after_epoch(record)
             try:
                 if self.on_epoch is not None:
                     self.on_epoch(record)
+                if outcome is not None and self.on_plateau is not None:
+                    self.on_plateau(outcome)
             except KeyboardInterrupt:
                 raise TrainingInterrupted(state) from None
-            if stop:
+            if outcome in STOPS:
                 state.converged = True
                 break
             if self.stop_agreed:
@@ -137,8 +133,9 @@ class FitRun:
         # run continues exactly where this one stopped
         return state
 
-    def after_epoch(self, record) -> bool:
-        """scikit-learn's plateau rule; True when training should stop."""
+    def after_epoch(self, record) -> str | None:
+        """scikit-learn's plateau rule: None, or what it did: "lr_reduced" ("adaptive": the
+        rate divided by 5), "stop", or "stop_lr_too_small" ("adaptive" at its floor)."""
         state, config = self.state, self.config
         if config.early_stopping:
             score = record[f"val_{self.head.score_name}"]
@@ -155,13 +152,14 @@ class FitRun:
             if loss < state.best_loss:
                 state.best_loss, state.best_epoch = loss, record["epoch"]
         if state.no_improvement <= config.n_iter_no_change:
-            return False
-        if (config.learning_rate == "adaptive"
-                and config.learning_rate_init * state.lr_factor > MIN_ADAPTIVE_LR):
-            state.lr_factor /= 5.0
-            state.no_improvement = 0
-            return False
-        return True
+            return None
+        if config.learning_rate != "adaptive":
+            return "stop"
+        if config.learning_rate_init * state.lr_factor <= MIN_ADAPTIVE_LR:
+            return "stop_lr_too_small"
+        state.lr_factor /= 5.0
+        state.no_improvement = 0
+        return "lr_reduced"
 
     # -- one epoch -------------------------------------------------------------------
 

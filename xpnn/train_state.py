@@ -36,3 +36,12 @@ def snapshot(params, opt_state, backend: Backend) -> tuple[dict, dict]:
     opt_arrays = {key: copy_array(value, backend)
                   for key, value in state_arrays(opt_state).items()}
     return params, state_from_arrays(opt_state["step"], opt_arrays)
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during training; ``state`` is rolled back to the last completed epoch.
+    ``agreed``: every rank of a data-parallel run stopped at the same epoch."""
+
+    def __init__(self, state, agreed=False):
+        super().__init__("training interrupted")
+        self.state, self.agreed = state, agreed

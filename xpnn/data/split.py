@@ -24,6 +24,17 @@ def stratified_split(y: np.ndarray, test_fraction: float, rng: np.random.Generat
     return train_idx, test_idx
 
 
+def check_two_per_class(y: np.ndarray, classes: np.ndarray):
+    """scikit-learn's error (``train_test_split(..., stratify=y)``) when a class of the
+    encoded labels ``y`` has a single member; ``classes`` names them in the message."""
+    labels, counts = np.unique(y, return_counts=True)
+    if counts.min() < 2:
+        raise ValueError("The least populated classes in y have only 1 member, which is too "
+                         "few. The minimum number of groups for any class cannot be less "
+                         "than 2. Classes with too few members are: "
+                         f"{classes[labels[counts < 2]].tolist()}")
+
+
 def holdout_split(dataset, test_fraction: float, seed: int):
     """(train, test) Datasets: the stratified held-out split ``xpnn train`` tests on, drawn
     from its own seeded stream, so ``xpnn evaluate`` on the same source finds the same rows."""

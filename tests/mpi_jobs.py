@@ -46,9 +46,27 @@ CASES = {
     "regressor-early-stopping-float64": ("regressor", None, dict(
         solver="adam", batch_size=64, early_stopping=True, n_iter_no_change=100,
         dtype="float64")),
+    "binary-adam-float64": ("binary", None, dict(solver="adam", batch_size=64,
+                                                 dtype="float64")),
+    "multilabel-adam-early-stopping-float64": ("multilabel", None, dict(
+        solver="adam", batch_size=64, early_stopping=True, n_iter_no_change=100,
+        dtype="float64")),
+    "poisson-adam-float64": ("poisson", None, dict(loss="poisson", solver="adam",
+                                                   batch_size=64, dtype="float64")),
     # torch tensors in: the gradient goes through a host copy for the Allreduce
     "torch-adam-float64": ("classifier", None, dict(solver="adam", batch_size=64,
                                                     dtype="float64")),
+}
+
+
+# kind -> targets from the digits: classes, two classes (one logistic output), three 0/1
+# labels (multi-label), real values, counts (Poisson)
+TARGETS = {
+    "classifier": lambda X, y: y,
+    "binary": lambda X, y: np.where(y > 4, "high", "low"),
+    "multilabel": lambda X, y: np.stack([y > 4, y % 2 == 0, X[:, 20] > 0.5], axis=1) * 1,
+    "regressor": lambda X, y: y / 9.0,
+    "poisson": lambda X, y: y,
 }
 
 
@@ -69,13 +87,14 @@ def fit_case(name, comm):
     weights = None
     if "weighted" in name:
         weights = np.random.default_rng(1).uniform(0.2, 3.0, len(y))
-    estimator = xpnn.MLPClassifier if kind == "classifier" else xpnn.MLPRegressor
-    target = y if kind == "classifier" else y / 9.0
+    estimator = xpnn.MLPRegressor if kind in ("regressor", "poisson") else xpnn.MLPClassifier
+    target = TARGETS[kind](X, y)
     if name.startswith("torch"):
         import torch
 
         X, target = torch.asarray(X), torch.asarray(target)
-    model = estimator((24,), max_iter=3, random_state=0, comm=comm, **kwargs)
+    model = estimator(hidden_layer_sizes=(24,), max_iter=3, random_state=0, comm=comm,
+                      **kwargs)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # ConvergenceWarning: 3 epochs on purpose
         model.fit(X, target, sample_weight=weights)

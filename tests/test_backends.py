@@ -1,8 +1,8 @@
 """The same seeded run on every backend gives the same parameters and losses.
 
 Tolerances: float64 rtol 1e-10 (only summation order differs), float32 rtol 1e-4. Every
-activation and both heads (classifier: softmax cross-entropy; regressor: squared error),
-with the L2 term and row weights, run through the same comparison.
+activation and every output head (softmax and logistic cross-entropy, squared error, Poisson
+deviance), with the L2 term and row weights, run through the same comparison.
 """
 import numpy as np
 import pytest
@@ -21,23 +21,31 @@ OPTIMIZERS = {  # name -> (solver, options, learning rate)
 }
 
 
+# each head's targets, derived from the digit and its pixels: class indices, three 0/1
+# labels, three real values, three counts
+TARGETS = {
+    "softmax": lambda X, y: y,
+    "logistic": lambda X, y: np.stack([y > 4, y % 2 == 0, X[:, 20] > 0.5], axis=1) * 1.0,
+    "identity": lambda X, y: np.stack([y / 9.0, X[:, 20], X[:, 43]], axis=1),
+    "exp": lambda X, y: np.stack([y, np.round(4 * X[:, 20]), np.round(4 * X[:, 43])], axis=1),
+}
+
+
 def _run(backend, dtype, optimizer_name, data, spec=mlp.MLPSpec(), weighted=False):
     """STEPS minibatch steps from seed 0; host copies of params, optimizer state, losses."""
     X_host, y_host = data
     xp = backend.xp
     rng = np.random.default_rng(0)
-    n_outputs = 10 if spec.head == "softmax" else 3
+    y_device = TARGETS[spec.head](X_host, y_host)
+    n_outputs = 10 if spec.head == "softmax" else y_device.shape[1]
     params = mlp.init_params(mlp.layer_sizes(64, (32, 16), n_outputs), rng, dtype, backend,
                              spec.activation)
     solver, options, lr = OPTIMIZERS[optimizer_name]
     optimizer = make_optimizer(solver, lr, **options)
     state = optimizer.init_state(params, xp)
     X = backend.asarray(X_host, dtype=dtype)
-    if spec.head == "softmax":
-        y = backend.asarray(y_host)
-    else:  # three regression targets derived from the digit and two pixels
-        y = backend.asarray(np.stack([y_host / 9.0, X_host[:, 20], X_host[:, 43]], axis=1),
-                            dtype=dtype)
+    y = backend.asarray(y_device) if spec.head == "softmax" else backend.asarray(y_device,
+                                                                                  dtype=dtype)
     w = backend.asarray(rng.uniform(0.2, 2.0, X_host.shape[0]), dtype=dtype) if weighted else None
     order = backend.asarray(rng.permutation(X_host.shape[0]))
     losses = []
@@ -64,7 +72,7 @@ def test_training_steps_agree_with_numpy(other, dtype, optimizer_name, digits_da
 
 @pytest.mark.parametrize("other", backend_params(("array_api_strict", "torch", "jax", "cupy")))
 @pytest.mark.parametrize("activation", ["relu", "tanh", "logistic", "identity"])
-@pytest.mark.parametrize("head", ["softmax", "identity"])
+@pytest.mark.parametrize("head", list(TARGETS))
 def test_every_activation_and_head_agree_with_numpy(other, activation, head, digits_data):
     """float64, Nesterov SGD, L2 term, row weights: the same steps on every backend."""
     spec = mlp.MLPSpec(activation, head, alpha=1e-2)

@@ -15,7 +15,8 @@ def test_mlp_gradients_match_finite_differences(backend, hidden):
 
 
 @pytest.mark.parametrize("activation", ["relu", "tanh", "logistic", "identity"])
-@pytest.mark.parametrize("head", ["softmax", "identity"], ids=["log-loss", "squared-error"])
+@pytest.mark.parametrize("head", ["softmax", "logistic", "identity", "exp"],
+                         ids=["log-loss", "binary-log-loss", "squared-error", "poisson"])
 def test_every_activation_and_loss_with_l2_and_weights(backend, activation, head):
     """Each activation's derivative-from-output, the squared-error head, the L2 term and row
     weights, all against finite differences."""

@@ -207,7 +207,7 @@ def test_comm_is_a_parameter_kept_by_reference_and_left_out_of_pickles_and_check
     X, y = mpi_jobs.digits()
     comm = FakeComm()
     for estimator in (xpnn.MLPClassifier, xpnn.MLPRegressor):
-        model = estimator((8,), comm=comm)
+        model = estimator(hidden_layer_sizes=(8,), comm=comm)
         assert model.get_params()["comm"] is comm
         assert clone(model).comm is comm and model.comm is comm
     model = xpnn.MLPClassifier((8,), max_iter=2, random_state=0).fit(X[:200], y[:200])

@@ -6,8 +6,10 @@ says how it is written from a fitted estimator, how it is checked (the message n
 field) and how it is read back; the writer, the check and the reader all walk these two
 tables. Hyperparameters are the estimator's ``get_params()``, checked by its own
 ``_parameter_constraints``; the optimizer-state tensors are the slots of the optimizer those
-hyperparameters build; ``out_activation_`` is the estimator's head's name. So a new
-hyperparameter, head or optimizer needs no edit here, and a new field is one row.
+hyperparameters build; the output head (``out_activation``, a key of ``heads.HEADS``) and the
+training dtype are fields of their own (files from before them: the estimator's only head
+then, and the dtype hyperparameter). So a new hyperparameter, head or optimizer needs no edit
+here, and a new field is one row.
 Files of format 1 (xpnn 0.1's first parameter names) are upgraded before the check.
 """
 from __future__ import annotations

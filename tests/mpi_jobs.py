@@ -44,6 +44,9 @@ CASES = {
     "regressor-early-stopping-float64": ("regressor", None, dict(
         solver="adam", batch_size=64, early_stopping=True, n_iter_no_change=100,
         dtype="float64")),
+    # scipy CSR rows: each rank gathers its share of a batch on the host, kept sparse
+    "sparse-adam-weighted-float64": ("classifier", None, dict(solver="adam", batch_size=64,
+                                                              alpha=1e-2, dtype="float64")),
     # torch tensors in: the gradient goes through a host copy for the Allreduce
     "torch-adam-float64": ("classifier", None, dict(solver="adam", batch_size=64,
                                                     dtype="float64")),
@@ -69,6 +72,10 @@ def fit_case(name, comm):
         weights = np.random.default_rng(1).uniform(0.2, 3.0, len(y))
     estimator = xpnn.MLPClassifier if kind == "classifier" else xpnn.MLPRegressor
     target = y if kind == "classifier" else y / 9.0
+    if name.startswith("sparse"):
+        import scipy.sparse
+
+        X = scipy.sparse.csr_matrix(X)
     if name.startswith("torch"):
         import torch
 

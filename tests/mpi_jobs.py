@@ -53,6 +53,9 @@ CASES = {
         dtype="float64")),
     "poisson-adam-float64": ("poisson", None, dict(loss="poisson", solver="adam",
                                                    batch_size=64, dtype="float64")),
+    # scipy CSR rows: each rank gathers its share of a batch on the host, kept sparse
+    "sparse-adam-weighted-float64": ("classifier", None, dict(solver="adam", batch_size=64,
+                                                              alpha=1e-2, dtype="float64")),
     # torch tensors in: the gradient goes through a host copy for the Allreduce
     "torch-adam-float64": ("classifier", None, dict(solver="adam", batch_size=64,
                                                     dtype="float64")),
@@ -89,6 +92,10 @@ def fit_case(name, comm):
         weights = np.random.default_rng(1).uniform(0.2, 3.0, len(y))
     estimator = xpnn.MLPRegressor if kind in ("regressor", "poisson") else xpnn.MLPClassifier
     target = TARGETS[kind](X, y)
+    if name.startswith("sparse"):
+        import scipy.sparse
+
+        X = scipy.sparse.csr_matrix(X)
     if name.startswith("torch"):
         import torch
 

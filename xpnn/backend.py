@@ -2,7 +2,8 @@
 
 Everything else receives a ``Backend`` (namespace + device) and calls ``backend.xp``.
 Decides: which namespace a ``--device`` string means, which namespace and device
-caller arrays live in, how host NumPy data moves to a device and results come back.
+caller arrays live in, how host NumPy data (and sparse rows, kept sparse) moves to a device
+and results come back.
 CuPy and torch are imported only when asked for (or when the caller's arrays are theirs).
 """
 from __future__ import annotations
@@ -46,6 +47,25 @@ class Backend:
             with self.device:
                 return self.xp.asarray(host_array)
         return self.xp.asarray(host_array, device=self.device)
+
+    def sparse_rows(self, block, dtype):
+        """A host scipy.sparse block of rows on this device in ``dtype``, still sparse (never
+        densified): the host CSR itself on NumPy, a cupyx.scipy.sparse CSR copy on CuPy, the
+        two namespaces whose sparse x dense products ``mlp`` uses."""
+        block = block.tocsr().astype(_numpy_dtype(dtype, self), copy=False)
+        if self.name == "numpy":
+            return block
+        if self.name == "cupy":
+            import cupyx.scipy.sparse
+
+            _check_gpu_room(block.data.nbytes + block.indices.nbytes + block.indptr.nbytes,
+                            self)
+            with self.device:
+                return cupyx.scipy.sparse.csr_matrix(block)
+        raise XpnnDeviceError(
+            f"sparse rows on {self.label}: only NumPy (scipy.sparse) and CuPy "
+            f"(cupyx.scipy.sparse) multiply sparse rows; train on device='cpu' or 'cuda', "
+            f"or pass a dense array")
 
     def activate(self):
         """Make this backend's device current (CuPy runs kernels on the current GPU)."""
@@ -216,6 +236,12 @@ def _namespace_name(array) -> str:
         if check(array):
             return name
     return type(array).__module__.split(".")[0]
+
+
+def is_sparse(array) -> bool:
+    """A scipy.sparse or cupyx.scipy.sparse matrix or array (told without importing
+    either): rows that stay sparse from the caller to the first layer's products."""
+    return hasattr(array, "tocsr") and hasattr(array, "nnz")
 
 
 def as_host_array(array) -> np.ndarray:

@@ -2,7 +2,8 @@
 
 All data of a fit lives on one device as a ``DeviceSplit``. The host draws one permutation
 per epoch (moved to the device once); batches are gathered on the device (sparse host
-matrices: gathered and densified one batch at a time). A fit runs in a group of processes
+matrices: gathered on the host by CSR row indexing and moved as sparse matrices, never
+densified: ``rows_on_device``). A fit runs in a group of processes
 (``distributed.py``; one process is a group of one): every member draws the same
 permutation and takes its contiguous share of each global batch.
 """
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .backend import Backend, as_host_array
+from .backend import Backend, as_host_array, is_sparse
 from .mlp import loss_denominator
 
 
@@ -20,7 +21,7 @@ from .mlp import loss_denominator
 class DeviceSplit:
     """Features (n, d) in the training dtype, targets (class indices (n,) or values (n, k)),
     optional row weights (n,), on one device. ``X`` may instead be a host scipy.sparse CSR
-    matrix: its batches are densified one at a time and moved to the device."""
+    matrix: its batches are moved to the device one at a time, still sparse."""
 
     X: object
     y: object
@@ -31,7 +32,7 @@ class DeviceSplit:
 
     @property
     def sparse(self) -> bool:
-        return hasattr(self.X, "tocsr")
+        return is_sparse(self.X)
 
     def dtype_on(self, backend: Backend):
         """The training dtype on ``backend``: that of the features (host dtype if sparse)."""
@@ -75,12 +76,13 @@ def shard_bounds(start: int, stop: int, rank: int, size: int) -> tuple[int, int]
     return start + n * rank // size, start + n * (rank + 1) // size
 
 
-def rows_as_device_array(X, start, stop, backend: Backend, dtype, host_rows=None):
-    """Rows of X on the device: a slice (or, for sparse host X, the gathered ``host_rows``)
-    densified on the host one batch at a time and moved."""
-    if hasattr(X, "tocsr"):
+def rows_on_device(X, start, stop, backend: Backend, dtype, host_rows=None):
+    """Rows start:stop of X on the device: a slice of a device array, or of a sparse host
+    matrix the rows sliced (or gathered at ``host_rows``) on the host and moved as a sparse
+    matrix in ``dtype`` (``Backend.sparse_rows``): O(nnz), never densified."""
+    if is_sparse(X):
         block = X[host_rows] if host_rows is not None else X[start:stop]
-        return backend.asarray(block.toarray(), dtype=dtype)
+        return backend.sparse_rows(block, dtype)
     return X[start:stop, ...]
 
 
@@ -153,11 +155,11 @@ class Batches:
         """(inputs, targets, weights) of rows start:stop of this epoch's order."""
         data = self.data
         if order.host is None:  # no shuffling (or one batch): contiguous rows
-            inputs = rows_as_device_array(data.X, start, stop, self.backend, self.dtype)
+            inputs = rows_on_device(data.X, start, stop, self.backend, self.dtype)
             return inputs, data.y[start:stop, ...], None if data.w is None else data.w[start:stop]
         if data.sparse:
-            inputs = rows_as_device_array(data.X, start, stop, self.backend, self.dtype,
-                                          order.host[start:stop])
+            inputs = rows_on_device(data.X, start, stop, self.backend, self.dtype,
+                                    order.host[start:stop])
             batch_idx = self.backend.asarray(order.host[start:stop])
         else:
             batch_idx = order.device[start:stop]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from . import mlp
 from .backend import Backend, as_host_array, read_scalars
-from .batches import DeviceSplit, batch_slices, rows_as_device_array, shard_bounds
+from .batches import DeviceSplit, batch_slices, rows_on_device, shard_bounds
 from .heads import HEADS
 
 EVAL_BATCH_ROWS = 8192
@@ -25,7 +25,7 @@ def evaluate_sums(params, split: DeviceSplit, spec: mlp.MLPSpec, backend: Backen
     loss_sum = xp.zeros((), dtype=dtype, device=device)
     total = xp.zeros((), dtype=dtype, device=device)
     for start, stop in batch_slices(len(split), batch_size):
-        inputs = rows_as_device_array(split.X, start, stop, backend, dtype)
+        inputs = rows_on_device(split.X, start, stop, backend, dtype)
         outputs = mlp.predict_outputs(params, inputs, xp, spec)
         targets = split.y[start:stop, ...]
         weights = None if split.w is None else split.w[start:stop]
@@ -73,7 +73,7 @@ def predict_outputs(params, X, spec: mlp.MLPSpec, backend: Backend, dtype,
                     batch_size: int = EVAL_BATCH_ROWS):
     """Raw outputs (n, k) for all rows, computed in batches, concatenated on the device."""
     xp = backend.xp
-    parts = [mlp.predict_outputs(params, rows_as_device_array(X, start, stop, backend, dtype),
+    parts = [mlp.predict_outputs(params, rows_on_device(X, start, stop, backend, dtype),
                                  xp, spec)
              for start, stop in batch_slices(X.shape[0], batch_size)]
     return parts[0] if len(parts) == 1 else xp.concat(parts, axis=0)

@@ -16,7 +16,7 @@ import scipy.optimize
 
 from . import mlp
 from .backend import Backend, as_host_array, read_scalars
-from .batches import DeviceSplit, batch_slices, rows_as_device_array
+from .batches import DeviceSplit, batch_slices, rows_on_device
 from .train_state import TrainState
 
 CHUNK_ROWS = 8192
@@ -80,7 +80,7 @@ def _full_batch(params, data: DeviceSplit, spec, backend, total_weight, dtype):
     data_spec = dataclasses.replace(spec, alpha=0.0)
     loss_total, grads_total = None, None
     for start, stop in batch_slices(len(data), CHUNK_ROWS):
-        inputs = rows_as_device_array(data.X, start, stop, backend, backend.dtype(dtype))
+        inputs = rows_on_device(data.X, start, stop, backend, backend.dtype(dtype))
         weights = None if data.w is None else data.w[start:stop]
         loss, grads, _ = mlp.loss_and_grads(params, inputs, data.y[start:stop, ...], xp,
                                             data_spec, weights)

@@ -5,6 +5,11 @@ shape (fan_in, fan_out) so a batch of rows maps as ``a @ w + b``. Forward return
 what backward needs (the activations); backward returns one gradient per parameter.
 The hidden activation and the output head come from their tables (``activations.py``,
 ``heads.py``) through an ``MLPSpec``; nothing here is specific to one of them.
+
+The inputs may be a sparse batch (scipy.sparse on NumPy, cupyx.scipy.sparse on CuPy): the
+two products that touch them, ``inputs @ w1`` (forward) and ``inputs^T @ delta1``
+(``weight_grad``), are sparse x dense with dense results, so memory is O(nnz + batch x
+width) and no (batch, n_features) block is ever built. Every other array is the namespace's.
 """
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ import math
 from dataclasses import dataclass
 
 from .activations import ACTIVATIONS
-from .backend import Backend
+from .backend import Backend, is_sparse
 from .heads import HEADS
 
 
@@ -74,13 +79,21 @@ def forward(params, inputs, xp, spec: MLPSpec = MLPSpec()):
     last = n_layers(params)
     hidden = inputs
     for layer in range(1, last):
-        pre_activation = hidden @ params[f"w{layer}"]
+        pre_activation = hidden @ params[f"w{layer}"]  # sparse inputs: sparse x dense
         pre_activation += params[f"b{layer}"]  # in place on our own fresh product
         hidden = activate(pre_activation, xp)
         activations.append(hidden)  # (batch, width of layer)
-    outputs = hidden @ params[f"w{last}"]
+    outputs = hidden @ params[f"w{last}"]  # (no hidden layer: sparse inputs too)
     outputs += params[f"b{last}"]
     return outputs, activations
+
+
+def weight_grad(below, delta, xp):
+    """dL/dw = below^T @ delta (fan_in, fan_out), ``below`` the layer's input: an array of
+    ``xp``, or the first layer's sparse batch, whose own transpose (a scipy / cupyx matrix
+    is no array-API array) times the dense delta gives the dense gradient directly."""
+    transposed = below.T if is_sparse(below) else xp.matrix_transpose(below)
+    return transposed @ delta
 
 
 def predict_outputs(params, inputs, xp, spec: MLPSpec = MLPSpec()):
@@ -103,7 +116,7 @@ def backward(params, activations, grad_outputs, xp, spec: MLPSpec = MLPSpec()) -
     delta = grad_outputs  # (batch, k)
     for layer in range(n_layers(params), 0, -1):
         below = activations[layer - 1]  # (batch, fan_in)
-        grads[f"w{layer}"] = xp.matrix_transpose(below) @ delta
+        grads[f"w{layer}"] = weight_grad(below, delta, xp)
         grads[f"b{layer}"] = xp.sum(delta, axis=0)
         if layer > 1:
             delta = grad_from_output(delta @ xp.matrix_transpose(params[f"w{layer}"]), below,
@@ -116,8 +129,8 @@ def l2_term(params, alpha: float, denominator, xp):
     its summed weights (biases are not penalised); its gradient is alpha w_l / n."""
     total = 0.0
     for layer in range(1, n_layers(params) + 1):
-        weight = params[f"w{layer}"]
-        total = total + xp.sum(weight * weight)
+        flat = xp.reshape(params[f"w{layer}"], (-1,))
+        total = total + xp.vecdot(flat, flat)  # one read, no (fan_in, fan_out) temporary
     return (0.5 * alpha) * total / denominator
 
 

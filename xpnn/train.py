@@ -250,7 +250,7 @@ class FitRun:
         grads = reducer.sum_grads(stages.backward(params, activations, grad_outputs), xp)
         # the L2 gradient is added on every member after the sum (the parameters are the
         # same everywhere); its loss counts once, on rank 0
-        penalized = mlp.add_l2(loss, grads, params, spec.alpha, denominator, xp)
+        penalized = stages.add_l2(loss, grads, params, spec.alpha, denominator)
         loss = penalized if reducer.rank == 0 else loss
         if check:
             check("gradient", grads)

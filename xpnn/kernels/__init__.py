@@ -1,12 +1,14 @@
 """Backend-specific fast paths for the training step, behind one small interface.
 
-A step is five stages; ``train.FitRun.step`` runs them in order, with the gradient sum over
-the group (data parallel) and the L2 term between ``backward`` and ``update``:
+A step is six stages; ``train.FitRun.step`` runs them in order, with the gradient sum over
+the group (data parallel) between ``backward`` and ``add_l2``:
 
 - ``take(array, batch_idx, slot)``: the rows ``batch_idx`` of ``array`` (a batch gather);
 - ``forward(params, inputs)`` -> (outputs, activations), as ``mlp.forward``;
 - ``loss_with_grad(outputs, targets, weights)`` -> (loss, d loss / d outputs), as the head's;
 - ``backward(params, activations, grad_outputs)`` -> grads, as ``mlp.backward``;
+- ``add_l2(loss, grads, params, alpha, denominator)`` -> the penalised loss, the L2 gradient
+  added to ``grads``, as ``mlp.add_l2``;
 - ``update(params, grads, opt_state, lr_scale)`` -> (params, opt_state), as the optimizer's.
 
 ``ReferenceStep`` implements them with the array-API code (``mlp``, ``heads``, ``optim``):
@@ -46,6 +48,9 @@ class ReferenceStep:
 
     def backward(self, params, activations, grad_outputs):
         return mlp.backward(params, activations, grad_outputs, self.xp, self.spec)
+
+    def add_l2(self, loss, grads, params, alpha, denominator):
+        return mlp.add_l2(loss, grads, params, alpha, denominator, self.xp)
 
     def update(self, params, grads, opt_state, lr_scale):
         return self.optimizer.update(params, grads, opt_state, self.xp, lr_scale)

@@ -24,32 +24,61 @@ def available() -> bool:
     return numba is not None
 
 
-def _adam(param, grad, m, v, b1, c1, b2, c2, eps_hat, inv_step):
-    # as optim.Adam.update: v = v b2 + (g g) c2; m = m b1 + g c1;
-    # p -= m / ((sqrt(v) + eps_hat) * (1 / step_size))
+def _adam(param, grad, m, v, b1, c1, b2, c2, eps_hat, inv_step, l2, shrink, has_l2,
+          shrinks):
+    # mlp.add_l2 first (has_l2): g = g + l2 p, from the weights before the update; AdamW's
+    # shrink (shrinks): p = p shrink; then optim.Adam.update: v = v b2 + (g g) c2;
+    # m = m b1 + g c1; p -= m / ((sqrt(v) + eps_hat) * (1 / step_size))
     for i in range(param.size):
-        g = grad[i]
+        p = param[i]
+        g = grad[i] + l2 * p if has_l2 else grad[i]
+        if shrinks:
+            p = p * shrink
         v_i = v[i] * b2 + (g * g) * c2
         m_i = m[i] * b1 + g * c1
         v[i] = v_i
         m[i] = m_i
-        param[i] = param[i] - m_i / ((np.sqrt(v_i) + eps_hat) * inv_step)
+        param[i] = p - m_i / ((np.sqrt(v_i) + eps_hat) * inv_step)
 
 
-def _momentum(param, grad, buf, mu, lr, nesterov):
-    # as optim.SGD.update: buf = buf mu + g; step = g + mu buf (Nesterov) or buf; p -= lr step
+def _momentum(param, grad, buf, mu, lr, nesterov, l2, has_l2):
+    # mlp.add_l2 first (has_l2): g = g + l2 p; then optim.SGD.update: buf = buf mu + g;
+    # step = g + mu buf (Nesterov) or buf; p -= lr step
     for i in range(param.size):
-        b = buf[i] * mu + grad[i]
+        g = grad[i] + l2 * param[i] if has_l2 else grad[i]
+        b = buf[i] * mu + g
         buf[i] = b
-        step = grad[i] + mu * b if nesterov else b
+        step = g + mu * b if nesterov else b
         param[i] = param[i] - lr * step
 
 
+def _sparse_weight_grad(indptr, indices, data, delta, out):
+    # mlp.weight_grad of a CSR batch, as scipy computes csr.T @ delta (csc_matvecs): out = 0,
+    # then for each row j, each stored (i, a) of it: out[i, :] += a * delta[j, :]
+    out[:, :] = 0.0
+    for j in range(delta.shape[0]):
+        for k in range(indptr[j], indptr[j + 1]):
+            i, a = indices[k], data[k]
+            for col in range(delta.shape[1]):
+                out[i, col] += a * delta[j, col]
+
+
 if numba is not None:  # compiled (or loaded from the cache) here, at import, not mid-epoch
-    def _compile(function, scalars, extra=()):
-        signatures = [(numba.types.Array(t, 1, "C"),) * (4 if function is _adam else 3)
-                      + (t,) * scalars + extra for t in (numba.float32, numba.float64)]
+    def _compile(function, layout):
+        """Float32 and float64 signatures from ``layout``: "a" an array, "s" a scalar of the
+        arrays' dtype, "b" a boolean."""
+        def kind(code, t):
+            return {"a": numba.types.Array(t, 1, "C"), "s": t, "b": numba.boolean}[code]
+
+        signatures = [tuple(kind(code, t) for code in layout)
+                      for t in (numba.float32, numba.float64)]
         return numba.njit(signatures, cache=True, error_model="numpy")(function)
 
-    adam = _compile(_adam, 6)
-    momentum = _compile(_momentum, 2, (numba.boolean,))
+    adam = _compile(_adam, "aaaa" + "ssssss" + "ss" + "bb")
+    momentum = _compile(_momentum, "aaa" + "ss" + "b" + "s" + "b")
+    sparse_weight_grad = numba.njit(
+        [(numba.types.Array(i, 1, "C"), numba.types.Array(i, 1, "C"),
+          numba.types.Array(t, 1, "C"), numba.types.Array(t, 2, "C"),
+          numba.types.Array(t, 2, "C"))
+         for i in (numba.int32, numba.int64) for t in (numba.float32, numba.float64)],
+        cache=True, error_model="numpy")(_sparse_weight_grad)

@@ -8,6 +8,12 @@ those of ``mlp.forward`` / ``mlp.backward``, ``ops`` and ``optim``, so the resul
 bit-identical to the reference (``tests/test_kernels.py``); what changes is that the
 allocator is not asked for, and the kernel does not fault in, megabytes of fresh pages per
 step.
+
+A sparse batch (scipy CSR rows, ``batches.rows_on_device``) takes the first layer's
+``inputs @ w1`` from the reference itself (scipy's sparse x dense; a small fresh (batch, h1)
+array), and its weight gradient ``inputs^T @ delta1`` from numba's copy of scipy's loop into
+the gradient's buffer (``fused.sparse_weight_grad``; scipy's own product without numba):
+the same operations, so the same bits. Every other stage runs as for dense rows.
 """
 from __future__ import annotations
 
@@ -17,7 +23,8 @@ from typing import Callable
 import numpy as np
 
 from . import fused
-from ..mlp import MLPSpec, n_layers
+from ..backend import is_sparse
+from ..mlp import MLPSpec, l2_term, n_layers, weight_grad
 
 # -- the kernel's variants: tables keyed like activations.ACTIVATIONS, heads.HEADS and the
 # optimizers' ``kind``; a name with no entry runs the reference step (``build``) --------
@@ -94,8 +101,14 @@ def _squared_error(outputs, targets, grad):
 LOSSES = {"softmax": _cross_entropy, "identity": _squared_error}
 
 
-def _fused_adam(optimizer, params, grads, state, lr_scale):
-    """optim.Adam.update in one numba pass per parameter (decoupled decay, or none)."""
+def _l2_of(name, l2):
+    """(coefficient, whether to add it): mlp.add_l2's alpha / n for weights, not biases."""
+    return (l2, True) if l2 is not None and name.startswith("w") else (0.0, False)
+
+
+def _fused_adam(optimizer, params, grads, state, lr_scale, l2):
+    """mlp.add_l2's gradient (``l2`` = alpha / n, or None) and optim.Adam.update in one
+    numba pass per parameter (decoupled decay, or none)."""
     if optimizer.weight_decay and not optimizer.decoupled:
         return None
     lr, step_size, eps_hat = optimizer.step_scalars(state["step"] + 1, lr_scale)
@@ -104,25 +117,27 @@ def _fused_adam(optimizer, params, grads, state, lr_scale):
     b1, b2, decay = float(optimizer.beta1), float(optimizer.beta2), float(
         optimizer.weight_decay)
     for name, param in params.items():
-        if decay:  # AdamW's shrink first, as the reference
-            param *= 1.0 - lr * decay
         cast = param.dtype.type  # the scalars as NumPy casts Python floats
+        coefficient, has_l2 = _l2_of(name, l2)
         fused.adam(param.reshape(-1), grads[name].reshape(-1), state["m"][name].reshape(-1),
                    state["v"][name].reshape(-1), cast(b1), cast(1.0 - b1), cast(b2),
-                   cast(1.0 - b2), cast(eps_hat), cast(1.0 / step_size))
+                   cast(1.0 - b2), cast(eps_hat), cast(1.0 / step_size), cast(coefficient),
+                   cast(1.0 - lr * decay), has_l2, bool(decay))  # AdamW's shrink: decay
     return params, {"step": state["step"] + 1, "m": state["m"], "v": state["v"]}
 
 
-def _fused_momentum(optimizer, params, grads, state, lr_scale):
-    """optim.SGD.update with momentum (heavy ball or Nesterov) in one numba pass."""
+def _fused_momentum(optimizer, params, grads, state, lr_scale, l2):
+    """mlp.add_l2's gradient and optim.SGD.update with momentum (heavy ball or Nesterov)
+    in one numba pass."""
     if not optimizer.momentum or optimizer.weight_decay:
         return None
     lr, mu = float(optimizer.lr) * lr_scale, float(optimizer.momentum)
     for name, param in params.items():
         cast = param.dtype.type
+        coefficient, has_l2 = _l2_of(name, l2)
         fused.momentum(param.reshape(-1), grads[name].reshape(-1),
                        state["momentum"][name].reshape(-1), cast(mu), cast(lr),
-                       bool(optimizer.nesterov))
+                       bool(optimizer.nesterov), cast(coefficient), has_l2)
     return params, {"step": state["step"] + 1, "momentum": state["momentum"]}
 
 
@@ -146,6 +161,7 @@ class NumpyStep:
         self.loss = LOSSES[spec.head]
         self.fused_update = FUSED_UPDATES.get(optimizer.kind)
         self.buffers = {}
+        self.pending_l2 = None  # add_l2's alpha / n, for this step's update
 
     def _buffer(self, name, shape, dtype):
         key = (name, tuple(shape), np.dtype(dtype))
@@ -174,15 +190,21 @@ class NumpyStep:
         activations, hidden = [inputs], inputs
         for layer in range(1, last):
             weight = params[f"w{layer}"]
-            z = self._buffer(f"a{layer}", (rows, weight.shape[1]), dtype)
-            np.matmul(hidden, weight, out=z)
+            if is_sparse(hidden):  # a sparse batch: mlp.forward's sparse x dense product
+                z = hidden @ weight
+            else:
+                z = self._buffer(f"a{layer}", (rows, weight.shape[1]), dtype)
+                np.matmul(hidden, weight, out=z)
             z += params[f"b{layer}"]
             self.activation.forward(z)
             activations.append(z)
             hidden = z
         weight = params[f"w{last}"]
-        outputs = self._buffer("outputs", (rows, weight.shape[1]), dtype)
-        np.matmul(hidden, weight, out=outputs)
+        if is_sparse(hidden):  # no hidden layer: the output layer takes the sparse batch
+            outputs = hidden @ weight
+        else:
+            outputs = self._buffer("outputs", (rows, weight.shape[1]), dtype)
+            np.matmul(hidden, weight, out=outputs)
         outputs += params[f"b{last}"]
         return outputs, activations
 
@@ -207,8 +229,11 @@ class NumpyStep:
         for layer in range(n_layers(params), 0, -1):
             below = activations[layer - 1]
             weight = params[f"w{layer}"]
-            grad_w = self._buffer(f"grad/w{layer}", weight.shape, weight.dtype)
-            np.matmul(below.T, delta, out=grad_w)
+            if is_sparse(below):  # the first layer's sparse batch
+                grad_w = self._sparse_weight_grad(below, delta, weight)
+            else:
+                grad_w = self._buffer(f"grad/w{layer}", weight.shape, weight.dtype)
+                np.matmul(below.T, delta, out=grad_w)
             bias = params[f"b{layer}"]
             grads[f"w{layer}"] = grad_w
             grads[f"b{layer}"] = np.sum(delta, axis=0,
@@ -220,16 +245,45 @@ class NumpyStep:
                 delta = below_delta
         return grads
 
+    def _sparse_weight_grad(self, below, delta, weight):
+        """mlp.weight_grad of a CSR batch: with numba, scipy's csr.T @ delta loop (the same
+        operations in the same order) into the gradient's buffer; else scipy's product."""
+        arrays = (below.data, delta, weight)
+        if not (fused.available() and below.format == "csr"
+                and all(array.dtype == weight.dtype for array in arrays)
+                and all(array.flags.c_contiguous for array in arrays)
+                and below.indptr.dtype == below.indices.dtype):
+            return weight_grad(below, delta, self.xp)
+        grad_w = self._buffer("grad/w1", weight.shape, weight.dtype)
+        fused.sparse_weight_grad(below.indptr, below.indices, below.data, delta, grad_w)
+        return grad_w
+
+    def add_l2(self, loss, grads, params, alpha, denominator):
+        """mlp.add_l2: the loss term now (``mlp.l2_term``); the gradient alpha w / n is left
+        to this step's ``update``, whose fused pass adds it as it reads each weight, or which
+        adds it in place first: the reference's operations either way, without two fresh
+        (fan_in, fan_out) temporaries per weight and step."""
+        self.pending_l2 = alpha / denominator if alpha else None
+        if not alpha:
+            return loss
+        return loss + l2_term(params, alpha, denominator, self.xp)
+
     # -- the update ---------------------------------------------------------------------
 
     def update(self, params, grads, state, lr_scale):
-        """optim's update; with numba (xpnn[fast]), the optimizer kind's fused pass
-        (``FUSED_UPDATES``, ``fused.py``) where it takes these settings, else the
-        reference's own NumPy operations."""
+        """add_l2's pending gradient, then optim's update; with numba (xpnn[fast]), both in
+        the optimizer kind's fused pass (``FUSED_UPDATES``, ``fused.py``) where it takes
+        these settings, else the reference's own NumPy operations."""
+        l2, self.pending_l2 = self.pending_l2, None
         arrays = [*params.values(), *grads.values()]
         if (self.fused_update is not None and fused.available()
                 and all(array.flags.c_contiguous for array in arrays)):
-            updated = self.fused_update(self.optimizer, params, grads, state, lr_scale)
+            updated = self.fused_update(self.optimizer, params, grads, state, lr_scale, l2)
             if updated is not None:
                 return updated
+        if l2 is not None:  # mlp.add_l2's gradient, in place: grad + (alpha / n) w
+            for name, param in params.items():
+                if name.startswith("w"):
+                    scratch = self._scratch(param)
+                    grads[name] += np.multiply(param, l2, out=scratch)
         return self.optimizer.update(params, grads, state, self.xp, lr_scale)

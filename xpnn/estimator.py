@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
@@ -575,8 +576,6 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     def score(self, X, y, sample_weight=None):
         """Mean (weighted) accuracy of predict(X) against y (multi-label: subset accuracy),
         a Python float."""
-        from sklearn.metrics import accuracy_score
-
         weights = inputs.check_sample_weight(sample_weight, None)
         return float(accuracy_score(inputs.host_labels(y), as_host_array(self.predict(X)),
                                     sample_weight=weights))
@@ -646,8 +645,6 @@ class MLPRegressor(RegressorMixin, BaseMLP):
 
     def score(self, X, y, sample_weight=None):
         """R^2 of predict(X) (averaged over outputs), a Python float."""
-        from sklearn.metrics import r2_score
-
         weights = inputs.check_sample_weight(sample_weight, None)
         return float(r2_score(as_host_array(inputs.host_values(y)),
                               as_host_array(self.predict(X)), sample_weight=weights))

@@ -18,15 +18,26 @@ from xpnn.optim import state_arrays
 from assertions import assert_params_equal
 
 CASES = {
-    "relu adam float32": dict(activation="relu", solver="adam"),
+    "relu adam float32": dict(activation="relu", solver="adam", dtype="float32"),
     "tanh adamw float64": dict(activation="tanh", solver="adamw", weight_decay=1e-2,
                                dtype="float64"),
-    "logistic nesterov": dict(activation="logistic", solver="sgd", learning_rate_init=0.05),
+    "logistic nesterov": dict(activation="logistic", solver="sgd", learning_rate_init=0.05,
+                              dtype="float32"),
     "identity momentum": dict(activation="identity", solver="sgd", nesterovs_momentum=False,
-                              learning_rate_init=0.01),
+                              learning_rate_init=0.01, dtype="float32"),
     "relu plain sgd, invscaling": dict(solver="sgd", momentum=0.0, learning_rate="invscaling",
-                                       learning_rate_init=0.1),
-    "relu adam, no L2": dict(alpha=0.0),
+                                       learning_rate_init=0.1, dtype="float32"),
+    "relu adam, no L2": dict(alpha=0.0, dtype="float32"),
+}
+# estimator kind -> (estimator, targets from the digits): every output head
+KINDS = {
+    "classifier": (xpnn.MLPClassifier, lambda X, y: y),  # softmax
+    "regressor": (xpnn.MLPRegressor, lambda X, y: np.stack([y / 9.0, X[:, 20]], axis=1)),
+    "binary": (xpnn.MLPClassifier, lambda X, y: y > 4),  # one logistic output
+    "multilabel": (xpnn.MLPClassifier,
+                   lambda X, y: np.stack([y > 4, y % 2 == 0, X[:, 20] > 0.5], axis=1) * 1),
+    "poisson": (lambda **kw: xpnn.MLPRegressor(loss="poisson", **kw),
+                lambda X, y: np.stack([y, np.round(4 * X[:, 20])], axis=1)),
 }
 
 
@@ -50,8 +61,10 @@ def _numba_or_skip(fused_update):
         pytest.skip("numba is not installed (pip install 'xpnn[fast]')")
 
 
-@pytest.mark.parametrize("case", list(CASES))
-@pytest.mark.parametrize("kind", ["classifier", "regressor"])
+@pytest.mark.parametrize("case, kind", [
+    *((case, kind) for case in CASES for kind in ("classifier", "regressor")),
+    *((case, kind) for case in ("relu adam float32", "tanh adamw float64")
+      for kind in ("binary", "multilabel", "poisson"))])
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 @pytest.mark.parametrize("fused_update", [True, False], ids=["numba-update", "numpy-update"])
 def test_numpy_kernel_is_bit_identical_to_the_reference(monkeypatch, digits_data, case, kind,
@@ -61,10 +74,8 @@ def test_numpy_kernel_is_bit_identical_to_the_reference(monkeypatch, digits_data
     weights = np.random.default_rng(1).uniform(0.2, 3.0, len(y)) if weighted else None
     options = {**dict(hidden_layer_sizes=(24, 12), max_iter=3, batch_size=64, random_state=0,
                       alpha=1e-3, n_iter_no_change=np.inf), **CASES[case]}
-    if kind == "classifier":
-        make, target = xpnn.MLPClassifier, y
-    else:
-        make, target = xpnn.MLPRegressor, np.stack([y / 9.0, X[:, 20]], axis=1)
+    make, targets = KINDS[kind]
+    target = targets(X, y)
     _numba_or_skip(fused_update)
     fast, fast_losses = _fit(monkeypatch, make(**options), X, target, weights, True,
                              fused_update)

@@ -113,8 +113,8 @@ def report(runs: dict, env: dict, args) -> str:
              f"- BLAS (workers, unpinned): {blas}",
              f"- work: CSR {ROWS} x {COLS}, {PER_ROW} non-zeros a row (float64 input), "
              f"hidden {HIDDEN}, Adam, batch {BATCH}, one epoch (max_iter=1); score on "
-             f"{SCORE_ROWS} rows; xpnn trains in its default float32, scikit-learn in the "
-             f"input's float64",
+             f"{SCORE_ROWS} rows; xpnn and scikit-learn train in the input's float64 "
+             f"(the before tree: xpnn's then default float32)",
              f"- {args.repeats} repeats, interleaved, each a fresh process; fit s: the fit "
              f"call (validation, initialisation, the epoch); peaks: VmHWM after fit, then "
              f"reset and read after score",

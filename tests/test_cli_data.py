@@ -194,7 +194,10 @@ def _train_then_ctrl_c(save, after_epoch):
     printed. Returns (exit status, stderr)."""
     proc = subprocess.Popen([sys.executable, "-m", "xpnn", "train", "--epochs", "100000",
                              "--hidden", "16", "--save", str(save)],
-                            stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                            # a shell's background job ignores SIGINT, and children inherit
+                            # that: give the command the default a terminal would
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     for line in proc.stderr:
         if line.startswith(f"epoch {after_epoch:>3}/"):
             proc.send_signal(signal.SIGINT)

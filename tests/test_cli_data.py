@@ -338,3 +338,23 @@ def test_interrupted_run_resumes_to_the_same_result_as_an_uninterrupted_one(tmp_
     assert_params_equal({name: resumed_t[name] for name in trained},
                         {name: fresh_t[name] for name in trained})
     assert resumed_m["state"]["epoch"] == fresh_m["state"]["epoch"] == target
+
+
+def test_a_test_label_the_training_set_lacks_is_refused_before_training(tmp_path):
+    """An IDX directory whose t10k labels hold a class the train labels lack: one line naming
+    the labels file, the record and the label as written, exit 2, before any epoch."""
+    from datagen import STANDARD_NAMES, write_idx
+
+    arrays = write_idx_dir(tmp_path / "idx", n_train=60, n_test=20)
+    labels = arrays["test_labels"].copy()
+    labels[7] = 11  # a class the training labels never have (they are 0..9)
+    labels_file = tmp_path / "idx" / (STANDARD_NAMES["test_labels"] + ".gz")
+    write_idx(labels_file, labels, gz=True)
+    result = xpnn("train", "--data", tmp_path / "idx", "--epochs", "1", "--save",
+                  tmp_path / "m.safetensors")
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1  # no "training on ..." line, no epoch: refused at load time
+    assert f"{labels_file}, record 7 (from 0): label 11 is not a class" in lines[0]
+    assert "np.int64" not in lines[0]
+    assert not (tmp_path / "m.safetensors").exists()

@@ -139,8 +139,8 @@ def class_indices(labels: np.ndarray, classes: np.ndarray) -> np.ndarray:
     idx = np.clip(np.searchsorted(classes, labels), 0, classes.size - 1)
     unknown = classes[idx] != labels
     if np.any(unknown):
-        raise ValueError(f"y has classes not in classes_: {labels[unknown][0]!r} is not one of "
-                         f"the model's classes {classes.tolist()}")
+        raise ValueError(f"y has classes not in classes_: {labels[unknown][0].item()!r} is not "
+                         f"one of the model's classes {classes.tolist()}")
     return idx.astype(np.int64)
 
 

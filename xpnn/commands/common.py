@@ -68,14 +68,34 @@ def check_known_labels(clf, data):
     if unknown.any():
         first = int(np.argmax(unknown))
         raise XpnnDataError(
-            f"{data.source}, row {first} (from 0): label {data.y[first].item()!r} is not one of "
+            f"{data.source}, row {first} (from 0): label {as_written(data.y[first])} is not one of "
             f"the model's {classes.size} classes ({_shown(classes)}); {int(unknown.sum())} rows "
             "have labels the model does not know"
         )
 
 
+def check_test_labels(train, test):
+    """Every label of a source's own test split is a class of its training split: checked
+    when the data is loaded, before any training (evaluation would fail after it)."""
+    classes = np.unique(train.y)
+    unknown = ~np.isin(test.y, classes)
+    if unknown.any():
+        first = int(np.argmax(unknown))
+        raise XpnnDataError(
+            f"{test.labels_source or test.source}, {test.record} {first} (from 0): label "
+            f"{as_written(test.y[first])} is not a class of the training split "
+            f"({_shown(classes)}); {int(unknown.sum())} test {test.record}s have labels the "
+            f"training data lacks: give a test split from the same classes")
+
+
+def as_written(value) -> str:
+    """A label as the user wrote it: 11, not np.int64(11); names quoted."""
+    value = value.item() if hasattr(value, "item") else value
+    return repr(value) if isinstance(value, str) else str(value)
+
+
 def _shown(values, limit=10):
-    items = [repr(value) for value in values[:limit].tolist()]
+    items = [as_written(value) for value in values[:limit].tolist()]
     return ", ".join(items) + (", ..." if values.size > limit else "")
 
 

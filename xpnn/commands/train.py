@@ -20,7 +20,8 @@ from sklearn.exceptions import ConvergenceWarning
 from ..backend import as_host_array, resolve_device
 from ..errors import XpnnDataError, XpnnError
 from ..train import TrainingInterrupted
-from .common import check_known_labels, check_output_path, print_json, say
+from .common import (check_known_labels, check_output_path, check_test_labels, print_json,
+                     say)
 from .progress import Progress
 
 # Defaults per data source when a flag is not given: what reaches good accuracy there.
@@ -275,6 +276,8 @@ def _load_splits(run, model):
     train_set, test_set = splits.train, splits.test
     if test_set is None:
         train_set, test_set = holdout_split(train_set, args.test_split, args.seed)
+    else:  # the source's own test split: its labels must be training classes
+        check_test_labels(train_set, test_set)
     if len(test_set) == 0 or len(set(train_set.y.tolist())) < 2:
         raise XpnnDataError(f"{train_set.source}: {len(train_set) + len(test_set)} rows are too "
                             f"few to train and hold out a test split; give more rows (two or "

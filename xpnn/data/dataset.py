@@ -1,6 +1,7 @@
 """The one host-side container every loader returns."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +22,8 @@ class Dataset:
     source: str
     value_range: float
     image_shape: tuple[int, int] | None = None
+    labels_source: str | None = None  # the labels' file when not ``source`` (IDX)
+    record: str = "row"  # what a row is called in messages ("row", "record")
 
     def __len__(self):
         return self.X.shape[0]
@@ -32,4 +35,4 @@ class Dataset:
     def subset(self, idx):
         """The rows ``idx`` (host integer array) as a new Dataset."""
         y = None if self.y is None else self.y[idx]
-        return Dataset(self.X[idx], y, self.source, self.value_range, self.image_shape)
+        return dataclasses.replace(self, X=self.X[idx], y=y)

@@ -132,8 +132,8 @@ def load_idx(
             raise XpnnDataError(f"{labels_path}, record {index} (from 0): {problem}")
     source = str(images_path)
     return arrays_to_dataset(
-        features, labels, source, n_classes=n_classes, image_shape=image_shape, record="record"
-    )
+        features, labels, source, n_classes=n_classes, image_shape=image_shape, record="record",
+        labels_source=None if labels_path is None else str(labels_path))
 
 
 def find_idx_file(directory: str | Path, stem: str) -> Path | None:

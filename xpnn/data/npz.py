@@ -62,6 +62,7 @@ def arrays_to_dataset(
     n_classes: int | None = None,
     image_shape: tuple[int, int] | None = None,
     record: str = "row",
+    labels_source: str | None = None,
 ) -> Dataset:
     """Check host arrays and wrap them: X 2-D numeric finite, y labels (n,) or None.
 
@@ -97,6 +98,8 @@ def arrays_to_dataset(
         source=source,
         value_range=value_range_of(features),
         image_shape=image_shape,
+        labels_source=labels_source,
+        record=record,
     )
 
 

@@ -167,3 +167,22 @@ def test_adaptive_schedule_divides_on_plateaus_and_resume_keeps_patience(tmp_pat
     assert xpnn("train", "--resume", stopper, "--epochs", "3", "--early-stopping", "--quiet",
                 "--save", stopper).returncode == 0
     assert load_checkpoint(stopper)[1]["hyperparameters"]["n_iter_no_change"] == 50
+
+
+HEAVY = ("sklearn", "scipy", "numba", "torch", "jax", "matplotlib", "mpi4py")
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["--help"], ["train", "--help"]])
+def test_the_cli_starts_without_importing_what_the_command_does_not_need(argv):
+    """`xpnn --version` and the help texts import none of scikit-learn, SciPy, numba, torch,
+    JAX, matplotlib, mpi4py (checked in a fresh interpreter through sys.modules)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, xpnn.cli\n"
+            "try:\n    xpnn.cli.main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+            f"print([m for m in {HEAVY!r} if m in sys.modules])")
+    result = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]", result.stdout

@@ -72,13 +72,14 @@ def _batch_size(text: str):
 
 
 def _choices(parameter: str) -> tuple:
-    """The options the estimators accept for ``parameter`` (their one table)."""
-    from sklearn.utils._param_validation import StrOptions
+    """The options the estimators accept for ``parameter``: the very tables their parameter
+    check reads (activations, schedules, dtypes), without importing scikit-learn."""
+    from .activations import ACTIVATIONS
+    from .backend import DTYPES
+    from .optim import SCHEDULES
 
-    from .estimator import BaseMLP
-
-    options = [c for c in BaseMLP._parameter_constraints[parameter] if isinstance(c, StrOptions)]
-    return tuple(sorted(options[0].options))
+    return tuple(sorted({"activation": ACTIVATIONS, "learning_rate": SCHEDULES,
+                         "dtype": DTYPES}[parameter]))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -29,7 +29,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import distributed, inputs, lbfgs, mlp
 from .activations import ACTIVATIONS
-from .backend import Backend, as_host_array, backend_of, numpy_backend, resolve_device
+from .backend import (DTYPES, Backend, as_host_array, backend_of, numpy_backend,
+                      resolve_device)
 from .batches import DeviceSplit
 from .data.split import check_two_per_class, stratified_split
 from .evaluation import evaluate, predict_outputs
@@ -97,7 +98,7 @@ class BaseMLP(BaseEstimator):
         "max_fun": [Interval(numbers.Integral, 1, None, closed="left")],
         # xpnn's own
         "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
-        "dtype": [None, StrOptions({"float32", "float64"})],
+        "dtype": [None, StrOptions(set(DTYPES))],
         "device": [None, str],
         "check_every": [Interval(numbers.Integral, 0, None, closed="left")],
         "comm": [None, object],  # an mpi4py communicator (duck-typed: mpi4py stays optional)

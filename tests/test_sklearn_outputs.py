@@ -63,9 +63,19 @@ def test_multi_label_y_trains_one_logistic_output_per_label(digits):
     # scikit-learn's score is the subset accuracy: every label of a row right
     assert abs(ours.score(X[1200:], Y[1200:]) - theirs.score(X[1200:], Y[1200:])) < 0.05
     model = xpnn.MLPClassifier(hidden_layer_sizes=(8,), random_state=0)
-    model.partial_fit(X[:300], Y[:300])  # multi-label: no classes needed
+    with pytest.raises(ValueError, match="classes must be passed on the first call"):
+        model.partial_fit(X[:300], Y[:300])  # as scikit-learn, even for multi-label y
+    model.partial_fit(X[:300], Y[:300], classes=[0, 1, 2])
     model.partial_fit(X[300:600], Y[300:600])
-    assert model.n_iter_ == 2
+    assert model.n_iter_ == 2 and list(model.classes_) == [0, 1, 2]
+    # early stopping holds out validation_fraction of the rows (not stratified: scikit-learn's
+    # rule for multi-label y), even when most label sets are unique
+    many = (np.random.default_rng(0).random((200, 20)) > 0.5).astype(int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        stopped = xpnn.MLPClassifier(hidden_layer_sizes=(8,), max_iter=3, early_stopping=True,
+                                     n_iter_no_change=100).fit(X[:200], many)
+    assert len(stopped.validation_scores_) == 3
 
 
 def test_a_single_class_fits_and_predicts_it_as_scikit_learn(digits):
@@ -159,3 +169,27 @@ def test_binary_multilabel_and_poisson_models_round_trip_through_a_file(digits, 
         assert loaded.out_activation_ == model.out_activation_
         assert loaded.dtype_ == model.dtype_
         np.testing.assert_array_equal(loaded.predict(X[:50]), model.predict(X[:50]))
+
+
+def test_sparse_label_indicators_and_regressors_pickled_before_loss_existed(digits):
+    import pickle
+
+    import scipy.sparse
+
+    X, y = digits
+    Y = np.stack([y > 4, y % 2 == 0], axis=1).astype(int)
+    sparse_y = xpnn.MLPClassifier(hidden_layer_sizes=(8,), max_iter=2, random_state=0)
+    dense_y = xpnn.MLPClassifier(hidden_layer_sizes=(8,), max_iter=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sparse_y.fit(X, scipy.sparse.csr_matrix(Y))
+        dense_y.fit(X, Y)
+    np.testing.assert_array_equal(sparse_y.predict(X[:20]), dense_y.predict(X[:20]))
+    regressor = xpnn.MLPRegressor(hidden_layer_sizes=(8,), max_iter=2).fit(X, y * 1.0)
+    state = regressor.__getstate__()
+    del state["loss"]  # what a pickle written before the parameter existed holds
+    old = xpnn.MLPRegressor.__new__(xpnn.MLPRegressor)
+    old.__setstate__(pickle.loads(pickle.dumps(state)))
+    assert old.get_params()["loss"] == "squared_error"
+    repr(old)  # (raised AttributeError before)
+    np.testing.assert_array_equal(old.predict(X[:5]), regressor.predict(X[:5]))

@@ -328,11 +328,10 @@ class BaseMLP(BaseEstimator):
         if not (self.early_stopping and plan.early_stopping_allowed):
             return data, None
         rng = np.random.default_rng([self.seed_, 1])
-        if is_classifier(self):  # stratified by label (multi-label: by label set)
-            strata = np.unique(y_host.reshape(len(y_host), -1), axis=0,
-                               return_inverse=True)[1].reshape(-1)
-            if len(self.classes_) == 2 and not self._multilabel:  # scikit-learn stratifies
-                check_two_per_class(strata, self.classes_)  # a binary y: a class of one fails
+        if is_classifier(self) and not self._multilabel:  # stratified by label
+            strata = np.unique(y_host, axis=0, return_inverse=True)[1].reshape(-1)
+            if len(self.classes_) == 2:  # scikit-learn stratifies a binary y, and refuses
+                check_two_per_class(strata, self.classes_)  # a class of one member there
             train_idx, val_idx = stratified_split(strata, self.validation_fraction, rng)
         else:
             order = rng.permutation(len(y_host))
@@ -448,6 +447,8 @@ class BaseMLP(BaseEstimator):
             self.__dict__.update(state)
         if "state_" in self.__dict__:
             self.__dict__.setdefault("dtype_", self.dtype or "float32")  # older pickles
+            if isinstance(self, MLPRegressor):
+                self.__dict__.setdefault("loss", "squared_error")
             first = next(iter(self.state_.params.values()))
             self.backend_ = (numpy_backend() if isinstance(first, np.ndarray)
                              else backend_of(first))
@@ -471,14 +472,14 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     @available_if(lambda est: est._has_partial_fit())
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One pass over the given rows (one epoch). The first call needs ``classes``: every
-        label that any later call may bring (multi-label y: not needed)."""
-        if not hasattr(self, "state_") and classes is None and not inputs.is_multilabel(y):
+        label that any later call may bring (multi-label y: its label columns decide)."""
+        if not hasattr(self, "state_") and classes is None:
             raise ValueError("classes must be passed on the first call to partial_fit.")
-        if hasattr(self, "state_") and classes is not None and not np.array_equal(
-                np.unique(inputs.host_labels(classes)), self.classes_):
-            raise ValueError(f"`classes={np.unique(inputs.host_labels(classes))!r}` is not "
-                             f"the same as on last call to partial_fit, was: "
-                             f"{self.classes_!r}")
+        given = None if classes is None else np.unique(inputs.host_labels(classes))
+        if hasattr(self, "state_") and given is not None and not np.array_equal(
+                given, self.classes_):
+            raise ValueError(f"`classes={given!r}` is not the same as on last call to "
+                             f"partial_fit, was: {self.classes_!r}")
         return self._fit(X, y, sample_weight, self._plan("partial"), classes=classes)
 
     def _check_y(self, y, n_rows, plan, classes=None):
@@ -508,7 +509,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                                  f"{self.classes_.size}")
             return
         classes = np.unique(labels)
-        if plan.warm_start and not np.array_equal(classes, self.classes_):
+        if self.warm_start and not np.array_equal(classes, self.classes_):
             raise ValueError(f"warm_start can only be used where `y` has the same classes as "
                              f"in the previous call to fit. Previously got {self.classes_}, "
                              f"`y` has {classes}")

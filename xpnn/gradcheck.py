@@ -43,9 +43,9 @@ def gradcheck_report(hidden=(5,), n_features=4, n_classes=3, n_samples=7, seed=0
                      alpha=0.0, weighted=False) -> dict:
     """Relative error per parameter name for a small random MLP and batch (float64).
 
-    ``head``: "softmax" (cross-entropy over ``n_classes`` classes) or "identity" (squared
-    error over ``n_classes`` outputs); ``alpha`` adds the L2 term; ``weighted`` random row
-    weights."""
+    ``head``: a key of ``heads.HEADS`` ("softmax": cross-entropy over ``n_classes`` classes;
+    "logistic", "identity", "exp": ``n_classes`` outputs of that head's targets); ``alpha``
+    adds the L2 term; ``weighted`` random row weights."""
     backend = backend or numpy_backend()
     spec = mlp.MLPSpec(activation, head, float(alpha))
     with backend.activate():

@@ -75,6 +75,8 @@ def host_labels(y) -> np.ndarray:
     """Class labels from any namespace, list or pandas/polars Series, as a NumPy array."""
     if is_device_array(y):
         return as_host_array(y)
+    if hasattr(y, "toarray"):  # a sparse label indicator matrix: small, made dense
+        return y.toarray()
     if hasattr(y, "to_numpy"):
         return np.asarray(y.to_numpy())
     return np.asarray(y)
@@ -215,7 +217,7 @@ def check_model_size(sizes, dtype: str):
 
 def to_backend(X, caller: Caller, backend: Backend, dtype: str):
     """X in ``dtype`` on ``backend``: a cast in place of residence, or one move via host.
-    Sparse X stays a host CSR matrix (its batches are densified one at a time)."""
+    Sparse X stays a host CSR matrix (its batches stay sparse: ``batches.rows_on_device``)."""
     if hasattr(X, "tocsr"):
         return X.astype(dtype, copy=False)
     if same_place(caller.backend, backend):

@@ -26,7 +26,7 @@ class MLPSpec:
     """What the network computes, beside its parameters."""
 
     activation: str = "relu"  # a key of ACTIVATIONS
-    head: str = "softmax"  # a key of HEADS: "softmax" (log-loss) or "identity" (squared error)
+    head: str = "softmax"  # a key of HEADS: softmax, logistic, identity or exp
     alpha: float = 0.0  # L2 penalty on the weights (not biases), as scikit-learn's alpha
 
 

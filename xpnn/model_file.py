@@ -23,7 +23,7 @@ import numpy as np
 from sklearn.base import is_classifier
 
 from .activations import ACTIVATIONS
-from .backend import as_host_array
+from .backend import DTYPES, as_host_array
 from .errors import XpnnCheckpointError
 from .estimator import MLPClassifier, MLPRegressor
 from .heads import HEADS
@@ -207,7 +207,7 @@ def _training_dtype(file) -> str:
 
 def _check_dtype(dtype, file):
     dtype = _training_dtype(file)
-    _require(dtype in ("float32", "float64"), f"dtype {dtype!r} is not float32 or float64")
+    _require(dtype in DTYPES, f"dtype {dtype!r} is not one of {', '.join(DTYPES)}")
 
 
 def _check_classes_dtype(dtype, file):

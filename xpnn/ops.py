@@ -148,7 +148,7 @@ def binary_cross_entropy_with_grad(logits, targets, xp, weights=None):
     return loss, _row_scale(logistic(logits, xp) - targets, weights, xp)
 
 
-def _xlogx(values, xp):
+def xlogx(values, xp):
     """x log x elementwise, with 0 log 0 = 0 (scipy's xlogy(x, x))."""
     positive = values > 0.0
     safe = xp.where(positive, values, xp.ones_like(values))
@@ -159,7 +159,7 @@ def half_poisson_deviance(log_means, targets, xp, weights=None):
     """scikit-learn's poisson_loss with the log link: mu = exp(z), and per output
     y log(y / mu) - y + mu = xlogy(y, y) - y z - y + exp(z); summed over the outputs,
     (weighted) mean over rows."""
-    per_row = xp.sum(_xlogx(targets, xp) - targets * log_means - targets + xp.exp(log_means),
+    per_row = xp.sum(xlogx(targets, xp) - targets * log_means - targets + xp.exp(log_means),
                      axis=1)
     return _row_mean(per_row, weights, xp)
 

@@ -25,11 +25,15 @@ def run(args) -> int:
 
     out_path = check_output_path(args.out, "--out")
     clf, preprocessing, _ = load_model(args.model, device=args.device)
+    if clf.n_outputs_ > 1 and clf.out_activation_ == "logistic":
+        raise XpnnDataError(f"{args.model}: a multi-label model; xpnn predict writes one label "
+                            f"per row: use the library's predict for its indicator matrix")
     data = load_for_model(args, clf.n_features_in_, need_labels=False)
     X = model_inputs(clf, preprocessing, data)
     with quiet_numerics():
         labels = as_host_array(clf.predict(X))
-        probs = as_host_array(clf.predict_proba(X))  # (rows, classes)
+        # (rows, classes); a one-class model's (1 - p, p): its class's column is the first
+        probs = as_host_array(clf.predict_proba(X))[:, :len(clf.classes_)]
     finite_rows = np.isfinite(probs).all(axis=1)
     if not finite_rows.all():
         row = int(np.argmin(finite_rows))

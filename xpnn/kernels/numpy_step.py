@@ -23,6 +23,7 @@ from typing import Callable
 import numpy as np
 
 from . import fused
+from .. import ops
 from ..backend import is_sparse
 from ..mlp import MLPSpec, l2_term, n_layers, weight_grad
 
@@ -100,8 +101,7 @@ def _squared_error(outputs, targets, grad):
 def _binary_cross_entropy(outputs, targets, grad):
     """ops.binary_cross_entropy_with_grad's per-row loss, softplus(z) - t z summed over the
     outputs; grad becomes sigmoid(z) - t, as ops.logistic computes sigmoid."""
-    softplus = np.maximum(outputs, np.zeros_like(outputs)) + np.log1p(np.exp(-np.abs(outputs)))
-    per_row = np.sum(softplus - targets * outputs, axis=1)
+    per_row = np.sum(ops.softplus(outputs, np) - targets * outputs, axis=1)
     np.multiply(outputs, 0.5, out=grad)
     np.tanh(grad, out=grad)
     grad += 1.0
@@ -113,11 +113,8 @@ def _binary_cross_entropy(outputs, targets, grad):
 def _half_poisson_deviance(outputs, targets, grad):
     """ops.half_poisson_deviance_with_grad's per-row loss (outputs: log means); grad becomes
     exp(z) - y."""
-    positive = targets > 0.0
-    safe = np.where(positive, targets, np.ones_like(targets))
-    xlogx = np.where(positive, targets * np.log(safe), np.zeros_like(targets))
     np.exp(outputs, out=grad)
-    per_row = np.sum(xlogx - targets * outputs - targets + grad, axis=1)
+    per_row = np.sum(ops.xlogx(targets, np) - targets * outputs - targets + grad, axis=1)
     grad -= targets
     return per_row
 

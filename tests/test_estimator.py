@@ -3,7 +3,6 @@ import numpy as np
 import pytest
 
 import xpnn
-from xpnn.backend import as_host_array
 from assertions import assert_array_close
 from conftest import backend_params, make_backend
 

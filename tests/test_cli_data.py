@@ -355,6 +355,7 @@ def test_a_test_label_the_training_set_lacks_is_refused_before_training(tmp_path
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1  # no "training on ..." line, no epoch: refused at load time
-    assert f"{labels_file}, record 7 (from 0): label 11 is not a class" in lines[0]
+    assert (f"{labels_file}, record 7 (from 0): label 11 is not one of the training split's"
+            in lines[0])
     assert "np.int64" not in lines[0]
     assert not (tmp_path / "m.safetensors").exists()

@@ -64,28 +64,27 @@ def check_known_labels(clf, data):
     if data_kind != model_kind:
         raise XpnnDataError(f"{data.source}: the labels are {data_kind}, but the model's "
                             f"classes are {model_kind} ({_shown(classes)})")
-    unknown = ~np.isin(data.y, classes)
-    if unknown.any():
-        first = int(np.argmax(unknown))
-        raise XpnnDataError(
-            f"{data.source}, row {first} (from 0): label {as_written(data.y[first])} is not one of "
-            f"the model's {classes.size} classes ({_shown(classes)}); {int(unknown.sum())} rows "
-            "have labels the model does not know"
-        )
+    _refuse_labels_outside(data, classes, f"the model's {classes.size} classes",
+                           "the model does not know")
 
 
 def check_test_labels(train, test):
     """Every label of a source's own test split is a class of its training split: checked
     when the data is loaded, before any training (evaluation would fail after it)."""
-    classes = np.unique(train.y)
-    unknown = ~np.isin(test.y, classes)
+    _refuse_labels_outside(test, np.unique(train.y), "the training split's classes",
+                           "the training data lacks: give a test split from the same classes")
+
+
+def _refuse_labels_outside(data, classes, whose: str, consequence: str):
+    """One line naming the labels' file, the first record whose label is not in ``classes``,
+    that label as written, and how many records share the problem."""
+    unknown = ~np.isin(data.y, classes)
     if unknown.any():
         first = int(np.argmax(unknown))
         raise XpnnDataError(
-            f"{test.labels_source or test.source}, {test.record} {first} (from 0): label "
-            f"{as_written(test.y[first])} is not a class of the training split "
-            f"({_shown(classes)}); {int(unknown.sum())} test {test.record}s have labels the "
-            f"training data lacks: give a test split from the same classes")
+            f"{data.labels_source or data.source}, {data.record} {first} (from 0): label "
+            f"{as_written(data.y[first])} is not one of {whose} ({_shown(classes)}); "
+            f"{int(unknown.sum())} {data.record}s have labels {consequence}")
 
 
 def as_written(value) -> str:

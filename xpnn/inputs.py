@@ -18,7 +18,7 @@ from sklearn import get_config
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_array, column_or_1d, validate_data
 
-from .backend import Backend, as_host_array, backend_of, numpy_backend
+from .backend import Backend, as_host_array, backend_of, is_sparse, numpy_backend
 from .errors import XpnnDataError
 
 
@@ -36,7 +36,7 @@ class Caller:
 def is_device_array(X) -> bool:
     """An array of a namespace other than NumPy (kept where it lives)."""
     return array_api_compat.is_array_api_obj(X) and not isinstance(X, np.ndarray) and not (
-        hasattr(X, "tocsr"))
+        is_sparse(X))
 
 
 def check_X(estimator, X, *, reset: bool):
@@ -44,7 +44,7 @@ def check_X(estimator, X, *, reset: bool):
     if not is_device_array(X):
         X = validate_data(estimator, X, reset=reset, accept_sparse=["csr", "csc"],
                           dtype=(np.float64, np.float32))
-        if hasattr(X, "tocsr"):
+        if is_sparse(X):
             X = X.tocsr()  # batches gather rows
         return Caller(numpy_backend()), X
     caller = Caller(backend_of(X))
@@ -75,7 +75,7 @@ def host_labels(y) -> np.ndarray:
     """Class labels from any namespace, list or pandas/polars Series, as a NumPy array."""
     if is_device_array(y):
         return as_host_array(y)
-    if hasattr(y, "toarray"):  # a sparse label indicator matrix: small, made dense
+    if is_sparse(y):  # a sparse label indicator matrix: small, made dense
         return y.toarray()
     if hasattr(y, "to_numpy"):
         return np.asarray(y.to_numpy())
@@ -218,7 +218,7 @@ def check_model_size(sizes, dtype: str):
 def to_backend(X, caller: Caller, backend: Backend, dtype: str):
     """X in ``dtype`` on ``backend``: a cast in place of residence, or one move via host.
     Sparse X stays a host CSR matrix (its batches stay sparse: ``batches.rows_on_device``)."""
-    if hasattr(X, "tocsr"):
+    if is_sparse(X):
         return X.astype(dtype, copy=False)
     if same_place(caller.backend, backend):
         return backend.xp.astype(X, backend.dtype(dtype), copy=False)

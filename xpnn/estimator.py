@@ -617,15 +617,14 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         return self._fit(X, y, sample_weight, self._plan("partial"))
 
     def _check_y(self, y, n_rows, plan, classes=None):
-        values = inputs.check_regression_targets(y, n_rows)
+        values = inputs.check_regression_targets(y, n_rows).reshape(n_rows, -1)  # (n, k)
         if self.loss == "poisson" and np.any(values < 0):
             raise ValueError("Some value(s) of y are negative which is not allowed for "
                              "Poisson regression.")
-        if (plan is None or not plan.initialize) and (
-                values.reshape(n_rows, -1).shape[1] != self.n_outputs_):
-            raise ValueError(f"y has {values.reshape(n_rows, -1).shape[1]} outputs; the model "
-                             f"was fitted with {self.n_outputs_}")
-        return values.reshape(n_rows, -1)
+        if (plan is None or not plan.initialize) and values.shape[1] != self.n_outputs_:
+            raise ValueError(f"y has {values.shape[1]} outputs; the model was fitted with "
+                             f"{self.n_outputs_}")
+        return values
 
     def _n_outputs(self, y_host) -> int:
         return int(y_host.shape[1])

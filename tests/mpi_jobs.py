@@ -4,7 +4,10 @@
                                        and loss curves, every rank the digest of its own
   python mpi_jobs.py cli ARGS...       ``xpnn ARGS...`` after writing this rank's pid to
                                        $XPNN_TEST_PIDS/rank-R.pid; with $XPNN_TEST_FAULT_RANK
-                                       set, that rank raises in its 2nd epoch (a fault test)
+                                       set, that rank raises in its 2nd epoch (a fault test);
+                                       with $XPNN_TEST_PAUSE (a key of PAUSES) every rank
+                                       writes $XPNN_TEST_PIDS/paused at that point of the run
+                                       and goes on slowly there (a Ctrl-C test)
   python mpi_jobs.py verbose           a 3-epoch fit with verbose=True and early stopping
                                        (rank 0 alone prints scikit-learn's lines)
 """
@@ -12,6 +15,7 @@ import hashlib
 import json
 import os
 import sys
+import time
 import warnings
 
 import numpy as np
@@ -149,9 +153,62 @@ def run_cli(args):
             return step(self, *args, **kwargs)
 
         FitRun.step = failing_step
+    if os.environ.get("XPNN_TEST_PAUSE"):
+        PAUSES[os.environ["XPNN_TEST_PAUSE"]](os.path.join(pid_dir, "paused"))
     from xpnn.cli import main
 
     return main(args)
+
+
+def slow_steps_from(marker, step_of_epoch_2):
+    """From step ``step_of_epoch_2(run)`` of the 2nd epoch on, every step takes 0.1 s more."""
+    from xpnn.train import FitRun
+
+    step, counts = FitRun.step, {}
+
+    def slow_step(self, *args, **kwargs):
+        if kwargs.get("check") is None and self.state.epoch == 1:
+            counts[1] = counts.get(1, 0) + 1
+            if counts[1] == step_of_epoch_2(self):
+                open(marker, "w").close()
+            if counts[1] >= step_of_epoch_2(self):
+                time.sleep(0.1)
+        return step(self, *args, **kwargs)
+
+    FitRun.step = slow_step
+
+
+def hang_in(owner, name, marker):
+    """``owner.name`` first writes ``marker``, then waits 60 s (in Python: Ctrl-C lands)."""
+    original = getattr(owner, name)
+
+    def waiting(*args, **kwargs):
+        open(marker, "w").close()
+        for _ in range(600):
+            time.sleep(0.1)
+        return original(*args, **kwargs)
+
+    setattr(owner, name, waiting)
+
+
+def pause_in_evaluation(marker):
+    from xpnn.estimator import MLPClassifier
+
+    hang_in(MLPClassifier, "evaluate", marker)
+
+
+def pause_in_saving(marker):  # the temp file written, not yet renamed onto the model's path
+    import xpnn.fileio
+
+    hang_in(xpnn.fileio, "move_into_place", marker)
+
+
+PAUSES = {
+    "early": lambda marker: slow_steps_from(marker, lambda run: 2),
+    "late": lambda marker: slow_steps_from(marker, lambda run: len(run.batches) - 2),
+    "evaluation": pause_in_evaluation,
+    "saving": pause_in_saving,
+}
 
 
 def run_verbose():

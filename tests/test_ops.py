@@ -4,7 +4,7 @@ import pytest
 
 from xpnn import ops
 from xpnn.backend import as_host_array
-from xpnn.gradcheck import numeric_gradient, relative_error
+from xpnn.gradient_check import numeric_gradient, relative_error
 
 GRAD_TOL = 1e-6
 

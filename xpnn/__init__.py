@@ -1,21 +1,21 @@
 """xpnn: a readable neural-network library whose math runs on any array-API namespace.
 
-The estimators are imported when first used (``xpnn.MLPClassifier`` or ``from xpnn import
-MLPClassifier``): importing xpnn, or running ``xpnn --version``, does not pull in
-scikit-learn and SciPy.
+The estimators and the gradient check are imported when first used (``xpnn.MLPClassifier``
+or ``from xpnn import MLPClassifier``): importing xpnn, or running ``xpnn --version``, pulls
+in neither NumPy nor scikit-learn and SciPy, and the CLI can take Ctrl-C in hand first.
 """
 import importlib
 
 from .errors import (DivergenceError, XpnnCheckpointError, XpnnDataError, XpnnDeviceError,
                      XpnnError)
-from .gradcheck import gradcheck, gradcheck_report  # (the function shadows its module's name)
 
 __version__ = "0.1.0"
 
 # public name -> the module that defines it, imported on first access (PEP 562)
-_LAZY = {"MLPClassifier": "estimator", "MLPRegressor": "estimator"}
+_LAZY = {"MLPClassifier": "estimator", "MLPRegressor": "estimator",
+         "gradcheck": "gradient_check", "gradcheck_report": "gradient_check"}
 
-__all__ = [*_LAZY, "gradcheck", "gradcheck_report", "DivergenceError", "XpnnError", "XpnnDataError", "XpnnDeviceError",
+__all__ = [*_LAZY, "DivergenceError", "XpnnError", "XpnnDataError", "XpnnDeviceError",
            "XpnnCheckpointError", "__version__"]
 
 

@@ -10,6 +10,8 @@ import sys
 
 from . import __version__
 from .errors import DivergenceError, XpnnError
+from .launcher import (end_interrupted, end_start_up_on_interrupt, name_command,
+                       release_interrupts)
 
 
 class HelpFormat(argparse.ArgumentDefaultsHelpFormatter):
@@ -87,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="xpnn", formatter_class=HelpFormat,
         description="Train, evaluate and use MLP classifiers on CPU (NumPy) or GPU (CuPy).")
     parser.add_argument("--version", action="version", version=f"xpnn {__version__}")
+    parser.set_defaults(data_parallel=False)  # train sets it: under mpiexec it starts MPI
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
                                      parser_class=OneLineErrors)
     _add_train(commands)
@@ -100,11 +103,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _lazy(module, function="run"):
-    """Import a command's module only when it runs (keeps --help fast)."""
+    """Import a command's module only when it runs (keeps --help fast), with start-up's
+    Ctrl-C handler (``launcher.py``); then KeyboardInterrupt again, or for a data-parallel
+    command, once its run has started MPI."""
     def run(args):
         import importlib
 
-        return getattr(importlib.import_module(f"xpnn.commands.{module}"), function)(args)
+        command = getattr(importlib.import_module(f"xpnn.commands.{module}"), function)
+        if not args.data_parallel:
+            release_interrupts()
+        return command(args)
     return run
 
 
@@ -164,7 +172,7 @@ def _add_train(commands):
                                                     "misclassified images, first-layer weights")
     run.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     run.add_argument("--quiet", action="store_true", help="no progress output")
-    train.set_defaults(run=_lazy("train"))
+    train.set_defaults(run=_lazy("train"), data_parallel=True)
 
 
 def _add_model_command(commands, name, help, description):
@@ -240,13 +248,24 @@ def _add_device_flags(parser, dtype=False):
 
 
 def main(argv=None) -> int:
+    end_start_up_on_interrupt()  # until the imports are done and MPI started (launcher.py)
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = build_parser().parse_args(argv)
-    args.given = {token.split("=", 1)[0] for token in argv if token.startswith("--")}
+    command = next((token for token in argv if not token.startswith("-")), None)
+    name_command(command or "")
     try:
+        args = build_parser().parse_args(argv)
+        command = args.command
+        name_command(command)
+        args.given = {token.split("=", 1)[0] for token in argv if token.startswith("--")}
         return args.run(args)
-    except (XpnnError, OSError, DivergenceError, KeyboardInterrupt) as exc:
-        return report_error(args.command, exc)
+    except KeyboardInterrupt as exc:  # at any moment: one line for the whole job, 130
+        if getattr(exc, "agreed", False):  # every rank stopped together: a normal end
+            return report_error(command, exc)
+        return end_interrupted()
+    except (XpnnError, OSError, DivergenceError) as exc:
+        return report_error(command, exc)
+    finally:
+        release_interrupts()  # a parse error, --help: Ctrl-C as it was
 
 
 def report_error(command: str, exc: BaseException) -> int | None:

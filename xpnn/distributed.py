@@ -28,23 +28,30 @@ import numpy as np
 
 from .backend import as_host_array, gpu_count
 from .errors import XpnnError
+from .launcher import (fatal_while_mpi_starts, launched_by_mpi,
+                       release_interrupts)
 
-# Set by the MPI launchers in each rank's environment: MPICH/Intel MPI hydra (PMI_*),
-# Open MPI (OMPI_COMM_WORLD_*), PMIx-based launchers (PMIX_RANK), MVAPICH (MV2_*).
-LAUNCHER_VARIABLES = ("PMI_RANK", "PMI_SIZE", "PMIX_RANK", "OMPI_COMM_WORLD_SIZE",
-                      "OMPI_COMM_WORLD_RANK", "MV2_COMM_WORLD_SIZE", "MPI_LOCALRANKID")
+POLL_SECONDS = 0.0005  # how often a waiting collective lets Python handle a signal
 
 
-def launched_by_mpi(environ=None) -> bool:
-    """True when an MPI launcher (mpiexec, mpirun, srun with PMI) started this process."""
-    environ = os.environ if environ is None else environ
-    return any(name in environ for name in LAUNCHER_VARIABLES)
+def wait(request):
+    """Wait for a non-blocking MPI request while letting Python run its signal handlers
+    (MPI's blocking calls do not return on a signal): Ctrl-C reaches a rank waiting for
+    the others."""
+    while not request.Test():
+        time.sleep(POLL_SECONDS)
+
+
+def barrier(comm) -> None:
+    """comm.Barrier() that Ctrl-C can interrupt (``wait``)."""
+    wait(comm.Ibarrier())
 
 
 def world_comm():
     """mpi4py's COMM_WORLD (imports mpi4py, which initializes MPI)."""
     try:
-        from mpi4py import MPI
+        with fatal_while_mpi_starts():  # MPI_Init waits for every rank: launcher.py
+            from mpi4py import MPI
     except ImportError as exc:
         raise XpnnError(f"an MPI launcher started xpnn but mpi4py cannot be imported ({exc}); "
                         f"install it with: pip install 'xpnn[mpi]'") from None
@@ -53,10 +60,13 @@ def world_comm():
 
 def launched_comm():
     """COMM_WORLD when an MPI launcher started more than one rank, else None (and then
-    mpi4py is not imported when no launcher variable is set)."""
+    mpi4py is not imported when no launcher variable is set). Start-up's Ctrl-C handler
+    (``launcher.py``) gives way to KeyboardInterrupt once MPI has started on this rank."""
     if not launched_by_mpi():
+        release_interrupts()
         return None
     comm = world_comm()
+    release_interrupts()
     return comm if comm.Get_size() > 1 else None
 
 
@@ -99,15 +109,25 @@ class LocalReducer:
         return contextlib.nullcontext()
 
 
+class GroupInterrupted(KeyboardInterrupt):
+    """Ctrl-C seen by every rank at the same training step (``Reducer.sum_grads``)."""
+
+    agreed = True
+
+
 class Reducer:
     """Sums over the ranks of an mpi4py communicator, through host buffers.
 
     ``sum_grads`` packs every gradient into one flat buffer, sums it across the ranks with
     ONE Allreduce, and unpacks views of the result. NumPy buffers are passed as they are;
     other namespaces (torch CPU, JAX, array-api-strict, CuPy without NCCL) go through a host
-    copy. ``seconds``, ``nbytes`` and ``calls`` count the gradient Allreduces (the benchmark
+    copy. The buffer carries one more element, this rank's Ctrl-C flag: its sum, on the
+    host already, tells every rank at the same step that one of them was interrupted.
+    ``seconds``, ``nbytes`` and ``calls`` count the gradient Allreduces (the benchmark
     reads them).
     """
+
+    flag_in_gradients = True  # the Ctrl-C flag rides in the gradient buffer
 
     def __init__(self, comm, backend):
         self.comm, self.backend = comm, backend
@@ -116,10 +136,16 @@ class Reducer:
         self.seconds, self.nbytes, self.calls = 0.0, 0, 0
 
     def sum_grads(self, grads: dict, xp) -> dict:
-        """The sum over ranks of each rank's ``grads`` (same names, shapes and dtype)."""
+        """The sum over ranks of each rank's ``grads`` (same names, shapes and dtype).
+        Raises GroupInterrupted on every rank when any rank's Ctrl-C flag was set."""
         names = list(grads)
-        flat = xp.concat([xp.reshape(grads[name], (-1,)) for name in names])
-        flat = self.allreduce_sum(flat)
+        pieces = [xp.reshape(grads[name], (-1,)) for name in names]
+        if self.flag_in_gradients:
+            pieces.append(xp.full((1,), float(self.stop_requested), dtype=pieces[0].dtype,
+                                  device=self.backend.device))
+        flat, host = self.allreduce_sum(xp.concat(pieces))
+        if self.flag_in_gradients and host[-1] > 0:
+            raise GroupInterrupted()
         summed, offset = {}, 0
         for name in names:
             shape = grads[name].shape
@@ -129,7 +155,8 @@ class Reducer:
         return summed
 
     def allreduce_sum(self, flat):
-        """Sum a flat 1-d array over the ranks; returns the summed array (same device)."""
+        """Sum a flat 1-d array over the ranks: (the summed array on its device, the same
+        on the host)."""
         from mpi4py import MPI
 
         host = np.ascontiguousarray(as_host_array(flat))
@@ -139,7 +166,7 @@ class Reducer:
         self.seconds += time.perf_counter() - started
         self.nbytes += host.nbytes
         self.calls += 1
-        return flat if shared else self.backend.asarray(host)
+        return (flat if shared else self.backend.asarray(host)), host
 
     def host_sum(self, values) -> list[float]:
         """Host floats summed over the ranks (one small Allreduce)."""
@@ -150,16 +177,16 @@ class Reducer:
         from mpi4py import MPI
 
         buffer = np.asarray([value], dtype=np.int64)
-        self.comm.Allreduce(MPI.IN_PLACE, buffer, op=MPI.MIN)
+        wait(self.comm.Iallreduce(MPI.IN_PLACE, buffer, op=MPI.MIN))
         return int(buffer[0])
 
     @contextlib.contextmanager
     def deferred_interrupt(self):
         """While training: Ctrl-C (SIGINT, which mpiexec forwards to every rank) only sets
-        ``stop_requested``; the ranks agree on it at the end of the epoch and stop together.
-        A KeyboardInterrupt raised inside one rank's Allreduce would leave the others
-        waiting in theirs. Only the main thread can set signal handlers; elsewhere nothing
-        changes."""
+        ``stop_requested``; the next gradient sum (or the epoch's host sum) tells every
+        rank, and they stop together. A KeyboardInterrupt raised inside one rank's Allreduce
+        would leave the others waiting in theirs. Only the main thread can set signal
+        handlers; elsewhere nothing changes."""
         if threading.current_thread() is not threading.main_thread():
             yield
             return
@@ -176,8 +203,11 @@ class Reducer:
 
 class NcclReducer(Reducer):
     """CuPy arrays summed on the GPUs with NCCL (``kernels/nccl.py``): no copy to the host
-    per step. Host sums still go through MPI. NOT RUN YET: the machines that built it had
-    no GPU."""
+    per step. Host sums still go through MPI. The Ctrl-C flag is not in the gradient
+    buffer (reading it would sync the GPU every step): the ranks agree on it at the
+    epoch's end. NOT RUN YET: the machines that built it had no GPU."""
+
+    flag_in_gradients = False
 
     def __init__(self, comm, backend):
         super().__init__(comm, backend)
@@ -192,7 +222,7 @@ class NcclReducer(Reducer):
         self.seconds += time.perf_counter() - started
         self.nbytes += flat.nbytes
         self.calls += 1
-        return flat
+        return flat, None
 
 
 def host_reducer(comm, backend):
@@ -229,7 +259,7 @@ def host_sum(comm, values) -> list:
 
     pieces = [np.atleast_1d(np.asarray(value, dtype=np.float64)) for value in values]
     buffer = np.concatenate(pieces) if pieces else np.zeros(0)
-    comm.Allreduce(MPI.IN_PLACE, buffer, op=MPI.SUM)
+    wait(comm.Iallreduce(MPI.IN_PLACE, buffer, op=MPI.SUM))
     summed, start = [], 0
     for value, piece in zip(values, pieces):
         part = buffer[start:start + piece.size]

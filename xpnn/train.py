@@ -109,12 +109,12 @@ class FitRun:
                 state.history.append(record)
                 state.epoch = epoch
                 state.samples_seen += len(self.batches.data)
-            except KeyboardInterrupt:
+            except KeyboardInterrupt as interrupt:  # here, or agreed at a gradient sum
                 if state.epoch < epoch:  # mid-epoch: back to the last completed epoch
                     del state.history[state.epoch:]
                     state.params, state.opt_state = epoch_start
                     self.rng.bit_generator.state = rng_state
-                raise TrainingInterrupted(state) from None
+                raise TrainingInterrupted(state, getattr(interrupt, "agreed", False)) from None
             outcome = self.after_epoch(record)
             try:
                 if self.on_epoch is not None:

@@ -5,7 +5,7 @@ import importlib
 
 from ..backend import gpu_descriptions, resolve_device
 from ..errors import XpnnDeviceError
-from ..gradcheck import gradcheck_report
+from ..gradient_check import gradcheck_report
 
 
 def run_gradcheck(args) -> int:

@@ -17,9 +17,17 @@ from dataclasses import dataclass
 
 from sklearn.exceptions import ConvergenceWarning
 
+# everything a run needs, imported with the module, so at start-up (launcher.py: Ctrl-C
+# ends the process there) and not where a KeyboardInterrupt would cut an import short
 from ..backend import as_host_array, resolve_device
+from ..checkpoint import load_model, save_model
+from ..data.sources import load_source
+from ..data.split import holdout_split
+from ..distributed import barrier, launched_comm, local_device
 from ..errors import XpnnDataError, XpnnError
-from ..train import TrainingInterrupted
+from ..estimator import CHANGEABLE_ON_RESUME, MLPClassifier, same_param
+from ..preprocess import fit_preprocessing
+from ..train_state import TrainingInterrupted
 from .common import (check_known_labels, check_output_path, check_test_labels, print_json,
                      say)
 from .progress import Progress
@@ -109,8 +117,6 @@ def check_flags(args):
 def check_resume_flags(args, model, info):
     """On --resume, a flag may repeat the saved value; a different value is an error unless
     the estimator allows that change (CHANGEABLE_ON_RESUME)."""
-    from ..estimator import CHANGEABLE_ON_RESUME, same_param
-
     given = getattr(args, "given", set())
     wanted = model_params(args, recipe_for(args.dataset if args.data is None else None))
     saved = model.get_params()
@@ -137,9 +143,8 @@ def check_resume_flags(args, model, info):
 
 
 def run(args) -> int:
-    from ..distributed import launched_comm
-
-    comm = launched_comm()  # None (and mpi4py not imported) without an MPI launcher
+    comm = launched_comm()  # None (and mpi4py not imported) without an MPI launcher; lets
+    # Ctrl-C go (held since start-up) once MPI has started
     if comm is None:
         return _train(args, None)
     return _train_on_ranks(args, comm)
@@ -147,9 +152,10 @@ def run(args) -> int:
 
 def _train_on_ranks(args, comm) -> int:
     """``_train`` on one rank of an MPI job. Failures the ranks agreed on (divergence, an
-    agreed Ctrl-C) end every rank with the same status, rank 0 printing; any other failure
-    is one line from the failing rank, then MPI_Abort: the others may be waiting in a
-    collective and would otherwise hang."""
+    agreed Ctrl-C) end every rank with the same status, rank 0 printing; another Ctrl-C
+    goes to ``cli.main`` (``distributed.end_interrupted``); any other failure is one line
+    from the failing rank, then MPI_Abort: the others may be waiting in a collective and
+    would otherwise hang."""
     rank, size = comm.Get_rank(), comm.Get_size()
     try:
         return _train(args, comm)
@@ -158,6 +164,8 @@ def _train_on_ranks(args, comm) -> int:
             if rank == 0:
                 raise
             return 130 if isinstance(exc, KeyboardInterrupt) else 3
+        if isinstance(exc, KeyboardInterrupt):  # one line for the job: cli.main ends it
+            raise
         from ..cli import report_error
 
         status = report_error(f"{args.command} (rank {rank} of {size})", exc)
@@ -187,7 +195,7 @@ class _Run:
 
 
 def _train(args, comm) -> int:
-    """Train (or resume) on one process, evaluate, then save and report from rank 0."""
+    """Train (or resume) on one process, save (rank 0), evaluate, report (rank 0)."""
     run = _start(args, comm)
     model, preprocessing = _load_resumed(run) if args.resume else (None, None)
     if args.data is None and args.dataset is None:
@@ -204,14 +212,12 @@ def _train(args, comm) -> int:
     _announce(run, model, train_set, test_set)
     _fit(run, model, X_train, train_set.y, preprocessing, info)
 
+    if run.save_path is not None:  # first: Ctrl-C during the evaluation loses no training
+        save_model(run.save_path, model, preprocessing=preprocessing, info=info)
     X_test = run.backend.asarray(preprocessing.apply(test_set.X, model.dtype))
     test_loss, test_accuracy = model.evaluate(X_test, test_set.y)  # sharded over the ranks
     if not run.lead:
         return 0
-    if run.save_path is not None:
-        from ..checkpoint import save_model
-
-        save_model(run.save_path, model, preprocessing=preprocessing, info=info)
     _report(run, model, train_set, test_set, X_test, (test_loss, test_accuracy))
     return 0
 
@@ -222,8 +228,6 @@ def _start(args, comm) -> _Run:
     lead = comm is None or comm.Get_rank() == 0
     if not lead:
         args.quiet, args.json = True, False
-    from ..distributed import local_device
-
     device = local_device(comm, args.device)  # with a launcher, cuda: this rank's GPU
     backend = resolve_device(device)  # a missing GPU fails before any data is read
     save_path = check_output_path(args.save, "--save")
@@ -242,8 +246,6 @@ def _start(args, comm) -> _Run:
 def _load_resumed(run):
     """(model, preprocessing) from --resume; its data source, seed and test split become the
     run's unless the flags name a source."""
-    from ..checkpoint import load_model
-
     args = run.args
     model, preprocessing, info = load_model(args.resume, device=run.device)
     model.comm = run.comm
@@ -261,18 +263,15 @@ def _load_resumed(run):
 
 def _load_splits(run, model):
     """(train, test) Datasets, rank 0 loading first; checked against a resumed ``model``."""
-    from ..data.sources import load_source
-    from ..data.split import holdout_split
-
     args, comm = run.args, run.comm
     if comm is not None and not run.lead:
-        comm.Barrier()  # rank 0 loads first: a download (or a bad file) happens once
+        barrier(comm)  # rank 0 loads first: a download (or a bad file) happens once
     splits = load_source(args.data, args.dataset, label_column=args.label_column,
                          need_labels=True, offline=args.offline, progress=not args.quiet,
                          n_features=model.n_features_in_ if model else None,
                          n_classes=None if model else args.classes)
     if comm is not None and run.lead:
-        comm.Barrier()
+        barrier(comm)
     train_set, test_set = splits.train, splits.test
     if test_set is None:
         train_set, test_set = holdout_split(train_set, args.test_split, args.seed)
@@ -289,9 +288,6 @@ def _load_splits(run, model):
 
 def _new_model(run, train_set):
     """(model, preprocessing) for a fresh run: scaling fitted on the training split."""
-    from ..estimator import MLPClassifier
-    from ..preprocess import fit_preprocessing
-
     args = run.args
     preprocessing = fit_preprocessing(train_set, args.standardize)
     model = MLPClassifier(**model_params(args, recipe_for(
@@ -327,8 +323,6 @@ def _announce(run, model, train_set, test_set):
 
 def _fit(run, model, X_train, y_train, preprocessing, info):
     """Fit (or resume) with progress; on an agreed Ctrl-C, save a resumable checkpoint first."""
-    from ..checkpoint import save_model  # imported now, not while handling the Ctrl-C
-
     args = run.args
     progress = Progress(model.max_iter, quiet=args.quiet or args.json, metrics_log=run.log_path,
                         append_log=bool(args.resume),

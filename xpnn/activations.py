@@ -1,10 +1,14 @@
 """Hidden-layer activations: one table, each entry its forward, its derivative, its init gain.
 
-As in scikit-learn's ``neural_network/_base.py``, each derivative takes the activation's
-OUTPUT a = f(z) (what the forward pass keeps), so backward never needs z. The gain scales
-the initial weights: std = gain / sqrt(fan_in) (torch.nn.init.calculate_gain's values).
-A new activation is one entry here; the MLP, the estimators, the CLI and checkpoints read
-the names from this table.
+As in scikit-learn's ``neural_network/_base.py``, a derivative takes the activation's
+OUTPUT a = f(z) where a decides f'(z): the forward pass keeps a anyway (the next layer's
+input), so backward needs nothing more. Where a does not decide it (an activation that is
+not monotonic: two z give one a), the entry says ``takes=PRE_ACTIVATION`` and the forward
+pass keeps z too: one more (batch, width) array per hidden layer, paid by those entries alone.
+
+The gain scales the initial weights: std = gain / sqrt(fan_in) (torch.nn.init.calculate_gain's
+values). A new activation is one entry here; the MLP, the estimators, the CLI and checkpoints
+read the names from this table.
 """
 from __future__ import annotations
 
@@ -14,12 +18,16 @@ from typing import Callable
 
 from . import ops
 
+# what an entry's backward reads, beside the gradient: the output a or the pre-activation z
+OUTPUT, PRE_ACTIVATION = "output", "pre_activation"
+
 
 @dataclass(frozen=True)
 class Activation:
     forward: Callable  # (z, xp) -> a
-    grad_from_output: Callable  # (grad_a, a, xp) -> grad_z
+    backward: Callable  # (grad_a, a or z as ``takes`` says, xp) -> grad_z
     init_gain: float
+    takes: str = OUTPUT  # OUTPUT or PRE_ACTIVATION
 
 
 ACTIVATIONS = {

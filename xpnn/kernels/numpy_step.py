@@ -24,8 +24,10 @@ import numpy as np
 
 from . import fused
 from .. import ops
+from ..activations import ACTIVATIONS as REFERENCE_ACTIVATIONS
+from ..activations import OUTPUT
 from ..backend import is_sparse
-from ..mlp import MLPSpec, l2_term, n_layers, weight_grad
+from ..mlp import ForwardTrace, MLPSpec, l2_term, n_layers, weight_grad
 
 # -- the kernel's variants: tables keyed like activations.ACTIVATIONS, heads.HEADS and the
 # optimizers' ``kind``; a name with no entry runs the reference step (``build``) --------
@@ -62,7 +64,9 @@ def _logistic_grad(delta, activation, scratch):  # a (1 - a)
 
 @dataclass(frozen=True)
 class InPlaceActivation:
-    """An activation's forward and its ``ops.*_backward``, in place, the same operations."""
+    """An activation's forward and its ``ops.*_backward``, in place, the same operations.
+    The derivative reads the output (the buffer forward overwrote), so only activations
+    whose reference backward takes the output have entries (``build``)."""
 
     forward: Callable  # (z) -> None: z becomes f(z)
     grad_from_output: Callable  # (delta, a, scratch) -> None: delta becomes delta * f'(z)
@@ -169,8 +173,10 @@ FUSED_UPDATES = {"adam": _fused_adam, "sgd": _fused_momentum}
 
 
 def build(spec: MLPSpec, optimizer, xp):
-    """The kernel for ``spec`` and ``optimizer``, or None when a table lacks an entry."""
-    if spec.activation not in ACTIVATIONS or spec.head not in LOSSES:
+    """The kernel for ``spec`` and ``optimizer``, or None when a table lacks an entry (or
+    the activation's derivative takes its pre-activation, which forward overwrites here)."""
+    if (spec.activation not in ACTIVATIONS or spec.head not in LOSSES
+            or REFERENCE_ACTIVATIONS[spec.activation].takes != OUTPUT):
         return None
     return NumpyStep(spec, optimizer, xp)
 
@@ -229,7 +235,7 @@ class NumpyStep:
             outputs = self._buffer("outputs", (rows, weight.shape[1]), dtype)
             np.matmul(hidden, weight, out=outputs)
         outputs += params[f"b{last}"]
-        return outputs, activations
+        return outputs, ForwardTrace(activations, activations[1:])  # derivatives: from a
 
     def loss_with_grad(self, outputs, targets, weights):
         """The head's loss and d loss / d outputs into one buffer, weighted as ops'."""
@@ -245,12 +251,12 @@ class NumpyStep:
             np.multiply(grad, (weights / total)[:, None], out=grad)
         return loss, grad
 
-    def backward(self, params, activations, grad_outputs):
+    def backward(self, params, trace, grad_outputs):
         """mlp.backward into per-parameter gradient buffers."""
         grads = {}
         delta = grad_outputs
         for layer in range(n_layers(params), 0, -1):
-            below = activations[layer - 1]
+            below = trace.layer_inputs[layer - 1]
             weight = params[f"w{layer}"]
             if is_sparse(below):  # the first layer's sparse batch
                 grad_w = self._sparse_weight_grad(below, delta, weight)
@@ -264,7 +270,8 @@ class NumpyStep:
             if layer > 1:
                 below_delta = self._buffer(f"delta{layer - 1}", below.shape, below.dtype)
                 np.matmul(delta, weight.T, out=below_delta)
-                self.activation.grad_from_output(below_delta, below, self._scratch)
+                self.activation.grad_from_output(
+                    below_delta, trace.derivative_inputs[layer - 2], self._scratch)
                 delta = below_delta
         return grads
 

@@ -44,8 +44,26 @@ def _logistic(z):  # ops.logistic: 0.5 * (1 + tanh(0.5 z))
     z *= 0.5
 
 
+def _leaky_relu(z):  # ops.leaky_relu: where(z > 0, z, 0.01 z)
+    np.multiply(z, ops.LEAKY_RELU_SLOPE, out=z, where=np.logical_not(z > 0.0))
+
+
+def _elu(z):  # ops.elu: where(z > 0, z, expm1(min(z, 0)))
+    np.expm1(z, out=z, where=np.logical_not(z > 0.0))
+
+
 def _relu_grad(delta, activation, scratch):
     np.multiply(delta, activation > 0.0, out=delta)
+
+
+def _leaky_relu_grad(delta, activation, scratch):  # where(a > 0, delta, 0.01 delta)
+    np.multiply(delta, ops.LEAKY_RELU_SLOPE, out=delta, where=np.logical_not(activation > 0.0))
+
+
+def _elu_grad(delta, activation, scratch):  # where(a > 0, delta, delta (a + 1))
+    factor = scratch(activation)
+    np.add(activation, 1.0, out=factor)
+    np.multiply(delta, factor, out=delta, where=np.logical_not(activation > 0.0))
 
 
 def _tanh_grad(delta, activation, scratch):  # 1 - a^2
@@ -77,7 +95,9 @@ ACTIVATIONS = {
     "tanh": InPlaceActivation(lambda z: np.tanh(z, out=z), _tanh_grad),
     "logistic": InPlaceActivation(_logistic, _logistic_grad),
     "identity": InPlaceActivation(lambda z: None, lambda delta, a, scratch: None),
-}
+    "leaky_relu": InPlaceActivation(_leaky_relu, _leaky_relu_grad),
+    "elu": InPlaceActivation(_elu, _elu_grad),
+}  # softplus, silu, gelu: the reference (a buffer of z or a temporary per layer; not yet)
 
 
 def _cross_entropy(outputs, targets, grad):

@@ -77,6 +77,10 @@ METADATA_EDITS = {
     "feature names of the wrong count": (lambda m: m.update(feature_names=["a"]),
                                          "feature_names"),
     "unknown activation": (lambda m: m["architecture"].update(activation="swish"), "swish"),
+    "unknown class_weight": (lambda m: m["hyperparameters"].update(class_weight="even"),
+                             "'class_weight' parameter"),
+    "class_weight pairs garbled": (
+        lambda m: m["hyperparameters"].update(class_weight={"pairs": 3}), "hyperparameters"),
     "unknown kind": (lambda m: m.update(kind="SVC"), "kind"),
     "epoch negative": (lambda m: m["state"].update(epoch=-1), "state.epoch"),
     "lr_factor zero": (lambda m: m["state"].update(lr_factor=0), "lr_factor"),

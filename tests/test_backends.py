@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from xpnn import mlp
+from xpnn.activations import ACTIVATIONS
 from xpnn.backend import as_host_array, numpy_backend
 from xpnn.optim import make_optimizer, state_arrays
 from assertions import assert_curve_close, assert_params_close, assert_params_equal
@@ -71,7 +72,7 @@ def test_training_steps_agree_with_numpy(other, dtype, optimizer_name, digits_da
 
 
 @pytest.mark.parametrize("other", backend_params(("array_api_strict", "torch", "jax", "cupy")))
-@pytest.mark.parametrize("activation", ["relu", "tanh", "logistic", "identity"])
+@pytest.mark.parametrize("activation", list(ACTIVATIONS))
 @pytest.mark.parametrize("head", list(TARGETS))
 def test_every_activation_and_head_agree_with_numpy(other, activation, head, digits_data):
     """float64, Nesterov SGD, L2 term, row weights: the same steps on every backend."""

@@ -41,6 +41,7 @@ def test_divergence_exits_non_zero_with_the_explanation():
     (["--lr", "-1"], "positive number"),
     (["--optimizer", "rmsprop"], "invalid choice"),
     (["--device", "tpu"], "expected cpu, cuda or cuda:N"),
+    (["--class-weight", "even"], "invalid choice"),
 ])
 def test_bad_flags_exit_2_with_one_line(flags, message):
     result = xpnn("train", *flags)
@@ -108,6 +109,22 @@ def test_resume_accepts_repeated_values_and_refuses_changed_ones(tmp_path):
     result = xpnn("train", "--resume", model, "--epochs", "4", "--seed", "1", "--save", model)
     _one_line_error(result, "--seed", "cannot change on --resume")
     assert model.read_bytes() == before
+
+
+def test_class_weight_balanced_is_saved_and_fixed_on_resume(tmp_path):
+    from xpnn.checkpoint import load_model
+
+    balanced, plain = tmp_path / "balanced.safetensors", tmp_path / "plain.safetensors"
+    for path, flags in ((balanced, ["--class-weight", "balanced"]), (plain, [])):
+        result = xpnn("train", "--epochs", "1", "--hidden", "8", *flags, "--save", path)
+        assert result.returncode == 0, result.stderr
+    assert load_model(balanced)[0].class_weight == "balanced"
+    assert load_model(plain)[0].class_weight is None
+    again = xpnn_json("train", "--resume", balanced, "--epochs", "2", "--class-weight",
+                      "balanced")
+    assert again["epochs"] == 2
+    _one_line_error(xpnn("train", "--resume", plain, "--epochs", "2", "--class-weight",
+                         "balanced"), "--class-weight cannot change on --resume")
 
 
 def test_resuming_a_library_checkpoint_without_its_data_record_is_refused(tmp_path):

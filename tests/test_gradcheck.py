@@ -2,6 +2,7 @@
 import pytest
 
 import xpnn
+from xpnn.activations import ACTIVATIONS
 
 GRAD_TOL = 1e-6
 
@@ -14,7 +15,7 @@ def test_mlp_gradients_match_finite_differences(backend, hidden):
     assert max(errors.values()) < GRAD_TOL, errors
 
 
-@pytest.mark.parametrize("activation", ["relu", "tanh", "logistic", "identity"])
+@pytest.mark.parametrize("activation", list(ACTIVATIONS))
 @pytest.mark.parametrize("head", ["softmax", "logistic", "identity", "exp"],
                          ids=["log-loss", "binary-log-loss", "squared-error", "poisson"])
 def test_every_activation_and_loss_with_l2_and_weights(backend, activation, head):
@@ -32,8 +33,8 @@ def test_gradcheck_detects_a_wrong_gradient(monkeypatch):
 
     original = mlp.backward
 
-    def broken(params, activations, grad_logits, xp, spec):
-        grads = original(params, activations, grad_logits, xp, spec)
+    def broken(params, trace, grad_logits, xp, spec):
+        grads = original(params, trace, grad_logits, xp, spec)
         grads["b1"] = grads["b1"] * 1.01
         return grads
 

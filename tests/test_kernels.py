@@ -28,6 +28,9 @@ CASES = {
     "relu plain sgd, invscaling": dict(solver="sgd", momentum=0.0, learning_rate="invscaling",
                                        learning_rate_init=0.1, dtype="float32"),
     "relu adam, no L2": dict(alpha=0.0, dtype="float32"),
+    "leaky_relu sgd float64": dict(activation="leaky_relu", solver="sgd", momentum=0.0,
+                                   learning_rate_init=0.05, dtype="float64"),
+    "elu adam float32": dict(activation="elu", solver="adam", dtype="float32"),
 }
 # estimator kind -> (estimator, targets from the digits): every output head
 KINDS = {
@@ -113,6 +116,27 @@ def test_other_namespaces_and_names_without_a_kernel_entry_use_the_reference(mon
     assert isinstance(kernels.select(make_backend("array_api_strict"), spec, adam),
                       ReferenceStep)
     monkeypatch.delitem(kernels.numpy_step.ACTIVATIONS, "relu")
+    assert isinstance(kernels.select(numpy_backend(), spec, adam), ReferenceStep)
+
+
+@pytest.mark.parametrize("activation", ["softplus", "silu", "gelu"])
+def test_activations_without_a_kernel_entry_train_on_the_reference(activation, digits_data):
+    """softplus, silu and gelu have no in-place entry: the NumPy step is the reference's."""
+    spec, adam = MLPSpec(activation, "softmax"), xpnn.MLPClassifier()._optimizer()
+    assert isinstance(kernels.select(numpy_backend(), spec, adam), ReferenceStep)
+    X, y = digits_data[0][:600], digits_data[1][:600]
+    model = xpnn.MLPClassifier(hidden_layer_sizes=(20,), activation=activation, max_iter=6,
+                               batch_size=50, learning_rate_init=0.01, random_state=0)
+    assert model.fit(X, y).score(X, y) > 0.8
+
+
+def test_an_in_place_entry_for_an_activation_that_takes_z_is_declined(monkeypatch):
+    """The kernel's forward overwrites z with a: an entry whose reference backward takes
+    the pre-activation (silu, gelu) cannot run there, even if the kernel's table had one."""
+    from xpnn.kernels import numpy_step
+
+    monkeypatch.setitem(numpy_step.ACTIVATIONS, "silu", numpy_step.ACTIVATIONS["relu"])
+    spec, adam = MLPSpec("silu", "softmax"), xpnn.MLPClassifier()._optimizer()
     assert isinstance(kernels.select(numpy_backend(), spec, adam), ReferenceStep)
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import xpnn
+from xpnn.activations import ACTIVATIONS
 from xpnn.checkpoint import load_model, save_model
 from xpnn.checkpoint_io import load_checkpoint, save_checkpoint
 from xpnn.errors import XpnnCheckpointError
@@ -76,6 +77,10 @@ METADATA_EDITS = {
     "feature names of the wrong count": (lambda m: m.update(feature_names=["a"]),
                                          "feature_names"),
     "unknown activation": (lambda m: m["architecture"].update(activation="swish"), "swish"),
+    "unknown class_weight": (lambda m: m["hyperparameters"].update(class_weight="even"),
+                             "'class_weight' parameter"),
+    "class_weight pairs garbled": (
+        lambda m: m["hyperparameters"].update(class_weight={"pairs": 3}), "hyperparameters"),
     "unknown kind": (lambda m: m.update(kind="SVC"), "kind"),
     "epoch negative": (lambda m: m["state"].update(epoch=-1), "state.epoch"),
     "lr_factor zero": (lambda m: m["state"].update(lr_factor=0), "lr_factor"),
@@ -199,3 +204,24 @@ def test_every_optimizer_round_trips_with_exactly_its_declared_slots(tmp_path, s
             np.testing.assert_array_equal(loaded.state_.opt_state[slot][name],
                                           as_host_array(value))
     assert loaded.out_activation_ == model.out_activation_ == "softmax"
+
+
+@pytest.mark.parametrize("activation", list(ACTIVATIONS))
+def test_every_activation_fits_saves_loads_predicts_and_resumes(tmp_path, activation):
+    """The name from the table is the file's architecture.activation: the loaded model
+    predicts as the saved one, and resuming it from 2 to 4 epochs equals 4 epochs."""
+    from assertions import assert_array_equal, assert_params_equal
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(60, 5)), rng.integers(0, 3, size=60)
+    options = dict(hidden_layer_sizes=(6, 4), activation=activation, batch_size=16,
+                   random_state=0)
+    model = xpnn.MLPClassifier(max_iter=2, **options).fit(X, y)
+    save_model(tmp_path / "m.safetensors", model)
+    loaded, _, _ = load_model(tmp_path / "m.safetensors")
+    assert loaded.activation == activation
+    assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+    loaded.set_params(max_iter=4)
+    loaded.resume_fit(X, y)
+    uninterrupted = xpnn.MLPClassifier(max_iter=4, **options).fit(X, y)
+    assert_params_equal(loaded.params_, uninterrupted.params_)

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from xpnn import ops
+from xpnn.activations import ACTIVATIONS, OUTPUT, PRE_ACTIVATION
 from xpnn.backend import as_host_array
 from xpnn.gradient_check import numeric_gradient, relative_error
 
@@ -93,3 +94,101 @@ def test_one_hot_and_correct_count(backend):
     np.testing.assert_array_equal(onehot, np.eye(4, dtype=np.float32)[[2, 0, 1]])
     logits = backend.asarray(np.array([[0, 0, 1.0], [1.0, 0, 0], [1.0, 0, 0]]), "float32")
     assert int(as_host_array(ops.correct_count(logits, labels, xp))) == 2
+
+
+# -- the activations' table: every entry against finite differences, torch and its gain ----
+
+def _activation_inputs(backend, rng, dtype="float64"):
+    """(4, 6) pre-activations over [-6, 6], none within 0.05 of a kink at 0."""
+    z_host = rng.uniform(-6.0, 6.0, size=(4, 6))
+    z_host[np.abs(z_host) < 0.05] = 0.5
+    return backend.asarray(z_host, dtype=dtype)
+
+
+@pytest.mark.parametrize("name", list(ACTIVATIONS))
+def test_every_activation_gradient_matches_finite_differences(backend, name):
+    """backward, given what its entry takes (the output a, or the pre-activation z), against
+    central differences of L = sum(weights * f(z))."""
+    xp, rng = backend.xp, np.random.default_rng(5)
+    entry = ACTIVATIONS[name]
+    z = _activation_inputs(backend, rng)
+    weights = backend.asarray(rng.normal(size=(4, 6)), dtype="float64")
+    kept = {OUTPUT: entry.forward(z, xp), PRE_ACTIVATION: z}[entry.takes]
+    analytic = entry.backward(weights, kept, xp)
+    numeric = numeric_gradient(lambda v: xp.sum(weights * entry.forward(v, xp)), z, xp)
+    assert relative_error(as_host_array(analytic), numeric) < GRAD_TOL
+
+
+# xpnn's name -> torch's function (values and autograd)
+TORCH_ACTIVATIONS = {
+    "leaky_relu": lambda t, F: F.leaky_relu(t, negative_slope=0.01),
+    "elu": lambda t, F: F.elu(t, alpha=1.0),
+    "gelu": lambda t, F: F.gelu(t, approximate="tanh"),
+    "silu": lambda t, F: F.silu(t),
+    # threshold 40, not torch's 20 past which it returns z itself (off by log1p(exp(-z)),
+    # up to 2e-9): the exact value over the tested range
+    "softplus": lambda t, F: F.softplus(t, threshold=40.0),
+}
+
+
+@pytest.mark.parametrize("name", list(TORCH_ACTIVATIONS))
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_new_activations_match_torch_values_and_gradients(name, dtype):
+    """Values and d sum(w f(z)) / dz against torch.nn.functional (autograd), z over
+    [-30, 30]."""
+    torch = pytest.importorskip("torch", reason="torch is not installed")
+    from xpnn.backend import numpy_backend
+
+    xp, rng = np, np.random.default_rng(6)
+    entry = ACTIVATIONS[name]
+    z_host = np.concatenate([rng.uniform(-30, 30, 200), rng.normal(0, 1, 200),
+                             [0.0, 1e-8, -1e-8]]).astype(dtype)
+    weights_host = rng.normal(size=z_host.shape).astype(dtype)
+    z_torch = torch.tensor(z_host, requires_grad=True)
+    expected = TORCH_ACTIVATIONS[name](z_torch, torch.nn.functional)
+    (expected * torch.tensor(weights_host)).sum().backward()
+    z = numpy_backend().asarray(z_host, dtype=dtype)
+    values = entry.forward(z, xp)
+    grads = entry.backward(weights_host, {OUTPUT: values, PRE_ACTIVATION: z}[entry.takes], xp)
+    rtol = {"float64": 1e-12, "float32": 2e-6}[dtype]
+    atol = {"float64": 1e-14, "float32": 1e-6}[dtype]
+    assert values.dtype == grads.dtype == np.dtype(dtype)
+    np.testing.assert_allclose(values, expected.detach().numpy(), rtol=rtol, atol=atol)
+    np.testing.assert_allclose(grads, z_torch.grad.numpy(), rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("name", list(ACTIVATIONS))
+@pytest.mark.parametrize("magnitude", [1e4, -1e4])
+def test_every_activation_stays_finite_and_float32_at_extremes(backend, name, magnitude):
+    xp = backend.xp
+    entry = ACTIVATIONS[name]
+    z = backend.asarray(np.array([[magnitude, 0.5, -0.5]], np.float32), dtype="float32")
+    a = entry.forward(z, xp)
+    grad = entry.backward(xp.ones_like(z), {OUTPUT: a, PRE_ACTIVATION: z}[entry.takes], xp)
+    for value in (a, grad):
+        assert value.dtype == xp.float32
+        assert np.all(np.isfinite(as_host_array(value)))
+
+
+def test_init_gains_are_torchs_or_hes_rule():
+    """torch.nn.init.calculate_gain's values where it has one; for the others (elu, gelu,
+    silu, softplus) 1 / sqrt(E[f(z)^2]) over z ~ N(0, 1), the rule behind its relu and
+    leaky_relu gains, recomputed here by quadrature."""
+    import math
+
+    from scipy import integrate
+
+    torch_gains = {"relu": math.sqrt(2.0), "tanh": 5.0 / 3.0, "logistic": 1.0,
+                   "identity": 1.0, "leaky_relu": math.sqrt(2.0 / (1.0 + 0.01 ** 2))}
+    for name, gain in torch_gains.items():
+        assert ACTIVATIONS[name].init_gain == pytest.approx(gain, rel=1e-15), name
+    for name in ("leaky_relu", "elu", "gelu", "silu", "softplus"):
+        forward = ACTIVATIONS[name].forward
+
+        def density(z, forward=forward):
+            a = float(forward(np.array([z]), np)[0])
+            return a * a * math.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
+
+        second_moment = integrate.quad(density, -np.inf, np.inf, epsabs=1e-14)[0]
+        assert ACTIVATIONS[name].init_gain == pytest.approx(1.0 / math.sqrt(second_moment),
+                                                            rel=1e-9), name

@@ -234,9 +234,9 @@ def test_no_float64_anywhere_in_a_float32_step(backend, digits_data):
     params = mlp.init_params(mlp.layer_sizes(64, (16, 8), 10), np.random.default_rng(0),
                              "float32", backend)
     inputs, labels = backend.asarray(X[:32], "float32"), backend.asarray(y[:32])
-    logits, activations = mlp.forward(params, inputs, xp)
+    logits, trace = mlp.forward(params, inputs, xp)
     loss, grads, _ = mlp.loss_and_grads(params, inputs, labels, xp)
-    arrays = [logits, loss, *activations, *grads.values()]
+    arrays = [logits, loss, *trace.layer_inputs, *trace.derivative_inputs, *grads.values()]
     for name in ("adam", "adamw", "sgd"):
         optimizer = make_optimizer(name, 1e-3, weight_decay=1e-2)
         state = optimizer.init_state(params, xp)

@@ -149,6 +149,9 @@ def _add_train(commands):
                        help="L2 penalty on the weights, scikit-learn's alpha")
     model.add_argument("--weight-decay", type=_nonnegative_float, default=0.0,
                        help="AdamW's decoupled weight decay (--optimizer adamw)")
+    model.add_argument("--class-weight", choices=("balanced",), default=None,
+                       help="weigh each class's rows by n / (n_classes * its count), "
+                            "scikit-learn's class_weight='balanced' (default: all 1)")
     model.add_argument("--seed", type=int, default=0, help="seed for split, init, batch order")
     model.add_argument("--classes", type=_positive_int,
                        help="number of classes: labels must lie in 0..K-1 (default: what the "

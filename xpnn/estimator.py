@@ -27,7 +27,7 @@ from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
-from . import distributed, inputs, lbfgs, mlp
+from . import class_weights, distributed, inputs, lbfgs, mlp
 from .activations import ACTIVATIONS
 from .backend import (DTYPES, Backend, as_host_array, backend_of, numpy_backend,
                       resolve_device)
@@ -212,7 +212,8 @@ class BaseMLP(BaseEstimator):
              classes=None):
         caller, X = inputs.check_X(self, X, reset=plan.initialize)
         y_host = self._check_y(y, X.shape[0], plan, classes)
-        weights = inputs.check_sample_weight(sample_weight, X.shape[0])
+        weights = self._row_weights(y_host, inputs.check_sample_weight(sample_weight,
+                                                                        X.shape[0]), plan)
         if self.comm is not None and self.solver == "lbfgs":
             raise ValueError("comm= (data-parallel training) needs a stochastic solver "
                              f"({', '.join(OPTIMIZERS)}), not solver='lbfgs'")
@@ -277,6 +278,11 @@ class BaseMLP(BaseEstimator):
         opt_state = {"step": 0} if self.solver == "lbfgs" else self._optimizer().init_state(
             params, backend.xp)
         self.state_ = TrainState(params, opt_state)
+
+    def _row_weights(self, y_host, sample_weight, plan: FitPlan):
+        """The rows' training weights: sample_weight (the classifier multiplies its
+        class_weight in)."""
+        return sample_weight
 
     def _hidden(self) -> tuple:
         sizes = self.hidden_layer_sizes
@@ -460,7 +466,10 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     label for multi-label y (an indicator matrix), as scikit-learn's.
 
     Parameters as scikit-learn's ``MLPClassifier`` (see the README's table for the
-    differences), plus ``weight_decay`` (AdamW's decoupled decay, solver="adamw"),
+    differences), plus ``class_weight`` (None, a dict {class: weight} or "balanced", as
+    scikit-learn's linear classifiers; multi-label y: "balanced" or one dict per label
+    column, multiplied into the rows' sample weights), ``weight_decay`` (AdamW's decoupled
+    decay, solver="adamw"),
     ``dtype`` (None: float32 for float32 inputs, else float64; or "float32", "float64"),
     ``device`` (None: where the inputs live; "cpu", "cuda", "cuda:N") and ``check_every``
     (steps between divergence checks; 0: once per epoch, no extra host reads), ``comm`` (an
@@ -468,6 +477,30 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     0 over ``max_iter`` epochs, every stochastic solver); "invscaling" and "adaptive" apply
     to solver="sgd", as scikit-learn's.
     """
+
+    _parameter_constraints: dict = {**BaseMLP._parameter_constraints,
+                                    "class_weight": [None, dict, list,
+                                                     StrOptions({class_weights.BALANCED})]}
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
+                 alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 class_weight=None, weight_decay=0.0, dtype=None, device=None, check_every=0,
+                 comm=None):
+        super().__init__(
+            hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
+            learning_rate=learning_rate, learning_rate_init=learning_rate_init,
+            power_t=power_t, max_iter=max_iter, shuffle=shuffle, random_state=random_state,
+            tol=tol, verbose=verbose, warm_start=warm_start, momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
+            validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
+            epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
+            weight_decay=weight_decay, dtype=dtype, device=device, check_every=check_every,
+            comm=comm)
+        self.class_weight = class_weight
 
     @available_if(lambda est: est._has_partial_fit())
     def partial_fit(self, X, y, sample_weight=None, classes=None):
@@ -500,6 +533,20 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                 self._check_classes_again(labels, plan)
             columns = self.out_activation_ == "logistic"
         return inputs.encode_labels(labels, self.classes_, columns)
+
+    def _row_weights(self, y_host, sample_weight, plan: FitPlan):
+        """sample_weight times each row's class_weight (``class_weights.py``): its class's,
+        or for multi-label y the product over its labels' 0/1 values."""
+        if self.class_weight is None:
+            return sample_weight
+        if plan.partial and self.class_weight == class_weights.BALANCED:
+            raise ValueError(class_weights.PARTIAL_FIT_BALANCED)
+        if y_host.ndim == 2 and y_host.shape[1] > 1:  # an indicator matrix (multi-label)
+            return class_weights.for_indicator(self.class_weight, y_host, sample_weight)
+        # class indices, or one logistic output's 0/1 column (two classes, or one)
+        class_idx = y_host if y_host.ndim == 1 else y_host[:, 0].astype(np.int64)
+        return class_weights.for_classes(self.class_weight, class_idx, self.classes_,
+                                         sample_weight)
 
     def _check_classes_again(self, labels, plan):
         """scikit-learn's errors: warm_start needs fit's classes; partial_fit known ones."""

@@ -2,7 +2,7 @@
 
 Parameters are a dict of named arrays ``{"w1", "b1", "w2", "b2", ...}``; ``w_l`` has
 shape (fan_in, fan_out) so a batch of rows maps as ``a @ w + b``. Forward returns
-what backward needs (the activations); backward returns one gradient per parameter.
+what backward needs (a ``ForwardTrace``); backward returns one gradient per parameter.
 The hidden activation and the output head come from their tables (``activations.py``,
 ``heads.py``) through an ``MLPSpec``; nothing here is specific to one of them.
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .activations import ACTIVATIONS
+from .activations import ACTIVATIONS, PRE_ACTIVATION
 from .backend import Backend, is_sparse
 from .heads import HEADS
 
@@ -71,21 +71,37 @@ def init_params(sizes, rng, dtype: str, backend: Backend, activation: str = "rel
         return params
 
 
+@dataclass(frozen=True)
+class ForwardTrace:
+    """What a forward pass keeps for backward, by layer.
+
+    ``layer_inputs`` [a0 = inputs, a1, ..., a_{L-1}]: what each layer multiplied, for its
+    weight gradient. ``derivative_inputs`` [for layer 1, ..., L-1]: what each hidden
+    activation's backward reads, a_l itself (the same array: no copy) or, for an entry that
+    takes the pre-activation, z_l.
+    """
+
+    layer_inputs: list
+    derivative_inputs: list
+
+
 def forward(params, inputs, xp, spec: MLPSpec = MLPSpec()):
-    """Raw outputs (batch, k) (the logits, for a classifier) and the activations
-    [a0 = inputs, a1, ..., a_{L-1}] backward needs."""
-    activate = ACTIVATIONS[spec.activation].forward
-    activations = [inputs]
+    """Raw outputs (batch, k) (the logits, for a classifier) and the ForwardTrace backward
+    needs."""
+    activation = ACTIVATIONS[spec.activation]
+    keeps_pre_activation = activation.takes == PRE_ACTIVATION
+    layer_inputs, derivative_inputs = [inputs], []
     last = n_layers(params)
     hidden = inputs
     for layer in range(1, last):
         pre_activation = hidden @ params[f"w{layer}"]  # sparse inputs: sparse x dense
         pre_activation += params[f"b{layer}"]  # in place on our own fresh product
-        hidden = activate(pre_activation, xp)
-        activations.append(hidden)  # (batch, width of layer)
+        hidden = activation.forward(pre_activation, xp)
+        layer_inputs.append(hidden)  # (batch, width of layer)
+        derivative_inputs.append(pre_activation if keeps_pre_activation else hidden)
     outputs = hidden @ params[f"w{last}"]  # (no hidden layer: sparse inputs too)
     outputs += params[f"b{last}"]
-    return outputs, activations
+    return outputs, ForwardTrace(layer_inputs, derivative_inputs)
 
 
 def weight_grad(below, delta, xp):
@@ -97,30 +113,31 @@ def weight_grad(below, delta, xp):
 
 
 def predict_outputs(params, inputs, xp, spec: MLPSpec = MLPSpec()):
-    """Forward pass without keeping activations (inference): raw outputs (batch, k)."""
+    """Forward pass for inference: raw outputs (batch, k)."""
     return forward(params, inputs, xp, spec)[0]
 
 
-def backward(params, activations, grad_outputs, xp, spec: MLPSpec = MLPSpec()) -> dict:
+def backward(params, trace: ForwardTrace, grad_outputs, xp, spec: MLPSpec = MLPSpec()) -> dict:
     """Gradients of the loss for every parameter, given d loss / d outputs.
 
     Layer l computes z_l = a_{l-1} @ w_l + b_l and a_l = f(z_l). With delta_l = dL/dz_l:
       dL/dw_l = a_{l-1}^T @ delta_l            (each weight w_ij touches z_j via a_i)
       dL/db_l = sum over the batch of delta_l  (b_l is added to every row)
       dL/da_{l-1} = delta_l @ w_l^T, and delta_{l-1} = that * f'(z_{l-1}), where f' comes
-      from the activation's output a_{l-1} (ReLU: its 0/1 gate; tanh: 1 - a^2).
+      from what the trace kept for it: the output a_{l-1} (ReLU: its 0/1 gate; tanh:
+      1 - a^2), or z_{l-1} for an activation that takes the pre-activation (SiLU, GELU).
     The input gradient of the first layer is never needed, so it is not computed.
     """
-    grad_from_output = ACTIVATIONS[spec.activation].grad_from_output
+    activation_backward = ACTIVATIONS[spec.activation].backward
     grads = {}
     delta = grad_outputs  # (batch, k)
     for layer in range(n_layers(params), 0, -1):
-        below = activations[layer - 1]  # (batch, fan_in)
+        below = trace.layer_inputs[layer - 1]  # (batch, fan_in)
         grads[f"w{layer}"] = weight_grad(below, delta, xp)
         grads[f"b{layer}"] = xp.sum(delta, axis=0)
         if layer > 1:
-            delta = grad_from_output(delta @ xp.matrix_transpose(params[f"w{layer}"]), below,
-                                     xp)
+            grad_below = delta @ xp.matrix_transpose(params[f"w{layer}"])  # dL/da_{layer-1}
+            delta = activation_backward(grad_below, trace.derivative_inputs[layer - 2], xp)
     return {name: grads[name] for name in parameter_names(n_layers(params))}
 
 
@@ -152,9 +169,9 @@ def loss_denominator(inputs, weights, xp):
 def loss_and_grads(params, inputs, targets, xp, spec: MLPSpec = MLPSpec(), weights=None):
     """The head's (weighted) mean loss plus the L2 term, its gradients per parameter, and
     the batch's raw outputs."""
-    outputs, activations = forward(params, inputs, xp, spec)
+    outputs, trace = forward(params, inputs, xp, spec)
     loss, grad_outputs = HEADS[spec.head].loss_with_grad(outputs, targets, xp, weights)
-    grads = backward(params, activations, grad_outputs, xp, spec)
+    grads = backward(params, trace, grad_outputs, xp, spec)
     loss = add_l2(loss, grads, params, spec.alpha, loss_denominator(inputs, weights, xp), xp)
     return loss, grads, outputs
 

@@ -55,9 +55,13 @@ def _is_number(value):
 
 
 def _jsonable(value):
-    """JSON for hyperparameters and counters: tuples as lists, infinities as strings."""
-    if isinstance(value, tuple):
-        return list(value)
+    """JSON for hyperparameters and counters: tuples as lists, infinities as strings, a dict
+    as {"pairs": [[key, value], ...]} (JSON keys are text only; class_weight's keys are
+    class labels: numbers, bools or names, kept as they are)."""
+    if isinstance(value, dict):
+        return {"pairs": [[_jsonable(key), _jsonable(item)] for key, item in value.items()]}
+    if isinstance(value, (tuple, list)):
+        return [_jsonable(item) for item in value]
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and math.isinf(value):
@@ -66,7 +70,12 @@ def _jsonable(value):
 
 
 def _from_json(value):
-    return float(value) if value in ("inf", "-inf") else value
+    """What ``_jsonable`` wrote, back: dicts from their pairs, infinities from strings."""
+    if isinstance(value, dict) and set(value) == {"pairs"}:
+        return {key: _from_json(item) for key, item in value["pairs"]}
+    if isinstance(value, list):
+        return [_from_json(item) for item in value]
+    return float(value) if isinstance(value, str) and value in ("inf", "-inf") else value
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ sits beside the function it differentiates.
 """
 from __future__ import annotations
 
+import math
+
 from .backend import device_of
 
 
@@ -48,6 +50,76 @@ def identity(z, xp):
 
 def identity_backward(grad_out, activation, xp):
     return grad_out
+
+
+LEAKY_RELU_SLOPE = 0.01  # scikit-learn's name, torch's default negative_slope
+
+
+def leaky_relu(z, xp):
+    """z where z > 0, else 0.01 z (torch.nn.functional.leaky_relu's default slope)."""
+    return xp.where(z > 0.0, z, z * LEAKY_RELU_SLOPE)
+
+
+def leaky_relu_backward(grad_out, activation, xp):
+    """1 where z > 0, else 0.01; leaky_relu(z) > 0 exactly where z > 0 (the slope is
+    positive), so the output decides."""
+    return xp.where(activation > 0.0, grad_out, grad_out * LEAKY_RELU_SLOPE)
+
+
+def elu(z, xp):
+    """z where z > 0, else exp(z) - 1 (alpha 1), as expm1 of min(z, 0): accurate near 0
+    and never exp of a large z, even in the branch ``where`` discards."""
+    return xp.where(z > 0.0, z, xp.expm1(xp.minimum(z, xp.zeros_like(z))))
+
+
+def elu_backward(grad_out, activation, xp):
+    """1 where z > 0, else exp(z) = a + 1, from the output a = exp(z) - 1 (which is > 0
+    exactly where z > 0)."""
+    return xp.where(activation > 0.0, grad_out, grad_out * (activation + 1.0))
+
+
+def softplus(z, xp):
+    """log(1 + exp(z)), stable for any magnitude: max(z, 0) + log1p(exp(-|z|))."""
+    return xp.maximum(z, xp.zeros_like(z)) + xp.log1p(xp.exp(-xp.abs(z)))
+
+
+def softplus_backward(grad_out, activation, xp):
+    """d softplus(z) / dz = sigmoid(z) = 1 - exp(-a), from the output a = log(1 + exp(z))
+    (exp(-a) = 1 / (1 + exp(z))); as -expm1(-a), exact where a is tiny (z very negative)."""
+    return grad_out * -xp.expm1(-activation)
+
+
+def silu(z, xp):
+    """z sigmoid(z) (SiLU, "swish"), sigmoid through ops.logistic (no overflow)."""
+    return z * logistic(z, xp)
+
+
+def silu_backward(grad_out, pre_activation, xp):
+    """d [z s(z)] / dz = s + z s (1 - s) = s (1 + z (1 - s)), s = sigmoid(z). SiLU is not
+    monotonic (two z give one a below 0), so this takes the pre-activation z."""
+    gate = logistic(pre_activation, xp)
+    return grad_out * (gate * (1.0 + pre_activation * (1.0 - gate)))
+
+
+GELU_SCALE = math.sqrt(2.0 / math.pi)  # sqrt(2/pi), torch's kBeta
+GELU_CUBIC = 0.044715  # torch's kKappa
+
+
+def gelu(z, xp):
+    """GELU's tanh form, torch's gelu(approximate="tanh"): 0.5 z (1 + tanh(u)) with
+    u = sqrt(2/pi) (z + 0.044715 z^3) (the array API has no erf for the exact form)."""
+    inner = GELU_SCALE * (z + GELU_CUBIC * (z * z * z))
+    return 0.5 * z * (1.0 + xp.tanh(inner))
+
+
+def gelu_backward(grad_out, pre_activation, xp):
+    """d/dz of 0.5 z (1 + t), t = tanh(u(z)): 0.5 (1 + t) + 0.5 z (1 - t^2) u'(z), with
+    u'(z) = sqrt(2/pi) (1 + 3 * 0.044715 z^2). Not monotonic either: takes z."""
+    z = pre_activation
+    square = z * z
+    t = xp.tanh(GELU_SCALE * (z + GELU_CUBIC * (square * z)))
+    slope = GELU_SCALE * (1.0 + (3.0 * GELU_CUBIC) * square)
+    return grad_out * (0.5 * (1.0 + t) + (0.5 * z) * ((1.0 - t * t) * slope))
 
 
 def log_softmax(logits, xp):
@@ -126,11 +198,6 @@ def squared_error_with_grad(outputs, targets, xp, weights=None):
     per_row = xp.sum(residual * residual, axis=1) / (2.0 * outputs.shape[1])
     loss = _row_mean(per_row, weights, xp)
     return loss, _row_scale(residual / float(outputs.shape[1]), weights, xp)
-
-
-def softplus(z, xp):
-    """log(1 + exp(z)), stable for any magnitude: max(z, 0) + log1p(exp(-|z|))."""
-    return xp.maximum(z, xp.zeros_like(z)) + xp.log1p(xp.exp(-xp.abs(z)))
 
 
 def binary_cross_entropy(logits, targets, xp, weights=None):

@@ -235,9 +235,9 @@ class FitRun:
         xp, spec, reducer = self.xp, self.config.spec, self.reducer
         stages = self.reference if check else self.stages
         share, denominator = portion
-        outputs, activations = stages.forward(params, inputs)
+        outputs, trace = stages.forward(params, inputs)
         if check:
-            check("outputs", activations[1:] + [outputs])
+            check("outputs", trace.layer_inputs[1:] + [outputs])
         if share:  # the global mean is sum_r share_r * (member r's mean); backward is linear
             loss, grad_outputs = stages.loss_with_grad(outputs, targets, weights)
             if share != 1.0:
@@ -247,7 +247,7 @@ class FitRun:
             grad_outputs = xp.zeros_like(outputs)
         if check:
             check("loss", [loss])
-        grads = reducer.sum_grads(stages.backward(params, activations, grad_outputs), xp)
+        grads = reducer.sum_grads(stages.backward(params, trace, grad_outputs), xp)
         # the L2 gradient is added on every member after the sum (the parameters are the
         # same everywhere); its loss counts once, on rank 0
         penalized = stages.add_l2(loss, grads, params, spec.alpha, denominator)

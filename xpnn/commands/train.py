@@ -58,7 +58,7 @@ FLAG_PARAMS = {
     "--momentum": ("momentum",), "--alpha": ("alpha",), "--weight-decay": ("weight_decay",),
     "--dtype": ("dtype",), "--seed": ("random_state",), "--val-split": ("validation_fraction",),
     "--early-stopping": ("early_stopping",), "--patience": ("n_iter_no_change",),
-    "--check-every": ("check_every",),
+    "--check-every": ("check_every",), "--class-weight": ("class_weight",),
 }
 # flags about the data split and scaling, compared with what the checkpoint recorded
 FLAG_INFO = {"--test-split": "test_split", "--standardize": "standardize",
@@ -88,7 +88,7 @@ def model_params(args, recipe) -> dict:
         # exactly --epochs epochs
         "n_iter_no_change": (args.patience if args.early_stopping
                              or args.lr_schedule == "adaptive" else math.inf),
-        "check_every": args.check_every,
+        "check_every": args.check_every, "class_weight": args.class_weight,
     }
     params.update(OPTIMIZER_FLAG[args.optimizer])
     return params

@@ -4,9 +4,9 @@ A step is six stages; ``train.FitRun.step`` runs them in order, with the gradien
 the group (data parallel) between ``backward`` and ``add_l2``:
 
 - ``take(array, batch_idx, slot)``: the rows ``batch_idx`` of ``array`` (a batch gather);
-- ``forward(params, inputs)`` -> (outputs, activations), as ``mlp.forward``;
+- ``forward(params, inputs)`` -> (outputs, trace), as ``mlp.forward`` (a ``ForwardTrace``);
 - ``loss_with_grad(outputs, targets, weights)`` -> (loss, d loss / d outputs), as the head's;
-- ``backward(params, activations, grad_outputs)`` -> grads, as ``mlp.backward``;
+- ``backward(params, trace, grad_outputs)`` -> grads, as ``mlp.backward``;
 - ``add_l2(loss, grads, params, alpha, denominator)`` -> the penalised loss, the L2 gradient
   added to ``grads``, as ``mlp.add_l2``;
 - ``update(params, grads, opt_state, lr_scale)`` -> (params, opt_state), as the optimizer's.
@@ -46,8 +46,8 @@ class ReferenceStep:
     def loss_with_grad(self, outputs, targets, weights):
         return self.head.loss_with_grad(outputs, targets, self.xp, weights)
 
-    def backward(self, params, activations, grad_outputs):
-        return mlp.backward(params, activations, grad_outputs, self.xp, self.spec)
+    def backward(self, params, trace, grad_outputs):
+        return mlp.backward(params, trace, grad_outputs, self.xp, self.spec)
 
     def add_l2(self, loss, grads, params, alpha, denominator):
         return mlp.add_l2(loss, grads, params, alpha, denominator, self.xp)

@@ -24,8 +24,10 @@ import numpy as np
 
 from . import fused
 from .. import ops
+from ..activations import ACTIVATIONS as REFERENCE_ACTIVATIONS
+from ..activations import OUTPUT
 from ..backend import is_sparse
-from ..mlp import MLPSpec, l2_term, n_layers, weight_grad
+from ..mlp import ForwardTrace, MLPSpec, l2_term, n_layers, weight_grad
 
 # -- the kernel's variants: tables keyed like activations.ACTIVATIONS, heads.HEADS and the
 # optimizers' ``kind``; a name with no entry runs the reference step (``build``) --------
@@ -42,8 +44,26 @@ def _logistic(z):  # ops.logistic: 0.5 * (1 + tanh(0.5 z))
     z *= 0.5
 
 
+def _leaky_relu(z):  # ops.leaky_relu: where(z > 0, z, 0.01 z)
+    np.multiply(z, ops.LEAKY_RELU_SLOPE, out=z, where=np.logical_not(z > 0.0))
+
+
+def _elu(z):  # ops.elu: where(z > 0, z, expm1(min(z, 0)))
+    np.expm1(z, out=z, where=np.logical_not(z > 0.0))
+
+
 def _relu_grad(delta, activation, scratch):
     np.multiply(delta, activation > 0.0, out=delta)
+
+
+def _leaky_relu_grad(delta, activation, scratch):  # where(a > 0, delta, 0.01 delta)
+    np.multiply(delta, ops.LEAKY_RELU_SLOPE, out=delta, where=np.logical_not(activation > 0.0))
+
+
+def _elu_grad(delta, activation, scratch):  # where(a > 0, delta, delta (a + 1))
+    factor = scratch(activation)
+    np.add(activation, 1.0, out=factor)
+    np.multiply(delta, factor, out=delta, where=np.logical_not(activation > 0.0))
 
 
 def _tanh_grad(delta, activation, scratch):  # 1 - a^2
@@ -62,7 +82,9 @@ def _logistic_grad(delta, activation, scratch):  # a (1 - a)
 
 @dataclass(frozen=True)
 class InPlaceActivation:
-    """An activation's forward and its ``ops.*_backward``, in place, the same operations."""
+    """An activation's forward and its ``ops.*_backward``, in place, the same operations.
+    The derivative reads the output (the buffer forward overwrote), so only activations
+    whose reference backward takes the output have entries (``build``)."""
 
     forward: Callable  # (z) -> None: z becomes f(z)
     grad_from_output: Callable  # (delta, a, scratch) -> None: delta becomes delta * f'(z)
@@ -73,7 +95,9 @@ ACTIVATIONS = {
     "tanh": InPlaceActivation(lambda z: np.tanh(z, out=z), _tanh_grad),
     "logistic": InPlaceActivation(_logistic, _logistic_grad),
     "identity": InPlaceActivation(lambda z: None, lambda delta, a, scratch: None),
-}
+    "leaky_relu": InPlaceActivation(_leaky_relu, _leaky_relu_grad),
+    "elu": InPlaceActivation(_elu, _elu_grad),
+}  # softplus, silu, gelu: the reference (a buffer of z or a temporary per layer; not yet)
 
 
 def _cross_entropy(outputs, targets, grad):
@@ -169,8 +193,10 @@ FUSED_UPDATES = {"adam": _fused_adam, "sgd": _fused_momentum}
 
 
 def build(spec: MLPSpec, optimizer, xp):
-    """The kernel for ``spec`` and ``optimizer``, or None when a table lacks an entry."""
-    if spec.activation not in ACTIVATIONS or spec.head not in LOSSES:
+    """The kernel for ``spec`` and ``optimizer``, or None when a table lacks an entry (or
+    the activation's derivative takes its pre-activation, which forward overwrites here)."""
+    if (spec.activation not in ACTIVATIONS or spec.head not in LOSSES
+            or REFERENCE_ACTIVATIONS[spec.activation].takes != OUTPUT):
         return None
     return NumpyStep(spec, optimizer, xp)
 
@@ -229,7 +255,7 @@ class NumpyStep:
             outputs = self._buffer("outputs", (rows, weight.shape[1]), dtype)
             np.matmul(hidden, weight, out=outputs)
         outputs += params[f"b{last}"]
-        return outputs, activations
+        return outputs, ForwardTrace(activations, activations[1:])  # derivatives: from a
 
     def loss_with_grad(self, outputs, targets, weights):
         """The head's loss and d loss / d outputs into one buffer, weighted as ops'."""
@@ -245,12 +271,12 @@ class NumpyStep:
             np.multiply(grad, (weights / total)[:, None], out=grad)
         return loss, grad
 
-    def backward(self, params, activations, grad_outputs):
+    def backward(self, params, trace, grad_outputs):
         """mlp.backward into per-parameter gradient buffers."""
         grads = {}
         delta = grad_outputs
         for layer in range(n_layers(params), 0, -1):
-            below = activations[layer - 1]
+            below = trace.layer_inputs[layer - 1]
             weight = params[f"w{layer}"]
             if is_sparse(below):  # the first layer's sparse batch
                 grad_w = self._sparse_weight_grad(below, delta, weight)
@@ -264,7 +290,8 @@ class NumpyStep:
             if layer > 1:
                 below_delta = self._buffer(f"delta{layer - 1}", below.shape, below.dtype)
                 np.matmul(delta, weight.T, out=below_delta)
-                self.activation.grad_from_output(below_delta, below, self._scratch)
+                self.activation.grad_from_output(
+                    below_delta, trace.derivative_inputs[layer - 2], self._scratch)
                 delta = below_delta
         return grads
 

@@ -155,7 +155,7 @@ def test_a_model_trained_on_torch_tensors_exports_to_a_file(digits, tmp_path):
     assert proto.graph.input[0].type.tensor_type.shape.dim[0].dim_param  # symbolic rows
 
 
-@pytest.mark.parametrize("problem", ["binary names", "multi-label", "two outputs"])
+@pytest.mark.parametrize("problem", list(PROBLEMS))
 def test_the_exported_code_is_predicts_own_on_numpy(digits, problem):
     """model_outputs, the code the export traces, gives predict's answers bit for bit when
     it runs on NumPy arrays."""

@@ -36,7 +36,7 @@ def model_outputs(model, X, xp, preprocessing=None) -> dict:
         return {"predictions": model._predictions(outputs, xp)}
     indices = model._class_indices(outputs, xp)
     labels = indices if model._multilabel else xp.take(
-        xp.asarray(np.asarray(as_host_array(model.classes_))), indices, axis=0)
+        xp.asarray(as_host_array(model.classes_)), indices, axis=0)
     return {"label": labels, "probabilities": model._probabilities(outputs, xp)}
 
 

@@ -5,6 +5,11 @@ The converter reuses the graph ``trace`` builds from xpnn's own inference code: 
 nodes are copied into skl2onnx's container under a prefix of their own (onnx.compose renames
 every tensor, inside ndonnx's If subgraphs too), joined to the pipeline by an Identity on
 each side. The shape calculator reads the output types from the same traced graph.
+
+skl2onnx orders the container's nodes by their explicit inputs alone, not what an If
+subgraph reads from outside; ndonnx's If nodes take their condition from the sizes of the
+very tensors their branches read, so they stay after them (onnx's checker, in the tests,
+holds the order).
 """
 from __future__ import annotations
 
@@ -50,7 +55,7 @@ def calculate_output_types(operator) -> None:
     batch = operator.inputs[0].get_first_dimension()
     for variable, output in zip(operator.outputs, _traced(operator).graph.output):
         tensor = output.type.tensor_type
-        dims = [batch, *(dim.dim_value for dim in tensor.shape.dim[1:])]
+        dims = [batch, *(dim.dim_value or None for dim in tensor.shape.dim[1:])]
         variable.type = _guess_type_proto(tensor.elem_type, dims)
 
 

@@ -186,13 +186,16 @@ def test_adaptive_schedule_divides_on_plateaus_and_resume_keeps_patience(tmp_pat
     assert load_checkpoint(stopper)[1]["hyperparameters"]["n_iter_no_change"] == 50
 
 
-HEAVY = ("sklearn", "scipy", "numba", "torch", "jax", "matplotlib", "mpi4py")
+HEAVY = ("sklearn", "scipy", "numba", "torch", "jax", "matplotlib", "mpi4py", "onnx", "ndonnx",
+         "onnxruntime", "skl2onnx")
 
 
-@pytest.mark.parametrize("argv", [["--version"], ["--help"], ["train", "--help"]])
+@pytest.mark.parametrize("argv", [["--version"], ["--help"], ["train", "--help"],
+                                  ["export", "--help"]])
 def test_the_cli_starts_without_importing_what_the_command_does_not_need(argv):
     """`xpnn --version` and the help texts import none of scikit-learn, SciPy, numba, torch,
-    JAX, matplotlib, mpi4py (checked in a fresh interpreter through sys.modules)."""
+    JAX, matplotlib, mpi4py, the ONNX packages (checked in a fresh interpreter through
+    sys.modules)."""
     import subprocess
     import sys
 

@@ -95,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(commands)
     _add_evaluate(commands)
     _add_predict(commands)
+    _add_export(commands)
     _add_gradcheck(commands)
     devices = commands.add_parser("devices", formatter_class=HelpFormat,
                                   help="which backends and devices are usable here, and why not")
@@ -207,6 +208,20 @@ def _add_predict(commands):
     predict.add_argument("--out", required=True, metavar="FILE", help="CSV to write (atomically)")
     predict.add_argument("--proba", action="store_true", help="add a probability column per class")
     predict.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+def _add_export(commands):
+    export = commands.add_parser(
+        "export", formatter_class=HelpFormat, help="write a saved model as ONNX (xpnn[onnx])",
+        description="Write a saved model as one ONNX file, its preprocessing (scaling or "
+                    "standardisation) in the graph: it takes raw rows (N, features) in the "
+                    "model's dtype, as xpnn predict reads them, and outputs label and "
+                    "probabilities (a regressor: predictions). Needs pip install 'xpnn[onnx]'.")
+    export.add_argument("model", metavar="MODEL", help="a model saved by xpnn train --save")
+    export.add_argument("--out", required=True, metavar="FILE",
+                        help="the .onnx file to write (atomically)")
+    export.add_argument("--quiet", action="store_true", help="no progress output")
+    export.set_defaults(run=_lazy("export"))
 
 
 def _add_gradcheck(commands):

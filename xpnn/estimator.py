@@ -588,6 +588,14 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             probs = xp.concat([1.0 - probs, probs], axis=1)
         return probs
 
+    def _class_indices(self, outputs, xp):
+        """Each row's predicted index into classes_ (n,) from raw outputs of ``xp``
+        (multi-label: the 0/1 indicator (n, k)); what predict and the ONNX export map."""
+        decided = HEADS[self.out_activation_].decide(outputs, xp)
+        if decided.ndim == 2 and not self._multilabel:  # one logistic output: class 1 where
+            decided = xp.minimum(decided[:, 0], self.classes_.size - 1)  # it says 1 (one class)
+        return decided
+
     def predict_proba(self, X):
         """Class probabilities (n, k) (multi-label: each label's), in X's namespace and on
         X's device."""
@@ -612,11 +620,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         caller, outputs = self._outputs(X, "predict")
         xp = self.backend_.xp
         with self.backend_.activate():
-            decided = HEADS[self.out_activation_].decide(outputs, xp)
+            decided = self._class_indices(outputs, xp)
             if self._multilabel:
                 return inputs.to_caller(decided, self.backend_, caller)
-            if decided.ndim == 2:  # one logistic output: class 1 where it says 1
-                decided = xp.minimum(decided[:, 0], self.classes_.size - 1)  # (one class)
             if self.classes_.dtype.kind not in "biuf":  # names: mapped on the host
                 return self.classes_[as_host_array(decided)]
             labels = xp.take(self.backend_.asarray(self.classes_), decided, axis=0)
@@ -686,10 +692,13 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         """Predictions (n,) for a single output, else (n, k), in X's namespace and device."""
         caller, outputs = self._outputs(X, "predict")
         with self.backend_.activate():
-            predictions = HEADS[self.out_activation_].predict(outputs, self.backend_.xp)
-        if predictions.shape[1] == 1:
-            predictions = predictions[:, 0]
+            predictions = self._predictions(outputs, self.backend_.xp)
         return inputs.to_caller(predictions, self.backend_, caller)
+
+    def _predictions(self, outputs, xp):
+        """Predictions from raw outputs of ``xp``: (n,) for a single output, else (n, k)."""
+        predictions = HEADS[self.out_activation_].predict(outputs, xp)
+        return predictions[:, 0] if predictions.shape[1] == 1 else predictions
 
     def score(self, X, y, sample_weight=None):
         """R^2 of predict(X) (averaged over outputs), a Python float."""

@@ -30,12 +30,11 @@ class Preprocessing:
         target = np.dtype(dtype)
         with np.errstate(all="ignore"):
             if self._fits(X, target):
+                shift, factor = self.affine(target)
                 out = X.astype(target, copy=True)
-                if self.kind == "scale":
-                    out *= np.asarray(1.0 / self.value_range, dtype=target)
-                else:
-                    out -= self.mean.astype(target)
-                    out *= (1.0 / self.std).astype(target)
+                if shift is not None:
+                    out -= shift
+                out *= factor
                 return out
             wide = X.astype(np.float64)
             if self.kind == "scale":
@@ -44,6 +43,15 @@ class Preprocessing:
                 wide -= self.mean
                 wide /= self.std
             return wide.astype(target)
+
+    def affine(self, dtype):
+        """(shift or None, factor) in ``dtype``: the features are (X - shift) * factor, the
+        arithmetic ``apply`` does in ``dtype`` (and the ONNX export puts in its graph)."""
+        target = np.dtype(dtype)
+        with np.errstate(all="ignore"):
+            if self.kind == "scale":
+                return None, np.asarray(1.0 / self.value_range, dtype=target)
+            return self.mean.astype(target), (1.0 / self.std).astype(target)
 
     def _fits(self, X, target) -> bool:
         """True when X and the scale factors are exact enough in ``target`` to skip float64."""

@@ -206,3 +206,40 @@ def test_the_cli_starts_without_importing_what_the_command_does_not_need(argv):
                             text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[]", result.stdout
+
+
+# -- named recipes (issue 19) ---------------------------------------------------------------
+
+def parsed(*argv):
+    from xpnn.cli import build_parser
+
+    args = build_parser().parse_args(["train", *argv])
+    args.given = {token.split("=", 1)[0] for token in argv if token.startswith("--")}
+    return args
+
+
+def test_a_recipe_fills_the_flags_left_out_and_explicit_flags_win():
+    from xpnn.commands.recipes import RECIPES, with_recipe
+
+    accurate = RECIPES["fashion-mnist"]["accurate"]
+    filled = with_recipe(parsed("--dataset", "fashion-mnist", "--epochs", "3"), "accurate")
+    assert filled.epochs == 3  # given
+    assert filled.hidden == accurate["hidden"] and filled.lr_schedule == "cosine"
+    default = with_recipe(parsed("--hidden", "64"))  # digits, its default recipe
+    assert default.hidden == (64,) and default.epochs == RECIPES["digits"]["default"]["epochs"]
+    other = with_recipe(parsed("--data", "x.csv"))
+    assert other.epochs == RECIPES["other data"]["default"]["epochs"]
+
+
+def test_every_recipe_is_listed_in_help_and_an_unknown_one_is_refused(tmp_path):
+    from xpnn.commands.recipes import RECIPES
+
+    help_text = " ".join(xpnn("train", "--help").stdout.split())
+    for source, recipes in RECIPES.items():
+        for name in recipes:
+            assert f"{source} {name}:" in help_text
+    result = xpnn("train", "--recipe", "accurate", "--save", tmp_path / "m.safetensors")
+    assert result.returncode == 2
+    assert result.stderr.strip() == ("xpnn train: error: --recipe accurate: digits has the "
+                                     "recipes default")
+    assert not list(tmp_path.iterdir())

@@ -9,6 +9,7 @@ import argparse
 import sys
 
 from . import __version__
+from .commands import recipes
 from .errors import DivergenceError, XpnnError
 from .launcher import (end_interrupted, end_start_up_on_interrupt, name_command,
                        release_interrupts)
@@ -120,15 +121,17 @@ def _lazy(module, function="run"):
 def _add_train(commands):
     train = commands.add_parser(
         "train", formatter_class=HelpFormat, help="train a model (default: scikit-learn's digits)",
-        description="Train an MLP. Flags left out take the data source's recipe: digits "
-                    "--hidden 256,128 --epochs 40 --batch-size 32; fashion-mnist --hidden 512,256 "
-                    "--epochs 30 --batch-size 128 --lr-schedule cosine; other data --hidden 256,128 --epochs 10 "
-                    "--batch-size 128; all Adam, --lr 1e-3. Under an MPI launcher "
+        description="Train an MLP. Flags left out take the data source's recipe (--recipe, "
+                    f"default: 'default'): {recipes.describe()}; all Adam unless a flag says "
+                    "otherwise. Under an MPI launcher "
                     "(mpiexec -n N xpnn train ...) it trains data-parallel on the N ranks: "
                     "each global batch split across them, the same model as one process.")
     _add_data_flags(train)
     _add_device_flags(train, dtype=True)
     model = train.add_argument_group("model and optimizer")
+    model.add_argument("--recipe", default=recipes.DEFAULT, choices=recipes.names(),
+                       help="the data source's named settings for the flags left out (see "
+                            "above; explicit flags win)")
     model.add_argument("--hidden", type=_hidden, help="hidden layer widths, e.g. 256,128 (recipe)")
     model.add_argument("--activation", default="relu", choices=_choices("activation"),
                        help="hidden-layer activation")

@@ -31,14 +31,7 @@ from ..train_state import TrainingInterrupted
 from .common import (check_known_labels, check_output_path, check_test_labels, print_json,
                      say)
 from .progress import Progress
-
-# Defaults per data source when a flag is not given: what reaches good accuracy there.
-RECIPES = {
-    "digits": {"hidden": (256, 128), "epochs": 40, "batch_size": 32, "lr": 1e-3},
-    "fashion-mnist": {"hidden": (512, 256), "epochs": 30, "batch_size": 128, "lr": 1e-3,
-                      "lr_schedule": "cosine"},
-    "default": {"hidden": (256, 128), "epochs": 10, "batch_size": 128, "lr": 1e-3},
-}
+from .recipes import with_recipe
 
 # --optimizer NAME -> the estimator's solver, momentum and Nesterov switch
 OPTIMIZER_FLAG = {
@@ -65,20 +58,15 @@ FLAG_INFO = {"--test-split": "test_split", "--standardize": "standardize",
              "--classes": "classes"}
 
 
-def recipe_for(dataset):
-    return RECIPES.get(dataset or "", RECIPES["default"])
-
-
-def model_params(args, recipe) -> dict:
-    """The estimator's parameters from the flags, the recipe filling what was left out."""
+def model_params(args) -> dict:
+    """The estimator's parameters from the flags (filled by a recipe: ``with_recipe``)."""
     params = {
-        "hidden_layer_sizes": tuple(args.hidden or recipe["hidden"]),
+        "hidden_layer_sizes": tuple(args.hidden),
         "activation": args.activation,
-        "max_iter": args.epochs or recipe["epochs"],
-        "batch_size": _batch_size(recipe["batch_size"] if args.batch_size is None
-                                  else args.batch_size),
-        "learning_rate_init": args.lr or recipe["lr"],
-        "learning_rate": args.lr_schedule or recipe.get("lr_schedule", "constant"),
+        "max_iter": args.epochs,
+        "batch_size": _batch_size(args.batch_size),
+        "learning_rate_init": args.lr,
+        "learning_rate": args.lr_schedule or "constant",
         "momentum": args.momentum, "nesterovs_momentum": True,
         "alpha": args.alpha, "weight_decay": args.weight_decay,
         "dtype": args.dtype, "random_state": args.seed,
@@ -101,6 +89,11 @@ def _batch_size(value):
 def check_flags(args):
     """Flag combinations the estimator would refuse, as one line naming the flags."""
     given = getattr(args, "given", set())
+    if "--recipe" in given and args.resume:
+        raise XpnnError("--recipe applies to a new run: --resume continues with the settings "
+                        f"saved in {args.resume}")
+    if not args.resume:
+        with_recipe(args, args.recipe)  # a recipe the data source has
     if "--val-split" in given and not args.early_stopping:
         raise XpnnError("--val-split needs --early-stopping: validation rows are held out to "
                         "decide when to stop (as scikit-learn's validation_fraction)")
@@ -118,7 +111,7 @@ def check_resume_flags(args, model, info):
     """On --resume, a flag may repeat the saved value; a different value is an error unless
     the estimator allows that change (CHANGEABLE_ON_RESUME)."""
     given = getattr(args, "given", set())
-    wanted = model_params(args, recipe_for(args.dataset if args.data is None else None))
+    wanted = model_params(with_recipe(args))  # (only the flags given are compared)
     saved = model.get_params()
     saved["random_state"] = model.seed_
     changed = []
@@ -200,6 +193,8 @@ def _train(args, comm) -> int:
     model, preprocessing = _load_resumed(run) if args.resume else (None, None)
     if args.data is None and args.dataset is None:
         args.dataset = "digits"
+    if model is None:  # a new run: its recipe fills the flags left out
+        run.args = args = with_recipe(args, args.recipe)
     train_set, test_set = _load_splits(run, model)
     if model is None:
         model, preprocessing = _new_model(run, train_set)
@@ -290,8 +285,7 @@ def _new_model(run, train_set):
     """(model, preprocessing) for a fresh run: scaling fitted on the training split."""
     args = run.args
     preprocessing = fit_preprocessing(train_set, args.standardize)
-    model = MLPClassifier(**model_params(args, recipe_for(
-        args.dataset if args.data is None else None)), device=run.device, comm=run.comm)
+    model = MLPClassifier(**model_params(args), device=run.device, comm=run.comm)
     return model, preprocessing
 
 

@@ -203,7 +203,22 @@ def pause_in_saving(marker):  # the temp file written, not yet renamed onto the 
     hang_in(xpnn.fileio, "move_into_place", marker)
 
 
+def pause_after_the_last_epoch(marker):  # its sums agreed, the loop about to end
+    from xpnn.train import FitRun
+
+    after_epoch = FitRun.after_epoch
+
+    def slow_after_epoch(self, record):
+        if record["epoch"] == self.config.max_iter:
+            open(marker, "w").close()
+            time.sleep(0.5)  # the test's SIGINT lands here (it polls every 0.05 s)
+        return after_epoch(self, record)
+
+    FitRun.after_epoch = slow_after_epoch
+
+
 PAUSES = {
+    "after the last epoch": pause_after_the_last_epoch,
     "early": lambda marker: slow_steps_from(marker, lambda run: 2),
     "late": lambda marker: slow_steps_from(marker, lambda run: len(run.batches) - 2),
     "evaluation": pause_in_evaluation,

@@ -309,11 +309,12 @@ def three_epochs_on_two_ranks(tmp_path_factory):
     return load_params(path)[1]
 
 
-def test_ctrl_c_at_start_up_ends_every_rank_with_one_line(tmp_path):
+@pytest.mark.parametrize("delay", [0.1, 0.4])  # before MPI has started, or just after
+def test_ctrl_c_at_start_up_ends_every_rank_with_one_line(tmp_path, delay):
     job = start_mpiexec(2, "-m", "xpnn", *TRAIN, "--epochs", "3", "--save",
                         tmp_path / "model.safetensors", env=clean_env())
-    elapsed, stderr = interrupt_job(job, delay=0.3)  # importing, before MPI has started
-    assert_one_clean_line(job.returncode, stderr, elapsed, "at start-up")
+    elapsed, stderr = interrupt_job(job, delay=delay)  # importing
+    assert_one_clean_line(job.returncode, stderr, elapsed, f"at start-up ({delay} s)")
     assert not list(tmp_path.iterdir())
 
 
@@ -333,6 +334,17 @@ def test_ctrl_c_in_an_epoch_stops_every_rank_at_one_step_and_resumes_exactly(
                      "--save", model_path, "--quiet")
     assert result.returncode == 0, result.stderr
     assert_params_close(load_params(model_path)[1], three_epochs_on_two_ranks, rtol=1e-12)
+
+
+def test_ctrl_c_after_the_last_epochs_sums_is_still_agreed(tmp_path):
+    model_path = tmp_path / "model.safetensors"
+    job = start_mpiexec(2, "mpi_jobs.py", "cli", *TRAIN, "--epochs", "2", "--save",
+                        model_path, env=clean_env(XPNN_TEST_PIDS=str(tmp_path),
+                                                  XPNN_TEST_PAUSE="after the last epoch"))
+    elapsed, stderr = interrupt_job(job, tmp_path / "paused")
+    assert_one_clean_line(job.returncode, stderr, elapsed, "after the last epoch's sums")
+    assert "interrupted; saved a resumable checkpoint after epoch 2" in stderr
+    assert load_params(model_path)[0].n_iter_ == 2
 
 
 @pytest.mark.parametrize("where", ["evaluation", "saving"])

@@ -248,6 +248,18 @@ def test_cli_export_bad_input_is_one_line_and_writes_nothing(kaggle, tmp_path, c
     assert list(tmp_path.iterdir()) == []
 
 
+def test_cli_export_onto_its_own_model_file_is_refused(kaggle, tmp_path, capsys):
+    import shutil
+
+    model = tmp_path / "m.safetensors"
+    shutil.copy(kaggle[0] / "model0.safetensors", model)
+    before = model.read_bytes()
+    assert _cli("export", model, "--out", model) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "is the MODEL file itself" in lines[0]
+    assert model.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == [model.name]
+
+
 def test_cli_export_without_the_extra_names_it(kaggle, tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "ndonnx", None)  # import ndonnx raises ImportError
     assert _cli("export", kaggle[2][()], "--out", tmp_path / "m.onnx") == 2
@@ -292,6 +304,22 @@ def test_a_pipeline_with_a_scaler_exports_whole(digits, skl2onnx, dtype, zipmap)
     assert_params_close({"p": probabilities}, {"p": pipeline.predict_proba(rows)},
                         rtol=RTOL[dtype])
     assert_weights_stored_once(proto, pipeline[-1])
+
+
+def test_a_pipeline_with_bool_classes_and_zipmap_runs(digits, skl2onnx):
+    """ZipMap takes int64 labels: bool classes leave the graph as 0/1, as for
+    scikit-learn's own MLPClassifier."""
+    X, y, held_out = digits
+    model = xpnn.MLPClassifier((8,), max_iter=4, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X.astype(np.float32), y % 2 == 1)
+    label, probabilities = run_onnx(skl2onnx.to_onnx(model, X[:1].astype(np.float32)),
+                                    X=held_out.astype(np.float32)).values()
+    expected = model.predict(held_out.astype(np.float32))
+    assert label.dtype == np.int64 and label.tolist() == expected.astype(np.int64).tolist()
+    assert [row[True] for row in probabilities] == pytest.approx(
+        model.predict_proba(held_out.astype(np.float32))[:, 1].tolist(), rel=1e-5)
 
 
 def test_a_regression_pipeline_exports_whole(digits, skl2onnx):

@@ -11,8 +11,7 @@ import sys
 from . import __version__
 from .commands import recipes
 from .errors import DivergenceError, XpnnError
-from .launcher import (end_interrupted, end_start_up_on_interrupt, name_command,
-                       release_interrupts)
+from .launcher import end_interrupted, name_command, release_interrupts
 
 
 class HelpFormat(argparse.ArgumentDefaultsHelpFormatter):
@@ -106,14 +105,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _lazy(module, function="run"):
     """Import a command's module only when it runs (keeps --help fast), with start-up's
-    Ctrl-C handler (``launcher.py``); then KeyboardInterrupt again, or for a data-parallel
-    command, once its run has started MPI."""
+    Ctrl-C handler still in place (``launcher.py``), then KeyboardInterrupt again."""
     def run(args):
         import importlib
 
+        if args.data_parallel:  # under a launcher, MPI starts before the heavy imports
+            from .distributed import launched_comm
+
+            launched_comm()
         command = getattr(importlib.import_module(f"xpnn.commands.{module}"), function)
-        if not args.data_parallel:
-            release_interrupts()
+        release_interrupts()
         return command(args)
     return run
 
@@ -269,7 +270,6 @@ def _add_device_flags(parser, dtype=False):
 
 
 def main(argv=None) -> int:
-    end_start_up_on_interrupt()  # until the imports are done and MPI started (launcher.py)
     argv = sys.argv[1:] if argv is None else list(argv)
     command = next((token for token in argv if not token.startswith("-")), None)
     name_command(command or "")
@@ -286,7 +286,7 @@ def main(argv=None) -> int:
     except (XpnnError, OSError, DivergenceError) as exc:
         return report_error(command, exc)
     finally:
-        release_interrupts()  # a parse error, --help: Ctrl-C as it was
+        release_interrupts(raise_noted=False)  # a parse error, --help: Ctrl-C as it was
 
 
 def report_error(command: str, exc: BaseException) -> int | None:

@@ -19,7 +19,6 @@ loop runs the same code with or without MPI.
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import threading
 import time
@@ -28,8 +27,7 @@ import numpy as np
 
 from .backend import as_host_array, gpu_count
 from .errors import XpnnError
-from .launcher import (fatal_while_mpi_starts, launched_by_mpi,
-                       release_interrupts)
+from .launcher import launched_by_mpi, mpi_started
 
 POLL_SECONDS = 0.0005  # how often a waiting collective lets Python handle a signal
 
@@ -50,23 +48,20 @@ def barrier(comm) -> None:
 def world_comm():
     """mpi4py's COMM_WORLD (imports mpi4py, which initializes MPI)."""
     try:
-        with fatal_while_mpi_starts():  # MPI_Init waits for every rank: launcher.py
-            from mpi4py import MPI
+        from mpi4py import MPI  # MPI_Init: it returns once every rank has joined
     except ImportError as exc:
         raise XpnnError(f"an MPI launcher started xpnn but mpi4py cannot be imported ({exc}); "
                         f"install it with: pip install 'xpnn[mpi]'") from None
+    mpi_started()  # a Ctrl-C noted at start-up ends the job now (launcher.py)
     return MPI.COMM_WORLD
 
 
 def launched_comm():
     """COMM_WORLD when an MPI launcher started more than one rank, else None (and then
-    mpi4py is not imported when no launcher variable is set). Start-up's Ctrl-C handler
-    (``launcher.py``) gives way to KeyboardInterrupt once MPI has started on this rank."""
+    mpi4py is not imported when no launcher variable is set)."""
     if not launched_by_mpi():
-        release_interrupts()
         return None
     comm = world_comm()
-    release_interrupts()
     return comm if comm.Get_size() > 1 else None
 
 

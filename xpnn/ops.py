@@ -103,12 +103,15 @@ def silu_backward(grad_out, pre_activation, xp):
 
 GELU_SCALE = math.sqrt(2.0 / math.pi)  # sqrt(2/pi), torch's kBeta
 GELU_CUBIC = 0.044715  # torch's kKappa
+# beyond |z| = 10, tanh(u(z)) (u(10) = 43.6) is exactly +-1 in float32 and float64
+GELU_SATURATED = 10.0
 
 
 def gelu(z, xp):
     """GELU's tanh form, torch's gelu(approximate="tanh"): 0.5 z (1 + tanh(u)) with
     u = sqrt(2/pi) (z + 0.044715 z^3) (the array API has no erf for the exact form)."""
-    inner = GELU_SCALE * (z + GELU_CUBIC * (z * z * z))
+    near = xp.clip(z, -GELU_SATURATED, GELU_SATURATED)  # z^3 overflows far out; tanh is 1
+    inner = GELU_SCALE * (near + GELU_CUBIC * (near * near * near))
     return 0.5 * z * (1.0 + xp.tanh(inner))
 
 
@@ -116,8 +119,9 @@ def gelu_backward(grad_out, pre_activation, xp):
     """d/dz of 0.5 z (1 + t), t = tanh(u(z)): 0.5 (1 + t) + 0.5 z (1 - t^2) u'(z), with
     u'(z) = sqrt(2/pi) (1 + 3 * 0.044715 z^2). Not monotonic either: takes z."""
     z = pre_activation
-    square = z * z
-    t = xp.tanh(GELU_SCALE * (z + GELU_CUBIC * (square * z)))
+    near = xp.clip(z, -GELU_SATURATED, GELU_SATURATED)  # else 0 * inf far out
+    square = near * near
+    t = xp.tanh(GELU_SCALE * (near + GELU_CUBIC * (square * near)))
     slope = GELU_SCALE * (1.0 + (3.0 * GELU_CUBIC) * square)
     return grad_out * (0.5 * (1.0 + t) + (0.5 * z) * ((1.0 - t * t) * slope))
 

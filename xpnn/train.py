@@ -128,6 +128,8 @@ class FitRun:
                 break
             if self.stop_agreed:
                 raise TrainingInterrupted(state, agreed=True)
+        if self.reducer.host_sum([float(self.reducer.stop_requested)])[0]:  # after the last
+            raise TrainingInterrupted(state, agreed=True)  # epoch's sum, before we leave
         # with early stopping, state.best_params are the weights to predict with (the
         # estimator publishes them); state.params stay the last epoch's, so that a resumed
         # run continues exactly where this one stopped

@@ -106,8 +106,10 @@ def quiet_numerics():
         yield
 
 
-def check_output_path(path, flag):
-    """Fail before any work when an output's directory does not exist."""
+def check_output_path(path, flag, inputs=()):
+    """Fail before any work when an output's directory does not exist, or when the output
+    is one of the command's ``inputs`` ((flag, path) pairs: the model, the data), which
+    writing it would destroy."""
     if path is None:
         return None
     path = Path(path)
@@ -115,6 +117,10 @@ def check_output_path(path, flag):
         raise XpnnDataError(f"{flag} {path}: directory {path.parent} does not exist")
     if path.is_dir():
         raise XpnnDataError(f"{flag} {path}: is a directory; give a file name")
+    for input_flag, input_path in inputs:
+        if input_path is not None and path.exists() and path.samefile(input_path):
+            raise XpnnDataError(f"{flag} {path}: is the {input_flag} file itself; writing "
+                                f"there would destroy it: give another name")
     return path
 
 

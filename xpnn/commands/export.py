@@ -13,7 +13,7 @@ def run(args) -> int:
     from ..checkpoint import load_model
     from ..onnx import to_onnx
 
-    out_path = check_output_path(args.out, "--out")
+    out_path = check_output_path(args.out, "--out", [("MODEL", args.model)])
     model, preprocessing, _ = load_model(args.model, device="cpu")
     proto = to_onnx(model, out_path, preprocessing=preprocessing)
     outputs = ", ".join(output.name for output in proto.graph.output)

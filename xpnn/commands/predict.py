@@ -23,7 +23,8 @@ from .report import class_names
 def run(args) -> int:
     from ..checkpoint import load_model
 
-    out_path = check_output_path(args.out, "--out")
+    out_path = check_output_path(args.out, "--out",
+                                 [("MODEL", args.model), ("--data", args.data)])
     clf, preprocessing, _ = load_model(args.model, device=args.device)
     if clf.n_outputs_ > 1 and clf.out_activation_ == "logistic":
         raise XpnnDataError(f"{args.model}: a multi-label model; xpnn predict writes one label "

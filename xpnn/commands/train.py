@@ -136,8 +136,7 @@ def check_resume_flags(args, model, info):
 
 
 def run(args) -> int:
-    comm = launched_comm()  # None (and mpi4py not imported) without an MPI launcher; lets
-    # Ctrl-C go (held since start-up) once MPI has started
+    comm = launched_comm()  # None (and mpi4py not imported) without an MPI launcher
     if comm is None:
         return _train(args, None)
     return _train_on_ranks(args, comm)
@@ -225,8 +224,9 @@ def _start(args, comm) -> _Run:
         args.quiet, args.json = True, False
     device = local_device(comm, args.device)  # with a launcher, cuda: this rank's GPU
     backend = resolve_device(device)  # a missing GPU fails before any data is read
-    save_path = check_output_path(args.save, "--save")
-    log_path = check_output_path(args.metrics_log, "--metrics-log")
+    save_path = check_output_path(args.save, "--save", [("--data", args.data)])
+    log_path = check_output_path(args.metrics_log, "--metrics-log",
+                                 [("--data", args.data), ("--resume", args.resume)])
     if not lead:
         save_path = log_path = None
     check_flags(args)

@@ -23,6 +23,7 @@ from .graph import trace
 # (the default) or leaves the probabilities a tensor (options={id(model): {"zipmap": False}});
 # that parser also reads nocl, of which only False (labels as the classes) is supported
 CLASSIFIER_OPTIONS = {"zipmap": [True, False, "columns"], "nocl": [False]}
+INT64 = 7  # onnx.TensorProto.INT64 (a stable enum value of the ONNX format)
 CONVERTERS = {MLPClassifier: ("XpnnMLPClassifier", CLASSIFIER_OPTIONS),
               MLPRegressor: ("XpnnMLPRegressor", None)}
 
@@ -48,6 +49,14 @@ def _traced(operator):
     return operator.xpnn_traced
 
 
+def _joins(operator, output) -> str:
+    """How a traced output joins the pipeline: "Identity", or "Cast" for labels of bool
+    classes (skl2onnx's ZipMap and its scikit-learn converters take int64 labels then)."""
+    classes = getattr(operator.raw_operator, "classes_", None)
+    return ("Cast" if output.name == "label" and classes is not None
+            and np.asarray(classes).dtype == bool else "Identity")
+
+
 def calculate_output_types(operator) -> None:
     """skl2onnx's shape calculator: each output's type and shape, from the traced graph."""
     from skl2onnx.common.data_types import _guess_type_proto
@@ -56,7 +65,8 @@ def calculate_output_types(operator) -> None:
     for variable, output in zip(operator.outputs, _traced(operator).graph.output):
         tensor = output.type.tensor_type
         dims = [batch, *(dim.dim_value or None for dim in tensor.shape.dim[1:])]
-        variable.type = _guess_type_proto(tensor.elem_type, dims)
+        element = INT64 if _joins(operator, output) == "Cast" else tensor.elem_type
+        variable.type = _guess_type_proto(element, dims)
 
 
 def convert(scope, operator, container) -> None:
@@ -71,6 +81,8 @@ def convert(scope, operator, container) -> None:
     container.initializers.extend(graph.initializer)
     container.node_domain_version_pair_sets.update(
         (opset.domain, opset.version) for opset in proto.opset_import)
-    for variable, output in zip(operator.outputs, graph.output):
-        container.add_node("Identity", [output.name], [variable.full_name],
-                           name=scope.get_unique_operator_name(f"{prefix}out"))
+    for variable, output, traced in zip(operator.outputs, graph.output, proto.graph.output):
+        join = _joins(operator, traced)
+        container.add_node(join, [output.name], [variable.full_name],
+                           name=scope.get_unique_operator_name(f"{prefix}out"),
+                           **({"to": INT64} if join == "Cast" else {}))

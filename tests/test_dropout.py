@@ -18,8 +18,8 @@ from xpnn import dropout, mlp
 from xpnn.backend import as_host_array, numpy_backend
 from xpnn.device_random import jax_uniform, key_words, random_source, uniform
 from xpnn.train import FitRun
-from assertions import assert_array_equal, assert_curve_close, assert_params_close
-from assertions import assert_params_equal
+from assertions import (assert_array_equal, assert_curve_close, assert_params_close,
+                        assert_params_equal)
 from clirun import xpnn as xpnn_cli
 from clirun import xpnn_json
 from conftest import backend_params, make_backend

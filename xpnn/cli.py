@@ -149,13 +149,7 @@ def _add_train(commands):
                             "(/5 after --patience epochs without progress) (recipe)")
     model.add_argument("--momentum", type=_unit_interval, default=0.9,
                        help="for momentum/nesterov")
-    model.add_argument("--alpha", type=_nonnegative_float, default=0.0,
-                       help="L2 penalty on the weights, scikit-learn's alpha")
-    model.add_argument("--weight-decay", type=_nonnegative_float, default=0.0,
-                       help="AdamW's decoupled weight decay (--optimizer adamw)")
-    model.add_argument("--dropout", type=_dropout, default=0.0,
-                       help="inverted dropout on the hidden layers' outputs while training: "
-                            "a rate for every hidden layer, or one per layer (0.2,0.1)")
+    _add_regularization(model)
     model.add_argument("--class-weight", choices=("balanced",), default=None,
                        help="weigh each class's rows by n / (n_classes * its count), "
                             "scikit-learn's class_weight='balanced' (default: all 1)")
@@ -183,6 +177,17 @@ def _add_train(commands):
     run.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     run.add_argument("--quiet", action="store_true", help="no progress output")
     train.set_defaults(run=_lazy("train"))
+
+
+def _add_regularization(model):
+    """The flags that hold the weights back: L2, AdamW's decay, dropout."""
+    model.add_argument("--alpha", type=_nonnegative_float, default=0.0,
+                       help="L2 penalty on the weights, scikit-learn's alpha")
+    model.add_argument("--weight-decay", type=_nonnegative_float, default=0.0,
+                       help="AdamW's decoupled weight decay (--optimizer adamw)")
+    model.add_argument("--dropout", type=_dropout, default=0.0,
+                       help="inverted dropout on the hidden layers' outputs while training: "
+                            "a rate for every hidden layer, or one per layer (0.2,0.1)")
 
 
 def _add_model_command(commands, name, help, description):

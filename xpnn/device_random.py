@@ -25,8 +25,9 @@ Backends draw different numbers from the same seed; each one's are reproducible.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 

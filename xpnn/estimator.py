@@ -340,7 +340,7 @@ class BaseMLP(BaseEstimator):
             early_stopping=bool(self.early_stopping) and plan.early_stopping_allowed,
             learning_rate=self._schedule(), learning_rate_init=float(self.learning_rate_init),
             power_t=float(self.power_t), check_every=int(self.check_every), spec=self._spec(),
-            dropout=self._dropout_rates(), seed=int(self.seed_))
+            dropout=self._dropout_rates(), seed=self.seed_)
 
     def _schedule(self) -> str:
         """scikit-learn's schedules (invscaling, adaptive) apply to solver='sgd' only, as in

@@ -16,7 +16,7 @@ from array_api_compat import device as device_of
 import xpnn
 from xpnn import dropout, mlp
 from xpnn.backend import as_host_array, numpy_backend
-from xpnn.device_random import jax_uniform, key_words, random_source, uniform
+from xpnn.device_random import bernoulli, jax_bernoulli, key_words, random_source
 from xpnn.train import FitRun
 from assertions import (assert_array_equal, assert_curve_close, assert_params_close,
                         assert_params_equal)
@@ -43,32 +43,36 @@ def _no_draws(monkeypatch):
     def refuse(*args):
         raise AssertionError("a mask was drawn")
 
-    monkeypatch.setattr(dropout, "uniform", refuse)
+    monkeypatch.setattr(dropout, "bernoulli", refuse)
     monkeypatch.setattr(dropout, "random_source", refuse)
 
 
 # -- the random source ---------------------------------------------------------------------
 
-def test_a_seed_and_position_give_the_same_numbers_on_each_backend(backend):
+def test_a_seed_and_position_give_the_same_bits_on_each_backend(backend):
     first, again = random_source(backend, 7), random_source(backend, 7)
-    numbers = uniform(first, (300, 2, 1), (40, 30))
-    assert numbers.dtype == backend.xp.float32 and device_of(numbers) == backend.device
-    host = as_host_array(numbers)
-    assert host.min() >= 0.0 and host.max() < 1.0
-    np.testing.assert_array_equal(host, as_host_array(uniform(again, (300, 2, 1), (40, 30))))
-    for other in (uniform(first, (300, 2, 2), (40, 30)), uniform(first, (300, 3, 1), (40, 30)),
-                  uniform(first, (350, 2, 1), (40, 30)),
-                  uniform(random_source(backend, 8), (300, 2, 1), (40, 30))):
-        assert not np.any(as_host_array(other) == host)
+    draws = [((40, 30), 0.5), ((40, 20), 0.5)]
+    kept, second = bernoulli(first, (300, 2), draws)
+    assert kept.dtype == backend.xp.bool and device_of(kept) == backend.device
+    assert second.shape == (40, 20)
+    host = as_host_array(kept)
+    np.testing.assert_array_equal(host, as_host_array(bernoulli(again, (300, 2), draws)[0]))
+    for other in (second[:, :20], bernoulli(first, (300, 3), draws)[0],
+                  bernoulli(first, (350, 2), draws)[0],
+                  bernoulli(random_source(backend, 8), (300, 2), draws)[0]):
+        assert 0.35 < np.mean(as_host_array(other) != host[:, :other.shape[1]]) < 0.65
 
 
 def test_the_jax_draw_is_a_pure_function_that_traces_under_jit():
     jax = pytest.importorskip("jax", reason="JAX is not installed")
-    words = key_words(7, (2**40 + 3, 5, 1))  # samples seen past 2**32: two words
-    eager = jax_uniform(words, (6, 4))
-    traced = jax.jit(jax_uniform, static_argnums=1)(jax.numpy.asarray(words, jax.numpy.uint32),
-                                                   (6, 4))
-    np.testing.assert_array_equal(np.asarray(eager), np.asarray(traced))
+    words = key_words(7, (2**40 + 3, 5))  # samples seen past 2**32: two words
+    draws = (((60, 40), 0.7), ((60, 10), 0.5))
+    eager = jax_bernoulli(words, draws)
+    traced = jax.jit(jax_bernoulli, static_argnums=1)(
+        jax.numpy.asarray(words, jax.numpy.uint32), draws)
+    for a, b in zip(eager, traced):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert 0.6 < np.mean(np.asarray(eager[0])) < 0.8
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])

@@ -4,8 +4,8 @@ Inverted dropout: a hidden layer's output a becomes a * m, with m = 1/(1-p) for 
 (probability 1 - p) and 0 for a dropped one, so E[a * m] = a and prediction, which draws no
 masks, needs no rescaling; backward multiplies the gradient by the same m (``mlp.backward``).
 
-A step's masks are a pure function of (seed, samples seen before its epoch, step, layer)
-(``device_random``, drawn on the device): the divergence replay draws the very masks of the
+A step's masks are a pure function of (seed, samples seen before its epoch, step)
+(``device_random``, drawn on the device, one layer after the other): the divergence replay draws the very masks of the
 step it replays; a resumed run (its seed and counters are in the model file) and one rolled
 back after Ctrl-C continue the same sequence; the samples seen (scikit-learn's ``t_``) grow
 across fit, partial_fit, warm starts and resumes, so no two epochs of a model share masks.
@@ -17,14 +17,13 @@ from __future__ import annotations
 
 from .backend import Backend
 from .batches import shard_bounds
-from .device_random import random_source, uniform
+from .device_random import bernoulli, random_source
 
 
-def scaled_mask(numbers, rate: float, dtype, xp):
-    """The inverted-dropout mask from uniform ``numbers`` in [0, 1): 1/(1-rate) where a
-    number is below 1 - rate (kept), else 0 (dropped), in ``dtype``."""
-    keep = 1.0 - rate
-    return xp.astype(numbers < keep, dtype) * (1.0 / keep)
+def scaled_mask(kept, rate: float, dtype, xp):
+    """The inverted-dropout mask of a bool array ``kept`` (each True with probability
+    1 - rate): 1/(1-rate) where a unit is kept, 0 where it is dropped, in ``dtype``."""
+    return xp.astype(kept, dtype) * (1.0 / (1.0 - rate))
 
 
 class Dropout:
@@ -45,13 +44,13 @@ class Dropout:
         if not self.active:
             return None
         lo, hi = shard_bounds(start, stop, self.rank, self.size)
+        draws = [((stop - start, width), 1.0 - rate)
+                 for rate, width in zip(self.rates, self.widths) if rate]
+        drawn = iter(bernoulli(self.source, (samples_seen, step), draws))
         masks = []
-        for layer, (rate, width) in enumerate(zip(self.rates, self.widths), start=1):
-            if not rate:
-                masks.append(None)
-                continue
-            numbers = uniform(self.source, (samples_seen, step, layer), (stop - start, width))
-            if (lo, hi) != (start, stop):  # this member's rows of the global batch's masks
-                numbers = numbers[lo - start:hi - start, ...]
-            masks.append(scaled_mask(numbers, rate, dtype, self.xp))
+        for rate in self.rates:
+            kept = next(drawn) if rate else None
+            if kept is not None and (lo, hi) != (start, stop):  # this member's rows
+                kept = kept[lo - start:hi - start, ...]
+            masks.append(None if kept is None else scaled_mask(kept, rate, dtype, self.xp))
         return masks

@@ -64,8 +64,9 @@ def fixed_masks(rng, n_samples, hidden, rate, backend: Backend):
     if not rate:
         return None
     host = numpy_backend().xp
-    return [backend.asarray(scaled_mask(rng.random((n_samples, width)), rate, host.float64,
-                                        host), dtype="float64") for width in hidden]
+    return [backend.asarray(scaled_mask(rng.random((n_samples, width)) >= rate, rate,
+                                        host.float64, host), dtype="float64")
+            for width in hidden]
 
 
 def _gradcheck_report(hidden, n_features, n_outputs, n_samples, seed, eps, backend, spec,

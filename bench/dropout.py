@@ -104,14 +104,14 @@ def measure(name, rows, epochs, runs) -> dict:
 
 
 def report(records, env) -> str:
-    lines = [f"{env['cpu_model']}, {env['usable_cores']} cores, {env['date']}, load average "
-             f"{env['load_average'][0]:.2f} at the start; BLAS: {env['blas']}.", ""]
-    warning = common.load_warning(env)
-    if warning:
-        lines[-1:-1] = ["", warning]
-    lines += ["| shape | rows | batch | epoch, dropout 0: median / best | dropout 0.2 | "
+    machine = (f"{env['cpu_model']}, {env['usable_cores']} cores, {env['date']}, load "
+               f"average {env['load_average'][0]:.2f} at the start; BLAS: {env['blas']}.")
+    header = ("| shape | rows | batch | epoch, dropout 0: median / best | dropout 0.2 | "
               "cost: median / best | a step's extra work alone: draw + products | "
-              "its share of the best epoch |", "|---|---|---|---|---|---|---|---|"]
+              "its share of the best epoch |")
+    warning = common.load_warning(env)
+    lines = [machine, "", *([warning, ""] if warning else []), header,
+             "|---|---|---|---|---|---|---|---|"]
     for r in records:
         extra = r["step_extra_seconds"]
         lines.append(

@@ -309,3 +309,10 @@ def test_the_dropout_flag_trains_saves_and_is_fixed_on_resume(tmp_path):
     assert again["epochs"] == 2
     result = xpnn_cli("train", "--resume", path, "--epochs", "2", "--dropout", "0.3")
     assert result.returncode == 2 and "--dropout cannot change on --resume" in result.stderr
+
+
+def test_the_gradcheck_command_checks_through_a_fixed_mask():
+    result = xpnn_cli("gradcheck", "--dropout", "0.3")
+    assert result.returncode == 0 and "gradcheck passed" in result.stdout
+    bad = xpnn_cli("gradcheck", "--dropout", "1")
+    assert bad.returncode == 2 and "expected a rate in [0, 1)" in bad.stderr

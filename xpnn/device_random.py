@@ -5,7 +5,8 @@ live.
 Initial weights and batch order come from one host NumPy Generator, the same on every
 backend (``mlp.init_params``, ``batches``); what is drawn every step never crosses the host.
 A step's draws are a pure function of (seed, position, draws), ``position`` being
-non-negative ints (the place in the fit: samples seen before the epoch, then the step) and
+non-negative ints (the place in the fit: a stream tag and the samples seen before the
+epoch, then the step) and
 ``draws`` the (shape, probability) of each array, drawn in order from one generator set for
 that position; nothing carries from one position to the next. So a replayed step draws its
 masks again, a resumed or rolled-back run needs nothing beyond its counters, every rank of

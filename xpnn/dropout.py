@@ -4,11 +4,13 @@ Inverted dropout: a hidden layer's output a becomes a * m, with m = 1/(1-p) for 
 (probability 1 - p) and 0 for a dropped one, so E[a * m] = a and prediction, which draws no
 masks, needs no rescaling; backward multiplies the gradient by the same m (``mlp.backward``).
 
-A step's masks are a pure function of (seed, samples seen before its epoch, step)
-(``device_random``, drawn on the device, one layer after the other): the divergence replay draws the very masks of the
-step it replays; a resumed run (its seed and counters are in the model file) and one rolled
-back after Ctrl-C continue the same sequence; the samples seen (scikit-learn's ``t_``) grow
-across fit, partial_fit, warm starts and resumes, so no two epochs of a model share masks.
+A step's masks are a pure function of (seed, samples seen before its epoch, step), drawn on
+the device one layer after the other (``device_random``, at position (``STREAM``, samples
+seen, step): a stream of the seed's apart from the others drawn from it): the divergence
+replay draws the very masks of the step it replays; a resumed run (its seed and counters are
+in the model file) and one rolled back after Ctrl-C continue the same sequence; the samples
+seen (scikit-learn's ``t_``) grow across fit, partial_fit, warm starts and resumes, so no
+two epochs of a model share masks.
 In a data-parallel group every rank draws the masks of the whole global batch and keeps its
 own rows (``shard_bounds``, as ``Batches.local``), so N ranks train the model one process
 trains. With every rate 0 nothing is drawn.
@@ -18,6 +20,9 @@ from __future__ import annotations
 from .backend import Backend
 from .batches import shard_bounds
 from .device_random import bernoulli, random_source
+
+STREAM = 0x64726F70  # "drop": the first word of every position (the estimator's validation
+                     # split draws from SeedSequence([seed, 1]))
 
 
 def scaled_mask(kept, rate: float, dtype, xp):
@@ -46,7 +51,7 @@ class Dropout:
         lo, hi = shard_bounds(start, stop, self.rank, self.size)
         draws = [((stop - start, width), 1.0 - rate)
                  for rate, width in zip(self.rates, self.widths) if rate]
-        drawn = iter(bernoulli(self.source, (samples_seen, step), draws))
+        drawn = iter(bernoulli(self.source, (STREAM, samples_seen, step), draws))
         masks = []
         for rate in self.rates:
             kept = next(drawn) if rate else None

@@ -235,9 +235,9 @@ class FitRun:
 
         ``portion`` = (share, denominator) of this member's rows (``Batches.local``): the
         returned loss is its part of the global batch's loss; ``masks``: its dropout masks
-        (``FitRun.masks``), or None. ``check(stage, arrays)`` (the
-        divergence replay's) runs after each stage; the replay always runs the reference
-        stages, the training steps the kernel (if any).
+        (``FitRun.masks``), or None. ``check(stage, arrays)`` (the divergence replay's) runs
+        after each stage; the replay always runs the reference stages, the training steps
+        the kernel (if any).
         """
         xp, spec, reducer = self.xp, self.config.spec, self.reducer
         stages = self.reference if check else self.stages

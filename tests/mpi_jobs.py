@@ -23,7 +23,7 @@ import numpy as np
 # (estimator, rows used, keyword arguments): sgd, momentum and adam, both dtypes, batch
 # sizes that 2 or 3 ranks do not divide (64 / 3, 100 / 3, and the last partial batches),
 # fewer rows per batch than ranks (2 rows, 3 ranks: one rank has none), row weights and
-# L2, a validation split (early stopping), and the regressor's head.
+# L2, a validation split (early stopping), the regressor's head, and dropout.
 CASES = {
     "sgd-float64": ("classifier", None, dict(solver="sgd", momentum=0.0, batch_size=64,
                                              learning_rate_init=0.05, dtype="float64")),
@@ -60,6 +60,9 @@ CASES = {
     # scipy CSR rows: each rank gathers its share of a batch on the host, kept sparse
     "sparse-adam-weighted-float64": ("classifier", None, dict(solver="adam", batch_size=64,
                                                               alpha=1e-2, dtype="float64")),
+    # dropout: every rank draws the global batch's masks and keeps its own rows
+    "adam-dropout-float64": ("classifier", None, dict(solver="adam", batch_size=100,
+                                                      dropout=0.3, dtype="float64")),
     # torch tensors in: the gradient goes through a host copy for the Allreduce
     "torch-adam-float64": ("classifier", None, dict(solver="adam", batch_size=64,
                                                     dtype="float64")),

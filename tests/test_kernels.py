@@ -2,8 +2,9 @@
 
 The same seeded fit runs twice, once with the backend's kernel and once with it switched off
 (the array-API reference code), over every activation, both heads, every optimizer, row
-weights, the L2 term, float32 and float64, and a last batch of another size; the kernel's
-optimizer update both ways: numba's one-pass loop (xpnn[fast]) and NumPy in place.
+weights, the L2 term, dropout masks, float32 and float64, and a last batch of another size;
+the kernel's optimizer update both ways: numba's one-pass loop (xpnn[fast]) and NumPy in
+place.
 """
 import numpy as np
 import pytest
@@ -31,6 +32,11 @@ CASES = {
     "leaky_relu sgd float64": dict(activation="leaky_relu", solver="sgd", momentum=0.0,
                                    learning_rate_init=0.05, dtype="float64"),
     "elu adam float32": dict(activation="elu", solver="adam", dtype="float32"),
+    # the masks multiplied into the outputs and the gradients, one layer without
+    "relu adam dropout float32": dict(dropout=0.3, dtype="float32"),
+    "tanh sgd dropout per layer float64": dict(activation="tanh", solver="sgd",
+                                               learning_rate_init=0.05, dropout=(0.2, 0.0),
+                                               dtype="float64"),
 }
 # estimator kind -> (estimator, targets from the digits): every output head
 KINDS = {

@@ -81,6 +81,10 @@ METADATA_EDITS = {
                              "'class_weight' parameter"),
     "class_weight pairs garbled": (
         lambda m: m["hyperparameters"].update(class_weight={"pairs": 3}), "hyperparameters"),
+    "dropout of 1": (lambda m: m["hyperparameters"].update(dropout=1.0),
+                     "'dropout' parameter"),
+    "dropout rates for the wrong count of layers": (
+        lambda m: m["hyperparameters"].update(dropout=[0.2]), "one such rate per hidden"),
     "unknown kind": (lambda m: m.update(kind="SVC"), "kind"),
     "epoch negative": (lambda m: m["state"].update(epoch=-1), "state.epoch"),
     "lr_factor zero": (lambda m: m["state"].update(lr_factor=0), "lr_factor"),
@@ -120,6 +124,21 @@ def test_an_untouched_rewrite_loads_and_predicts_the_same(saved, tmp_path):
     (model, _, info), (reference, _, _) = load_model(path), load_model(saved)
     np.testing.assert_array_equal(model.predict(X), reference.predict(X))
     assert info["dataset"] == "digits" and model.n_iter_ == 2
+
+
+def test_a_file_from_before_dropout_loads_without_it(saved, tmp_path):
+    """hyperparameters without "dropout" (xpnn before it): the default, no dropout."""
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    path = _rewrite(saved, tmp_path / "old.safetensors",
+                    edit_metadata=lambda m: m["hyperparameters"].pop("dropout"))
+    model, reference = load_model(path)[0], load_model(saved)[0]
+    assert model.dropout == 0.0
+    np.testing.assert_array_equal(model.predict(X / 16), reference.predict(X / 16))
+    model.set_params(max_iter=3)
+    model.resume_fit((X / 16).astype(np.float32), y)
+    assert model.n_iter_ == 3
 
 
 def test_a_format_1_file_is_upgraded_and_loads(saved, tmp_path):

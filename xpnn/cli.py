@@ -69,6 +69,18 @@ _fraction = _number(float, 0.0, 1.0, low_inclusive=False,
                     what="a fraction between 0 and 1")
 
 
+def _dropout(text: str):
+    """One rate in [0, 1) for every hidden layer (a float), or one per layer (a tuple)."""
+    try:
+        rates = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        rates = ()
+    if not rates or not all(0.0 <= rate < 1.0 for rate in rates):
+        raise argparse.ArgumentTypeError(f"expected a rate in [0, 1) like 0.2, or one per "
+                                         f"hidden layer like 0.2,0.1; got {text!r}")
+    return rates[0] if len(rates) == 1 else rates
+
+
 def _batch_size(text: str):
     return 0 if text.lower() in ("full", "0") else _positive_int(text)
 
@@ -150,10 +162,7 @@ def _add_train(commands):
                             "(/5 after --patience epochs without progress) (recipe)")
     model.add_argument("--momentum", type=_unit_interval, default=0.9,
                        help="for momentum/nesterov")
-    model.add_argument("--alpha", type=_nonnegative_float, default=0.0,
-                       help="L2 penalty on the weights, scikit-learn's alpha")
-    model.add_argument("--weight-decay", type=_nonnegative_float, default=0.0,
-                       help="AdamW's decoupled weight decay (--optimizer adamw)")
+    _add_regularization(model)
     model.add_argument("--class-weight", choices=("balanced",), default=None,
                        help="weigh each class's rows by n / (n_classes * its count), "
                             "scikit-learn's class_weight='balanced' (default: all 1)")
@@ -181,6 +190,17 @@ def _add_train(commands):
     run.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     run.add_argument("--quiet", action="store_true", help="no progress output")
     train.set_defaults(run=_lazy("train"), data_parallel=True)
+
+
+def _add_regularization(model):
+    """The flags that hold the weights back: L2, AdamW's decay, dropout."""
+    model.add_argument("--alpha", type=_nonnegative_float, default=0.0,
+                       help="L2 penalty on the weights, scikit-learn's alpha")
+    model.add_argument("--weight-decay", type=_nonnegative_float, default=0.0,
+                       help="AdamW's decoupled weight decay (--optimizer adamw)")
+    model.add_argument("--dropout", type=_dropout, default=0.0,
+                       help="inverted dropout on the hidden layers' outputs while training: "
+                            "a rate for every hidden layer, or one per layer (0.2,0.1)")
 
 
 def _add_model_command(commands, name, help, description):
@@ -240,6 +260,8 @@ def _add_gradcheck(commands):
     check.add_argument("--classes", type=_positive_int, default=4)
     check.add_argument("--samples", type=_positive_int, default=8)
     check.add_argument("--seed", type=int, default=0)
+    check.add_argument("--dropout", type=_number(float, 0.0, 1.0, what="a rate in [0, 1)"),
+                       default=0.0, help="check through one fixed dropout mask of this rate")
     check.add_argument("--tol", type=_positive_float, default=1e-6,
                        help="max relative error allowed")
     check.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")

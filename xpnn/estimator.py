@@ -98,6 +98,7 @@ class BaseMLP(BaseEstimator):
         "max_fun": [Interval(numbers.Integral, 1, None, closed="left")],
         # xpnn's own
         "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
+        "dropout": [Interval(numbers.Real, 0, 1, closed="left"), "array-like"],  # per layer
         "dtype": [None, StrOptions(set(DTYPES))],
         "device": [None, str],
         "check_every": [Interval(numbers.Integral, 0, None, closed="left")],
@@ -112,7 +113,8 @@ class BaseMLP(BaseEstimator):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 weight_decay=0.0, dtype=None, device=None, check_every=0, comm=None):
+                 weight_decay=0.0, dropout=0.0, dtype=None, device=None, check_every=0,
+                 comm=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -137,6 +139,7 @@ class BaseMLP(BaseEstimator):
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
         self.weight_decay = weight_decay
+        self.dropout = dropout
         self.dtype = dtype
         self.device = device
         self.check_every = check_every
@@ -179,6 +182,10 @@ class BaseMLP(BaseEstimator):
         fitted = hasattr(self, "state_")
         if call == "partial" and self.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True")
+        if any(self._dropout_rates()) and self.solver == "lbfgs":
+            raise ValueError("dropout draws new masks every step; solver='lbfgs' minimizes "
+                             "one fixed full-batch loss: use a stochastic solver "
+                             f"({', '.join(OPTIMIZERS)}) or dropout=0")
         if call == "partial" and self.learning_rate == "cosine":
             raise ValueError("learning_rate='cosine' decays over max_iter epochs of the data "
                              "given to fit; partial_fit has no such horizon: use 'constant', "
@@ -293,6 +300,20 @@ class BaseMLP(BaseEstimator):
             raise ValueError(f"hidden_layer_sizes must be > 0, got {list(sizes)}.")
         return sizes
 
+    def _dropout_rates(self) -> tuple:
+        """One dropout rate in [0, 1) per hidden layer: ``dropout`` for each, or its own."""
+        n_hidden = len(self._hidden())
+        rates = self.dropout
+        if not np.iterable(rates):
+            return (float(rates),) * n_hidden
+        rates = tuple(rates)
+        if len(rates) != n_hidden or not all(
+                isinstance(rate, numbers.Real) and not isinstance(rate, bool)
+                and 0.0 <= rate < 1.0 for rate in rates):
+            raise ValueError(f"dropout must be a float in [0, 1) for every hidden layer, or "
+                             f"one such rate per hidden layer ({n_hidden}); got {rates!r}")
+        return tuple(float(rate) for rate in rates)
+
     def _spec(self) -> mlp.MLPSpec:
         return mlp.MLPSpec(self.activation, self.out_activation_, float(self.alpha))
 
@@ -318,7 +339,8 @@ class BaseMLP(BaseEstimator):
             tol=float(self.tol), n_iter_no_change=self.n_iter_no_change,
             early_stopping=bool(self.early_stopping) and plan.early_stopping_allowed,
             learning_rate=self._schedule(), learning_rate_init=float(self.learning_rate_init),
-            power_t=float(self.power_t), check_every=int(self.check_every), spec=self._spec())
+            power_t=float(self.power_t), check_every=int(self.check_every), spec=self._spec(),
+            dropout=self._dropout_rates(), seed=self.seed_)
 
     def _schedule(self) -> str:
         """scikit-learn's schedules (invscaling, adaptive) apply to solver='sgd' only, as in
@@ -451,6 +473,7 @@ class BaseMLP(BaseEstimator):
             super().__setstate__(state)
         else:
             self.__dict__.update(state)
+        self.__dict__.setdefault("dropout", 0.0)  # pickled before dropout existed
         if "state_" in self.__dict__:
             self.__dict__.setdefault("dtype_", self.dtype or "float32")  # older pickles
             if isinstance(self, MLPRegressor):
@@ -469,7 +492,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     differences), plus ``class_weight`` (None, a dict {class: weight} or "balanced", as
     scikit-learn's linear classifiers; multi-label y: "balanced" or one dict per label
     column, multiplied into the rows' sample weights), ``weight_decay`` (AdamW's decoupled
-    decay, solver="adamw"),
+    decay, solver="adamw"), ``dropout`` (inverted dropout on the hidden layers' outputs
+    while training: one rate in [0, 1) for every hidden layer, or a tuple with one per
+    layer; off when predicting),
     ``dtype`` (None: float32 for float32 inputs, else float64; or "float32", "float64"),
     ``device`` (None: where the inputs live; "cpu", "cuda", "cuda:N") and ``check_every``
     (steps between divergence checks; 0: once per epoch, no extra host reads), ``comm`` (an
@@ -488,8 +513,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 class_weight=None, weight_decay=0.0, dtype=None, device=None, check_every=0,
-                 comm=None):
+                 class_weight=None, weight_decay=0.0, dropout=0.0, dtype=None, device=None,
+                 check_every=0, comm=None):
         super().__init__(
             hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
             learning_rate=learning_rate, learning_rate_init=learning_rate_init,
@@ -498,8 +523,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
             validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
             epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
-            weight_decay=weight_decay, dtype=dtype, device=device, check_every=check_every,
-            comm=comm)
+            weight_decay=weight_decay, dropout=dropout, dtype=dtype, device=device,
+            check_every=check_every, comm=comm)
         self.class_weight = class_weight
 
     @available_if(lambda est: est._has_partial_fit())
@@ -651,7 +676,8 @@ class MLPRegressor(RegressorMixin, BaseMLP):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 weight_decay=0.0, dtype=None, device=None, check_every=0, comm=None):
+                 weight_decay=0.0, dropout=0.0, dtype=None, device=None, check_every=0,
+                 comm=None):
         super().__init__(
             hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
             learning_rate=learning_rate, learning_rate_init=learning_rate_init,
@@ -660,8 +686,8 @@ class MLPRegressor(RegressorMixin, BaseMLP):
             nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
             validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
             epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
-            weight_decay=weight_decay, dtype=dtype, device=device, check_every=check_every,
-            comm=comm)
+            weight_decay=weight_decay, dropout=dropout, dtype=dtype, device=device,
+            check_every=check_every, comm=comm)
         self.loss = loss
 
     @available_if(lambda est: est._has_partial_fit())
@@ -709,9 +735,12 @@ class MLPRegressor(RegressorMixin, BaseMLP):
 
 def same_param(a, b) -> bool:
     """Whether two values of a parameter are the same setting: sequences element by element
-    (tuples, lists; None as empty), floats to 1e-12 (a flag's text parsed again), else ==
-    (or, for objects that cannot say, the very same object)."""
+    (tuples, lists; None as empty; a sequence is never the same as a number), floats to
+    1e-12 (a flag's text parsed again), else == (or, for objects that cannot say, the very
+    same object)."""
     if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
+        if isinstance(a, numbers.Number) or isinstance(b, numbers.Number):
+            return False  # dropout=0.2 against (0.2, 0.2): different settings, as written
         return list(a or []) == list(b or [])
     if isinstance(a, float) or isinstance(b, float):
         return (isinstance(a, numbers.Real) and isinstance(b, numbers.Real)

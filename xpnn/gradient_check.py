@@ -2,7 +2,10 @@
 
 For each parameter element, (L(p + eps e_i) - L(p - eps e_i)) / (2 eps) is compared with
 the analytic gradient. The error per parameter is ||analytic - numeric|| /
-(||analytic|| + ||numeric||), which stays meaningful where single gradients are ~0.
+(||analytic|| + ||numeric||), which stays meaningful where single gradients are ~0. With
+dropout, one fixed mask per hidden layer (drawn once, on the host) is used by the analytic
+gradient and by every finite difference alike: the loss is then a function of the
+parameters alone.
 """
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ import numpy as np
 
 from . import mlp
 from .backend import Backend, as_host_array, device_of, numpy_backend
+from .dropout import scaled_mask
 from .heads import HEADS
 
 
@@ -40,21 +44,33 @@ def numeric_gradient(loss_of, value, xp, eps=1e-6):
 
 def gradcheck_report(hidden=(5,), n_features=4, n_classes=3, n_samples=7, seed=0, eps=1e-6,
                      backend: Backend | None = None, activation="relu", head="softmax",
-                     alpha=0.0, weighted=False) -> dict:
+                     alpha=0.0, weighted=False, dropout=0.0) -> dict:
     """Relative error per parameter name for a small random MLP and batch (float64).
 
     ``head``: a key of ``heads.HEADS`` ("softmax": cross-entropy over ``n_classes`` classes;
     "logistic", "identity", "exp": ``n_classes`` outputs of that head's targets); ``alpha``
-    adds the L2 term; ``weighted`` random row weights."""
+    adds the L2 term; ``weighted`` random row weights; ``dropout`` a rate for every hidden
+    layer, through one fixed mask."""
     backend = backend or numpy_backend()
     spec = mlp.MLPSpec(activation, head, float(alpha))
     with backend.activate():
         return _gradcheck_report(hidden, n_features, n_classes, n_samples, seed, eps, backend,
-                                 spec, weighted)
+                                 spec, weighted, float(dropout))
+
+
+def fixed_masks(rng, n_samples, hidden, rate, backend: Backend):
+    """One inverted-dropout mask (n_samples, width) per hidden layer, float64 on
+    ``backend``, from host numbers (None without dropout)."""
+    if not rate:
+        return None
+    host = numpy_backend().xp
+    return [backend.asarray(scaled_mask(rng.random((n_samples, width)) >= rate, rate,
+                                        host.float64, host), dtype="float64")
+            for width in hidden]
 
 
 def _gradcheck_report(hidden, n_features, n_outputs, n_samples, seed, eps, backend, spec,
-                      weighted):
+                      weighted, dropout):
     xp = backend.xp
     rng = np.random.default_rng(seed)
     params = mlp.init_params(mlp.layer_sizes(n_features, hidden, n_outputs), rng, "float64",
@@ -67,13 +83,14 @@ def _gradcheck_report(hidden, n_features, n_outputs, n_samples, seed, eps, backe
     targets = backend.asarray(HEADS[spec.head].random_targets(rng, n_samples, n_outputs))
     weights = (backend.asarray(rng.uniform(0.1, 3.0, n_samples), dtype="float64")
                if weighted else None)
-    _, analytic, _ = mlp.loss_and_grads(params, inputs, targets, xp, spec, weights)
+    masks = fixed_masks(rng, n_samples, hidden, dropout, backend)
+    _, analytic, _ = mlp.loss_and_grads(params, inputs, targets, xp, spec, weights, masks)
 
     errors = {}
     for name, value in params.items():
         def loss_of(candidate, name=name):
             return mlp.penalized_loss({**params, name: candidate}, inputs, targets, xp, spec,
-                                      weights)
+                                      weights, masks)
 
         numeric = numeric_gradient(loss_of, value, xp, eps)
         errors[name] = relative_error(as_host_array(analytic[name]), numeric)

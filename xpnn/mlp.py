@@ -78,16 +78,24 @@ class ForwardTrace:
     ``layer_inputs`` [a0 = inputs, a1, ..., a_{L-1}]: what each layer multiplied, for its
     weight gradient. ``derivative_inputs`` [for layer 1, ..., L-1]: what each hidden
     activation's backward reads, a_l itself (the same array: no copy) or, for an entry that
-    takes the pre-activation, z_l.
+    takes the pre-activation, z_l. With dropout, ``masks`` [for layer 1, ..., L-1]: each
+    hidden layer's inverted-dropout mask (``dropout.py``; None: that layer keeps every unit),
+    and ``layer_inputs`` hold the dropped outputs a_l * m_l, ``derivative_inputs`` a_l.
     """
 
     layer_inputs: list
     derivative_inputs: list
+    masks: list | None = None  # None: no dropout in this pass
+
+    def mask(self, layer: int):
+        """Hidden layer ``layer``'s dropout mask, or None."""
+        return None if self.masks is None else self.masks[layer - 1]
 
 
-def forward(params, inputs, xp, spec: MLPSpec = MLPSpec()):
+def forward(params, inputs, xp, spec: MLPSpec = MLPSpec(), masks=None):
     """Raw outputs (batch, k) (the logits, for a classifier) and the ForwardTrace backward
-    needs."""
+    needs. ``masks``: one inverted-dropout mask (batch, width) or None per hidden layer,
+    multiplied into its outputs (training); None: no dropout (prediction, evaluation)."""
     activation = ACTIVATIONS[spec.activation]
     keeps_pre_activation = activation.takes == PRE_ACTIVATION
     layer_inputs, derivative_inputs = [inputs], []
@@ -97,11 +105,13 @@ def forward(params, inputs, xp, spec: MLPSpec = MLPSpec()):
         pre_activation = hidden @ params[f"w{layer}"]  # sparse inputs: sparse x dense
         pre_activation += params[f"b{layer}"]  # in place on our own fresh product
         hidden = activation.forward(pre_activation, xp)
-        layer_inputs.append(hidden)  # (batch, width of layer)
         derivative_inputs.append(pre_activation if keeps_pre_activation else hidden)
+        if masks is not None and masks[layer - 1] is not None:
+            hidden = hidden * masks[layer - 1]  # kept units times 1/(1-p), dropped ones 0
+        layer_inputs.append(hidden)  # (batch, width of layer)
     outputs = hidden @ params[f"w{last}"]  # (no hidden layer: sparse inputs too)
     outputs += params[f"b{last}"]
-    return outputs, ForwardTrace(layer_inputs, derivative_inputs)
+    return outputs, ForwardTrace(layer_inputs, derivative_inputs, masks)
 
 
 def weight_grad(below, delta, xp):
@@ -126,6 +136,8 @@ def backward(params, trace: ForwardTrace, grad_outputs, xp, spec: MLPSpec = MLPS
       dL/da_{l-1} = delta_l @ w_l^T, and delta_{l-1} = that * f'(z_{l-1}), where f' comes
       from what the trace kept for it: the output a_{l-1} (ReLU: its 0/1 gate; tanh:
       1 - a^2), or z_{l-1} for an activation that takes the pre-activation (SiLU, GELU).
+    With dropout the next layer multiplied d_{l-1} = a_{l-1} * m_{l-1}, so delta_l @ w_l^T
+    is dL/dd_{l-1}, and dL/da_{l-1} = that * m_{l-1}, before the activation's derivative.
     The input gradient of the first layer is never needed, so it is not computed.
     """
     activation_backward = ACTIVATIONS[spec.activation].backward
@@ -137,6 +149,9 @@ def backward(params, trace: ForwardTrace, grad_outputs, xp, spec: MLPSpec = MLPS
         grads[f"b{layer}"] = xp.sum(delta, axis=0)
         if layer > 1:
             grad_below = delta @ xp.matrix_transpose(params[f"w{layer}"])  # dL/da_{layer-1}
+            mask = trace.mask(layer - 1)
+            if mask is not None:  # through the dropout mask: dropped units pass nothing back
+                grad_below = grad_below * mask
             delta = activation_backward(grad_below, trace.derivative_inputs[layer - 2], xp)
     return {name: grads[name] for name in parameter_names(n_layers(params))}
 
@@ -166,19 +181,22 @@ def loss_denominator(inputs, weights, xp):
     return float(inputs.shape[0]) if weights is None else xp.sum(weights)
 
 
-def loss_and_grads(params, inputs, targets, xp, spec: MLPSpec = MLPSpec(), weights=None):
+def loss_and_grads(params, inputs, targets, xp, spec: MLPSpec = MLPSpec(), weights=None,
+                   masks=None):
     """The head's (weighted) mean loss plus the L2 term, its gradients per parameter, and
-    the batch's raw outputs."""
-    outputs, trace = forward(params, inputs, xp, spec)
+    the batch's raw outputs (``masks``: dropout's, as ``forward``)."""
+    outputs, trace = forward(params, inputs, xp, spec, masks)
     loss, grad_outputs = HEADS[spec.head].loss_with_grad(outputs, targets, xp, weights)
     grads = backward(params, trace, grad_outputs, xp, spec)
     loss = add_l2(loss, grads, params, spec.alpha, loss_denominator(inputs, weights, xp), xp)
     return loss, grads, outputs
 
 
-def penalized_loss(params, inputs, targets, xp, spec: MLPSpec = MLPSpec(), weights=None):
-    """The loss alone (for finite differences): head loss plus the L2 term."""
-    outputs = predict_outputs(params, inputs, xp, spec)
+def penalized_loss(params, inputs, targets, xp, spec: MLPSpec = MLPSpec(), weights=None,
+                   masks=None):
+    """The loss alone (for finite differences): head loss plus the L2 term, through the
+    dropout ``masks`` if given (fixed: the same units dropped at every evaluation)."""
+    outputs = forward(params, inputs, xp, spec, masks)[0]
     loss = HEADS[spec.head].loss(outputs, targets, xp, weights)
     if spec.alpha:
         loss = loss + l2_term(params, spec.alpha, loss_denominator(inputs, weights, xp), xp)

@@ -10,6 +10,10 @@ hyperparameters build; the output head (``out_activation``, a key of ``heads.HEA
 training dtype are fields of their own (files from before them: the estimator's only head
 then, and the dtype hyperparameter). So a new hyperparameter, head or optimizer needs no edit
 here, and a new field is one row.
+A hyperparameter missing from an older file takes the estimator's default (dropout: 0). The
+dropout masks need no state of their own: a step's are a function of the seed and the
+state's samples_seen (both here) and the step (``dropout.py``), so a resumed run draws the
+masks an uninterrupted one would.
 Files of format 1 (xpnn 0.1's first parameter names) are upgraded before the check.
 """
 from __future__ import annotations
@@ -146,6 +150,7 @@ def _check_hyperparameters(hyper, file):
     _require(not unknown, f"unknown hyperparameters {unknown}")
     try:  # the estimator's own parameter table: names, types and ranges
         file.estimator()._validate_params()
+        file.estimator()._dropout_rates()  # a list: one rate in [0, 1) per hidden layer
     except (TypeError, ValueError) as exc:
         raise _Bad(f"hyperparameters: {str(exc).rstrip('.')}") from None
     arch = file.metadata["architecture"]

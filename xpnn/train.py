@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import cached_property
 
 from . import divergence, kernels, mlp
 from .backend import Backend, as_host_array, copy_array, read_scalars
 from .batches import Batches, DeviceSplit
+from .dropout import Dropout
 from .errors import DivergenceError
 from .evaluation import Validation
 from .heads import HEADS
@@ -48,6 +50,8 @@ class TrainConfig:
     check_every: int  # steps between divergence checks; 0: once per epoch
     spec: mlp.MLPSpec
     fast_paths: bool = True  # the namespace's step kernel where it has one (xpnn/kernels/)
+    dropout: tuple = ()  # one rate per hidden layer (all 0, or none: no dropout)
+    seed: int = 0  # the fit's seed, which dropout's masks are drawn from (dropout.py)
 
 
 def train(state: TrainState, optimizer, data: DeviceSplit, config: TrainConfig, rng,
@@ -114,6 +118,7 @@ class FitRun:
                     del state.history[state.epoch:]
                     state.params, state.opt_state = epoch_start
                     self.rng.bit_generator.state = rng_state
+                    # dropout's masks: a function of the counters just restored (dropout.py)
                 raise TrainingInterrupted(state, getattr(interrupt, "agreed", False)) from None
             outcome = self.after_epoch(record)
             try:
@@ -179,7 +184,7 @@ class FitRun:
             inputs, targets, weights, portion = batches.local(order, start, stop)
             state.params, state.opt_state, loss, outputs = self.step(
                 state.params, state.opt_state, inputs, targets, weights, self.lr_scale(),
-                portion)
+                portion, masks=self.masks(step, start, stop))
             loss_sum += loss * float(stop - start)
             if self.head.metric is not None:
                 hits = self.head.metric_sum(outputs, targets, xp, weights)
@@ -226,18 +231,20 @@ class FitRun:
 
     # -- one step --------------------------------------------------------------------
 
-    def step(self, params, opt_state, inputs, targets, weights, scale, portion, check=None):
+    def step(self, params, opt_state, inputs, targets, weights, scale, portion, check=None,
+             masks=None):
         """Forward, loss, backward, update: (params, opt_state, loss, outputs).
 
         ``portion`` = (share, denominator) of this member's rows (``Batches.local``): the
-        returned loss is its part of the global batch's loss. ``check(stage, arrays)`` (the
-        divergence replay's) runs after each stage; the replay always runs the reference
-        stages, the training steps the kernel (if any).
+        returned loss is its part of the global batch's loss; ``masks``: its dropout masks
+        (``FitRun.masks``), or None. ``check(stage, arrays)`` (the divergence replay's) runs
+        after each stage; the replay always runs the reference stages, the training steps
+        the kernel (if any).
         """
         xp, spec, reducer = self.xp, self.config.spec, self.reducer
         stages = self.reference if check else self.stages
         share, denominator = portion
-        outputs, trace = stages.forward(params, inputs)
+        outputs, trace = stages.forward(params, inputs, masks)
         if check:
             check("outputs", trace.layer_inputs[1:] + [outputs])
         if share:  # the global mean is sum_r share_r * (member r's mean); backward is linear
@@ -260,6 +267,20 @@ class FitRun:
         if check:
             check("update", params)
         return params, opt_state, loss, outputs
+
+    # -- dropout ---------------------------------------------------------------------
+
+    @cached_property
+    def dropout(self) -> Dropout:
+        widths = [self.state.params[f"b{layer}"].shape[0]
+                  for layer in range(1, mlp.n_layers(self.state.params))]
+        return Dropout(self.config.dropout, widths, self.config.seed, self.backend,
+                       self.reducer.rank, self.reducer.size)
+
+    def masks(self, step, start, stop):
+        """This member's dropout masks for ``step`` (the global batch start:stop) of the
+        current epoch: the same in the training step and in its replay; None without."""
+        return self.dropout.masks(self.state.samples_seen, step, start, stop, self.dtype)
 
     # -- divergence ------------------------------------------------------------------
 
@@ -290,7 +311,8 @@ class FitRun:
             try:
                 params, opt_state, _, _ = self.step(params, opt_state, inputs, targets,
                                                     weights, self.lr_scale(opt_state),
-                                                    portion, check)
+                                                    portion, check,
+                                                    masks=self.masks(step, start, stop))
             except divergence.NonFinite as problem:
                 state.params, state.opt_state = kept
                 raise divergence.error_at(epoch, step, len(batches), problem, lr) from None

@@ -12,7 +12,7 @@ def run_gradcheck(args) -> int:
     backend = resolve_device(args.device)
     errors = gradcheck_report(hidden=args.hidden, n_features=args.features,
                               n_classes=args.classes, n_samples=args.samples, seed=args.seed,
-                              backend=backend)
+                              backend=backend, dropout=args.dropout)
     worst = max(errors.values())
     for name, error in errors.items():
         flag = "ok" if error < args.tol else "FAIL"

@@ -52,6 +52,7 @@ FLAG_PARAMS = {
     "--dtype": ("dtype",), "--seed": ("random_state",), "--val-split": ("validation_fraction",),
     "--early-stopping": ("early_stopping",), "--patience": ("n_iter_no_change",),
     "--check-every": ("check_every",), "--class-weight": ("class_weight",),
+    "--dropout": ("dropout",),
 }
 # flags about the data split and scaling, compared with what the checkpoint recorded
 FLAG_INFO = {"--test-split": "test_split", "--standardize": "standardize",
@@ -77,6 +78,7 @@ def model_params(args) -> dict:
         "n_iter_no_change": (args.patience if args.early_stopping
                              or args.lr_schedule == "adaptive" else math.inf),
         "check_every": args.check_every, "class_weight": args.class_weight,
+        "dropout": args.dropout,
     }
     params.update(OPTIMIZER_FLAG[args.optimizer])
     return params
@@ -102,6 +104,13 @@ def check_flags(args):
         raise XpnnError(f"--lr-schedule {args.lr_schedule} applies to sgd, momentum and "
                         f"nesterov (as scikit-learn's); with {args.optimizer} use constant or "
                         f"cosine")
+    hidden = args.hidden or recipe_for((args.dataset or "digits") if args.data is None
+                                       else None)["hidden"]
+    if isinstance(args.dropout, tuple) and not args.resume and len(args.dropout) != len(
+            hidden):
+        raise XpnnError(f"--dropout {','.join(f'{rate:g}' for rate in args.dropout)}: one rate "
+                        f"per hidden layer, and --hidden {','.join(map(str, hidden))} has "
+                        f"{len(hidden)}; or give one rate for every layer")
     if "--weight-decay" in given and args.optimizer != "adamw":
         raise XpnnError("--weight-decay is AdamW's decoupled decay: use it with --optimizer "
                         "adamw, or --alpha for an L2 penalty with any optimizer")

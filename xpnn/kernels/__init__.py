@@ -4,7 +4,8 @@ A step is six stages; ``train.FitRun.step`` runs them in order, with the gradien
 the group (data parallel) between ``backward`` and ``add_l2``:
 
 - ``take(array, batch_idx, slot)``: the rows ``batch_idx`` of ``array`` (a batch gather);
-- ``forward(params, inputs)`` -> (outputs, trace), as ``mlp.forward`` (a ``ForwardTrace``);
+- ``forward(params, inputs, masks=None)`` -> (outputs, trace), as ``mlp.forward`` (a
+  ``ForwardTrace``; ``masks``: dropout's, one per hidden layer, or None);
 - ``loss_with_grad(outputs, targets, weights)`` -> (loss, d loss / d outputs), as the head's;
 - ``backward(params, trace, grad_outputs)`` -> grads, as ``mlp.backward``;
 - ``add_l2(loss, grads, params, alpha, denominator)`` -> the penalised loss, the L2 gradient
@@ -40,8 +41,8 @@ class ReferenceStep:
     def take(self, array, batch_idx, slot):
         return self.xp.take(array, batch_idx, axis=0)
 
-    def forward(self, params, inputs):
-        return mlp.forward(params, inputs, self.xp, self.spec)
+    def forward(self, params, inputs, masks=None):
+        return mlp.forward(params, inputs, self.xp, self.spec, masks)
 
     def loss_with_grad(self, outputs, targets, weights):
         return self.head.loss_with_grad(outputs, targets, self.xp, weights)

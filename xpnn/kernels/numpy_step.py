@@ -232,11 +232,13 @@ class NumpyStep:
 
     # -- the stages of a step ----------------------------------------------------------------
 
-    def forward(self, params, inputs):
-        """mlp.forward: z = a @ w; z += b; a = f(z), in each layer's own buffer."""
+    def forward(self, params, inputs, masks=None):
+        """mlp.forward: z = a @ w; z += b; a = f(z), in each layer's own buffer; with a
+        dropout mask m, the next layer takes a * m from a buffer of its own (backward's
+        derivative reads a)."""
         rows, dtype = inputs.shape[0], inputs.dtype
         last = n_layers(params)
-        activations, hidden = [inputs], inputs
+        activations, outputs_of_f, hidden = [inputs], [], inputs
         for layer in range(1, last):
             weight = params[f"w{layer}"]
             if is_sparse(hidden):  # a sparse batch: mlp.forward's sparse x dense product
@@ -246,8 +248,13 @@ class NumpyStep:
                 np.matmul(hidden, weight, out=z)
             z += params[f"b{layer}"]
             self.activation.forward(z)
-            activations.append(z)
+            outputs_of_f.append(z)
             hidden = z
+            mask = None if masks is None else masks[layer - 1]
+            if mask is not None:  # mlp.forward's hidden * mask
+                hidden = np.multiply(z, mask, out=self._buffer(f"dropped{layer}", z.shape,
+                                                               dtype))
+            activations.append(hidden)
         weight = params[f"w{last}"]
         if is_sparse(hidden):  # no hidden layer: the output layer takes the sparse batch
             outputs = hidden @ weight
@@ -255,7 +262,7 @@ class NumpyStep:
             outputs = self._buffer("outputs", (rows, weight.shape[1]), dtype)
             np.matmul(hidden, weight, out=outputs)
         outputs += params[f"b{last}"]
-        return outputs, ForwardTrace(activations, activations[1:])  # derivatives: from a
+        return outputs, ForwardTrace(activations, outputs_of_f, masks)  # derivatives: from a
 
     def loss_with_grad(self, outputs, targets, weights):
         """The head's loss and d loss / d outputs into one buffer, weighted as ops'."""
@@ -290,6 +297,9 @@ class NumpyStep:
             if layer > 1:
                 below_delta = self._buffer(f"delta{layer - 1}", below.shape, below.dtype)
                 np.matmul(delta, weight.T, out=below_delta)
+                mask = trace.mask(layer - 1)
+                if mask is not None:  # mlp.backward's grad_below * mask
+                    below_delta *= mask
                 self.activation.grad_from_output(
                     below_delta, trace.derivative_inputs[layer - 2], self._scratch)
                 delta = below_delta

@@ -94,8 +94,6 @@ def check_flags(args):
     if "--recipe" in given and args.resume:
         raise XpnnError("--recipe applies to a new run: --resume continues with the settings "
                         f"saved in {args.resume}")
-    if not args.resume:
-        with_recipe(args, args.recipe)  # a recipe the data source has
     if "--val-split" in given and not args.early_stopping:
         raise XpnnError("--val-split needs --early-stopping: validation rows are held out to "
                         "decide when to stop (as scikit-learn's validation_fraction)")
@@ -104,16 +102,16 @@ def check_flags(args):
         raise XpnnError(f"--lr-schedule {args.lr_schedule} applies to sgd, momentum and "
                         f"nesterov (as scikit-learn's); with {args.optimizer} use constant or "
                         f"cosine")
-    hidden = args.hidden or recipe_for((args.dataset or "digits") if args.data is None
-                                       else None)["hidden"]
-    if isinstance(args.dropout, tuple) and not args.resume and len(args.dropout) != len(
-            hidden):
-        raise XpnnError(f"--dropout {','.join(f'{rate:g}' for rate in args.dropout)}: one rate "
-                        f"per hidden layer, and --hidden {','.join(map(str, hidden))} has "
-                        f"{len(hidden)}; or give one rate for every layer")
     if "--weight-decay" in given and args.optimizer != "adamw":
         raise XpnnError("--weight-decay is AdamW's decoupled decay: use it with --optimizer "
                         "adamw, or --alpha for an L2 penalty with any optimizer")
+    if args.resume:
+        return
+    hidden = with_recipe(args, args.recipe).hidden  # (a recipe the data source has)
+    if isinstance(args.dropout, tuple) and len(args.dropout) != len(hidden):
+        raise XpnnError(f"--dropout {','.join(f'{rate:g}' for rate in args.dropout)}: one rate "
+                        f"per hidden layer, and --hidden {','.join(map(str, hidden))} has "
+                        f"{len(hidden)}; or give one rate for every layer")
 
 
 def check_resume_flags(args, model, info):

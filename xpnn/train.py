@@ -87,6 +87,9 @@ class FitRun:
         self.reference = kernels.ReferenceStep(config.spec, optimizer, backend.xp)
         self.stages = (kernels.select(backend, config.spec, optimizer) if config.fast_paths
                        else self.reference)
+        # a kernel's step compiled whole (kernels.whole_step): in a group of one only, the
+        # Allreduce of data parallel sitting between its stages
+        self.whole_step = kernels.whole_step(self.stages) if reducer.size == 1 else None
         self.batches = Batches(data, config.batch_size, config.shuffle, backend, self.dtype,
                                self.stages.take, reducer.rank, reducer.size)
         self.train_weight = data.weight_total(self.xp)  # a host float, read once per fit
@@ -230,8 +233,10 @@ class FitRun:
         ``portion`` = (share, denominator) of this member's rows (``Batches.local``): the
         returned loss is its part of the global batch's loss. ``check(stage, arrays)`` (the
         divergence replay's) runs after each stage; the replay always runs the reference
-        stages, the training steps the kernel (if any).
+        stages, the training steps the kernel (if any), compiled whole where it offers that.
         """
+        if self.whole_step is not None and not check:
+            return self.whole_step(params, opt_state, inputs, targets, weights, scale)
         xp, spec, reducer = self.xp, self.config.spec, self.reducer
         stages = self.reference if check else self.stages
         share, denominator = portion

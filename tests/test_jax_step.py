@@ -50,12 +50,14 @@ def _targets(head, rng, rows, outputs):
 
 
 def _steps(backend, stages, spec, optimizer, batches, dtype, compiled):
-    """len(SCALES) steps from seed 0; host copies of params and state, losses, outputs."""
+    """len(SCALES) steps from seed 0; host copies of params and state, losses, outputs and
+    the training metric's sums (the kernel's compiled one, or the head's)."""
     xp = backend.xp
+    metric_sum = kernels.metric_sum(stages, HEADS[spec.head])
     params = mlp.init_params([6, 5, 4, 3], np.random.default_rng(0), dtype, backend,
                              spec.activation)
     state = optimizer.init_state(params, xp)
-    losses, outputs = [], []
+    values, outputs = [], []  # each step: its loss, then its metric sum (if any)
     for scale, (inputs, targets, weights) in zip(SCALES, batches):
         if compiled:
             params, state, loss, out = stages.whole_step(params, state, inputs, targets,
@@ -66,10 +68,12 @@ def _steps(backend, stages, spec, optimizer, batches, dtype, compiled):
             grads = stages.backward(params, activations, grad_outputs)
             loss = stages.add_l2(loss, grads, params, spec.alpha, xp.sum(weights))
             params, state = stages.update(params, grads, state, scale)
-        losses.append(float(as_host_array(loss)))
+        values.append(float(as_host_array(loss)))
         outputs.append(as_host_array(out).copy())
+        if metric_sum is not None:
+            values.append(float(as_host_array(metric_sum(out, targets, xp, weights))))
     arrays = {**params, **state_arrays(state)}
-    return ({k: as_host_array(v).copy() for k, v in arrays.items()}, state["step"], losses,
+    return ({k: as_host_array(v).copy() for k, v in arrays.items()}, state["step"], values,
             outputs)
 
 
@@ -87,12 +91,12 @@ def test_the_compiled_step_is_the_reference_step(activation, head, optimizer_nam
     fast = kernels.select(backend, spec, optimizer)
     assert isinstance(fast, jax_step.JaxStep)
     reference = kernels.ReferenceStep(spec, optimizer, backend.xp)
-    got, got_step, got_losses, got_outputs = _steps(backend, fast, spec, optimizer, batches,
+    got, got_step, got_values, got_outputs = _steps(backend, fast, spec, optimizer, batches,
                                                     dtype, compiled=True)
-    want, want_step, want_losses, want_outputs = _steps(backend, reference, spec, optimizer,
+    want, want_step, want_values, want_outputs = _steps(backend, reference, spec, optimizer,
                                                         batches, dtype, compiled=False)
     assert got_step == want_step == len(SCALES)  # the counter: a host int, advanced alike
-    assert_curve_close(got_losses, want_losses, rtol=RTOL[dtype], what="loss")
+    assert_curve_close(got_values, want_values, rtol=RTOL[dtype], what="loss and metric")
     assert_params_close(got, want, rtol=RTOL[dtype])
     for got_out, want_out in zip(got_outputs, want_outputs):
         assert_params_close({"outputs": got_out}, {"outputs": want_out}, rtol=RTOL[dtype])
@@ -117,8 +121,8 @@ def _fit(monkeypatch, use_kernel, X, y, weights=None, **options):
 
 def test_a_fit_with_the_compiled_step_is_the_reference_fit(monkeypatch, digits_data):
     """500 rows in batches of 64 (seven and one of 52), row weights, the L2 term, Adam with
-    the cosine schedule (a new rate every step), three epochs, float64; and the compiled
-    program is built once per batch shape."""
+    the cosine schedule (a new rate every step), three epochs, float64: the same losses,
+    accuracies (the compiled metric) and state; the step is compiled once per batch shape."""
     backend, X, y = _digits_on_jax(digits_data)
     weights = backend.asarray(np.random.default_rng(2).uniform(0.2, 3.0, 500))
     traces = []
@@ -135,6 +139,9 @@ def test_a_fit_with_the_compiled_step_is_the_reference_fit(monkeypatch, digits_d
     assert sorted(traces) == [(52, 64), (64, 64)]  # 24 steps, two compilations
     reference = _fit(monkeypatch, False, X, y, weights, learning_rate="cosine")
     assert_curve_close(fast.loss_curve_, reference.loss_curve_, dtype="float64", what="loss")
+    assert_curve_close([row["accuracy"] for row in fast.history_],  # the compiled metric
+                       [row["accuracy"] for row in reference.history_], dtype="float64",
+                       what="accuracy")
     assert_params_close(fast.params_, reference.params_, dtype="float64")
     assert_params_close(state_arrays(fast.state_.opt_state),
                         state_arrays(reference.state_.opt_state), dtype="float64")

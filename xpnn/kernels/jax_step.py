@@ -13,7 +13,9 @@ shared by every later fit with the same spec and optimizer in the process. The s
 stays a host int outside the trace, as in the reference's state.
 
 The stages are the reference's (``ReferenceStep``): data-parallel steps (the Allreduce sits
-between backward and the update, outside any trace) and the divergence replay run them.
+between backward and the update, outside any trace) and the divergence replay run them. The
+training metric's per-batch sum (the head's ``metric_sum``: argmax, compare, cast, sum) is
+compiled too, one call where eager JAX makes four.
 ``tests/test_jax_step.py`` holds the compiled step to the reference.
 """
 from __future__ import annotations
@@ -23,6 +25,7 @@ import functools
 import jax
 
 from .. import mlp
+from ..heads import HEADS
 from . import ReferenceStep
 
 
@@ -33,6 +36,10 @@ def build(spec: mlp.MLPSpec, optimizer, xp):
 
 class JaxStep(ReferenceStep):
     """The reference's stages, and the whole step of a group of one, compiled."""
+
+    def metric_sum(self, outputs, targets, xp, weights):
+        """The head's ``metric_sum``, compiled."""
+        return _metric_sum(self.spec.head, outputs, targets, xp, weights)
 
     def whole_step(self, params, opt_state, inputs, targets, weights, lr_scale):
         """As ``FitRun.step`` for one process: (params, opt_state, loss, outputs)."""
@@ -51,3 +58,8 @@ def _step(spec, optimizer, xp, params, slots, inputs, targets, weights, scalars)
     loss, grads, outputs = mlp.loss_and_grads(params, inputs, targets, xp, spec, weights)
     params, slots = optimizer.apply(params, grads, slots, xp, scalars)
     return params, slots, loss, outputs
+
+
+@functools.partial(jax.jit, static_argnums=(0, 3))
+def _metric_sum(head, outputs, targets, xp, weights):
+    return HEADS[head].metric_sum(outputs, targets, xp, weights)

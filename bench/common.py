@@ -191,6 +191,49 @@ def _synchronize(torch, device):
         torch.cuda.synchronize(device)
 
 
+# -- an experiment: xpnn's whole step through torch.compile ---------------------------------
+
+
+def register_torch_compiled_step() -> None:
+    """Give torch tensors, in this process only, a kernel whose ``whole_step`` is
+    ``torch.compile`` of what ``xpnn/kernels/jax_step.py`` traces (``mlp.loss_and_grads`` and
+    the optimizer's ``apply``): measured against the eager step and not kept in the library
+    (bench/README.md). The update's host scalars go in as 0-d float64 tensors: as Python
+    floats, every new value (Adam's bias corrections change each step) recompiles."""
+    import sys
+    import types
+
+    import torch
+    from xpnn import kernels, mlp
+
+    class TorchCompiledStep(kernels.ReferenceStep):
+        def __init__(self, spec, optimizer, xp):
+            super().__init__(spec, optimizer, xp)
+
+            def step(params, slots, inputs, targets, weights, scalars):
+                loss, grads, outputs = mlp.loss_and_grads(params, inputs, targets, xp, spec,
+                                                          weights)
+                params, slots = optimizer.apply(params, grads, slots, xp, scalars)
+                return params, slots, loss, outputs
+
+            self.compiled = torch.compile(step, dynamic=False)
+
+        def whole_step(self, params, opt_state, inputs, targets, weights, lr_scale):
+            step = opt_state["step"] + 1
+            slots = {slot: opt_state[slot] for slot in self.optimizer.state_slots}
+            scalars = {key: None if value is None else torch.tensor(value, dtype=torch.float64)
+                       for key, value in self.optimizer.scalars(step, lr_scale).items()}
+            with torch.no_grad():
+                params, slots, loss, outputs = self.compiled(params, slots, inputs, targets,
+                                                             weights, scalars)
+            return params, {"step": step, **slots}, loss, outputs
+
+    module = types.ModuleType("bench_torch_compiled_step")
+    module.build = TorchCompiledStep
+    sys.modules[module.__name__] = module
+    kernels.KERNELS["torch"] = module.__name__
+
+
 # -- a hand-written JAX step ----------------------------------------------------------------
 
 

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import common
 
-IMPLS = ("xpnn-numpy", "torch-eager", "torch-compile", "sklearn", "xpnn-torch", "xpnn-jax",
-         "xpnn-jax-eager", "jax-jit", "xpnn-strict")
+IMPLS = ("xpnn-numpy", "torch-eager", "torch-compile", "sklearn", "xpnn-torch",
+         "xpnn-torch-compile", "xpnn-jax", "xpnn-jax-eager", "jax-jit", "xpnn-strict")
 BASELINE = "xpnn-numpy"
 SMOKE_ONLY = ("xpnn-strict",)  # run once, 1 epoch on --strict-rows rows: proves it works
 DESCRIPTIONS = {
@@ -32,6 +32,7 @@ DESCRIPTIONS = {
     "torch-compile": "as torch-eager, forward + loss through torch.compile",
     "sklearn": "sklearn.neural_network.MLPClassifier (adam, alpha=0), its own init",
     "xpnn-torch": "xpnn.MLPClassifier fed torch CPU tensors",
+    "xpnn-torch-compile": "as xpnn-torch, its whole step through torch.compile (experiment)",
     "xpnn-jax": "xpnn.MLPClassifier fed JAX CPU arrays: its step compiled whole (jax.jit)",
     "xpnn-jax-eager": "as xpnn-jax with the JAX kernel off: the array-API step op by op",
     "jax-jit": "a hand-written jax.jit step (mnist_classifier_fromscratch style, Adam)",
@@ -101,7 +102,9 @@ def run_impl(impl, X, y, X_test, y_test, args) -> dict:
     import torch  # the rest run on torch, with as many threads as numpy's BLAS has
 
     torch.set_num_threads(args.threads or os.cpu_count())
-    if impl == "xpnn-torch":
+    if impl in ("xpnn-torch", "xpnn-torch-compile"):
+        if impl == "xpnn-torch-compile":  # measured, not kept: see bench/README.md
+            common.register_torch_compiled_step()
         return common.train_xpnn(*(torch.from_numpy(a) for a in (X, y, X_test, y_test)),
                                  **recipe)
     if impl == "torch-eager":

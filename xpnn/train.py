@@ -90,7 +90,7 @@ class FitRun:
         # a kernel's step compiled whole (kernels.whole_step): in a group of one only, the
         # Allreduce of data parallel sitting between its stages
         self.whole_step = kernels.whole_step(self.stages) if reducer.size == 1 else None
-        self.metric_sum = kernels.metric_sum(self.stages, self.head)
+        self.batch_metric = kernels.metric_sum(self.stages, self.head)  # compiled or the head's
         self.batches = Batches(data, config.batch_size, config.shuffle, backend, self.dtype,
                                self.stages.take, reducer.rank, reducer.size)
         self.train_weight = data.weight_total(self.xp)  # a host float, read once per fit
@@ -184,7 +184,7 @@ class FitRun:
                 portion)
             loss_sum += loss * float(stop - start)
             if self.head.metric is not None:
-                hits = self.metric_sum(outputs, targets, xp, weights)
+                hits = self.batch_metric(outputs, targets, xp, weights)
                 metric_sum = hits if metric_sum is None else metric_sum + hits
             if self.on_step is not None:
                 self.on_step(step, len(batches))

@@ -53,7 +53,7 @@ def _steps(backend, stages, spec, optimizer, batches, dtype, compiled):
     """len(SCALES) steps from seed 0; host copies of params and state, losses, outputs and
     the training metric's sums (the kernel's compiled one, or the head's)."""
     xp = backend.xp
-    metric_sum = kernels.metric_sum(stages, HEADS[spec.head])
+    metric_sum = kernels.compiled(stages, HEADS[spec.head].metric_sum, (2,))
     params = mlp.init_params([6, 5, 4, 3], np.random.default_rng(0), dtype, backend,
                              spec.activation)
     state = optimizer.init_state(params, xp)

@@ -90,7 +90,9 @@ class FitRun:
         # a kernel's step compiled whole (kernels.whole_step): in a group of one only, the
         # Allreduce of data parallel sitting between its stages
         self.whole_step = kernels.whole_step(self.stages) if reducer.size == 1 else None
-        self.batch_metric = kernels.metric_sum(self.stages, self.head)  # compiled or the head's
+        # the loop's other functions of arrays, compiled where the kernel compiles
+        self.batch_metric = kernels.compiled(self.stages, self.head.metric_sum, (2,))
+        self.finite = kernels.compiled(self.stages, divergence.finite_flag, (2,))
         self.batches = Batches(data, config.batch_size, config.shuffle, backend, self.dtype,
                                self.stages.take, reducer.rank, reducer.size)
         self.train_weight = data.weight_total(self.xp)  # a host float, read once per fit
@@ -268,7 +270,7 @@ class FitRun:
     # -- divergence ------------------------------------------------------------------
 
     def finite_flag(self, loss_sum):
-        return divergence.finite_flag(loss_sum, self.state.params, self.xp)
+        return self.finite(loss_sum, self.state.params, self.xp)
 
     def agreed(self, flag: bool) -> bool:
         """A host flag, true only when it is true on every member (one small message)."""

@@ -15,8 +15,8 @@ A kernel may also offer ``whole_step(params, opt_state, inputs, targets, weights
 lr_scale)`` -> (params, opt_state, loss, outputs): what the stages give one process, as one
 call (a compiled program). The loop uses it in a group of one (data parallel runs the
 stages, the Allreduce between them) and never in the divergence replay. And it may offer
-``metric_sum(outputs, targets, xp, weights)``, the head's training metric of a batch as the
-head computes it (``heads.py``), compiled.
+``compile(function, static_argnums)``: the small pure array functions the loop calls each
+step or epoch besides the step (the head's batch metric, the finite flag), compiled.
 
 ``ReferenceStep`` implements the stages with the array-API code (``mlp``, ``heads``,
 ``optim``): the only implementation on every other namespace and the one the divergence
@@ -85,9 +85,11 @@ def whole_step(stages):
     return getattr(stages, "whole_step", None)
 
 
-def metric_sum(stages, head):
-    """The training metric's per-batch sum: the kernel's where it offers one (compiled), else
-    the head's own; None for a head without a metric."""
-    if head.metric_sum is None:
-        return None
-    return getattr(stages, "metric_sum", None) or head.metric_sum
+def compiled(stages, function, static_argnums):
+    """``function``, a pure function of arrays (``static_argnums``: its other arguments, such
+    as ``xp``), as the kernel compiles it where it offers that, else itself; None stays
+    None."""
+    compile_function = getattr(stages, "compile", None)
+    if function is None or compile_function is None:
+        return function
+    return compile_function(function, tuple(static_argnums))

@@ -14,8 +14,9 @@ stays a host int outside the trace, as in the reference's state.
 
 The stages are the reference's (``ReferenceStep``): data-parallel steps (the Allreduce sits
 between backward and the update, outside any trace) and the divergence replay run them. The
-training metric's per-batch sum (the head's ``metric_sum``: argmax, compare, cast, sum) is
-compiled too, one call where eager JAX makes four.
+loop's other small functions are compiled too (``compile``): the head's batch metric (one
+call a step where eager JAX makes four) and the finite flag (one program where eager JAX
+compiles two per parameter shape, seconds of a fresh process's first epoch).
 ``tests/test_jax_step.py`` holds the compiled step to the reference.
 """
 from __future__ import annotations
@@ -25,7 +26,6 @@ import functools
 import jax
 
 from .. import mlp
-from ..heads import HEADS
 from . import ReferenceStep
 
 
@@ -37,9 +37,11 @@ def build(spec: mlp.MLPSpec, optimizer, xp):
 class JaxStep(ReferenceStep):
     """The reference's stages, and the whole step of a group of one, compiled."""
 
-    def metric_sum(self, outputs, targets, xp, weights):
-        """The head's ``metric_sum``, compiled."""
-        return _metric_sum(self.spec.head, outputs, targets, xp, weights)
+    @staticmethod
+    def compile(function, static_argnums):
+        """``function`` under ``jax.jit``, one wrapper per function in the process (so its
+        compiled programs outlive the fit)."""
+        return _jitted(function, static_argnums)
 
     def whole_step(self, params, opt_state, inputs, targets, weights, lr_scale):
         """As ``FitRun.step`` for one process: (params, opt_state, loss, outputs)."""
@@ -60,6 +62,6 @@ def _step(spec, optimizer, xp, params, slots, inputs, targets, weights, scalars)
     return params, slots, loss, outputs
 
 
-@functools.partial(jax.jit, static_argnums=(0, 3))
-def _metric_sum(head, outputs, targets, xp, weights):
-    return HEADS[head].metric_sum(outputs, targets, xp, weights)
+@functools.lru_cache(maxsize=None)
+def _jitted(function, static_argnums):
+    return jax.jit(function, static_argnums=static_argnums)

@@ -31,8 +31,8 @@ HIDDEN = (256, 128)
 N_FEATURES = 784
 N_CLASSES = 10
 MIB = 2**20
-DISTRIBUTIONS = ("xpnn", "numpy", "torch", "scikit-learn", "array-api-compat", "array-api-strict",
-                 "threadpoolctl", "matplotlib", "cupy-cuda13x", "cupy-cuda12x")
+DISTRIBUTIONS = ("xpnn", "numpy", "torch", "jax", "jaxlib", "scikit-learn", "array-api-compat",
+                 "array-api-strict", "threadpoolctl", "matplotlib", "cupy-cuda13x", "cupy-cuda12x")
 
 
 # -- data -----------------------------------------------------------------------------------
@@ -189,6 +189,132 @@ def train_torch(X, y, X_test, y_test, *, epochs, batch_size, lr, seed, device="c
 def _synchronize(torch, device):
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+# -- an experiment: xpnn's whole step through torch.compile ---------------------------------
+
+
+def register_torch_compiled_step() -> None:
+    """Give torch tensors, in this process only, a kernel whose ``whole_step`` is
+    ``torch.compile`` of what ``xpnn/kernels/jax_step.py`` traces (``mlp.loss_and_grads`` and
+    the optimizer's ``apply``): measured against the eager step and not kept in the library
+    (bench/README.md). The update's host scalars go in as 0-d float64 tensors: as Python
+    floats, every new value (Adam's bias corrections change each step) recompiles."""
+    import sys
+    import types
+
+    import torch
+    from xpnn import kernels, mlp
+
+    class TorchCompiledStep(kernels.ReferenceStep):
+        def __init__(self, spec, optimizer, xp):
+            super().__init__(spec, optimizer, xp)
+
+            def step(params, slots, inputs, targets, weights, scalars):
+                loss, grads, outputs = mlp.loss_and_grads(params, inputs, targets, xp, spec,
+                                                          weights)
+                params, slots = optimizer.apply(params, grads, slots, xp, scalars)
+                return params, slots, loss, outputs
+
+            self.compiled = torch.compile(step, dynamic=False)
+
+        def whole_step(self, params, opt_state, inputs, targets, weights, lr_scale):
+            step = opt_state["step"] + 1
+            slots = {slot: opt_state[slot] for slot in self.optimizer.state_slots}
+            scalars = {key: None if value is None else torch.tensor(value, dtype=torch.float64)
+                       for key, value in self.optimizer.scalars(step, lr_scale).items()}
+            with torch.no_grad():
+                params, slots, loss, outputs = self.compiled(params, slots, inputs, targets,
+                                                             weights, scalars)
+            return params, {"step": step, **slots}, loss, outputs
+
+    module = types.ModuleType("bench_torch_compiled_step")
+    module.build = TorchCompiledStep
+    sys.modules[module.__name__] = module
+    kernels.KERNELS["torch"] = module.__name__
+
+
+# -- a hand-written JAX step ----------------------------------------------------------------
+
+
+def jax_adam_step(lr, beta1=0.9, beta2=0.999, eps=1e-8):
+    """(predict, update) of a hand-written JAX MLP in the style of JAX's
+    examples/mnist_classifier_fromscratch.py: params a list of (w, b), ``predict``, a
+    log-softmax loss, ``grad``, one ``jax.jit``'d ``update``, with Adam written out
+    (torch.optim.Adam's formula; optax is not a dependency here) in place of the example's
+    plain SGD. ``update(params, (step, m, v), inputs, labels)`` -> (params, (step, m, v),
+    loss, correct rows); the step count is an array, so it never recompiles."""
+    import jax
+    import jax.numpy as jnp
+    from jax.scipy.special import logsumexp
+
+    def predict(params, inputs):
+        activations = inputs
+        for w, b in params[:-1]:
+            activations = jax.nn.relu(activations @ w + b)
+        final_w, final_b = params[-1]
+        return activations @ final_w + final_b  # logits
+
+    def loss(params, inputs, labels):
+        logits = predict(params, inputs)
+        log_probs = logits - logsumexp(logits, axis=1, keepdims=True)
+        return -jnp.mean(jnp.take_along_axis(log_probs, labels[:, None], axis=1)), logits
+
+    @jax.jit
+    def update(params, opt_state, inputs, labels):
+        (value, logits), grads = jax.value_and_grad(loss, has_aux=True)(params, inputs, labels)
+        step, m, v = opt_state
+        step = step + 1
+        m = jax.tree.map(lambda m, g: beta1 * m + (1 - beta1) * g, m, grads)
+        v = jax.tree.map(lambda v, g: beta2 * v + (1 - beta2) * g * g, v, grads)
+        c1, c2 = 1 - beta1 ** step, 1 - beta2 ** step  # bias corrections
+        params = jax.tree.map(lambda p, m, v: p - lr * (m / c1) / (jnp.sqrt(v / c2) + eps),
+                              params, m, v)
+        hits = jnp.sum(jnp.argmax(logits, axis=1) == labels)
+        return params, (step, m, v), value, hits
+
+    return predict, update
+
+
+def train_jax(X, y, X_test, y_test, *, epochs, batch_size, lr, seed):
+    """The hand-written jax.jit step (``jax_adam_step``) on xpnn's initial weights: one
+    permutation per epoch (NumPy's generator, moved once), one ``jnp.take`` per batch of X and
+    of y, loss and correct counts summed on the device, read once per epoch. Returns what
+    ``train_xpnn`` returns."""
+    import jax
+    import jax.numpy as jnp
+
+    initial = xpnn_initial_params(seed, X.shape[1])  # plumbing, not timed
+    fit_started = time.perf_counter()  # as train_xpnn's fit: model, optimizer, every epoch
+    n_layers = len(initial) // 2
+    params = [(jnp.asarray(initial[f"w{layer}"]), jnp.asarray(initial[f"b{layer}"]))
+              for layer in range(1, n_layers + 1)]
+    zeros = jax.tree.map(jnp.zeros_like, params)
+    opt_state = (jnp.zeros((), dtype=jnp.float32), zeros, zeros)
+    predict, update = jax_adam_step(lr)
+    inputs_all, labels_all = jnp.asarray(X), jnp.asarray(y)
+    rng, n = np.random.default_rng(seed), X.shape[0]
+    seconds, train_loss, train_accuracy = [], [], []
+    for _ in range(epochs):
+        started = time.perf_counter()
+        order = jnp.asarray(rng.permutation(n))
+        loss_sum, correct = jnp.zeros(()), jnp.zeros((), dtype=jnp.int32)
+        for start in range(0, n, batch_size):
+            batch_idx = order[start:start + batch_size]
+            inputs = jnp.take(inputs_all, batch_idx, axis=0)  # (batch, 784)
+            labels = jnp.take(labels_all, batch_idx, axis=0)
+            params, opt_state, loss, hits = update(params, opt_state, inputs, labels)
+            loss_sum, correct = loss_sum + loss * labels.shape[0], correct + hits
+        train_loss.append(float(loss_sum) / n)  # the once-per-epoch host reads
+        train_accuracy.append(int(correct) / n)
+        seconds.append(time.perf_counter() - started)
+    fit_seconds = time.perf_counter() - fit_started
+    test_labels = jnp.asarray(y_test)
+    hits = sum(int(jnp.sum(jnp.argmax(predict(params, jnp.asarray(X_test[start:start + 8192])),
+                                      axis=1) == test_labels[start:start + 8192]))
+               for start in range(0, X_test.shape[0], 8192))
+    return {"epoch_seconds": seconds, "fit_seconds": fit_seconds, "train_loss": train_loss,
+            "train_accuracy": train_accuracy, "test_accuracy": hits / X_test.shape[0]}
 
 
 # -- what a worker reports about itself ------------------------------------------------------

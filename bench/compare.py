@@ -22,7 +22,8 @@ from pathlib import Path
 
 import common
 
-IMPLS = ("xpnn-numpy", "torch-eager", "torch-compile", "sklearn", "xpnn-torch", "xpnn-strict")
+IMPLS = ("xpnn-numpy", "torch-eager", "torch-compile", "sklearn", "xpnn-torch",
+         "xpnn-torch-compile", "xpnn-jax", "xpnn-jax-eager", "jax-jit", "xpnn-strict")
 BASELINE = "xpnn-numpy"
 SMOKE_ONLY = ("xpnn-strict",)  # run once, 1 epoch on --strict-rows rows: proves it works
 DESCRIPTIONS = {
@@ -31,6 +32,10 @@ DESCRIPTIONS = {
     "torch-compile": "as torch-eager, forward + loss through torch.compile",
     "sklearn": "sklearn.neural_network.MLPClassifier (adam, alpha=0), its own init",
     "xpnn-torch": "xpnn.MLPClassifier fed torch CPU tensors",
+    "xpnn-torch-compile": "as xpnn-torch, its whole step through torch.compile (experiment)",
+    "xpnn-jax": "xpnn.MLPClassifier fed JAX CPU arrays: its step compiled whole (jax.jit)",
+    "xpnn-jax-eager": "as xpnn-jax with the JAX kernel off: the array-API step op by op",
+    "jax-jit": "a hand-written jax.jit step (mnist_classifier_fromscratch style, Adam)",
     "xpnn-strict": "xpnn.MLPClassifier on array-api-strict arrays (smoke only)",
 }
 
@@ -91,10 +96,15 @@ def run_impl(impl, X, y, X_test, y_test, args) -> dict:
 
         return common.train_xpnn(*(strict.asarray(a) for a in (X, y, X_test, y_test)), **recipe)
 
+    if impl in ("xpnn-jax", "xpnn-jax-eager", "jax-jit"):
+        return run_jax(impl, X, y, X_test, y_test, recipe)
+
     import torch  # the rest run on torch, with as many threads as numpy's BLAS has
 
     torch.set_num_threads(args.threads or os.cpu_count())
-    if impl == "xpnn-torch":
+    if impl in ("xpnn-torch", "xpnn-torch-compile"):
+        if impl == "xpnn-torch-compile":  # measured, not kept: see bench/README.md
+            common.register_torch_compiled_step()
         return common.train_xpnn(*(torch.from_numpy(a) for a in (X, y, X_test, y_test)),
                                  **recipe)
     if impl == "torch-eager":
@@ -106,6 +116,22 @@ def run_impl(impl, X, y, X_test, y_test, args) -> dict:
             first_line = (str(exc).strip().splitlines() or [""])[0][:300]
             raise Unavailable(f"torch.compile failed: {type(exc).__name__}: {first_line}") from exc
     raise ValueError(f"unknown implementation {impl!r}")
+
+
+def run_jax(impl, X, y, X_test, y_test, recipe) -> dict:
+    """The JAX rows, on JAX's CPU arrays (float32: JAX's default, no x64), moved before the
+    timed fit as the torch rows' tensors are: xpnn with its compiled step, xpnn with the JAX
+    kernel removed (the reference stages, op by op), and the hand-written jax.jit step."""
+    import jax.numpy as jnp
+
+    arrays = [jnp.asarray(a) for a in (X, y, X_test, y_test)]
+    if impl == "jax-jit":
+        return common.train_jax(*arrays, **recipe)
+    if impl == "xpnn-jax-eager":
+        from xpnn import kernels
+
+        del kernels.KERNELS["jax"]  # this worker process only
+    return common.train_xpnn(*arrays, **recipe)
 
 
 def worker(args) -> dict:
@@ -182,6 +208,12 @@ def compare(args) -> dict:
             row["fit_seconds_per_epoch"]["median"] / torch_row["fit_seconds_per_epoch"]["median"]
             if torch_row is not None and row["fit_seconds_per_epoch"] and not row["smoke"]
             else None)
+    jit_row = summary.get("jax-jit")
+    for impl in ("xpnn-jax", "xpnn-jax-eager"):
+        if impl in summary and jit_row is not None:  # the issue's target: within 1.15x
+            summary[impl]["ratio_to_jax_jit"] = {
+                key: summary[impl][key]["median"] / jit_row[key]["median"]
+                for key in ("epoch_seconds", "fit_seconds_per_epoch")}
     train_rows = args.subset or 60000
     data_mib = common.float32_mib(train_rows + 10000)
     return {"benchmark": "compare", "environment": environment,
@@ -282,8 +314,17 @@ def markdown_report(result: dict) -> str:
         + (f" ({settings['sklearn_recipe']})" if "sklearn" in result["summary"] else ""),
         "",
         table,
+        *jax_lines(result["summary"]),
     ]
     return "\n".join(lines) + "\n"
+
+
+def jax_lines(summary: dict) -> list[str]:
+    """One line per xpnn JAX row: its time over the hand-written jax.jit step's."""
+    lines = [f"- {impl} / jax-jit: median epoch {ratio['epoch_seconds']:.2f}x, fit s/epoch "
+             f"(compilation included) {ratio['fit_seconds_per_epoch']:.2f}x"
+             for impl, row in summary.items() if (ratio := row.get("ratio_to_jax_jit"))]
+    return ["", *lines] if lines else []
 
 
 def _loads(loads) -> str:

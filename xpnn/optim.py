@@ -7,6 +7,12 @@ is the learning-rate schedule's factor for this step, a host float. ``update`` c
 assignment (``m *= beta1``): in place on NumPy, CuPy and torch (fewer temporaries), a
 rebinding on immutable namespaces such as JAX; either way the returned values are the
 truth. Hyperparameters are Python floats, so float32 state stays float32.
+
+``update`` is two halves: ``scalars(step, lr_scale)``, the step's numbers folded on the host
+(bias corrections, the scaled rate), and ``apply(params, grads, slots, xp, scalars)``, the
+array math on the state's slots alone. ``apply`` reads nothing back to the host and branches
+on no array, so a compiler can trace it with the scalars as arguments (the step counter stays
+a host int, outside: ``kernels/jax_step.py``).
 """
 from __future__ import annotations
 
@@ -28,6 +34,16 @@ def zeros_like_params(params, xp):
 def init_state(slots, params, xp) -> dict:
     """A fresh optimizer state: step 0 and, per declared slot, zeros like each parameter."""
     return {"step": 0, **{slot: zeros_like_params(params, xp) for slot in slots}}
+
+
+def step_with(optimizer, params, grads, state, xp, lr_scale):
+    """One ``update``: the host scalars of the next step, the array math on the slots, and
+    the step counter (a host int) advanced."""
+    step = state["step"] + 1
+    slots = {slot: state[slot] for slot in optimizer.state_slots}
+    params, slots = optimizer.apply(params, grads, slots, xp,
+                                    optimizer.scalars(step, lr_scale))
+    return params, {"step": step, **slots}
 
 
 @dataclass(frozen=True)
@@ -54,8 +70,16 @@ class SGD:
         return init_state(self.state_slots, params, xp)
 
     def update(self, params, grads, state, xp, lr_scale=1.0):
-        lr, mu, decay = float(self.lr) * lr_scale, float(self.momentum), float(self.weight_decay)
-        new_params, buffers = {}, dict(state.get("momentum") or {})
+        return step_with(self, params, grads, state, xp, lr_scale)
+
+    def scalars(self, step: int, lr_scale: float = 1.0) -> dict:
+        """The host numbers ``apply`` needs for 1-based ``step``: the scheduled rate."""
+        return {"lr": float(self.lr) * lr_scale}
+
+    def apply(self, params, grads, slots, xp, scalars):
+        """The update's array math: (params, slots)."""
+        lr, mu, decay = scalars["lr"], float(self.momentum), float(self.weight_decay)
+        new_params, buffers = {}, dict(slots.get("momentum") or {})
         for name, param in params.items():
             grad = grads[name]
             if decay:
@@ -68,10 +92,7 @@ class SGD:
                 grad = grad + mu * buf if self.nesterov else buf
             param -= lr * grad
             new_params[name] = param
-        new_state = {"step": state["step"] + 1}
-        if mu:
-            new_state["momentum"] = buffers
-        return new_params, new_state
+        return new_params, {"momentum": buffers} if mu else {}
 
 
 @dataclass(frozen=True)
@@ -106,14 +127,25 @@ class Adam:
         return lr, lr * math.sqrt(c2) / c1, float(self.eps) * math.sqrt(c2)
 
     def update(self, params, grads, state, xp, lr_scale=1.0):
-        step = state["step"] + 1
+        return step_with(self, params, grads, state, xp, lr_scale)
+
+    def scalars(self, step: int, lr_scale: float = 1.0) -> dict:
+        """The host numbers ``apply`` needs for 1-based ``step``: AdamW's shrink
+        1 - lr weight_decay, eps_hat, and 1 / step_size, or None when the rate is 0 (None,
+        not a number: a compiled ``apply`` tells the two apart by structure, not value)."""
         lr, step_size, eps_hat = self.step_scalars(step, lr_scale)
+        return {"shrink": 1.0 - lr * float(self.weight_decay), "eps_hat": eps_hat,
+                "inverse_step_size": 1.0 / step_size if step_size else None}
+
+    def apply(self, params, grads, slots, xp, scalars):
+        """The update's array math: (params, slots)."""
+        inverse_step_size = scalars["inverse_step_size"]
         b1, b2, decay = float(self.beta1), float(self.beta2), float(self.weight_decay)
-        new_params, first, second = {}, dict(state["m"]), dict(state["v"])
+        new_params, first, second = {}, dict(slots["m"]), dict(slots["v"])
         for name, param in params.items():
             grad = grads[name]
             if decay and self.decoupled:
-                param *= 1.0 - lr * decay
+                param *= scalars["shrink"]
             elif decay:
                 grad = grad + decay * param
             m, v = first[name], second[name]
@@ -126,13 +158,13 @@ class Adam:
             grad *= 1.0 - b1
             m *= b1
             m += grad
-            if step_size:  # a learning rate of 0 (a schedule's end) moves nothing
+            if inverse_step_size is not None:  # a rate of 0 (a schedule's end) moves nothing
                 denom = xp.sqrt(v)
-                denom += eps_hat
-                denom *= 1.0 / step_size
+                denom += scalars["eps_hat"]
+                denom *= inverse_step_size
                 param -= m / denom
             new_params[name], first[name], second[name] = param, m, v
-        return new_params, {"step": step, "m": first, "v": second}
+        return new_params, {"m": first, "v": second}
 
 
 def _constant(step, total_steps, samples_seen, power_t):

@@ -91,6 +91,12 @@ class FitRun:
         self.reference = kernels.ReferenceStep(config.spec, optimizer, backend.xp)
         self.stages = (kernels.select(backend, config.spec, optimizer) if config.fast_paths
                        else self.reference)
+        # a kernel's step compiled whole (kernels.whole_step): in a group of one only, the
+        # Allreduce of data parallel sitting between its stages
+        self.whole_step = kernels.whole_step(self.stages) if reducer.size == 1 else None
+        # the loop's other functions of arrays, compiled where the kernel compiles
+        self.batch_metric = kernels.compiled(self.stages, self.head.metric_sum, (2,))
+        self.finite = kernels.compiled(self.stages, divergence.finite_flag, (2,))
         self.batches = Batches(data, config.batch_size, config.shuffle, backend, self.dtype,
                                self.stages.take, reducer.rank, reducer.size)
         self.train_weight = data.weight_total(self.xp)  # a host float, read once per fit
@@ -187,7 +193,7 @@ class FitRun:
                 portion, masks=self.masks(step, start, stop))
             loss_sum += loss * float(stop - start)
             if self.head.metric is not None:
-                hits = self.head.metric_sum(outputs, targets, xp, weights)
+                hits = self.batch_metric(outputs, targets, xp, weights)
                 metric_sum = hits if metric_sum is None else metric_sum + hits
             if self.on_step is not None:
                 self.on_step(step, len(batches))
@@ -239,8 +245,10 @@ class FitRun:
         returned loss is its part of the global batch's loss; ``masks``: its dropout masks
         (``FitRun.masks``), or None. ``check(stage, arrays)`` (the divergence replay's) runs
         after each stage; the replay always runs the reference stages, the training steps
-        the kernel (if any).
+        the kernel (if any), compiled whole where it offers that.
         """
+        if self.whole_step is not None and not check and masks is None:
+            return self.whole_step(params, opt_state, inputs, targets, weights, scale)
         xp, spec, reducer = self.xp, self.config.spec, self.reducer
         stages = self.reference if check else self.stages
         share, denominator = portion
@@ -285,7 +293,7 @@ class FitRun:
     # -- divergence ------------------------------------------------------------------
 
     def finite_flag(self, loss_sum):
-        return divergence.finite_flag(loss_sum, self.state.params, self.xp)
+        return self.finite(loss_sum, self.state.params, self.xp)
 
     def agreed(self, flag: bool) -> bool:
         """A host flag, true only when it is true on every member (one small message)."""

@@ -12,13 +12,25 @@ the group (data parallel) between ``backward`` and ``add_l2``:
   added to ``grads``, as ``mlp.add_l2``;
 - ``update(params, grads, opt_state, lr_scale)`` -> (params, opt_state), as the optimizer's.
 
-``ReferenceStep`` implements them with the array-API code (``mlp``, ``heads``, ``optim``):
-the only implementation on every other namespace and the one the divergence replay runs.
-``select`` is how the training loop picks: the kernel of the backend's namespace
-(``KERNELS``) when it has entries for the activation and the head, else the reference; a
-kernel's fused update runs where its table has an entry for the optimizer that takes these
-settings, else the optimizer's own update. ``tests/test_kernels.py`` holds each kernel to
-the reference, bit for bit.
+A kernel may also offer ``whole_step(params, opt_state, inputs, targets, weights,
+lr_scale)`` -> (params, opt_state, loss, outputs): what the stages give one process, as one
+call (a compiled program). The loop uses it in a group of one (data parallel runs the
+stages, the Allreduce between them) and never in the divergence replay. And it may offer
+``compile(function, static_argnums)``: the small pure array functions the loop calls each
+step or epoch besides the step (the head's batch metric, the finite flag), compiled.
+
+``ReferenceStep`` implements the stages with the array-API code (``mlp``, ``heads``,
+``optim``): the only implementation on every other namespace and the one the divergence
+replay runs. ``select`` is how the training loop picks: the kernel of the backend's
+namespace (``KERNELS``) when it has entries for the activation and the head, else the
+reference; a kernel's fused update runs where its table has an entry for the optimizer that
+takes these settings, else the optimizer's own update. The kernels:
+
+- ``numpy_step.py``: the stages in reused buffers, a numba update; held to the reference
+  bit for bit (``tests/test_kernels.py``);
+- ``jax_step.py``: the reference's stages, and its step traced whole by ``jax.jit`` (every
+  activation, head and optimizer); held to the reference within rounding, float64 rtol
+  1e-10 and float32 1e-5 (``tests/test_jax_step.py``): XLA fuses and reorders.
 """
 from __future__ import annotations
 
@@ -28,7 +40,7 @@ from .. import mlp
 from ..heads import HEADS
 
 # namespace name -> module whose ``build(spec, optimizer, xp)`` returns its step or None
-KERNELS = {"numpy": "xpnn.kernels.numpy_step"}
+KERNELS = {"numpy": "xpnn.kernels.numpy_step", "jax": "xpnn.kernels.jax_step"}
 
 
 class ReferenceStep:
@@ -65,3 +77,20 @@ def select(backend, spec: mlp.MLPSpec, optimizer):
     if module is not None:
         kernel = importlib.import_module(module).build(spec, optimizer, backend.xp)
     return kernel or ReferenceStep(spec, optimizer, backend.xp)
+
+
+def whole_step(stages):
+    """The step's compiled whole, or None: a kernel's ``whole_step(params, opt_state,
+    inputs, targets, weights, lr_scale)`` -> (params, opt_state, loss, outputs), what the
+    stages give one process (``FitRun.step``), as one call."""
+    return getattr(stages, "whole_step", None)
+
+
+def compiled(stages, function, static_argnums):
+    """``function``, a pure function of arrays (``static_argnums``: its other arguments, such
+    as ``xp``), as the kernel compiles it where it offers that, else itself; None stays
+    None."""
+    compile_function = getattr(stages, "compile", None)
+    if function is None or compile_function is None:
+        return function
+    return compile_function(function, tuple(static_argnums))

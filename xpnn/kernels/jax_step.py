@@ -1,0 +1,67 @@
+"""The training step on JAX arrays, compiled whole: the reference's own code, traced once.
+
+JAX runs array-API code op by op, each op a dispatch from Python; ``jax.jit`` traces a
+function once per argument structure and shape and runs it as one compiled program. The
+step of a group of one (``whole_step``) is ``mlp.loss_and_grads`` (forward, the head's loss
+and gradient, backward, the L2 term) and the optimizer's ``apply``, the very functions the
+reference runs, traced on JAX's arrays: there is no second implementation of the math. What
+changes from step to step enters as arguments, never as constants of the trace: the
+parameters, the optimizer's slots, the batch, and the update's host scalars
+(``optimizer.scalars``: the scheduled rate, Adam's bias corrections), so a fit compiles once
+per batch shape (the last, smaller batch of an epoch once more) and the compiled program is
+shared by every later fit with the same spec and optimizer in the process. The step counter
+stays a host int outside the trace, as in the reference's state.
+
+The stages are the reference's (``ReferenceStep``): data-parallel steps (the Allreduce sits
+between backward and the update, outside any trace) and the divergence replay run them. The
+loop's other small functions are compiled too (``compile``): the head's batch metric (one
+call a step where eager JAX makes four) and the finite flag (one program where eager JAX
+compiles two per parameter shape, seconds of a fresh process's first epoch).
+``tests/test_jax_step.py`` holds the compiled step to the reference.
+"""
+from __future__ import annotations
+
+import functools
+
+import jax
+
+from .. import mlp
+from . import ReferenceStep
+
+
+def build(spec: mlp.MLPSpec, optimizer, xp):
+    """The JAX step: every activation, head and optimizer (the trace runs their own code)."""
+    return JaxStep(spec, optimizer, xp)
+
+
+class JaxStep(ReferenceStep):
+    """The reference's stages, and the whole step of a group of one, compiled."""
+
+    @staticmethod
+    def compile(function, static_argnums):
+        """``function`` under ``jax.jit``, one wrapper per function in the process (so its
+        compiled programs outlive the fit)."""
+        return _jitted(function, static_argnums)
+
+    def whole_step(self, params, opt_state, inputs, targets, weights, lr_scale):
+        """As ``FitRun.step`` for one process: (params, opt_state, loss, outputs)."""
+        optimizer = self.optimizer
+        step = opt_state["step"] + 1
+        slots = {slot: opt_state[slot] for slot in optimizer.state_slots}
+        params, slots, loss, outputs = _step(
+            self.spec, optimizer, self.xp, params, slots, inputs, targets, weights,
+            optimizer.scalars(step, lr_scale))
+        return params, {"step": step, **slots}, loss, outputs
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1, 2))
+def _step(spec, optimizer, xp, params, slots, inputs, targets, weights, scalars):
+    """One step, traced: the loss with the L2 term, its gradients, the update."""
+    loss, grads, outputs = mlp.loss_and_grads(params, inputs, targets, xp, spec, weights)
+    params, slots = optimizer.apply(params, grads, slots, xp, scalars)
+    return params, slots, loss, outputs
+
+
+@functools.lru_cache(maxsize=None)
+def _jitted(function, static_argnums):
+    return jax.jit(function, static_argnums=static_argnums)

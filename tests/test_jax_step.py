@@ -147,6 +147,17 @@ def test_a_fit_with_the_compiled_step_is_the_reference_fit(monkeypatch, digits_d
                         state_arrays(reference.state_.opt_state), dtype="float64")
 
 
+def test_dropout_on_jax_runs_the_masks_as_without_the_kernel(monkeypatch, digits_data):
+    """The compiled whole step takes no masks: with dropout the loop keeps the stages, so
+    a JAX fit with dropout is the reference's, and not the fit without dropout."""
+    backend, X, y = _digits_on_jax(digits_data)
+    fast = _fit(monkeypatch, True, X, y, dropout=0.3)
+    reference = _fit(monkeypatch, False, X, y, dropout=0.3)
+    assert_params_close(fast.params_, reference.params_, dtype="float64")
+    plain = _fit(monkeypatch, True, X, y)
+    assert not np.allclose(np.asarray(fast.params_["w1"]), np.asarray(plain.params_["w1"]))
+
+
 def test_divergence_is_found_and_named_as_without_the_kernel(monkeypatch, digits_data):
     backend, X, y = _digits_on_jax(digits_data, rows=1797)
     errors = []

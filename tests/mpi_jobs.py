@@ -157,7 +157,9 @@ def run_cli(args):
 
         FitRun.step = failing_step
     if os.environ.get("XPNN_TEST_PAUSE"):
-        PAUSES[os.environ["XPNN_TEST_PAUSE"]](os.path.join(pid_dir, "paused"))
+        # rank 0's marker is the one the test waits for (rank 1 reaches some points first)
+        PAUSES[os.environ["XPNN_TEST_PAUSE"]](
+            os.path.join(pid_dir, "paused" if rank == 0 else f"paused-rank-{rank}"))
     from xpnn.cli import main
 
     return main(args)

@@ -219,7 +219,7 @@ def parsed(*argv):
 
 
 def test_a_recipe_fills_the_flags_left_out_and_explicit_flags_win():
-    from xpnn.commands.recipes import RECIPES, with_recipe
+    from xpnn.recipes import RECIPES, with_recipe
 
     accurate = RECIPES["fashion-mnist"]["accurate"]
     filled = with_recipe(parsed("--dataset", "fashion-mnist", "--epochs", "3"), "accurate")
@@ -232,7 +232,7 @@ def test_a_recipe_fills_the_flags_left_out_and_explicit_flags_win():
 
 
 def test_every_recipe_is_listed_in_help_and_an_unknown_one_is_refused(tmp_path):
-    from xpnn.commands.recipes import RECIPES
+    from xpnn.recipes import RECIPES
 
     help_text = " ".join(xpnn("train", "--help").stdout.split())
     for source, recipes in RECIPES.items():

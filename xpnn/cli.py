@@ -9,7 +9,7 @@ import argparse
 import sys
 
 from . import __version__
-from .commands import recipes
+from . import recipes
 from .errors import DivergenceError, XpnnError
 from .launcher import end_interrupted, name_command, release_interrupts
 

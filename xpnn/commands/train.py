@@ -31,7 +31,7 @@ from ..train_state import TrainingInterrupted
 from .common import (check_known_labels, check_output_path, check_test_labels, print_json,
                      say)
 from .progress import Progress
-from .recipes import with_recipe
+from ..recipes import with_recipe
 
 # --optimizer NAME -> the estimator's solver, momentum and Nesterov switch
 OPTIMIZER_FLAG = {

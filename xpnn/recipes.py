@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..errors import XpnnError
+from .errors import XpnnError
 
 DEFAULT = "default"
 OTHER = "other data"  # any --data file: the source is not a named data set

@@ -66,9 +66,9 @@ def report(env, blas, rows, recipe_runs) -> str:
                      f"{row['train_seconds']:.0f} | {row['wall_seconds']:.0f} |")
     if recipe_runs:
         walls = [run["wall_seconds"] for run in recipe_runs]
+        accuracies = ", ".join(f"{run['test_accuracy']:.4f}" for run in recipe_runs)
         lines += ["", f"`xpnn train --dataset fashion-mnist --recipe accurate`, "
-                      f"{len(walls)} runs: test accuracy "
-                      f"{', '.join(f'{run['test_accuracy']:.4f}' for run in recipe_runs)}; "
+                      f"{len(walls)} runs: test accuracy {accuracies}; "
                       f"wall {statistics.median(walls):.0f} s median "
                       f"({min(walls):.0f}-{max(walls):.0f} s)."]
     return "\n".join(lines) + "\n"

@@ -71,9 +71,14 @@ def test_training_steps_agree_with_numpy(other, dtype, optimizer_name, digits_da
     assert_params_close(result, reference, dtype=dtype)  # Adam moments on their own scale
 
 
+# every activation under the softmax head, and every head under tanh (each activation's and
+# each head's code is independent of the other's: the 36 pairs would add nothing but time)
+PAIRS = sorted({*((activation, "softmax") for activation in ACTIVATIONS),
+                *(("tanh", head) for head in TARGETS)})
+
+
 @pytest.mark.parametrize("other", backend_params(("array_api_strict", "torch", "jax", "cupy")))
-@pytest.mark.parametrize("activation", list(ACTIVATIONS))
-@pytest.mark.parametrize("head", list(TARGETS))
+@pytest.mark.parametrize("activation, head", PAIRS)
 def test_every_activation_and_head_agree_with_numpy(other, activation, head, digits_data):
     """float64, Nesterov SGD, L2 term, row weights: the same steps on every backend."""
     spec = mlp.MLPSpec(activation, head, alpha=1e-2)

@@ -90,6 +90,8 @@ def main() -> None:
     for point in chosen:
         rows.append(run_point(*point))
         print(rows[-1], flush=True)
+        with open(f"{args.out}.partial.json", "w") as file:  # each point kept as it ends
+            json.dump(rows, file, indent=1)
     recipe_runs = []
     for _ in range(args.repeat):
         started = time.perf_counter()

@@ -21,9 +21,9 @@ RECIPES = {
     "fashion-mnist": {
         DEFAULT: {"hidden": (512, 256), "epochs": 30, "batch_size": 128, "lr": 1e-3,
                   "lr_schedule": "cosine"},
-        # bench/README.md, "A Fashion-MNIST recipe": the sweep that chose it
-        "accurate": {"hidden": (1024, 512), "epochs": 40, "batch_size": 128, "lr": 1e-3,
-                     "lr_schedule": "cosine"},
+        # bench/README.md, "A Fashion-MNIST recipe": 0.9083 so far, short of its 0.915 aim
+        "accurate": {"hidden": (1024, 512), "dropout": 0.2, "epochs": 40, "batch_size": 128,
+                     "lr": 1e-3, "lr_schedule": "cosine"},
     },
     OTHER: {
         DEFAULT: {"hidden": (256, 128), "epochs": 10, "batch_size": 128, "lr": 1e-3},

@@ -15,16 +15,33 @@ def test_mlp_gradients_match_finite_differences(backend, hidden):
     assert max(errors.values()) < GRAD_TOL, errors
 
 
-@pytest.mark.parametrize("activation", list(ACTIVATIONS))
-@pytest.mark.parametrize("head", ["softmax", "logistic", "identity", "exp"],
-                         ids=["log-loss", "binary-log-loss", "squared-error", "poisson"])
-def test_every_activation_and_loss_with_l2_and_weights(backend, activation, head):
-    """Each activation's derivative-from-output, the squared-error head, the L2 term and row
-    weights, all against finite differences."""
+HEADS = ["softmax", "logistic", "identity", "exp"]
+# on the other backends: every activation under softmax and every head under tanh (the
+# backends' agreement on every pair's steps is tests/test_backends.py's)
+PAIRS = sorted({*((activation, "softmax") for activation in ACTIVATIONS),
+                *(("tanh", head) for head in HEADS)})
+
+
+def _check_with_l2_and_weights(backend, activation, head):
     errors = xpnn.gradcheck_report(hidden=(6, 5), n_features=5, n_classes=3, n_samples=9,
                                    seed=4, backend=backend, activation=activation, head=head,
                                    alpha=0.3, weighted=True)
     assert max(errors.values()) < GRAD_TOL, errors
+
+
+@pytest.mark.parametrize("activation", list(ACTIVATIONS))
+@pytest.mark.parametrize("head", HEADS)
+def test_every_activation_and_loss_with_l2_and_weights(activation, head):
+    """Each activation's derivative (from its output or its input), each head's loss, the
+    L2 term and row weights, all against finite differences, on NumPy."""
+    from xpnn.backend import resolve_device
+
+    _check_with_l2_and_weights(resolve_device("cpu"), activation, head)
+
+
+@pytest.mark.parametrize("activation, head", PAIRS)
+def test_activations_and_losses_on_every_backend(backend, activation, head):
+    _check_with_l2_and_weights(backend, activation, head)
 
 
 def test_gradcheck_detects_a_wrong_gradient(monkeypatch):

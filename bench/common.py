@@ -68,7 +68,8 @@ def float32_mib(n_rows: int, n_features: int = N_FEATURES) -> float:
 # -- the xpnn recipe ------------------------------------------------------------------------
 
 
-def train_xpnn(X, y, X_test, y_test, *, epochs, batch_size, lr, seed, device=None):
+def train_xpnn(X, y, X_test, y_test, *, epochs, batch_size, lr, seed, device=None,
+               dropout=0.0):
     """xpnn's MLPClassifier on whatever namespace X and y come from (or on ``device``).
 
     Returns {"epoch_seconds", "train_loss", "train_accuracy" (per epoch), "test_accuracy"}.
@@ -80,7 +81,7 @@ def train_xpnn(X, y, X_test, y_test, *, epochs, batch_size, lr, seed, device=Non
     clf = xpnn.MLPClassifier(hidden_layer_sizes=HIDDEN, max_iter=epochs, batch_size=batch_size,
                              learning_rate_init=lr, solver="adam", alpha=0.0,
                              n_iter_no_change=np.inf, random_state=seed, dtype="float32",
-                             device=device)  # no L2 and every epoch run: the torch recipe
+                             device=device, dropout=dropout)  # no L2, every epoch: as torch
     started = time.perf_counter()
     clf.fit(X, y)
     fit_seconds = time.perf_counter() - started  # what a user waits for: setup, every epoch
@@ -104,8 +105,9 @@ def xpnn_initial_params(seed: int, n_features: int = N_FEATURES, n_classes: int 
 # -- the PyTorch recipe ---------------------------------------------------------------------
 
 
-def torch_mlp(params, torch):
-    """nn.Sequential(Linear, ReLU, ..., Linear) holding xpnn's initial weights.
+def torch_mlp(params, torch, dropout=0.0):
+    """nn.Sequential(Linear, ReLU, ..., Linear) holding xpnn's initial weights (with
+    ``dropout``: an nn.Dropout after every ReLU).
 
     xpnn stores w as (fan_in, fan_out) and computes a @ w; nn.Linear stores (out, in) and
     computes a @ weight.T, so weight = w.T.
@@ -121,11 +123,13 @@ def torch_mlp(params, torch):
         layers.append(linear)
         if layer < n_layers:
             layers.append(torch.nn.ReLU())
+            if dropout:
+                layers.append(torch.nn.Dropout(dropout))
     return torch.nn.Sequential(*layers)
 
 
 def train_torch(X, y, X_test, y_test, *, epochs, batch_size, lr, seed, device="cpu",
-                compile=False):
+                compile=False, dropout=0.0):
     """Plain PyTorch: nn.Sequential + torch.optim.Adam, optionally torch.compile'd.
 
     Each epoch draws one torch.randperm; each batch is one index_select of X and of y
@@ -138,7 +142,7 @@ def train_torch(X, y, X_test, y_test, *, epochs, batch_size, lr, seed, device="c
     fit_started = time.perf_counter()  # as train_xpnn's fit: model, optimizer, every epoch
     device = torch.device(device)
     torch.manual_seed(seed)
-    model = torch_mlp(initial, torch).to(device)
+    model = torch_mlp(initial, torch, dropout).to(device)
     inputs_all = torch.from_numpy(X).to(device)  # no copy on the CPU
     labels_all = torch.from_numpy(y).to(device)
     loss_fn = torch.nn.CrossEntropyLoss()
@@ -176,6 +180,7 @@ def train_torch(X, y, X_test, y_test, *, epochs, batch_size, lr, seed, device="c
         seconds.append(time.perf_counter() - started)
     fit_seconds = time.perf_counter() - fit_started
 
+    model.eval()  # nn.Dropout off
     with torch.no_grad():
         test_inputs = torch.from_numpy(X_test).to(device)
         test_labels = torch.from_numpy(y_test).to(device)

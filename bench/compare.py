@@ -22,13 +22,19 @@ from pathlib import Path
 
 import common
 
-IMPLS = ("xpnn-numpy", "torch-eager", "torch-compile", "sklearn", "xpnn-torch",
+IMPLS = ("xpnn-numpy", "xpnn-numpy-dropout", "torch-eager", "torch-eager-dropout",
+         "torch-compile", "sklearn", "xpnn-torch",
          "xpnn-torch-compile", "xpnn-jax", "xpnn-jax-eager", "jax-jit", "xpnn-strict")
 BASELINE = "xpnn-numpy"
 SMOKE_ONLY = ("xpnn-strict",)  # run once, 1 epoch on --strict-rows rows: proves it works
+# the dropout rows: rate on every hidden layer, and the row without dropout they are set against
+DROPOUT = {"xpnn-numpy-dropout": 0.2, "torch-eager-dropout": 0.2}
+WITHOUT_DROPOUT = {"xpnn-numpy-dropout": "xpnn-numpy", "torch-eager-dropout": "torch-eager"}
 DESCRIPTIONS = {
     "xpnn-numpy": "xpnn.MLPClassifier on NumPy arrays",
+    "xpnn-numpy-dropout": "as xpnn-numpy with dropout=0.2 on both hidden layers",
     "torch-eager": "nn.Sequential + torch.optim.Adam, xpnn's initial weights",
+    "torch-eager-dropout": "as torch-eager with nn.Dropout(0.2) after both ReLUs",
     "torch-compile": "as torch-eager, forward + loss through torch.compile",
     "sklearn": "sklearn.neural_network.MLPClassifier (adam, alpha=0), its own init",
     "xpnn-torch": "xpnn.MLPClassifier fed torch CPU tensors",
@@ -87,8 +93,8 @@ def run_impl(impl, X, y, X_test, y_test, args) -> dict:
     """Train ``impl`` on the host arrays; returns the recipe's record (see common.train_xpnn)."""
     recipe = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
               "seed": args.seed}
-    if impl == "xpnn-numpy":
-        return common.train_xpnn(X, y, X_test, y_test, **recipe)
+    if impl in ("xpnn-numpy", "xpnn-numpy-dropout"):
+        return common.train_xpnn(X, y, X_test, y_test, dropout=DROPOUT.get(impl, 0.0), **recipe)
     if impl == "sklearn":
         return train_sklearn(X, y, X_test, y_test, recipe=args.sklearn_recipe, **recipe)
     if impl == "xpnn-strict":
@@ -107,8 +113,8 @@ def run_impl(impl, X, y, X_test, y_test, args) -> dict:
             common.register_torch_compiled_step()
         return common.train_xpnn(*(torch.from_numpy(a) for a in (X, y, X_test, y_test)),
                                  **recipe)
-    if impl == "torch-eager":
-        return common.train_torch(X, y, X_test, y_test, **recipe)
+    if impl in ("torch-eager", "torch-eager-dropout"):
+        return common.train_torch(X, y, X_test, y_test, dropout=DROPOUT.get(impl, 0.0), **recipe)
     if impl == "torch-compile":
         try:
             return common.train_torch(X, y, X_test, y_test, compile=True, **recipe)
@@ -315,6 +321,7 @@ def markdown_report(result: dict) -> str:
         "",
         table,
         *jax_lines(result["summary"]),
+        *dropout_lines(result["summary"]),
     ]
     return "\n".join(lines) + "\n"
 
@@ -324,6 +331,20 @@ def jax_lines(summary: dict) -> list[str]:
     lines = [f"- {impl} / jax-jit: median epoch {ratio['epoch_seconds']:.2f}x, fit s/epoch "
              f"(compilation included) {ratio['fit_seconds_per_epoch']:.2f}x"
              for impl, row in summary.items() if (ratio := row.get("ratio_to_jax_jit"))]
+    return ["", *lines] if lines else []
+
+
+def dropout_lines(summary: dict) -> list[str]:
+    """What dropout costs each library: its dropout row's epoch and fit over its plain row's."""
+    lines = []
+    for impl, plain in WITHOUT_DROPOUT.items():
+        if impl in summary and plain in summary:
+            with_, without = summary[impl], summary[plain]
+            epoch = with_["epoch_seconds"]["median"] / without["epoch_seconds"]["median"] - 1
+            fit = (with_["fit_seconds_per_epoch"]["median"]
+                   / without["fit_seconds_per_epoch"]["median"] - 1)
+            lines.append(f"- dropout's cost, {impl} / {plain}: median epoch {100 * epoch:+.1f} %, "
+                         f"fit s/epoch {100 * fit:+.1f} %")
     return ["", *lines] if lines else []
 
 

@@ -4,10 +4,9 @@ All arrays live on one backend; the batches come from ``batches.Batches``. Loss 
 sums accumulate on the device and are read once per epoch (or every ``check_every`` steps);
 after a non-finite read the loop replays step by step to name the exact step and layer.
 
-Stopping follows scikit-learn's MLP: after each epoch, the training loss (or, with early
-stopping, the validation score) must improve by ``tol`` at least once every
-``n_iter_no_change`` epochs; otherwise training stops, or with ``learning_rate="adaptive"``
-the rate is divided by 5 until it falls below 1e-6.
+Stopping follows scikit-learn's MLP (``plateau.py``): after each epoch, the training loss (or,
+with early stopping, the validation score) must improve by ``tol`` at least once every
+``n_iter_no_change`` epochs.
 
 ``FitRun`` holds what stays fixed for one call to fit; its ``step`` is the one place every
 training step goes through. The group it trains in (``distributed.py``) is one process or N
@@ -22,8 +21,8 @@ import time
 from dataclasses import dataclass
 from functools import cached_property
 
-from . import divergence, kernels, mlp
-from .backend import Backend, as_host_array, copy_array, read_scalars
+from . import divergence, kernels, mlp, plateau
+from .backend import Backend, as_host_array, read_scalars
 from .batches import Batches, DeviceSplit
 from .dropout import Dropout
 from .errors import DivergenceError
@@ -32,8 +31,6 @@ from .heads import HEADS
 from .optim import lr_scale
 from .train_state import TrainingInterrupted, TrainState, snapshot
 
-MIN_ADAPTIVE_LR = 1e-6  # scikit-learn's: "adaptive" stops once the rate is this small
-STOPS = ("stop", "stop_lr_too_small")  # the outcomes of after_epoch that end training
 
 
 @dataclass(frozen=True)
@@ -134,7 +131,7 @@ class FitRun:
                     self.on_plateau(outcome)
             except KeyboardInterrupt:
                 raise TrainingInterrupted(state) from None
-            if outcome in STOPS:
+            if outcome in plateau.STOPS:
                 state.converged = True
                 break
             if self.stop_agreed:
@@ -147,32 +144,9 @@ class FitRun:
         return state
 
     def after_epoch(self, record) -> str | None:
-        """scikit-learn's plateau rule: None, or what it did: "lr_reduced" ("adaptive": the
-        rate divided by 5), "stop", or "stop_lr_too_small" ("adaptive" at its floor)."""
-        state, config = self.state, self.config
-        if config.early_stopping:
-            score = record[f"val_{self.head.score_name}"]
-            state.no_improvement = (state.no_improvement + 1
-                                    if score < state.best_score + config.tol else 0)
-            if score > state.best_score:
-                state.best_score, state.best_epoch = score, record["epoch"]
-                state.best_params = {k: copy_array(v, self.backend)
-                                     for k, v in state.params.items()}
-        else:
-            loss = record["loss"]
-            state.no_improvement = (state.no_improvement + 1
-                                    if loss > state.best_loss - config.tol else 0)
-            if loss < state.best_loss:
-                state.best_loss, state.best_epoch = loss, record["epoch"]
-        if state.no_improvement <= config.n_iter_no_change:
-            return None
-        if config.learning_rate != "adaptive":
-            return "stop"
-        if config.learning_rate_init * state.lr_factor <= MIN_ADAPTIVE_LR:
-            return "stop_lr_too_small"
-        state.lr_factor /= 5.0
-        state.no_improvement = 0
-        return "lr_reduced"
+        """What the plateau rule did after this epoch (plateau.py), or None."""
+        return plateau.after_epoch(self.state, self.config, record, self.head.score_name,
+                                   self.backend)
 
     # -- one epoch -------------------------------------------------------------------
 

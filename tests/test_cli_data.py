@@ -33,14 +33,14 @@ def kaggle(tmp_path_factory):
 def model(kaggle):
     path = kaggle["root"] / "model.safetensors"
     summary = xpnn_json("train", "--data", kaggle["train"], "--epochs", "15", "--hidden", "64",
-                        "--batch-size", "32", "--save", path)
+                        "--batch-size", "32", "--save", path, process=True)  # the real command
     assert summary["test_accuracy"] > 0.9
     return path
 
 
 def test_kaggle_flow_end_to_end(kaggle, model, tmp_path):
     out = tmp_path / "submission.csv"
-    result = xpnn("predict", model, "--data", kaggle["test"], "--out", out)
+    result = xpnn("predict", model, "--data", kaggle["test"], "--out", out, process=True)
     assert result.returncode == 0, result.stderr
     lines = out.read_text().splitlines()
     assert lines[0] == "ImageId,Label"

@@ -21,14 +21,14 @@ def test_flags_reach_the_model():
 
 
 def test_progress_goes_to_stderr_and_summary_to_stdout():
-    result = xpnn("train", "--epochs", "2")
+    result = xpnn("train", "--epochs", "2", process=True)
     assert result.returncode == 0
     assert "epoch   1/2" in result.stderr and "epoch   2/2" in result.stderr
     assert result.stdout.startswith("test accuracy ")
 
 
 def test_divergence_exits_non_zero_with_the_explanation():
-    result = xpnn("train", "--lr", "1e10", "--optimizer", "sgd", "--epochs", "3")
+    result = xpnn("train", "--lr", "1e10", "--optimizer", "sgd", "--epochs", "3", process=True)
     assert result.returncode == 3
     assert "training diverged at epoch 1, step" in result.stderr
     assert "lower learning rate" in result.stderr

@@ -26,6 +26,7 @@ ALL = "Adam, lr 1e-3, batch 128, cosine schedule, seed 0"
 POINTS = [
     ((512, 256), 0.0, 30),   # the default recipe (no dropout)
     ((512, 256), 0.2, 40),
+    ((1024, 512), 0.2, 30),  # --recipe accurate
     ((1024, 512), 0.2, 40),
     ((1024, 512), 0.3, 60),
 ]

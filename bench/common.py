@@ -132,9 +132,9 @@ def train_torch(X, y, X_test, y_test, *, epochs, batch_size, lr, seed, device="c
                 compile=False, dropout=0.0):
     """Plain PyTorch: nn.Sequential + torch.optim.Adam, optionally torch.compile'd.
 
-    Each epoch draws one torch.randperm; each batch is one index_select of X and of y
-    (as xpnn's xp.take). ``compile`` compiles forward + loss (backward follows through
-    AOTAutograd); the optimizer step stays eager. Returns what ``train_xpnn`` returns.
+    Each epoch draws one torch.randperm; each batch is one index_select of X and of y (as
+    xpnn's xp.take). ``compile`` compiles forward + loss (backward through AOTAutograd), the
+    optimizer step eager; ``dropout``: see torch_mlp. Returns what ``train_xpnn`` returns.
     """
     import torch
 
@@ -145,11 +145,10 @@ def train_torch(X, y, X_test, y_test, *, epochs, batch_size, lr, seed, device="c
     model = torch_mlp(initial, torch, dropout).to(device)
     inputs_all = torch.from_numpy(X).to(device)  # no copy on the CPU
     labels_all = torch.from_numpy(y).to(device)
-    loss_fn = torch.nn.CrossEntropyLoss()
 
-    def forward_loss(inputs, labels):
+    def forward_loss(inputs, labels):  # the mean cross-entropy, as nn.CrossEntropyLoss()
         logits = model(inputs)
-        return loss_fn(logits, labels), logits
+        return torch.nn.functional.cross_entropy(logits, labels), logits
 
     step_loss = torch.compile(forward_loss) if compile else forward_loss
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)

@@ -3,10 +3,7 @@
 All arrays live on one backend; the batches come from ``batches.Batches``. Loss and metric
 sums accumulate on the device and are read once per epoch (or every ``check_every`` steps);
 after a non-finite read the loop replays step by step to name the exact step and layer.
-
-Stopping follows scikit-learn's MLP (``plateau.py``): after each epoch, the training loss (or,
-with early stopping, the validation score) must improve by ``tol`` at least once every
-``n_iter_no_change`` epochs.
+Stopping follows scikit-learn's plateau rule after each epoch (``plateau.py``).
 
 ``FitRun`` holds what stays fixed for one call to fit; its ``step`` is the one place every
 training step goes through. The group it trains in (``distributed.py``) is one process or N

@@ -199,17 +199,18 @@ def compare(args) -> dict:
             else:
                 result["wall_seconds"] = wall
                 runs[impl].append(result)
-            print(f"[repeat {repeat}/{args.repeats}] {impl:13s} {progress_line(result)} "
+            print(f"[repeat {repeat}/{args.repeats}] {impl:19s} {progress_line(result)} "
                   f"({wall:.1f} s wall)", file=sys.stderr, flush=True)
 
     summary = {impl: summarize(impl, runs[impl]) for impl in impls if runs[impl]}
     baseline = summary.get(BASELINE)
-    torch_row = summary.get("torch-eager")
-    for row in summary.values():
+    for impl, row in summary.items():
         comparable = baseline is not None and not row["smoke"] and not baseline["smoke"]
         row["ratio_to_xpnn_numpy"] = (row["epoch_seconds"]["median"]
                                       / baseline["epoch_seconds"]["median"]
                                       if comparable else None)
+        # the fit against PyTorch's eager loop with the same dropout (none for most rows)
+        torch_row = summary.get("torch-eager-dropout" if impl in DROPOUT else "torch-eager")
         row["fit_ratio_to_torch_eager"] = (
             row["fit_seconds_per_epoch"]["median"] / torch_row["fit_seconds_per_epoch"]["median"]
             if torch_row is not None and row["fit_seconds_per_epoch"] and not row["smoke"]
@@ -293,7 +294,8 @@ def markdown_report(result: dict) -> str:
                      problem.replace("|", "/")])
     table = common.markdown_table(
         ["implementation", "median epoch s", "IQR s", "min-max s", "vs xpnn-numpy",
-         "first epoch s", "fit s/epoch", "fit vs torch-eager", "slowest/fastest epoch",
+         "first epoch s", "fit s/epoch", "fit vs torch-eager (same dropout)",
+         "slowest/fastest epoch",
          "test acc", "peak RSS MiB", "notes"], rows)
     baseline = result["summary"].get(BASELINE, {})
     versions = ", ".join(f"{name} {version}" for name, version in env["versions"].items())

@@ -9,7 +9,7 @@ timing. The ``baseline`` idea is the recipe itself, to show how far PyTorch's ru
 from xpnn's.
 
     .venv/bin/python bench/fashion_ideas_torch.py --list
-    .venv/bin/python bench/fashion_ideas_torch.py flip shift2 --out /tmp/ideas
+    .venv/bin/python bench/fashion_ideas_torch.py flip flip+shift2 --out /tmp/ideas
 """
 from __future__ import annotations
 
@@ -105,7 +105,9 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("ideas", nargs="*", help=f"some of {', '.join(IDEAS)} (default: all)")
     parser.add_argument("--list", action="store_true", help="print the ideas and exit")
-    parser.add_argument("--out", type=Path, default=common.RESULTS_DIR / "fashion_ideas_torch")
+    parser.add_argument("--out", type=Path, default=common.RESULTS_DIR / "fashion_ideas_torch_run",
+                        help="writes OUT.json and OUT.md (default: bench/results/"
+                             "fashion_ideas_torch_run; fashion_ideas_torch.md is the analysis)")
     args = parser.parse_args(argv)
     if args.list:
         for name, change in IDEAS.items():

@@ -1,4 +1,4 @@
-"""``xpnn train`` through a subprocess: the default job, flags, and error exits."""
+"""``xpnn train`` as a user runs it (clirun.py): the default job, flags, and error exits."""
 import pytest
 
 from clirun import xpnn, xpnn_json

@@ -17,7 +17,8 @@ pytestmark = [
 
 def test_recipe_shortened_to_7_epochs_reaches_88_percent():
     """The README recipe (512,256, Adam, cosine) with its schedule squeezed into 7 epochs (about 8 s)."""
-    summary = xpnn_json("train", "--dataset", "fashion-mnist", "--offline", "--epochs", "7")
+    summary = xpnn_json("train", "--dataset", "fashion-mnist", "--offline", "--epochs", "7",
+                        process=True)  # the whole job as a user runs it
     assert summary["train_rows"] == 60000 and summary["test_rows"] == 10000
     assert summary["hidden"] == [512, 256]
     assert summary["test_accuracy"] >= 0.88, summary

@@ -139,7 +139,7 @@ def test_mutants_as_real_subprocesses(workspace, tmp_path, index):
     _, kind, rng = corpus(n=index + 1)[index]  # the same mutant again, fresh files
     argv, outputs, _ = prepare(workspace, kind, rng, tmp_path / "subprocess")
     before = {path: path.read_bytes() for path in outputs}
-    result = xpnn(*argv)
+    result = xpnn(*argv, process=True)
     assert result.returncode == expected, result.stderr
     assert "Traceback" not in result.stderr
     if expected == 2:

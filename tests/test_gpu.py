@@ -68,7 +68,7 @@ def test_cli_train_on_cuda(tmp_path):
     from clirun import xpnn_json
 
     summary = xpnn_json("train", "--device", "cuda", "--epochs", "5", "--save",
-                        tmp_path / "m.safetensors")
+                        tmp_path / "m.safetensors", process=True)
     assert summary["backend"] == "cupy" and summary["device"] == "cuda:0"
     assert summary["test_accuracy"] > 0.9
 

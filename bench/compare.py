@@ -27,9 +27,13 @@ IMPLS = ("xpnn-numpy", "xpnn-numpy-dropout", "torch-eager", "torch-eager-dropout
          "xpnn-torch-compile", "xpnn-jax", "xpnn-jax-eager", "jax-jit", "xpnn-strict")
 BASELINE = "xpnn-numpy"
 SMOKE_ONLY = ("xpnn-strict",)  # run once, 1 epoch on --strict-rows rows: proves it works
-# the dropout rows: rate on every hidden layer, and the row without dropout they are set against
+# the dropout rows: a row without dropout plus "-dropout", and the rate on every hidden layer
 DROPOUT = {"xpnn-numpy-dropout": 0.2, "torch-eager-dropout": 0.2}
-WITHOUT_DROPOUT = {"xpnn-numpy-dropout": "xpnn-numpy", "torch-eager-dropout": "torch-eager"}
+
+
+def without_dropout(impl: str) -> str:
+    """The row a dropout row is the same as but for dropout (any other row: itself)."""
+    return impl.removesuffix("-dropout")
 DESCRIPTIONS = {
     "xpnn-numpy": "xpnn.MLPClassifier on NumPy arrays",
     "xpnn-numpy-dropout": "as xpnn-numpy with dropout=0.2 on both hidden layers",
@@ -93,8 +97,9 @@ def run_impl(impl, X, y, X_test, y_test, args) -> dict:
     """Train ``impl`` on the host arrays; returns the recipe's record (see common.train_xpnn)."""
     recipe = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
               "seed": args.seed}
-    if impl in ("xpnn-numpy", "xpnn-numpy-dropout"):
-        return common.train_xpnn(X, y, X_test, y_test, dropout=DROPOUT.get(impl, 0.0), **recipe)
+    dropout, impl = DROPOUT.get(impl, 0.0), without_dropout(impl)
+    if impl == "xpnn-numpy":
+        return common.train_xpnn(X, y, X_test, y_test, dropout=dropout, **recipe)
     if impl == "sklearn":
         return train_sklearn(X, y, X_test, y_test, recipe=args.sklearn_recipe, **recipe)
     if impl == "xpnn-strict":
@@ -113,8 +118,8 @@ def run_impl(impl, X, y, X_test, y_test, args) -> dict:
             common.register_torch_compiled_step()
         return common.train_xpnn(*(torch.from_numpy(a) for a in (X, y, X_test, y_test)),
                                  **recipe)
-    if impl in ("torch-eager", "torch-eager-dropout"):
-        return common.train_torch(X, y, X_test, y_test, dropout=DROPOUT.get(impl, 0.0), **recipe)
+    if impl == "torch-eager":
+        return common.train_torch(X, y, X_test, y_test, dropout=dropout, **recipe)
     if impl == "torch-compile":
         try:
             return common.train_torch(X, y, X_test, y_test, compile=True, **recipe)
@@ -210,7 +215,7 @@ def compare(args) -> dict:
                                       / baseline["epoch_seconds"]["median"]
                                       if comparable else None)
         # the fit against PyTorch's eager loop with the same dropout (none for most rows)
-        torch_row = summary.get("torch-eager-dropout" if impl in DROPOUT else "torch-eager")
+        torch_row = summary.get("torch-eager" + impl.removeprefix(without_dropout(impl)))
         row["fit_ratio_to_torch_eager"] = (
             row["fit_seconds_per_epoch"]["median"] / torch_row["fit_seconds_per_epoch"]["median"]
             if torch_row is not None and row["fit_seconds_per_epoch"] and not row["smoke"]
@@ -339,7 +344,8 @@ def jax_lines(summary: dict) -> list[str]:
 def dropout_lines(summary: dict) -> list[str]:
     """What dropout costs each library: its dropout row's epoch and fit over its plain row's."""
     lines = []
-    for impl, plain in WITHOUT_DROPOUT.items():
+    for impl in DROPOUT:
+        plain = without_dropout(impl)
         if impl in summary and plain in summary:
             with_, without = summary[impl], summary[plain]
             epoch = with_["epoch_seconds"]["median"] / without["epoch_seconds"]["median"] - 1

@@ -13,13 +13,12 @@ import contextlib
 import faulthandler
 import io
 import json
-import os
 import subprocess
 import sys
 import traceback
 import warnings
 
-from xpnn.launcher import LAUNCHER_VARIABLES
+from xpnn.launcher import launched_by_mpi
 
 # Python's own warning filters in a fresh process (python -W / PYTHONWARNINGS unset), latest
 # first as filterwarnings inserts: what a user of the console script sees
@@ -30,8 +29,7 @@ DEFAULT_FILTERS = [("ignore", ResourceWarning, ""), ("ignore", ImportWarning, ""
 
 def xpnn(*args, cwd=None, env=None, timeout=300, process=False):
     argv = [str(arg) for arg in args]
-    under_launcher = any(name in os.environ for name in LAUNCHER_VARIABLES)
-    if process or cwd is not None or env is not None or under_launcher:
+    if process or cwd is not None or env is not None or launched_by_mpi():
         return subprocess.run([sys.executable, "-m", "xpnn", *argv], capture_output=True,
                               text=True, cwd=cwd, env=env, timeout=timeout)
     return _in_process(argv, timeout)

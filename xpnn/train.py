@@ -29,7 +29,6 @@ from .optim import lr_scale
 from .train_state import TrainingInterrupted, TrainState, snapshot
 
 
-
 @dataclass(frozen=True)
 class TrainConfig:
     max_iter: int  # epochs in all

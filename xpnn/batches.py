@@ -1,11 +1,15 @@
 """Rows on the device: the splits of a fit, their batches, and each rank's share of them.
 
-All data of a fit lives on one device as a ``DeviceSplit``. The host draws one permutation
-per epoch (moved to the device once); batches are gathered on the device (sparse host
+All data of a fit lives on one device, once, in the dtype it came in (uint8 images stay
+uint8: a quarter of float32's bytes); each batch is cast to the training dtype as it is
+gathered, which gives the bits a cast of the whole set would. A ``DeviceSplit`` is that
+one copy and, for a split of it (early stopping's training and validation rows), the
+indices of its rows: splits never copy the features. The host draws one permutation per
+epoch (moved to the device once); batches are gathered on the device (sparse host
 matrices: gathered on the host by CSR row indexing and moved as sparse matrices, never
-densified: ``rows_on_device``). A fit runs in a group of processes
-(``distributed.py``; one process is a group of one): every member draws the same
-permutation and takes its contiguous share of each global batch.
+densified: ``rows_on_device``). A fit runs in a group of processes (``distributed.py``;
+one process is a group of one): every member draws the same permutation and takes its
+contiguous share of each global batch.
 """
 from __future__ import annotations
 
@@ -19,46 +23,92 @@ from .mlp import loss_denominator
 
 @dataclass(frozen=True)
 class DeviceSplit:
-    """Features (n, d) in the training dtype, targets (class indices (n,) or values (n, k)),
-    optional row weights (n,), on one device. ``X`` may instead be a host scipy.sparse CSR
-    matrix: its batches are moved to the device one at a time, still sparse."""
+    """Features (N, d) in their own dtype, targets (class indices (N,) or values (N, k)),
+    optional row weights (N,), on one device; ``index``: the rows of them that make this
+    split (a host int64 array, and ``device_index`` the same on the device), or None for
+    all. ``X`` may instead be a host scipy.sparse CSR matrix: its batches are moved to the
+    device one at a time, still sparse. ``dtype``: the training dtype's name (float32 or
+    float64), what every batch of X is cast to."""
 
     X: object
     y: object
     w: object = None
+    dtype: str = "float64"
+    index: np.ndarray | None = None
+    device_index: object = None
 
     def __len__(self):
-        return self.X.shape[0]
+        return self.X.shape[0] if self.index is None else self.index.shape[0]
 
     @property
     def sparse(self) -> bool:
         return is_sparse(self.X)
 
     def dtype_on(self, backend: Backend):
-        """The training dtype on ``backend``: that of the features (host dtype if sparse)."""
-        if self.sparse:
-            return backend.dtype(str(self.X.dtype))
-        return backend.dtype("float64" if self.X.dtype == backend.xp.float64 else "float32")
+        """The training dtype on ``backend``."""
+        return backend.dtype(self.dtype)
 
     def rows(self, start: int, stop: int) -> DeviceSplit:
-        """Rows start:stop (views where the namespace has them); the split itself for all."""
+        """Rows start:stop of this split (no copy of the features); the split itself for all."""
         if start == 0 and stop == len(self):
             return self
-        return DeviceSplit(self.X[start:stop, ...], self.y[start:stop, ...],
-                           None if self.w is None else self.w[start:stop])
+        if self.index is None:
+            return DeviceSplit(self.X[start:stop, ...], self.y[start:stop, ...],
+                               None if self.w is None else self.w[start:stop], self.dtype)
+        return DeviceSplit(self.X, self.y, self.w, self.dtype, self.index[start:stop],
+                           self.device_index[start:stop])
 
     def take(self, host_idx, backend: Backend) -> DeviceSplit:
-        """The rows ``host_idx`` (a host index array), gathered on the device (sparse X: on
-        the host)."""
-        idx = backend.asarray(np.asarray(host_idx, dtype=np.int64))
-        take = backend.xp.take
-        X = self.X[host_idx] if self.sparse else take(self.X, idx, axis=0)
-        return DeviceSplit(X, take(self.y, idx, axis=0),
-                           None if self.w is None else take(self.w, idx, axis=0))
+        """The rows ``host_idx`` (a host index array of this split's rows) as a split of the
+        same arrays: indices, not copies."""
+        host_idx = np.asarray(host_idx, dtype=np.int64)
+        index = host_idx if self.index is None else self.index[host_idx]
+        return DeviceSplit(self.X, self.y, self.w, self.dtype, index, backend.asarray(index))
+
+    def chunk(self, start: int, stop: int, backend: Backend):
+        """(inputs in the training dtype, targets, weights) of rows start:stop of this split,
+        on the device (evaluation and L-BFGS go through the rows in such chunks)."""
+        dtype = self.dtype_on(backend)
+        if self.index is None:
+            return (rows_on_device(self.X, start, stop, backend, dtype), self.y[start:stop, ...],
+                    None if self.w is None else self.w[start:stop])
+        return self.gather(self.device_index[start:stop], self.index[start:stop], backend)
+
+    def gather(self, batch_idx, host_idx, backend: Backend, take=None):
+        """(inputs in the training dtype, targets, weights) of the rows ``batch_idx`` of the
+        whole arrays (a device index array; ``host_idx``, the same on the host, gathers
+        sparse rows); ``take(array, batch_idx, slot, dtype)``: the step's gather."""
+        take = take or reference_take(backend.xp)
+        if self.sparse:
+            inputs = rows_on_device(self.X, 0, 0, backend, self.dtype_on(backend), host_idx)
+        else:
+            inputs = take(self.X, batch_idx, "X", self.dtype_on(backend))
+        return (inputs, take(self.y, batch_idx, "y", None),
+                None if self.w is None else take(self.w, batch_idx, "w", None))
+
+    def targets(self, xp):
+        """This split's targets (a small gather when it is a split of the rows)."""
+        return self.y if self.index is None else xp.take(self.y, self.device_index, axis=0)
+
+    def weights(self, xp):
+        """This split's row weights, or None."""
+        if self.w is None or self.index is None:
+            return self.w
+        return xp.take(self.w, self.device_index, axis=0)
 
     def weight_total(self, xp) -> float:
         """The number of rows, or the summed row weights (one host read)."""
-        return float(len(self)) if self.w is None else float(as_host_array(xp.sum(self.w)))
+        weights = self.weights(xp)
+        return float(len(self)) if weights is None else float(as_host_array(xp.sum(weights)))
+
+
+def reference_take(xp):
+    """The array-API gather: rows ``batch_idx`` of ``array``, cast to ``dtype`` (None: its
+    own) as they are gathered (``slot`` names the array for kernels that reuse buffers)."""
+    def take(array, batch_idx, slot, dtype=None):
+        rows = xp.take(array, batch_idx, axis=0)
+        return rows if dtype is None else xp.astype(rows, dtype, copy=False)
+    return take
 
 
 def batch_slices(n: int, batch_size: int | None):
@@ -77,19 +127,20 @@ def shard_bounds(start: int, stop: int, rank: int, size: int) -> tuple[int, int]
 
 
 def rows_on_device(X, start, stop, backend: Backend, dtype, host_rows=None):
-    """Rows start:stop of X on the device: a slice of a device array, or of a sparse host
-    matrix the rows sliced (or gathered at ``host_rows``) on the host and moved as a sparse
-    matrix in ``dtype`` (``Backend.sparse_rows``): O(nnz), never densified."""
+    """Rows start:stop of X on the device in ``dtype``: a slice of a device array (cast if
+    X is in another dtype), or of a sparse host matrix the rows sliced (or gathered at
+    ``host_rows``) on the host and moved as a sparse matrix in ``dtype``
+    (``Backend.sparse_rows``): O(nnz), never densified."""
     if is_sparse(X):
         block = X[host_rows] if host_rows is not None else X[start:stop]
         return backend.sparse_rows(block, dtype)
-    return X[start:stop, ...]
+    return backend.xp.astype(X[start:stop, ...], dtype, copy=False)
 
 
 @dataclass(frozen=True)
 class EpochOrder:
-    """One epoch's row order: on the host (None: the data's own order) and on the device
-    (None also for sparse data, whose rows are gathered on the host)."""
+    """One epoch's order: the rows of the split's arrays, step by step, on the host (None:
+    the arrays' own order, batches as slices) and the same on the device."""
 
     host: np.ndarray | None
     device: object = None
@@ -98,8 +149,8 @@ class EpochOrder:
 class Batches:
     """The batches of one fit and this rank's share of each: what the loop steps through.
 
-    ``take(array, batch_idx, slot)`` gathers rows on the device (the step kernel's, which
-    may write into reused buffers).
+    ``take(array, batch_idx, slot, dtype)`` gathers rows on the device, cast to ``dtype``
+    (None: the array's own): the step kernel's, which may write into reused buffers.
     """
 
     def __init__(self, data: DeviceSplit, batch_size, shuffle: bool, backend: Backend, dtype,
@@ -109,18 +160,23 @@ class Batches:
         self.slices = batch_slices(len(data), batch_size)
         self.shuffle = shuffle and len(self.slices) > 1
         # zero-weight batches are skipped (their weighted mean is 0/0), and each rank's share
-        # of a batch is its summed weights: both from the host weights, read once per fit
+        # of a batch is its summed weights: both from the host weights (indexed like the
+        # arrays, as EpochOrder.host is), read once per fit
         self.host_weights = None if data.w is None else as_host_array(data.w)
 
     def __len__(self):
         return len(self.slices)
 
     def order(self, rng: np.random.Generator) -> EpochOrder:
-        """This epoch's order: one permutation from ``rng`` (moved to the device once)."""
+        """This epoch's order: one permutation from ``rng`` of the split's rows (moved to the
+        device once)."""
+        data = self.data
         if not self.shuffle:
-            return EpochOrder(None)
-        host = rng.permutation(len(self.data))
-        return EpochOrder(host, None if self.data.sparse else self.backend.asarray(host))
+            return EpochOrder(data.index, data.device_index)
+        host = rng.permutation(len(data))
+        if data.index is not None:
+            host = data.index[host]
+        return EpochOrder(host, self.backend.asarray(host))
 
     def empty_steps(self, order: EpochOrder) -> set:
         """1-based steps whose rows all have weight 0 this epoch (host arithmetic only)."""
@@ -152,18 +208,11 @@ class Batches:
         return inputs, targets, weights, (share, denominator)
 
     def rows(self, order: EpochOrder, start: int, stop: int):
-        """(inputs, targets, weights) of rows start:stop of this epoch's order."""
+        """(inputs in the training dtype, targets, weights) of rows start:stop of this
+        epoch's order."""
         data = self.data
-        if order.host is None:  # no shuffling (or one batch): contiguous rows
+        if order.host is None:  # no shuffling (or one batch) of whole arrays: slices
             inputs = rows_on_device(data.X, start, stop, self.backend, self.dtype)
             return inputs, data.y[start:stop, ...], None if data.w is None else data.w[start:stop]
-        if data.sparse:
-            inputs = rows_on_device(data.X, start, stop, self.backend, self.dtype,
-                                    order.host[start:stop])
-            batch_idx = self.backend.asarray(order.host[start:stop])
-        else:
-            batch_idx = order.device[start:stop]
-            inputs = self.take(data.X, batch_idx, "X")
-        targets = self.take(data.y, batch_idx, "y")
-        weights = None if data.w is None else self.take(data.w, batch_idx, "w")
-        return inputs, targets, weights
+        return data.gather(order.device[start:stop], order.host[start:stop], self.backend,
+                           self.take)

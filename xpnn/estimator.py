@@ -251,7 +251,7 @@ class BaseMLP(BaseEstimator):
                                      best_epoch=old.best_epoch, best_params=old.best_params)
         self._fit_caller = caller.key
         self._fitted_params = self._resume_fixed_params()
-        data = DeviceSplit(features, targets, row_weights)
+        data = DeviceSplit(features, targets, row_weights, dtype)
         if self.solver == "lbfgs":
             self._fit_lbfgs(backend, data, plan)
             return
@@ -439,7 +439,8 @@ class BaseMLP(BaseEstimator):
         with backend.activate(), backend.quiet_float_errors():
             split = DeviceSplit(inputs.to_backend(X, caller, backend, dtype),
                                 self._targets_on(backend, y_host),
-                                None if weights is None else backend.asarray(weights, dtype))
+                                None if weights is None else backend.asarray(weights, dtype),
+                                dtype)
             return evaluate(self.params_, split, self._spec(), backend, backend.dtype(dtype),
                             distributed.host_reducer(self.comm, backend))
 

@@ -25,10 +25,8 @@ def evaluate_sums(params, split: DeviceSplit, spec: mlp.MLPSpec, backend: Backen
     loss_sum = xp.zeros((), dtype=dtype, device=device)
     total = xp.zeros((), dtype=dtype, device=device)
     for start, stop in batch_slices(len(split), batch_size):
-        inputs = rows_on_device(split.X, start, stop, backend, dtype)
+        inputs, targets, weights = split.chunk(start, stop, backend)
         outputs = mlp.predict_outputs(params, inputs, xp, spec)
-        targets = split.y[start:stop, ...]
-        weights = None if split.w is None else split.w[start:stop]
         rows = float(stop - start) if weights is None else xp.sum(weights)
         loss_sum += head.loss(outputs, targets, xp, weights) * rows
         if statistic is not None:
@@ -45,7 +43,8 @@ class Validation:
         self.spec, self.backend, self.dtype = spec, backend, dtype
         self.weight = split.weight_total(backend.xp)
         self.finish_score = HEADS[spec.head].score_context(
-            as_host_array(split.y), None if split.w is None else as_host_array(split.w))
+            as_host_array(split.targets(backend.xp)),
+            None if split.w is None else as_host_array(split.weights(backend.xp)))
         self.rows = split.rows(*shard_bounds(0, len(split), reducer.rank, reducer.size))
 
     def sums(self, params) -> list:

@@ -42,8 +42,10 @@ def is_device_array(X) -> bool:
 def check_X(estimator, X, *, reset: bool):
     """(Caller, X checked): 2-D, finite, the fitted feature count (and names)."""
     if not is_device_array(X):
+        # dense numbers keep their dtype (uint8 images stay uint8: batches are cast as they
+        # are gathered, batches.py); sparse matrices become float CSR
         X = validate_data(estimator, X, reset=reset, accept_sparse=["csr", "csc"],
-                          dtype=(np.float64, np.float32))
+                          dtype=(np.float64, np.float32) if is_sparse(X) else "numeric")
         if is_sparse(X):
             X = X.tocsr()  # batches gather rows
         return Caller(numpy_backend()), X
@@ -216,13 +218,15 @@ def check_model_size(sizes, dtype: str):
 
 
 def to_backend(X, caller: Caller, backend: Backend, dtype: str):
-    """X in ``dtype`` on ``backend``: a cast in place of residence, or one move via host.
-    Sparse X stays a host CSR matrix (its batches stay sparse: ``batches.rows_on_device``)."""
+    """X on ``backend`` in the dtype it came in (each batch is cast to the training dtype
+    as it is gathered: ``batches.DeviceSplit``): where it lives already, no copy; else one
+    move via the host. Sparse X stays a host CSR matrix in ``dtype`` (its batches stay
+    sparse: ``batches.rows_on_device``)."""
     if is_sparse(X):
         return X.astype(dtype, copy=False)
     if same_place(caller.backend, backend):
-        return backend.xp.astype(X, backend.dtype(dtype), copy=False)
-    return backend.asarray(as_host_array(X), dtype=dtype)
+        return X
+    return backend.asarray(as_host_array(X))
 
 
 def to_caller(array, backend: Backend, caller: Caller):

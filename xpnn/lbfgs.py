@@ -16,7 +16,7 @@ import scipy.optimize
 
 from . import mlp
 from .backend import Backend, as_host_array, read_scalars
-from .batches import DeviceSplit, batch_slices, rows_on_device
+from .batches import DeviceSplit, batch_slices
 from .train_state import TrainState
 
 CHUNK_ROWS = 8192
@@ -80,10 +80,8 @@ def _full_batch(params, data: DeviceSplit, spec, backend, total_weight, dtype):
     data_spec = dataclasses.replace(spec, alpha=0.0)
     loss_total, grads_total = None, None
     for start, stop in batch_slices(len(data), CHUNK_ROWS):
-        inputs = rows_on_device(data.X, start, stop, backend, backend.dtype(dtype))
-        weights = None if data.w is None else data.w[start:stop]
-        loss, grads, _ = mlp.loss_and_grads(params, inputs, data.y[start:stop, ...], xp,
-                                            data_spec, weights)
+        inputs, targets, weights = data.chunk(start, stop, backend)
+        loss, grads, _ = mlp.loss_and_grads(params, inputs, targets, xp, data_spec, weights)
         share = (float(stop - start) if weights is None else xp.sum(weights)) / total_weight
         if loss_total is None:
             loss_total, grads_total = loss * share, {k: g * share for k, g in grads.items()}

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from . import ops
 from .activations import ACTIVATIONS, PRE_ACTIVATION
 from .backend import Backend, is_sparse
 from .heads import HEADS
@@ -168,11 +169,15 @@ def l2_term(params, alpha: float, denominator, xp):
 
 def add_l2(loss, grads, params, alpha: float, denominator, xp):
     """Add the L2 term to ``loss`` and its gradient alpha w_l / n to each weight's gradient
-    (in ``grads``, rebinding); returns the new loss. Nothing to do when alpha is 0."""
+    (in ``grads``, rebinding); returns the new loss. Nothing to do when alpha is 0.
+
+    The L2 gradient of a tiny weight is subnormal: the sum is flushed (``ops.flush_subnormal``).
+    """
     if not alpha:
         return loss
     for layer in range(1, n_layers(params) + 1):
-        grads[f"w{layer}"] = grads[f"w{layer}"] + (alpha / denominator) * params[f"w{layer}"]
+        penalized = grads[f"w{layer}"] + (alpha / denominator) * params[f"w{layer}"]
+        grads[f"w{layer}"] = ops.flush_subnormal(penalized, xp)
     return loss + l2_term(params, alpha, denominator, xp)
 
 

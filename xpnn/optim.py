@@ -8,6 +8,12 @@ assignment (``m *= beta1``): in place on NumPy, CuPy and torch (fewer temporarie
 rebinding on immutable namespaces such as JAX; either way the returned values are the
 truth. Hyperparameters are Python floats, so float32 state stays float32.
 
+What decays step after step is flushed where it is made (``ops.flush_subnormal``): each
+moment and momentum buffer, and each parameter, after its update (the weight decay's
+gradient too, as ``mlp.add_l2``'s). A moment of a weight whose gradient is 0 would
+otherwise shrink by beta each step down through the subnormal range, where x86 arithmetic
+is about 100 times slower. The kernels apply the same rule (``xpnn/kernels/``).
+
 ``update`` is two halves: ``scalars(step, lr_scale)``, the step's numbers folded on the host
 (bias corrections, the scaled rate), and ``apply(params, grads, slots, xp, scalars)``, the
 array math on the state's slots alone. ``apply`` reads nothing back to the host and branches
@@ -20,6 +26,7 @@ import math
 from dataclasses import dataclass
 
 from .backend import device_context, device_of
+from .ops import flush_subnormal
 
 
 def zeros_like_params(params, xp):
@@ -83,15 +90,15 @@ class SGD:
         for name, param in params.items():
             grad = grads[name]
             if decay:
-                grad = grad + decay * param
+                grad = flush_subnormal(grad + decay * param, xp)
             if mu:
                 buf = buffers[name]
                 buf *= mu
                 buf += grad
-                buffers[name] = buf
+                buf = buffers[name] = flush_subnormal(buf, xp)
                 grad = grad + mu * buf if self.nesterov else buf
             param -= lr * grad
-            new_params[name] = param
+            new_params[name] = flush_subnormal(param, xp)
         return new_params, {"momentum": buffers} if mu else {}
 
 
@@ -147,10 +154,10 @@ class Adam:
             if decay and self.decoupled:
                 param *= scalars["shrink"]
             elif decay:
-                grad = grad + decay * param
+                grad = flush_subnormal(grad + decay * param, xp)
             m, v = first[name], second[name]
-            # 12 passes over memory and 3 temporaries: grad is scaled in place (update
-            # consumes grads), and the step size folds into the denominator.
+            # grad is scaled in place (update consumes grads) and the step size folds into
+            # the denominator; the flushes cost three passes more (the kernels fuse them)
             grad_sq = grad * grad
             grad_sq *= 1.0 - b2
             v *= b2
@@ -158,12 +165,14 @@ class Adam:
             grad *= 1.0 - b1
             m *= b1
             m += grad
+            m, v = flush_subnormal(m, xp), flush_subnormal(v, xp)
             if inverse_step_size is not None:  # a rate of 0 (a schedule's end) moves nothing
                 denom = xp.sqrt(v)
                 denom += scalars["eps_hat"]
                 denom *= inverse_step_size
                 param -= m / denom
-            new_params[name], first[name], second[name] = param, m, v
+            new_params[name] = flush_subnormal(param, xp)
+            first[name], second[name] = m, v
         return new_params, {"m": first, "v": second}
 
 

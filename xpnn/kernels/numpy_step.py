@@ -169,7 +169,8 @@ def _fused_adam(optimizer, params, grads, state, lr_scale, l2):
         fused.adam(param.reshape(-1), grads[name].reshape(-1), state["m"][name].reshape(-1),
                    state["v"][name].reshape(-1), cast(b1), cast(1.0 - b1), cast(b2),
                    cast(1.0 - b2), cast(eps_hat), cast(1.0 / step_size), cast(coefficient),
-                   cast(1.0 - lr * decay), has_l2, bool(decay))  # AdamW's shrink: decay
+                   cast(1.0 - lr * decay), np.finfo(param.dtype).tiny, has_l2,
+                   bool(decay))  # AdamW's shrink: decay
     return params, {"step": state["step"] + 1, "m": state["m"], "v": state["v"]}
 
 
@@ -184,7 +185,8 @@ def _fused_momentum(optimizer, params, grads, state, lr_scale, l2):
         coefficient, has_l2 = _l2_of(name, l2)
         fused.momentum(param.reshape(-1), grads[name].reshape(-1),
                        state["momentum"][name].reshape(-1), cast(mu), cast(lr),
-                       bool(optimizer.nesterov), cast(coefficient), has_l2)
+                       np.finfo(param.dtype).tiny, bool(optimizer.nesterov), cast(coefficient),
+                       has_l2)
     return params, {"step": state["step"] + 1, "momentum": state["momentum"]}
 
 
@@ -224,11 +226,17 @@ class NumpyStep:
 
     # -- gathers -------------------------------------------------------------------------
 
-    def take(self, array, batch_idx, slot):
-        out = self._buffer(f"take/{slot}", (batch_idx.shape[0], *array.shape[1:]), array.dtype)
+    def take(self, array, batch_idx, slot, dtype=None):
+        shape = (batch_idx.shape[0], *array.shape[1:])
+        out = self._buffer(f"take/{slot}", shape, array.dtype)
         # mode="clip": with "raise", NumPy writes through a temporary; the indices come from
         # a permutation of the rows, so they are in range
-        return np.take(array, batch_idx, axis=0, out=out, mode="clip")
+        rows = np.take(array, batch_idx, axis=0, out=out, mode="clip")
+        if dtype is None or rows.dtype == dtype:
+            return rows
+        cast = self._buffer(f"cast/{slot}", shape, dtype)  # uint8 rows -> the training dtype
+        np.copyto(cast, rows, casting="unsafe")
+        return cast
 
     # -- the stages of a step ----------------------------------------------------------------
 
@@ -341,9 +349,12 @@ class NumpyStep:
             updated = self.fused_update(self.optimizer, params, grads, state, lr_scale, l2)
             if updated is not None:
                 return updated
-        if l2 is not None:  # mlp.add_l2's gradient, in place: grad + (alpha / n) w
+        if l2 is not None:  # mlp.add_l2's gradient, in place: flush(grad + (alpha / n) w)
             for name, param in params.items():
                 if name.startswith("w"):
                     scratch = self._scratch(param)
-                    grads[name] += np.multiply(param, l2, out=scratch)
+                    grad = grads[name]
+                    grad += np.multiply(param, l2, out=scratch)
+                    np.abs(grad, out=scratch)
+                    np.copyto(grad, 0.0, where=scratch < np.finfo(grad.dtype).tiny)
         return self.optimizer.update(params, grads, state, self.xp, lr_scale)

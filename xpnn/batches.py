@@ -13,7 +13,7 @@ contiguous share of each global batch.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -28,7 +28,9 @@ class DeviceSplit:
     split (a host int64 array, and ``device_index`` the same on the device), or None for
     all. ``X`` may instead be a host scipy.sparse CSR matrix: its batches are moved to the
     device one at a time, still sparse. ``dtype``: the training dtype's name (float32 or
-    float64), what every batch of X is cast to."""
+    float64), what every batch of X is cast to; ``scaling``: None, or (shift or None,
+    factor) on the device, what each cast batch becomes (x - shift) * factor (``xpnn
+    train``'s saved preprocessing, ``scale_rows``)."""
 
     X: object
     y: object
@@ -36,6 +38,7 @@ class DeviceSplit:
     dtype: str = "float64"
     index: np.ndarray | None = None
     device_index: object = None
+    scaling: tuple | None = None
 
     def __len__(self):
         return self.X.shape[0] if self.index is None else self.index.shape[0]
@@ -53,37 +56,42 @@ class DeviceSplit:
         if start == 0 and stop == len(self):
             return self
         if self.index is None:
-            return DeviceSplit(self.X[start:stop, ...], self.y[start:stop, ...],
-                               None if self.w is None else self.w[start:stop], self.dtype)
-        return DeviceSplit(self.X, self.y, self.w, self.dtype, self.index[start:stop],
-                           self.device_index[start:stop])
+            return replace(self, X=self.X[start:stop, ...], y=self.y[start:stop, ...],
+                           w=None if self.w is None else self.w[start:stop])
+        return replace(self, index=self.index[start:stop],
+                       device_index=self.device_index[start:stop])
 
     def take(self, host_idx, backend: Backend) -> DeviceSplit:
         """The rows ``host_idx`` (a host index array of this split's rows) as a split of the
         same arrays: indices, not copies."""
         host_idx = np.asarray(host_idx, dtype=np.int64)
         index = host_idx if self.index is None else self.index[host_idx]
-        return DeviceSplit(self.X, self.y, self.w, self.dtype, index, backend.asarray(index))
+        return replace(self, index=index, device_index=backend.asarray(index))
 
     def chunk(self, start: int, stop: int, backend: Backend):
         """(inputs in the training dtype, targets, weights) of rows start:stop of this split,
         on the device (evaluation and L-BFGS go through the rows in such chunks)."""
-        dtype = self.dtype_on(backend)
         if self.index is None:
-            return (rows_on_device(self.X, start, stop, backend, dtype), self.y[start:stop, ...],
-                    None if self.w is None else self.w[start:stop])
+            return self.slice(start, stop, backend)
         return self.gather(self.device_index[start:stop], self.index[start:stop], backend)
+
+    def slice(self, start: int, stop: int, backend: Backend):
+        """(inputs in the training dtype, targets, weights) of rows start:stop of the whole
+        arrays."""
+        inputs = rows_on_device(self.X, start, stop, backend, self.dtype_on(backend))
+        return (scaled(inputs, self.scaling), self.y[start:stop, ...],
+                None if self.w is None else self.w[start:stop])
 
     def gather(self, batch_idx, host_idx, backend: Backend, take=None):
         """(inputs in the training dtype, targets, weights) of the rows ``batch_idx`` of the
         whole arrays (a device index array; ``host_idx``, the same on the host, gathers
-        sparse rows); ``take(array, batch_idx, slot, dtype)``: the step's gather."""
+        sparse rows); ``take(array, batch_idx, slot, dtype, scaling)``: the step's gather."""
         take = take or reference_take(backend.xp)
         if self.sparse:
             inputs = rows_on_device(self.X, 0, 0, backend, self.dtype_on(backend), host_idx)
         else:
-            inputs = take(self.X, batch_idx, "X", self.dtype_on(backend))
-        return (inputs, take(self.y, batch_idx, "y", None),
+            inputs = take(self.X, batch_idx, "X", self.dtype_on(backend), self.scaling)
+        return (inputs, take(self.y, batch_idx, "y"),
                 None if self.w is None else take(self.w, batch_idx, "w", None))
 
     def targets(self, xp):
@@ -102,12 +110,21 @@ class DeviceSplit:
         return float(len(self)) if weights is None else float(as_host_array(xp.sum(weights)))
 
 
+def scaled(inputs, scaling):
+    """(inputs - shift) * factor for ``scaling`` = (shift or None, factor); None: inputs."""
+    if scaling is None:
+        return inputs
+    shift, factor = scaling
+    return (inputs if shift is None else inputs - shift) * factor
+
+
 def reference_take(xp):
     """The array-API gather: rows ``batch_idx`` of ``array``, cast to ``dtype`` (None: its
-    own) as they are gathered (``slot`` names the array for kernels that reuse buffers)."""
-    def take(array, batch_idx, slot, dtype=None):
+    own) as they are gathered, then ``scaled`` (``slot`` names the array for kernels that
+    reuse buffers)."""
+    def take(array, batch_idx, slot, dtype=None, scaling=None):
         rows = xp.take(array, batch_idx, axis=0)
-        return rows if dtype is None else xp.astype(rows, dtype, copy=False)
+        return scaled(rows if dtype is None else xp.astype(rows, dtype, copy=False), scaling)
     return take
 
 
@@ -212,7 +229,6 @@ class Batches:
         epoch's order."""
         data = self.data
         if order.host is None:  # no shuffling (or one batch) of whole arrays: slices
-            inputs = rows_on_device(data.X, start, stop, self.backend, self.dtype)
-            return inputs, data.y[start:stop, ...], None if data.w is None else data.w[start:stop]
+            return data.slice(start, stop, self.backend)
         return data.gather(order.device[start:stop], order.host[start:stop], self.backend,
                            self.take)

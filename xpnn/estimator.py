@@ -29,7 +29,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import class_weights, distributed, inputs, lbfgs, mlp
 from .activations import ACTIVATIONS
-from .backend import (DTYPES, Backend, as_host_array, backend_of, numpy_backend,
+from .backend import (DTYPES, Backend, as_host_array, backend_of, is_sparse, numpy_backend,
                       resolve_device)
 from .batches import DeviceSplit
 from .data.split import check_two_per_class, stratified_split
@@ -153,22 +153,30 @@ class BaseMLP(BaseEstimator):
 
     # -- fitting ----------------------------------------------------------------------
 
-    def fit(self, X, y, sample_weight=None, *, on_epoch=None, on_step=None):
+    def fit(self, X, y, sample_weight=None, *, on_epoch=None, on_step=None, scaling=None):
         """Train on X (n, d) and y; returns self.
 
         X and y from NumPy, lists, pandas/polars, scipy.sparse, or any array-API namespace
-        (torch, CuPy, JAX, array-api-strict). ``sample_weight`` (n,) weights each row's
-        loss. ``on_epoch(record)`` / ``on_step(i)`` are progress callbacks (host only).
+        (torch, CuPy, JAX, array-api-strict). X stays in its own dtype (uint8 images stay
+        uint8); each batch is cast to the training dtype as it is gathered. ``sample_weight``
+        (n,) weights each row's loss. ``on_epoch(record)`` / ``on_step(i)`` are progress
+        callbacks (host only). ``scaling``: None, or (shift or None, factor), host arrays in
+        the training dtype: each cast batch becomes (x - shift) * factor, how ``xpnn train``
+        applies its saved preprocessing without a float copy of the data (predict then
+        takes features scaled the same way).
         """
-        return self._fit(X, y, sample_weight, self._plan("fit"), on_epoch, on_step)
+        return self._fit(X, y, sample_weight, self._plan("fit"), on_epoch, on_step,
+                         scaling=scaling)
 
-    def resume_fit(self, X, y, sample_weight=None, *, on_epoch=None, on_step=None):
+    def resume_fit(self, X, y, sample_weight=None, *, on_epoch=None, on_step=None,
+                   scaling=None):
         """Continue a fitted (or loaded) model exactly up to ``max_iter`` epochs in all:
         its weights, optimizer state, random-number state and stopping counters. Only the
         parameters in ``CHANGEABLE_ON_RESUME`` may differ from the fitted model's."""
         check_is_fitted(self)
         self._check_resume_params()
-        return self._fit(X, y, sample_weight, self._plan("resume"), on_epoch, on_step)
+        return self._fit(X, y, sample_weight, self._plan("resume"), on_epoch, on_step,
+                         scaling=scaling)
 
     def _has_partial_fit(self):
         if self.solver == "lbfgs":
@@ -216,8 +224,10 @@ class BaseMLP(BaseEstimator):
                 if name not in CHANGEABLE_ON_RESUME}
 
     def _fit(self, X, y, sample_weight, plan: FitPlan, on_epoch=None, on_step=None,
-             classes=None):
+             classes=None, scaling=None):
         caller, X = inputs.check_X(self, X, reset=plan.initialize)
+        if scaling is not None and is_sparse(X):
+            raise ValueError("scaling= applies to dense features; scale sparse X first")
         y_host = self._check_y(y, X.shape[0], plan, classes)
         weights = self._row_weights(y_host, inputs.check_sample_weight(sample_weight,
                                                                         X.shape[0]), plan)
@@ -230,10 +240,12 @@ class BaseMLP(BaseEstimator):
         else:
             backend = self.backend_
         with backend.activate(), backend.quiet_float_errors():
-            self._fit_on(backend, caller, X, y_host, weights, plan, on_epoch, on_step)
+            self._fit_on(backend, caller, X, y_host, weights, plan, on_epoch, on_step,
+                         scaling)
         return self
 
-    def _fit_on(self, backend, caller, X, y_host, weights, plan, on_epoch, on_step):
+    def _fit_on(self, backend, caller, X, y_host, weights, plan, on_epoch, on_step,
+                scaling=None):
         if plan.initialize:  # scikit-learn's rule: float32 features train in float32
             self.dtype_ = self.dtype or inputs.training_dtype(X)
         dtype = self.dtype_
@@ -251,7 +263,8 @@ class BaseMLP(BaseEstimator):
                                      best_epoch=old.best_epoch, best_params=old.best_params)
         self._fit_caller = caller.key
         self._fitted_params = self._resume_fixed_params()
-        data = DeviceSplit(features, targets, row_weights, dtype)
+        data = DeviceSplit(features, targets, row_weights, dtype,
+                           scaling=inputs.scaling_on(backend, scaling, dtype))
         if self.solver == "lbfgs":
             self._fit_lbfgs(backend, data, plan)
             return

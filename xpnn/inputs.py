@@ -229,6 +229,15 @@ def to_backend(X, caller: Caller, backend: Backend, dtype: str):
     return backend.asarray(as_host_array(X))
 
 
+def scaling_on(backend: Backend, scaling, dtype: str):
+    """``fit``'s scaling = (shift or None, factor) as arrays in ``dtype`` on ``backend``."""
+    if scaling is None:
+        return None
+    shift, factor = scaling
+    return (None if shift is None else backend.asarray(shift, dtype=dtype),
+            backend.asarray(factor, dtype=dtype))
+
+
 def to_caller(array, backend: Backend, caller: Caller):
     if same_place(caller.backend, backend):
         return array

@@ -44,6 +44,15 @@ class Preprocessing:
                 wide /= self.std
             return wide.astype(target)
 
+    def batch_scaling(self, X: np.ndarray, dtype: str):
+        """(shift or None, factor) in ``dtype`` for ``fit(X, ..., scaling=...)``, which casts
+        each batch of X and scales it with the arithmetic ``apply`` does, so a fit on X with
+        them equals one on ``apply(X)`` bit for bit; None where ``apply`` needs float64
+        arithmetic (then apply it to the whole set)."""
+        if not self._fits(np.asarray(X[:0]), np.dtype(dtype)):
+            return None
+        return self.affine(dtype)
+
     def affine(self, dtype):
         """(shift or None, factor) in ``dtype``: the features are (X - shift) * factor, the
         arithmetic ``apply`` does in ``dtype`` (and the ONNX export puts in its graph)."""

@@ -206,12 +206,16 @@ def _train(args, comm) -> int:
         model, preprocessing = _new_model(run, train_set)
     else:
         _apply_resume_flags(args, model)
-    X_train = run.backend.asarray(preprocessing.apply(train_set.X, model.dtype))
+    # the rows stay in their own dtype (uint8 pixels: a quarter of float32's bytes); fit
+    # casts and scales each batch as it is gathered, with the bits of scaling them all first
+    scaling = preprocessing.batch_scaling(train_set.X, model.dtype)
+    X_train = run.backend.asarray(train_set.X if scaling is not None
+                                  else preprocessing.apply(train_set.X, model.dtype))
     info = {"data": args.data, "dataset": args.dataset, "test_split": args.test_split,
             "seed": args.seed, "standardize": bool(args.standardize), "classes": args.classes,
             "source": train_set.source, "image_shape": train_set.image_shape}
     _announce(run, model, train_set, test_set)
-    _fit(run, model, X_train, train_set.y, preprocessing, info)
+    _fit(run, model, X_train, train_set.y, preprocessing, info, scaling)
 
     if run.save_path is not None:  # first: Ctrl-C during the evaluation loses no training
         save_model(run.save_path, model, preprocessing=preprocessing, info=info)
@@ -322,7 +326,7 @@ def _announce(run, model, train_set, test_set):
               + (f", resuming after epoch {model.state_.epoch}" if args.resume else ""))
 
 
-def _fit(run, model, X_train, y_train, preprocessing, info):
+def _fit(run, model, X_train, y_train, preprocessing, info, scaling):
     """Fit (or resume) with progress; on an agreed Ctrl-C, save a resumable checkpoint first."""
     args = run.args
     progress = Progress(model.max_iter, quiet=args.quiet or args.json, metrics_log=run.log_path,
@@ -331,7 +335,8 @@ def _fit(run, model, X_train, y_train, preprocessing, info):
     fit = model.resume_fit if args.resume else model.fit
     try:
         with _quiet_convergence():
-            fit(X_train, y_train, on_epoch=progress.on_epoch, on_step=progress.on_step)
+            fit(X_train, y_train, on_epoch=progress.on_epoch, on_step=progress.on_step,
+                scaling=scaling)
     except TrainingInterrupted as interrupt:
         progress.close()
         if run.save_path is not None:

@@ -3,8 +3,9 @@
 A step is six stages; ``train.FitRun.step`` runs them in order, with the gradient sum over
 the group (data parallel) between ``backward`` and ``add_l2``:
 
-- ``take(array, batch_idx, slot, dtype)``: the rows ``batch_idx`` of ``array`` (a batch
-  gather), cast to ``dtype`` (None: the array's own) as ``batches.reference_take`` casts;
+- ``take(array, batch_idx, slot, dtype, scaling)``: the rows ``batch_idx`` of ``array``
+  (a batch gather), cast to ``dtype`` (None: the array's own) and scaled as
+  ``batches.reference_take`` does;
 - ``forward(params, inputs, masks=None)`` -> (outputs, trace), as ``mlp.forward`` (a
   ``ForwardTrace``; ``masks``: dropout's, one per hidden layer, or None);
 - ``loss_with_grad(outputs, targets, weights)`` -> (loss, d loss / d outputs), as the head's;
@@ -52,8 +53,8 @@ class ReferenceStep:
         self.spec, self.optimizer, self.xp = spec, optimizer, xp
         self.head = HEADS[spec.head]
 
-    def take(self, array, batch_idx, slot, dtype=None):
-        return reference_take(self.xp)(array, batch_idx, slot, dtype)
+    def take(self, array, batch_idx, slot, dtype=None, scaling=None):
+        return reference_take(self.xp)(array, batch_idx, slot, dtype, scaling)
 
     def forward(self, params, inputs, masks=None):
         return mlp.forward(params, inputs, self.xp, self.spec, masks)

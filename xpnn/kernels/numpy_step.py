@@ -226,17 +226,22 @@ class NumpyStep:
 
     # -- gathers -------------------------------------------------------------------------
 
-    def take(self, array, batch_idx, slot, dtype=None):
+    def take(self, array, batch_idx, slot, dtype=None, scaling=None):
+        """batches.reference_take into reused buffers: the rows, cast, then scaled in place."""
         shape = (batch_idx.shape[0], *array.shape[1:])
         out = self._buffer(f"take/{slot}", shape, array.dtype)
         # mode="clip": with "raise", NumPy writes through a temporary; the indices come from
         # a permutation of the rows, so they are in range
         rows = np.take(array, batch_idx, axis=0, out=out, mode="clip")
-        if dtype is None or rows.dtype == dtype:
-            return rows
-        cast = self._buffer(f"cast/{slot}", shape, dtype)  # uint8 rows -> the training dtype
-        np.copyto(cast, rows, casting="unsafe")
-        return cast
+        if dtype is not None and rows.dtype != dtype:  # uint8 rows -> the training dtype
+            rows = self._buffer(f"cast/{slot}", shape, dtype)
+            np.copyto(rows, out, casting="unsafe")
+        if scaling is not None:  # batches.scaled: (x - shift) * factor
+            shift, factor = scaling
+            if shift is not None:
+                rows -= shift
+            rows *= factor
+        return rows
 
     # -- the stages of a step ----------------------------------------------------------------
 

@@ -63,10 +63,56 @@ CASES = {
     # dropout: every rank draws the global batch's masks and keeps its own rows
     "adam-dropout-float64": ("classifier", None, dict(solver="adam", batch_size=100,
                                                       dropout=0.3, dtype="float64")),
-    # torch tensors in: the gradient goes through a host copy for the Allreduce
+    # other namespaces in (INPUTS): the gradient goes through a host copy for the Allreduce,
+    # a writable one where the namespace's host view is read-only (JAX)
     "torch-adam-float64": ("classifier", None, dict(solver="adam", batch_size=64,
                                                     dtype="float64")),
+    "jax-adam-float64": ("classifier", 640, dict(solver="adam", batch_size=64,
+                                                 dtype="float64")),
+    "strict-adam-float64": ("classifier", None, dict(solver="adam", batch_size=64,
+                                                     dtype="float64")),
 }
+
+# the most ranks a case runs on (3 otherwise): eager JAX compiles every op for every shape,
+# seconds a process, so its case runs on 2 ranks only, on 640 rows (10 batches of 64 that
+# 2 ranks share evenly: one shape)
+MOST_RANKS = {"jax-adam-float64": 2}
+
+
+def cases_for(ranks: int) -> list:
+    """The names of the cases a group of ``ranks`` fits."""
+    return [name for name in CASES if ranks <= MOST_RANKS.get(name, 3)]
+
+
+def torch_inputs(X, target):
+    import torch
+
+    return torch.asarray(X), torch.asarray(target)
+
+
+def jax_inputs(X, target):
+    os.environ.setdefault("JAX_PLATFORMS", "cpu")  # before the first import of jax
+    import jax
+
+    jax.config.update("jax_enable_x64", True)  # float64, as the one-process fit
+    return jax.numpy.asarray(X), jax.numpy.asarray(target)
+
+
+def strict_inputs(X, target):
+    import array_api_strict
+
+    return array_api_strict.asarray(X), array_api_strict.asarray(target)
+
+
+def sparse_inputs(X, target):
+    import scipy.sparse
+
+    return scipy.sparse.csr_matrix(X), target
+
+
+# a case's name prefix -> the caller's arrays it fits on (NumPy for the others)
+INPUTS = {"torch": torch_inputs, "jax": jax_inputs, "strict": strict_inputs,
+          "sparse": sparse_inputs}
 
 
 # kind -> targets from the digits: classes, two classes (one logistic output), three 0/1
@@ -99,14 +145,9 @@ def fit_case(name, comm):
         weights = np.random.default_rng(1).uniform(0.2, 3.0, len(y))
     estimator = xpnn.MLPRegressor if kind in ("regressor", "poisson") else xpnn.MLPClassifier
     target = TARGETS[kind](X, y)
-    if name.startswith("sparse"):
-        import scipy.sparse
-
-        X = scipy.sparse.csr_matrix(X)
-    if name.startswith("torch"):
-        import torch
-
-        X, target = torch.asarray(X), torch.asarray(target)
+    to_inputs = INPUTS.get(name.split("-")[0])
+    if to_inputs is not None:
+        X, target = to_inputs(X, target)
     model = estimator(hidden_layer_sizes=(24,), max_iter=3, random_state=0, comm=comm,
                       **kwargs)
     with warnings.catch_warnings():
@@ -116,6 +157,8 @@ def fit_case(name, comm):
 
 
 def run_fits(out):
+    from xpnn.backend import as_host_array
+
     comm = None
     if "PMI_RANK" in os.environ or "OMPI_COMM_WORLD_RANK" in os.environ:
         from mpi4py import MPI
@@ -123,10 +166,10 @@ def run_fits(out):
         comm = MPI.COMM_WORLD
     rank = 0 if comm is None else comm.Get_rank()
     arrays, digest, curves = {}, hashlib.sha256(), {}
-    for name in CASES:
+    for name in cases_for(1 if comm is None else comm.Get_size()):
         model = fit_case(name, comm)
         for key, value in model.params_.items():
-            value = np.asarray(value)  # torch CPU tensors convert too
+            value = as_host_array(value)  # from every namespace of INPUTS
             arrays[f"{name}/{key}"] = value
             digest.update(np.ascontiguousarray(value).tobytes())
         curves[name] = {"loss": model.loss_curve_, "n_iter": model.n_iter_,

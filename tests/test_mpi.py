@@ -93,8 +93,8 @@ def fits(tmp_path_factory):
     return runs
 
 
-@pytest.mark.parametrize("ranks", [2, 3])
-@pytest.mark.parametrize("case", list(mpi_jobs.CASES))
+@pytest.mark.parametrize("case,ranks", [(case, ranks) for ranks in (2, 3)
+                                        for case in mpi_jobs.cases_for(ranks)])
 def test_ranks_train_the_model_of_one_process(fits, case, ranks):
     rtol = FIT_RTOL["float32" if case.endswith("float32") else "float64"]
     one, one_curves = fits[1]

@@ -116,7 +116,7 @@ class Reducer:
     ``sum_grads`` packs every gradient into one flat buffer, sums it across the ranks with
     ONE Allreduce, and unpacks views of the result. NumPy buffers are passed as they are;
     other namespaces (torch CPU, JAX, array-api-strict, CuPy without NCCL) go through a host
-    copy. The buffer carries one more element, this rank's Ctrl-C flag: its sum, on the
+    buffer that MPI may write (``writable_host_buffer``: JAX's host view is read-only). The buffer carries one more element, this rank's Ctrl-C flag: its sum, on the
     host already, tells every rank at the same step that one of them was interrupted.
     ``seconds``, ``nbytes`` and ``calls`` count the gradient Allreduces (the benchmark
     reads them).
@@ -154,7 +154,7 @@ class Reducer:
         on the host)."""
         from mpi4py import MPI
 
-        host = np.ascontiguousarray(as_host_array(flat))
+        host = writable_host_buffer(flat)
         shared = isinstance(flat, np.ndarray) and np.shares_memory(host, flat)
         started = time.perf_counter()
         self.comm.Allreduce(MPI.IN_PLACE, host, op=MPI.SUM)
@@ -218,6 +218,14 @@ class NcclReducer(Reducer):
         self.nbytes += flat.nbytes
         self.calls += 1
         return flat, None
+
+
+def writable_host_buffer(array) -> np.ndarray:
+    """``array`` as a contiguous host buffer MPI may sum into (``MPI.IN_PLACE``): the array
+    itself for NumPy, a view where the namespace gives a writable one (torch CPU), a copy
+    where it gives a read-only one (JAX: ``np.asarray`` of a jax.Array) or none (CuPy)."""
+    host = np.ascontiguousarray(as_host_array(array))
+    return host if host.flags.writeable else host.copy()
 
 
 def host_reducer(comm, backend):

@@ -10,6 +10,8 @@
                                        and goes on slowly there (a Ctrl-C test)
   python mpi_jobs.py verbose           a 3-epoch fit with verbose=True and early stopping
                                        (rank 0 alone prints scikit-learn's lines)
+  python mpi_jobs.py nccl-choice       make_reducer for CuPy on a fake cupy (no GPU needed):
+                                       every rank prints its choices as one JSON line
 """
 import hashlib
 import json
@@ -286,10 +288,105 @@ def run_verbose():
                            random_state=0, comm=MPI.COMM_WORLD).fit(X[:400], y[:400])
 
 
+class FakeGpus:
+    """A fake ``cupy`` (no GPU here): ``cupy.cuda.Device`` makes its index current,
+    ``cupy.cuda.nccl`` has ``available`` and a communicator that counts how many were made
+    and notes the current GPU at each sum. Enough for ``make_reducer`` and ``NcclReducer``,
+    nothing more."""
+
+    def __init__(self, nccl_available: bool, bus_ids: dict):
+        import types
+
+        self.current, self.made, self.devices_at_sum = 0, 0, []
+        gpus = self
+        Device = self.device_class(bus_ids)
+
+        class NcclCommunicator:
+            def __init__(self, size, unique_id, rank):
+                gpus.made += 1
+
+            def allReduce(self, send, receive, count, dtype, op, stream):  # noqa: N802
+                gpus.devices_at_sum.append(gpus.current)
+
+        nccl = types.ModuleType("cupy.cuda.nccl")
+        nccl.__dict__.update(available=nccl_available, NcclCommunicator=NcclCommunicator,
+                             get_unique_id=lambda: b"id", NCCL_FLOAT64="f64", NCCL_SUM="sum",
+                             NCCL_FLOAT32="f32")
+        cuda = types.ModuleType("cupy.cuda")
+        cuda.__dict__.update(nccl=nccl, Device=Device,
+                             get_current_stream=lambda: types.SimpleNamespace(ptr=0))
+        self.cupy = types.ModuleType("cupy")
+        self.cupy.__dict__.update(cuda=cuda, ascontiguousarray=lambda flat: flat)
+        self.modules = {"cupy": self.cupy, "cupy.cuda": cuda, "cupy.cuda.nccl": nccl}
+
+    def device_class(self, bus_ids):
+        gpus = self
+
+        class Device:
+            def __init__(self, index=None):
+                self.id = gpus.current if index is None else index
+                self.pci_bus_id = bus_ids[self.id]
+
+            def __enter__(self):
+                self.saved, gpus.current = gpus.current, self.id
+                return self
+
+            def __exit__(self, *exc):
+                gpus.current = self.saved
+
+        return Device
+
+    def backend(self, index: int):
+        from xpnn.backend import Backend
+
+        return Backend(xp=None, device=self.cupy.cuda.Device(index), name="cupy",
+                       label=f"cuda:{index}")
+
+
+def flat_gpu_array(size):
+    """What NcclAllreduce.sum reads of a CuPy array (the fake's ``ascontiguousarray``
+    returns it as it is)."""
+    import types
+
+    return types.SimpleNamespace(data=types.SimpleNamespace(ptr=0), size=size,
+                                 dtype=np.dtype(np.float64), nbytes=8 * size)
+
+
+def run_nccl_choice():
+    """make_reducer's choice for CuPy on every rank, with a fake cupy (no GPU here); prints
+    one JSON line per rank: each case's reducer class, how many NCCL communicators two fits
+    made, and which GPU was current at each NCCL sum."""
+    from mpi4py import MPI
+
+    from xpnn import distributed
+
+    comm = MPI.COMM_WORLD
+    rank, report = comm.Get_rank(), {"rank": comm.Get_rank()}
+    cases = {  # name -> (this rank's NCCL, its GPU index, bus id per GPU index)
+        "nccl missing on rank 1": (rank != 1, rank, {0: "0:1", 1: "0:2"}),
+        "two ranks on one gpu": (True, 0, {0: "0:1"}),
+        "one gpu each": (True, rank, {0: "0:1", 1: "0:2"}),
+    }
+    for name, (available, index, bus_ids) in cases.items():
+        gpus = FakeGpus(available, bus_ids)
+        sys.modules.update(gpus.modules)
+        backend = gpus.backend(index)
+        reducers = [distributed.make_reducer(comm, backend) for fit in range(2)]
+        report[name] = [type(reducer).__name__ for reducer in reducers]
+        if name == "one gpu each":
+            report["communicators made"] = gpus.made
+            with gpus.cupy.cuda.Device(1 - index):  # another GPU current at the call
+                reducers[1].allreduce_sum(flat_gpu_array(4))
+            report["gpu at the sum"] = gpus.devices_at_sum
+    print(json.dumps(report), flush=True)
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "fit":
         run_fits(sys.argv[2])
     elif sys.argv[1] == "verbose":
         run_verbose()
+    elif sys.argv[1] == "nccl-choice":
+        run_nccl_choice()
     else:
         sys.exit(run_cli(sys.argv[2:]))

@@ -366,6 +366,24 @@ def test_ctrl_c_after_training_ends_every_rank_and_leaves_no_partial_file(tmp_pa
 
 # -- GPUs (not run yet: the machines that built this had none) -----------------------------
 
+def test_every_rank_takes_the_same_nccl_choice_and_keeps_its_communicator():
+    """A mock (no GPU here): mpi_jobs' fake cupy on 2 real ranks. Where one rank's CuPy has
+    no NCCL, or two ranks share a GPU, every rank sums over MPI (none waits in NCCL's set-up
+    alone); with a GPU each, every rank uses NCCL, two fits share one NCCL communicator,
+    and each sum runs with the rank's own GPU current."""
+    result = mpiexec(2, "mpi_jobs.py", "nccl-choice", timeout=60)
+    assert result.returncode == 0, result.stderr
+    reports = sorted((json.loads(line) for line in result.stdout.splitlines()),
+                     key=lambda report: report["rank"])
+    assert [report["rank"] for report in reports] == [0, 1]
+    for rank, report in enumerate(reports):
+        assert report["nccl missing on rank 1"] == ["Reducer", "Reducer"]
+        assert report["two ranks on one gpu"] == ["Reducer", "Reducer"]
+        assert report["one gpu each"] == ["NcclReducer", "NcclReducer"]
+        assert report["communicators made"] == 1
+        assert report["gpu at the sum"] == [rank]
+
+
 @pytest.mark.gpu
 def test_two_ranks_on_cuda_train_the_model_of_one_gpu_process(tmp_path):
     reason = gpu_skip_reason()

@@ -21,7 +21,6 @@ import pytest
 import mpi_jobs
 from assertions import assert_curve_close, assert_params_close
 from clirun import xpnn
-from conftest import gpu_skip_reason
 
 HERE = Path(__file__).parent
 MPIEXEC = Path(sys.executable).parent / "mpiexec"
@@ -386,9 +385,6 @@ def test_every_rank_takes_the_same_nccl_choice_and_keeps_its_communicator():
 
 @pytest.mark.gpu
 def test_two_ranks_on_cuda_train_the_model_of_one_gpu_process(tmp_path):
-    reason = gpu_skip_reason()
-    if reason:
-        pytest.skip(reason)
     args = (*TRAIN, "--epochs", "3", "--device", "cuda", "--json")
     one = xpnn(*args, env=clean_env())
     assert one.returncode == 0, one.stderr
@@ -401,9 +397,6 @@ def test_two_ranks_on_cuda_train_the_model_of_one_gpu_process(tmp_path):
 
 @pytest.mark.gpu
 def test_nccl_sums_cupy_gradients_on_the_gpus():
-    reason = gpu_skip_reason()
-    if reason:
-        pytest.skip(reason)
     import cupy
 
     ranks = cupy.cuda.runtime.getDeviceCount()

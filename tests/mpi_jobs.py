@@ -11,7 +11,7 @@
   python mpi_jobs.py verbose           a 3-epoch fit with verbose=True and early stopping
                                        (rank 0 alone prints scikit-learn's lines)
   python mpi_jobs.py nccl-choice       make_reducer for CuPy on a fake cupy (no GPU needed):
-                                       every rank prints its choices as one JSON line
+                                       rank 0 prints every rank's choices (a JSON list)
 """
 import hashlib
 import json
@@ -353,9 +353,9 @@ def flat_gpu_array(size):
 
 
 def run_nccl_choice():
-    """make_reducer's choice for CuPy on every rank, with a fake cupy (no GPU here); prints
-    one JSON line per rank: each case's reducer class, how many NCCL communicators two fits
-    made, and which GPU was current at each NCCL sum."""
+    """make_reducer's choice for CuPy on every rank, with a fake cupy (no GPU here); rank 0
+    prints every rank's report as one JSON list: each case's reducer class, how many NCCL
+    communicators two fits made, and which GPU was current at each NCCL sum."""
     from mpi4py import MPI
 
     from xpnn import distributed
@@ -378,7 +378,9 @@ def run_nccl_choice():
             with gpus.cupy.cuda.Device(1 - index):  # another GPU current at the call
                 reducers[1].allreduce_sum(flat_gpu_array(4))
             report["gpu at the sum"] = gpus.devices_at_sum
-    print(json.dumps(report), flush=True)
+    reports = comm.gather(report, root=0)  # one print: mpiexec may join two ranks' lines
+    if rank == 0:
+        print(json.dumps(reports))
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
 """Shared fixtures: one parametrized backend fixture over every installed namespace.
 
-Skips say why: torch not installed, CuPy not installed, no usable GPU.
+Skips say why: torch not installed, CuPy not installed, no usable GPU. Tests marked ``gpu``
+(CuPy and a GPU) or ``torch_cuda`` (torch with CUDA) skip by one rule each (SKIP_RULES).
 """
 from __future__ import annotations
 
+import functools
 import os
 
 # JAX stays on the CPU in the tests (set before anything imports jax): on a GPU machine it
@@ -38,8 +40,9 @@ def _jax_backend() -> Backend:
     return backend_of(jnp.zeros(1))
 
 
+@functools.cache
 def gpu_skip_reason() -> str | None:
-    """None when CuPy and a usable GPU are here, else why not."""
+    """None when CuPy and a usable GPU are here, else why not (the ``gpu`` marker's rule)."""
     try:
         import cupy
     except ImportError:
@@ -49,6 +52,29 @@ def gpu_skip_reason() -> str | None:
     except Exception as exc:  # CUDARuntimeError and friends
         return f"no usable GPU: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
     return None if count else "CuPy sees no GPU"
+
+
+@functools.cache
+def torch_cuda_skip_reason() -> str | None:
+    """None when torch sees a CUDA device, else why not (the ``torch_cuda`` marker's rule)."""
+    try:
+        import torch
+    except ImportError:
+        return "torch is not installed"
+    return None if torch.cuda.is_available() else "torch sees no CUDA device"
+
+
+# marker -> why its tests cannot run here (None: they can); the one place GPU tests skip
+SKIP_RULES = {"gpu": gpu_skip_reason, "torch_cuda": torch_cuda_skip_reason}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip each marked test whose marker's rule (SKIP_RULES) names a reason, with it."""
+    for marker, skip_reason in SKIP_RULES.items():
+        marked = [item for item in items if item.get_closest_marker(marker)]
+        reason = skip_reason() if marked else None  # torch or CuPy imported only if needed
+        for item in marked if reason else []:
+            item.add_marker(pytest.mark.skip(reason=reason))
 
 
 def _cupy_backend() -> Backend:

@@ -10,6 +10,8 @@
                                        and goes on slowly there (a Ctrl-C test)
   python mpi_jobs.py verbose           a 3-epoch fit with verbose=True and early stopping
                                        (rank 0 alone prints scikit-learn's lines)
+  python mpi_jobs.py nccl-choice       make_reducer for CuPy on a fake cupy (no GPU needed):
+                                       rank 0 prints every rank's choices (a JSON list)
 """
 import hashlib
 import json
@@ -63,10 +65,56 @@ CASES = {
     # dropout: every rank draws the global batch's masks and keeps its own rows
     "adam-dropout-float64": ("classifier", None, dict(solver="adam", batch_size=100,
                                                       dropout=0.3, dtype="float64")),
-    # torch tensors in: the gradient goes through a host copy for the Allreduce
+    # other namespaces in (INPUTS): the gradient goes through a host copy for the Allreduce,
+    # a writable one where the namespace's host view is read-only (JAX)
     "torch-adam-float64": ("classifier", None, dict(solver="adam", batch_size=64,
                                                     dtype="float64")),
+    "jax-adam-float64": ("classifier", 640, dict(solver="adam", batch_size=64,
+                                                 dtype="float64")),
+    "strict-adam-float64": ("classifier", None, dict(solver="adam", batch_size=64,
+                                                     dtype="float64")),
 }
+
+# the most ranks a case runs on (3 otherwise): eager JAX compiles every op for every shape,
+# seconds a process, so its case runs on 2 ranks only, on 640 rows (10 batches of 64 that
+# 2 ranks share evenly: one shape)
+MOST_RANKS = {"jax-adam-float64": 2}
+
+
+def cases_for(ranks: int) -> list:
+    """The names of the cases a group of ``ranks`` fits."""
+    return [name for name in CASES if ranks <= MOST_RANKS.get(name, 3)]
+
+
+def torch_inputs(X, target):
+    import torch
+
+    return torch.asarray(X), torch.asarray(target)
+
+
+def jax_inputs(X, target):
+    os.environ.setdefault("JAX_PLATFORMS", "cpu")  # before the first import of jax
+    import jax
+
+    jax.config.update("jax_enable_x64", True)  # float64, as the one-process fit
+    return jax.numpy.asarray(X), jax.numpy.asarray(target)
+
+
+def strict_inputs(X, target):
+    import array_api_strict
+
+    return array_api_strict.asarray(X), array_api_strict.asarray(target)
+
+
+def sparse_inputs(X, target):
+    import scipy.sparse
+
+    return scipy.sparse.csr_matrix(X), target
+
+
+# a case's name prefix -> the caller's arrays it fits on (NumPy for the others)
+INPUTS = {"torch": torch_inputs, "jax": jax_inputs, "strict": strict_inputs,
+          "sparse": sparse_inputs}
 
 
 # kind -> targets from the digits: classes, two classes (one logistic output), three 0/1
@@ -99,14 +147,9 @@ def fit_case(name, comm):
         weights = np.random.default_rng(1).uniform(0.2, 3.0, len(y))
     estimator = xpnn.MLPRegressor if kind in ("regressor", "poisson") else xpnn.MLPClassifier
     target = TARGETS[kind](X, y)
-    if name.startswith("sparse"):
-        import scipy.sparse
-
-        X = scipy.sparse.csr_matrix(X)
-    if name.startswith("torch"):
-        import torch
-
-        X, target = torch.asarray(X), torch.asarray(target)
+    to_inputs = INPUTS.get(name.split("-")[0])
+    if to_inputs is not None:
+        X, target = to_inputs(X, target)
     model = estimator(hidden_layer_sizes=(24,), max_iter=3, random_state=0, comm=comm,
                       **kwargs)
     with warnings.catch_warnings():
@@ -116,6 +159,8 @@ def fit_case(name, comm):
 
 
 def run_fits(out):
+    from xpnn.backend import as_host_array
+
     comm = None
     if "PMI_RANK" in os.environ or "OMPI_COMM_WORLD_RANK" in os.environ:
         from mpi4py import MPI
@@ -123,10 +168,10 @@ def run_fits(out):
         comm = MPI.COMM_WORLD
     rank = 0 if comm is None else comm.Get_rank()
     arrays, digest, curves = {}, hashlib.sha256(), {}
-    for name in CASES:
+    for name in cases_for(1 if comm is None else comm.Get_size()):
         model = fit_case(name, comm)
         for key, value in model.params_.items():
-            value = np.asarray(value)  # torch CPU tensors convert too
+            value = as_host_array(value)  # from every namespace of INPUTS
             arrays[f"{name}/{key}"] = value
             digest.update(np.ascontiguousarray(value).tobytes())
         curves[name] = {"loss": model.loss_curve_, "n_iter": model.n_iter_,
@@ -243,10 +288,107 @@ def run_verbose():
                            random_state=0, comm=MPI.COMM_WORLD).fit(X[:400], y[:400])
 
 
+class FakeGpus:
+    """A fake ``cupy`` (no GPU here): ``cupy.cuda.Device`` makes its index current,
+    ``cupy.cuda.nccl`` has ``available`` and a communicator that counts how many were made
+    and notes the current GPU at each sum. Enough for ``make_reducer`` and ``NcclReducer``,
+    nothing more."""
+
+    def __init__(self, nccl_available: bool, bus_ids: dict):
+        import types
+
+        self.current, self.made, self.devices_at_sum = 0, 0, []
+        gpus = self
+        Device = self.device_class(bus_ids)
+
+        class NcclCommunicator:
+            def __init__(self, size, unique_id, rank):
+                gpus.made += 1
+
+            def allReduce(self, send, receive, count, dtype, op, stream):  # noqa: N802
+                gpus.devices_at_sum.append(gpus.current)
+
+        nccl = types.ModuleType("cupy.cuda.nccl")
+        nccl.__dict__.update(available=nccl_available, NcclCommunicator=NcclCommunicator,
+                             get_unique_id=lambda: b"id", NCCL_FLOAT64="f64", NCCL_SUM="sum",
+                             NCCL_FLOAT32="f32")
+        cuda = types.ModuleType("cupy.cuda")
+        cuda.__dict__.update(nccl=nccl, Device=Device,
+                             get_current_stream=lambda: types.SimpleNamespace(ptr=0))
+        self.cupy = types.ModuleType("cupy")
+        self.cupy.__dict__.update(cuda=cuda, ascontiguousarray=lambda flat: flat)
+        self.modules = {"cupy": self.cupy, "cupy.cuda": cuda, "cupy.cuda.nccl": nccl}
+
+    def device_class(self, bus_ids):
+        gpus = self
+
+        class Device:
+            def __init__(self, index=None):
+                self.id = gpus.current if index is None else index
+                self.pci_bus_id = bus_ids[self.id]
+
+            def __enter__(self):
+                self.saved, gpus.current = gpus.current, self.id
+                return self
+
+            def __exit__(self, *exc):
+                gpus.current = self.saved
+
+        return Device
+
+    def backend(self, index: int):
+        from xpnn.backend import Backend
+
+        return Backend(xp=None, device=self.cupy.cuda.Device(index), name="cupy",
+                       label=f"cuda:{index}")
+
+
+def flat_gpu_array(size):
+    """What NcclAllreduce.sum reads of a CuPy array (the fake's ``ascontiguousarray``
+    returns it as it is)."""
+    import types
+
+    return types.SimpleNamespace(data=types.SimpleNamespace(ptr=0), size=size,
+                                 dtype=np.dtype(np.float64), nbytes=8 * size)
+
+
+def run_nccl_choice():
+    """make_reducer's choice for CuPy on every rank, with a fake cupy (no GPU here); rank 0
+    prints every rank's report as one JSON list: each case's reducer class, how many NCCL
+    communicators two fits made, and which GPU was current at each NCCL sum."""
+    from mpi4py import MPI
+
+    from xpnn import distributed
+
+    comm = MPI.COMM_WORLD
+    rank, report = comm.Get_rank(), {"rank": comm.Get_rank()}
+    cases = {  # name -> (this rank's NCCL, its GPU index, bus id per GPU index)
+        "nccl missing on rank 1": (rank != 1, rank, {0: "0:1", 1: "0:2"}),
+        "two ranks on one gpu": (True, 0, {0: "0:1"}),
+        "one gpu each": (True, rank, {0: "0:1", 1: "0:2"}),
+    }
+    for name, (available, index, bus_ids) in cases.items():
+        gpus = FakeGpus(available, bus_ids)
+        sys.modules.update(gpus.modules)
+        backend = gpus.backend(index)
+        reducers = [distributed.make_reducer(comm, backend) for fit in range(2)]
+        report[name] = [type(reducer).__name__ for reducer in reducers]
+        if name == "one gpu each":
+            report["communicators made"] = gpus.made
+            with gpus.cupy.cuda.Device(1 - index):  # another GPU current at the call
+                reducers[1].allreduce_sum(flat_gpu_array(4))
+            report["gpu at the sum"] = gpus.devices_at_sum
+    reports = comm.gather(report, root=0)  # one print: mpiexec may join two ranks' lines
+    if rank == 0:
+        print(json.dumps(reports))
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "fit":
         run_fits(sys.argv[2])
     elif sys.argv[1] == "verbose":
         run_verbose()
+    elif sys.argv[1] == "nccl-choice":
+        run_nccl_choice()
     else:
         sys.exit(run_cli(sys.argv[2:]))

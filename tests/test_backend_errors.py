@@ -139,3 +139,29 @@ def test_parameter_and_state_creation_make_the_backends_device_current(monkeypat
     optim.make_optimizer("adam", 1e-3).init_state(params, numpy_like.xp)
     assert sorted(contexts) == sorted([value.shape for value in params.values()] * 2)
     assert backend_module.device_context(np.zeros(1)).__class__ is contextlib.nullcontext
+
+
+@pytest.mark.parametrize("available", [False, True])
+def test_has_nccl_reads_cupys_available_flag(monkeypatch, available):
+    """A mock (no GPU here): CuPy's ``cupy.cuda.nccl`` imports even without the NCCL
+    library and says so in ``available``; has_nccl must read it, not the import."""
+    from xpnn.backend import Backend
+
+    nccl = types.ModuleType("cupy.cuda.nccl")
+    nccl.available = available
+    cuda = types.ModuleType("cupy.cuda")
+    cuda.nccl = nccl
+    cupy = types.ModuleType("cupy")
+    cupy.cuda = cuda
+    monkeypatch.setitem(sys.modules, "cupy", cupy)
+    monkeypatch.setitem(sys.modules, "cupy.cuda", cuda)
+    monkeypatch.setitem(sys.modules, "cupy.cuda.nccl", nccl)
+    backend = Backend(xp=None, device=None, name="cupy", label="cuda:0")
+    assert backend.has_nccl() is available
+
+
+def test_has_nccl_is_false_without_cupy(monkeypatch):
+    from xpnn.backend import Backend
+
+    monkeypatch.setitem(sys.modules, "cupy", None)  # import cupy -> ImportError
+    assert not Backend(xp=None, device=None, name="cupy", label="cuda:0").has_nccl()

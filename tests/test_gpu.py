@@ -1,10 +1,11 @@
 """CPU-vs-GPU: the same seeded run on NumPy and on CuPy, outputs on the requested GPU.
 
-Marked ``gpu``; every test skips with the reason when CuPy or a usable GPU is missing, so
-CPU-only CI stays green. The step-by-step comparison (6 steps, parameters and optimizer
-state, float64 rtol 1e-10, float32 rtol 1e-4) is ``test_backends.py``'s, parametrized over
-CuPy too. Here whole fits (3 epochs, ~90 Adam steps): float64 parameters within rtol 1e-9
-(cuBLAS sums in another order, ~1e-15 a step). In float32 the parameters are not compared:
+CuPy tests are marked ``gpu``, torch-CUDA ones ``torch_cuda``: each skips with the reason
+when its library or a GPU is missing (tests/conftest.py), so CPU-only CI stays green. The
+step-by-step comparison (6 steps, parameters and optimizer state, float64 rtol 1e-10,
+float32 rtol 1e-4) is ``test_backends.py``'s, parametrized over CuPy too. Here whole fits
+(3 epochs, ~90 Adam steps): float64 parameters within rtol 1e-9 (cuBLAS sums in another
+order, ~1e-15 a step). In float32 the parameters are not compared:
 Adam divides by sqrt(v), so where a gradient is a near-cancelling sum (|g| ~ its rounding
 noise) the step's sign can differ and move that weight by ~lr; losses (rtol 1e-3) and
 predictions (> 99.5 % equal) are compared instead. CuPy leaves TF32 off unless CUPY_TF32=1.
@@ -16,15 +17,11 @@ import xpnn
 from xpnn.backend import as_host_array
 from assertions import (assert_array_close, assert_array_equal, assert_curve_close,
                         assert_params_close)
-from conftest import gpu_skip_reason
-
-pytestmark = [pytest.mark.gpu,
-              pytest.mark.skipif(gpu_skip_reason() is not None,
-                                 reason=gpu_skip_reason() or "GPU usable")]
 
 LOSS_RTOL = {"float64": 1e-9, "float32": 1e-3}
 
 
+@pytest.mark.gpu
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_training_on_gpu_matches_numpy(digits_data, dtype):
     X, y = digits_data
@@ -39,19 +36,27 @@ def test_training_on_gpu_matches_numpy(digits_data, dtype):
     assert np.mean(as_host_array(gpu.predict(X)) == cpu.predict(X)) > 0.995
 
 
-def test_every_output_is_a_cupy_array_on_the_requested_device(digits_data):
+@pytest.mark.gpu
+@pytest.mark.parametrize("index", [0, 1])
+def test_every_output_is_a_cupy_array_on_the_requested_device(digits_data, index):
+    """On GPU 1 too: on GPU 0, the current one by default, code that ignores the inputs'
+    device would pass."""
     import cupy
 
+    if index >= cupy.cuda.runtime.getDeviceCount():
+        pytest.skip(f"needs a GPU {index} (this machine has "
+                    f"{cupy.cuda.runtime.getDeviceCount()})")
     X, y = digits_data
-    with cupy.cuda.Device(0):
+    with cupy.cuda.Device(index):
         X_gpu, y_gpu = cupy.asarray(X, dtype=cupy.float32), cupy.asarray(y)
     clf = xpnn.MLPClassifier(hidden_layer_sizes=(16,), max_iter=2).fit(X_gpu, y_gpu)
     outputs = [*clf.params_.values(), clf.predict(X_gpu), clf.predict_proba(X_gpu)]
     for value in outputs:
-        assert isinstance(value, cupy.ndarray) and value.device.id == 0
+        assert isinstance(value, cupy.ndarray) and value.device.id == index
     assert clf.predict_proba(X_gpu).dtype == cupy.float32
 
 
+@pytest.mark.gpu
 def test_checkpoint_saved_on_gpu_predicts_the_same_on_cpu(digits_data, tmp_path):
     from xpnn.checkpoint import load_model, save_model
 
@@ -64,6 +69,7 @@ def test_checkpoint_saved_on_gpu_predicts_the_same_on_cpu(digits_data, tmp_path)
     assert_array_equal(gpu.predict(X), cpu.predict(X))
 
 
+@pytest.mark.gpu
 def test_cli_train_on_cuda(tmp_path):
     from clirun import xpnn_json
 
@@ -73,6 +79,7 @@ def test_cli_train_on_cuda(tmp_path):
     assert summary["test_accuracy"] > 0.9
 
 
+@pytest.mark.gpu
 def test_out_of_range_gpu_is_a_clear_error():
     import cupy
 
@@ -81,21 +88,23 @@ def test_out_of_range_gpu_is_a_clear_error():
         xpnn.MLPClassifier(device=f"cuda:{count}").fit(np.zeros((4, 2)), np.array([0, 1, 0, 1]))
 
 
+@pytest.mark.torch_cuda
 def test_torch_cuda_tensors_stay_on_their_gpu(digits_data):
-    torch = pytest.importorskip("torch", reason="torch is not installed")
-    if not torch.cuda.is_available():
-        pytest.skip("torch sees no CUDA device")
+    import torch
+
     X, y = digits_data
     X_gpu = torch.asarray(X, dtype=torch.float32, device="cuda:0")
     y_gpu = torch.asarray(y, device="cuda:0")
-    clf = xpnn.MLPClassifier(hidden_layer_sizes=(16,), max_iter=3).fit(X_gpu, y_gpu)
+    kwargs = dict(hidden_layer_sizes=(16,), max_iter=3, random_state=0)  # one start for both
+    clf = xpnn.MLPClassifier(**kwargs).fit(X_gpu, y_gpu)
     for value in [*clf.params_.values(), clf.predict(X_gpu), clf.predict_proba(X_gpu)]:
         assert isinstance(value, torch.Tensor) and value.device.type == "cuda"
-    cpu = xpnn.MLPClassifier(hidden_layer_sizes=(16,), max_iter=3).fit(X.astype(np.float32), y)
+    cpu = xpnn.MLPClassifier(**kwargs).fit(X.astype(np.float32), y)
     assert_array_close(clf.predict_proba(X_gpu), cpu.predict_proba(X), rtol=1e-3, atol=1e-4)
 
 
-@pytest.mark.parametrize("library", ["cupy", "torch"])
+@pytest.mark.parametrize("library", [pytest.param("cupy", marks=pytest.mark.gpu),
+                                     pytest.param("torch", marks=pytest.mark.torch_cuda)])
 def test_array_api_dispatch_pipeline_stays_on_the_gpu(digits_data, library):
     """scikit-learn's array API dispatch with GPU arrays: StandardScaler and xpnn's estimator
     keep CuPy arrays / torch CUDA tensors on the GPU end to end."""
@@ -110,9 +119,8 @@ def test_array_api_dispatch_pipeline_stays_on_the_gpu(digits_data, library):
         X_gpu, y_gpu = cupy.asarray(X[:400]), cupy.asarray(y[:400])
         on_gpu = lambda a: isinstance(a, cupy.ndarray)  # noqa: E731
     else:
-        torch = pytest.importorskip("torch", reason="torch is not installed")
-        if not torch.cuda.is_available():
-            pytest.skip("torch sees no CUDA device")
+        import torch
+
         X_gpu = torch.asarray(X[:400], device="cuda:0")
         y_gpu = torch.asarray(y[:400], device="cuda:0")
         on_gpu = lambda a: isinstance(a, torch.Tensor) and a.device.type == "cuda"  # noqa: E731

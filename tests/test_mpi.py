@@ -21,7 +21,6 @@ import pytest
 import mpi_jobs
 from assertions import assert_curve_close, assert_params_close
 from clirun import xpnn
-from conftest import gpu_skip_reason
 
 HERE = Path(__file__).parent
 MPIEXEC = Path(sys.executable).parent / "mpiexec"
@@ -93,8 +92,8 @@ def fits(tmp_path_factory):
     return runs
 
 
-@pytest.mark.parametrize("ranks", [2, 3])
-@pytest.mark.parametrize("case", list(mpi_jobs.CASES))
+@pytest.mark.parametrize("case,ranks", [(case, ranks) for ranks in (2, 3)
+                                        for case in mpi_jobs.cases_for(ranks)])
 def test_ranks_train_the_model_of_one_process(fits, case, ranks):
     rtol = FIT_RTOL["float32" if case.endswith("float32") else "float64"]
     one, one_curves = fits[1]
@@ -366,11 +365,25 @@ def test_ctrl_c_after_training_ends_every_rank_and_leaves_no_partial_file(tmp_pa
 
 # -- GPUs (not run yet: the machines that built this had none) -----------------------------
 
+def test_every_rank_takes_the_same_nccl_choice_and_keeps_its_communicator():
+    """A mock (no GPU here): mpi_jobs' fake cupy on 2 real ranks. Where one rank's CuPy has
+    no NCCL, or two ranks share a GPU, every rank sums over MPI (none waits in NCCL's set-up
+    alone); with a GPU each, every rank uses NCCL, two fits share one NCCL communicator,
+    and each sum runs with the rank's own GPU current."""
+    result = mpiexec(2, "mpi_jobs.py", "nccl-choice", timeout=60)
+    assert result.returncode == 0, result.stderr
+    reports = json.loads(result.stdout)
+    assert [report["rank"] for report in reports] == [0, 1]
+    for rank, report in enumerate(reports):
+        assert report["nccl missing on rank 1"] == ["Reducer", "Reducer"]
+        assert report["two ranks on one gpu"] == ["Reducer", "Reducer"]
+        assert report["one gpu each"] == ["NcclReducer", "NcclReducer"]
+        assert report["communicators made"] == 1
+        assert report["gpu at the sum"] == [rank]
+
+
 @pytest.mark.gpu
 def test_two_ranks_on_cuda_train_the_model_of_one_gpu_process(tmp_path):
-    reason = gpu_skip_reason()
-    if reason:
-        pytest.skip(reason)
     args = (*TRAIN, "--epochs", "3", "--device", "cuda", "--json")
     one = xpnn(*args, env=clean_env())
     assert one.returncode == 0, one.stderr
@@ -381,23 +394,35 @@ def test_two_ranks_on_cuda_train_the_model_of_one_gpu_process(tmp_path):
                        what="train_loss")
 
 
+NCCL_SUM = """
+from mpi4py import MPI
+from xpnn.backend import resolve_device
+from xpnn.distributed import NcclReducer
+
+comm = MPI.COMM_WORLD
+backend = resolve_device(f"cuda:{comm.rank}")  # one GPU per rank
+xp = backend.xp  # array_api_compat's cupy namespace: concat on CuPy 13 too
+reducer = NcclReducer(comm, backend)
+with backend.device:  # CuPy creates arrays on the current GPU, whatever device= says
+    grads = {"w1": xp.full((3, 2), comm.rank + 1.0, dtype=xp.float64),
+             "b1": xp.ones(2, dtype=xp.float64)}
+assert all(value.device.id == comm.rank for value in grads.values())
+summed = reducer.sum_grads(grads, xp)
+n = comm.size
+assert float(summed["w1"][0, 0]) == n * (n + 1) / 2 and float(summed["b1"][0]) == n
+assert summed["w1"].device.id == comm.rank and reducer.calls == 1
+"""
+
+
 @pytest.mark.gpu
 def test_nccl_sums_cupy_gradients_on_the_gpus():
-    reason = gpu_skip_reason()
-    if reason:
-        pytest.skip(reason)
     import cupy
 
-    ranks = cupy.cuda.runtime.getDeviceCount()
-    code = (
-        "import cupy, numpy as np; from mpi4py import MPI; "
-        "from xpnn.backend import resolve_device; from xpnn.distributed import NcclReducer; "
-        "comm = MPI.COMM_WORLD; backend = resolve_device(f'cuda:{comm.rank}'); "
-        "reducer = NcclReducer(comm, backend); "
-        "g = {'w1': cupy.full((3, 2), comm.rank + 1.0), 'b1': cupy.ones(2)}; "
-        "s = reducer.sum_grads(g, cupy); n = comm.size; "
-        "assert float(s['w1'][0, 0]) == n * (n + 1) / 2 and float(s['b1'][0]) == n; "
-        "assert reducer.calls == 1")
+    from xpnn.backend import resolve_device
+
+    if not resolve_device("cuda:0").has_nccl():
+        pytest.skip("CuPy has no NCCL here (cupy.cuda.nccl.available is False)")
+    ranks = min(cupy.cuda.runtime.getDeviceCount(), 2)
     # one rank per GPU (NCCL refuses two ranks on one GPU); a 1-rank communicator otherwise
-    result = mpiexec(min(ranks, 2), "-c", code)
+    result = mpiexec(ranks, "-c", NCCL_SUM)
     assert result.returncode == 0, result.stderr

@@ -145,11 +145,6 @@ def test_the_divergence_replay_names_the_step_on_sparse_rows(data):
 
 @pytest.mark.gpu
 def test_cupy_trains_and_predicts_on_cupyx_sparse_rows_like_numpy(data):
-    from conftest import gpu_skip_reason
-
-    reason = gpu_skip_reason()
-    if reason:
-        pytest.skip(reason)
     import cupyx.scipy.sparse
 
     X, y = data

@@ -81,12 +81,14 @@ class Backend:
             return cupy.cuda.Device().pci_bus_id
 
     def has_nccl(self) -> bool:
-        """Whether CuPy was built with NCCL (GPU-to-GPU sums for data parallel)."""
+        """Whether CuPy can sum with NCCL here (GPU-to-GPU sums for data parallel).
+        ``cupy.cuda.nccl`` imports even without the NCCL library: CuPy then sets its
+        ``available`` to False."""
         try:
-            from cupy.cuda import nccl  # noqa: F401
+            from cupy.cuda import nccl
         except ImportError:
             return False
-        return True
+        return bool(getattr(nccl, "available", False))
 
     def quiet_float_errors(self):
         """Silence NumPy's overflow/invalid warnings: the divergence guard reports them."""

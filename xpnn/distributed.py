@@ -116,7 +116,7 @@ class Reducer:
     ``sum_grads`` packs every gradient into one flat buffer, sums it across the ranks with
     ONE Allreduce, and unpacks views of the result. NumPy buffers are passed as they are;
     other namespaces (torch CPU, JAX, array-api-strict, CuPy without NCCL) go through a host
-    copy. The buffer carries one more element, this rank's Ctrl-C flag: its sum, on the
+    buffer that MPI may write (``writable_host_buffer``: JAX's host view is read-only). The buffer carries one more element, this rank's Ctrl-C flag: its sum, on the
     host already, tells every rank at the same step that one of them was interrupted.
     ``seconds``, ``nbytes`` and ``calls`` count the gradient Allreduces (the benchmark
     reads them).
@@ -154,7 +154,7 @@ class Reducer:
         on the host)."""
         from mpi4py import MPI
 
-        host = np.ascontiguousarray(as_host_array(flat))
+        host = writable_host_buffer(flat)
         shared = isinstance(flat, np.ndarray) and np.shares_memory(host, flat)
         started = time.perf_counter()
         self.comm.Allreduce(MPI.IN_PLACE, host, op=MPI.SUM)
@@ -200,24 +200,37 @@ class NcclReducer(Reducer):
     """CuPy arrays summed on the GPUs with NCCL (``kernels/nccl.py``): no copy to the host
     per step. Host sums still go through MPI. The Ctrl-C flag is not in the gradient
     buffer (reading it would sync the GPU every step): the ranks agree on it at the
-    epoch's end. NOT RUN YET: the machines that built it had no GPU."""
+    epoch's end. ``nccl``: an NCCL communicator of this group and GPU made before (by an
+    earlier fit), else every rank makes one now (a collective). NOT RUN YET: the machines
+    that built it had no GPU."""
 
     flag_in_gradients = False
 
-    def __init__(self, comm, backend):
+    def __init__(self, comm, backend, nccl=None):
         super().__init__(comm, backend)
-        from .kernels.nccl import NcclAllreduce
+        if nccl is None:
+            from .kernels.nccl import NcclAllreduce
 
-        self.nccl = NcclAllreduce(comm, backend, self.rank, self.size)
+            nccl = NcclAllreduce(comm, backend, self.rank, self.size)
+        self.nccl = nccl
 
     def allreduce_sum(self, flat):
         # asynchronous on the current stream, so ``seconds`` here is launch time only
         started = time.perf_counter()
-        flat = self.nccl.sum(flat)
+        with self.backend.activate():  # the communicator's GPU, and that GPU's stream
+            flat = self.nccl.sum(flat)
         self.seconds += time.perf_counter() - started
         self.nbytes += flat.nbytes
         self.calls += 1
         return flat, None
+
+
+def writable_host_buffer(array) -> np.ndarray:
+    """``array`` as a contiguous host buffer MPI may sum into (``MPI.IN_PLACE``): the array
+    itself for NumPy, a view where the namespace gives a writable one (torch CPU), a copy
+    where it gives a read-only one (JAX: ``np.asarray`` of a jax.Array) or none (CuPy)."""
+    host = np.ascontiguousarray(as_host_array(array))
+    return host if host.flags.writeable else host.copy()
 
 
 def host_reducer(comm, backend):
@@ -230,21 +243,58 @@ def host_reducer(comm, backend):
 
 def make_reducer(comm, backend):
     """The reducer a fit on ``backend`` sums its gradients with: ``host_reducer``'s, or NCCL
-    for CuPy when every rank has a GPU of its own (NCCL refuses two ranks on one GPU, and
-    then the gradient goes through host buffers)."""
+    for CuPy when every rank has NCCL and a GPU of its own (NCCL refuses two ranks on one
+    GPU, and then the gradient goes through host buffers). Every rank takes the same
+    choice (``_nccl_plan``), so none waits in NCCL's set-up while another sums over MPI;
+    the NCCL communicator of a group and GPU is made once and kept for later fits
+    (``partial_fit`` calls)."""
     group = host_reducer(comm, backend)
-    if (group.size > 1 and backend.name == "cupy" and _distinct_gpus(comm, backend)
-            and backend.has_nccl()):
-        return NcclReducer(comm, backend)
-    return group
+    if group.size == 1:
+        return group
+    use_nccl, reuse = _nccl_plan(comm, backend)
+    if not use_nccl:
+        return group
+    reducer = NcclReducer(comm, backend, _held_nccl(comm, backend) if reuse else None)
+    _hold_nccl(comm, backend, reducer.nccl)
+    return reducer
 
 
-def _distinct_gpus(comm, backend) -> bool:
-    """True when no two ranks share a GPU (by PCI bus id, per node name); collective."""
+# (communicator, GPU label, NcclAllreduce) for each group and GPU that summed with NCCL:
+# an mpi4py communicator is not hashable, so a short list searched by identity
+_NCCL_HELD: list = []
+
+
+def _held_nccl(comm, backend):
+    """The NCCL communicator made before for ``comm`` on ``backend``'s GPU, or None."""
+    for held_comm, label, nccl in _NCCL_HELD:
+        if held_comm is comm and label == backend.label:
+            return nccl
+    return None
+
+
+def _hold_nccl(comm, backend, nccl) -> None:
+    _NCCL_HELD[:] = [entry for entry in _NCCL_HELD
+                     if not (entry[0] is comm and entry[1] == backend.label)]
+    _NCCL_HELD.append((comm, backend.label, nccl))
+
+
+def _nccl_plan(comm, backend) -> tuple[bool, bool]:
+    """(sum with NCCL, reuse the NCCL communicators held), the same on every rank: one
+    allgather of each rank's (node, GPU bus id, holds a communicator), or None where a rank
+    is not on CuPy or its CuPy has no NCCL. NCCL when no rank is None and no two share a
+    GPU (by PCI bus id, per node name); reuse when every rank holds one."""
     from mpi4py import MPI
 
-    where = comm.allgather((MPI.Get_processor_name(), backend.gpu_bus_id()))
-    return len(set(where)) == len(where)
+    mine = None
+    if backend.name == "cupy" and backend.has_nccl():
+        mine = (MPI.Get_processor_name(), backend.gpu_bus_id(),
+                _held_nccl(comm, backend) is not None)
+    ranks = comm.allgather(mine)
+    if any(rank is None for rank in ranks):
+        return False, False
+    gpus = {(node, bus_id) for node, bus_id, _ in ranks}
+    use_nccl = len(gpus) == len(ranks)
+    return use_nccl, use_nccl and all(held for _, _, held in ranks)
 
 
 def host_sum(comm, values) -> list:

@@ -148,46 +148,90 @@ LOSSES = {"softmax": _cross_entropy, "logistic": _binary_cross_entropy,
           "identity": _squared_error, "exp": _half_poisson_deviance}
 
 
-def _l2_of(name, l2):
-    """(coefficient, whether to add it): mlp.add_l2's alpha / n for weights, not biases."""
-    return (l2, True) if l2 is not None and name.startswith("w") else (0.0, False)
+class FlatArrays:
+    """Per-parameter arrays as views of one flat buffer per kind ("params", "grads" and each
+    optimizer slot), the weights first and then the biases, so that the fused update runs
+    over every parameter in two calls (weights with the L2 gradient, biases without)
+    instead of two per layer: numba's call costs more Python than its loop at these sizes.
+    Arrays handed in from elsewhere (a fresh optimizer state, a snapshot restored after
+    Ctrl-C) are copied in once (``adopt``) and the views go back in their place."""
+
+    def __init__(self, params, kinds):
+        self.names = sorted(params, key=lambda name: (not name.startswith("w"), name))
+        self.key = self.key_of(params)
+        self.dtype = params[self.names[0]].dtype
+        sizes = [params[name].size for name in self.names]
+        offsets = np.cumsum([0, *sizes])
+        self.n_weights = int(sum(size for name, size in zip(self.names, sizes)
+                                 if name.startswith("w")))
+        self.buffers, self.views = {}, {}
+        for kind in kinds:
+            flat = self.buffers[kind] = np.zeros(int(offsets[-1]), dtype=self.dtype)
+            self.views[kind] = {name: flat[start:stop].reshape(params[name].shape)
+                                for name, start, stop in zip(self.names, offsets[:-1],
+                                                             offsets[1:])}
+
+    @staticmethod
+    def key_of(params) -> tuple:
+        return tuple((name, value.shape, value.dtype) for name, value in params.items())
+
+    def holds(self, kind, arrays) -> bool:
+        views = self.views[kind]
+        return all(arrays[name] is views[name] for name in self.names)
+
+    def adopt(self, kind, arrays) -> dict:
+        """The views of ``kind`` holding ``arrays``' values (copied in unless they are the
+        views already)."""
+        if not self.holds(kind, arrays):
+            for name in self.names:
+                np.copyto(self.views[kind][name], arrays[name])
+        return dict(self.views[kind])
+
+    def segments(self, kinds) -> list:
+        """[(has_l2, {kind: flat 1-d array})]: the weights, then the biases."""
+        split = self.n_weights
+        return [(True, {kind: self.buffers[kind][:split] for kind in kinds}),
+                (False, {kind: self.buffers[kind][split:] for kind in kinds})]
 
 
-def _fused_adam(optimizer, params, grads, state, lr_scale, l2):
-    """mlp.add_l2's gradient (``l2`` = alpha / n, or None) and optim.Adam.update in one
-    numba pass per parameter (decoupled decay, or none)."""
+def _fused_adam(optimizer, step, lr_scale, l2, dtype):
+    """mlp.add_l2's gradient (``l2`` = alpha / n, or None) and optim.Adam.update of 1-based
+    ``step`` as numba's one pass over a segment's flat arrays (decoupled decay, or none):
+    ``run(has_l2, arrays)``, or None (declined: the reference's update runs)."""
     if optimizer.weight_decay and not optimizer.decoupled:
         return None
-    lr, step_size, eps_hat = optimizer.step_scalars(state["step"] + 1, lr_scale)
+    lr, step_size, eps_hat = optimizer.step_scalars(step, lr_scale)
     if not step_size:  # a rate of 0 moves nothing: the reference says how
         return None
     b1, b2, decay = float(optimizer.beta1), float(optimizer.beta2), float(
         optimizer.weight_decay)
-    for name, param in params.items():
-        cast = param.dtype.type  # the scalars as NumPy casts Python floats
-        coefficient, has_l2 = _l2_of(name, l2)
-        fused.adam(param.reshape(-1), grads[name].reshape(-1), state["m"][name].reshape(-1),
-                   state["v"][name].reshape(-1), cast(b1), cast(1.0 - b1), cast(b2),
-                   cast(1.0 - b2), cast(eps_hat), cast(1.0 / step_size), cast(coefficient),
-                   cast(1.0 - lr * decay), np.finfo(param.dtype).tiny, has_l2,
+    cast = dtype.type  # the scalars as NumPy casts Python floats
+    scalars = (cast(b1), cast(1.0 - b1), cast(b2), cast(1.0 - b2), cast(eps_hat),
+               cast(1.0 / step_size))
+    shrink, tiny, l2_cast = cast(1.0 - lr * decay), np.finfo(dtype).tiny, cast(l2 or 0.0)
+
+    def run(has_l2, arrays):
+        adds_l2 = has_l2 and l2 is not None
+        fused.adam(arrays["params"], arrays["grads"], arrays["m"], arrays["v"], *scalars,
+                   l2_cast if adds_l2 else cast(0.0), shrink, tiny, adds_l2,
                    bool(decay))  # AdamW's shrink: decay
-    return params, {"step": state["step"] + 1, "m": state["m"], "v": state["v"]}
+    return run
 
 
-def _fused_momentum(optimizer, params, grads, state, lr_scale, l2):
+def _fused_momentum(optimizer, step, lr_scale, l2, dtype):
     """mlp.add_l2's gradient and optim.SGD.update with momentum (heavy ball or Nesterov)
-    in one numba pass."""
+    as numba's one pass over a segment's flat arrays, or None (declined)."""
     if not optimizer.momentum or optimizer.weight_decay:
         return None
-    lr, mu = float(optimizer.lr) * lr_scale, float(optimizer.momentum)
-    for name, param in params.items():
-        cast = param.dtype.type
-        coefficient, has_l2 = _l2_of(name, l2)
-        fused.momentum(param.reshape(-1), grads[name].reshape(-1),
-                       state["momentum"][name].reshape(-1), cast(mu), cast(lr),
-                       np.finfo(param.dtype).tiny, bool(optimizer.nesterov), cast(coefficient),
-                       has_l2)
-    return params, {"step": state["step"] + 1, "momentum": state["momentum"]}
+    cast = dtype.type
+    mu, lr = cast(optimizer.momentum), cast(float(optimizer.lr) * lr_scale)
+    tiny, l2_cast = np.finfo(dtype).tiny, cast(l2 or 0.0)
+
+    def run(has_l2, arrays):
+        adds_l2 = has_l2 and l2 is not None
+        fused.momentum(arrays["params"], arrays["grads"], arrays["momentum"], mu, lr, tiny,
+                       bool(optimizer.nesterov), l2_cast if adds_l2 else cast(0.0), adds_l2)
+    return run
 
 
 # optimizer kind -> fused update, or None (declined: the reference's update runs)
@@ -213,6 +257,14 @@ class NumpyStep:
         self.fused_update = FUSED_UPDATES.get(optimizer.kind)
         self.buffers = {}
         self.pending_l2 = None  # add_l2's alpha / n, for this step's update
+        self.flat = None  # FlatArrays of the parameters' layout, made at the first backward
+
+    def _flat(self, params) -> FlatArrays:
+        if self.flat is not None and self.flat.holds("params", params):
+            return self.flat
+        if self.flat is None or self.flat.key != FlatArrays.key_of(params):
+            self.flat = FlatArrays(params, ("params", "grads", *self.optimizer.state_slots))
+        return self.flat
 
     def _buffer(self, name, shape, dtype):
         key = (name, tuple(shape), np.dtype(dtype))
@@ -292,21 +344,22 @@ class NumpyStep:
         return loss, grad
 
     def backward(self, params, trace, grad_outputs):
-        """mlp.backward into per-parameter gradient buffers."""
+        """mlp.backward into per-parameter gradient buffers (views of one flat buffer)."""
         grads = {}
         delta = grad_outputs
+        flat_grads = self._flat(params).views["grads"]
         for layer in range(n_layers(params), 0, -1):
             below = trace.layer_inputs[layer - 1]
             weight = params[f"w{layer}"]
             if is_sparse(below):  # the first layer's sparse batch
                 grad_w = self._sparse_weight_grad(below, delta, weight)
             else:
-                grad_w = self._buffer(f"grad/w{layer}", weight.shape, weight.dtype)
+                grad_w = flat_grads[f"w{layer}"]
                 np.matmul(below.T, delta, out=grad_w)
             bias = params[f"b{layer}"]
             grads[f"w{layer}"] = grad_w
             grads[f"b{layer}"] = np.sum(delta, axis=0,
-                                        out=self._buffer(f"grad/b{layer}", bias.shape, bias.dtype))
+                                        out=flat_grads[f"b{layer}"])
             if layer > 1:
                 below_delta = self._buffer(f"delta{layer - 1}", below.shape, below.dtype)
                 np.matmul(delta, weight.T, out=below_delta)
@@ -327,7 +380,7 @@ class NumpyStep:
                 and all(array.flags.c_contiguous for array in arrays)
                 and below.indptr.dtype == below.indices.dtype):
             return weight_grad(below, delta, self.xp)
-        grad_w = self._buffer("grad/w1", weight.shape, weight.dtype)
+        grad_w = self.flat.views["grads"]["w1"]
         fused.sparse_weight_grad(below.indptr, below.indices, below.data, delta, grad_w)
         return grad_w
 
@@ -348,12 +401,29 @@ class NumpyStep:
         the optimizer kind's fused pass (``FUSED_UPDATES``, ``fused.py``) where it takes
         these settings, else the reference's own NumPy operations."""
         l2, self.pending_l2 = self.pending_l2, None
-        arrays = [*params.values(), *grads.values()]
-        if (self.fused_update is not None and fused.available()
-                and all(array.flags.c_contiguous for array in arrays)):
-            updated = self.fused_update(self.optimizer, params, grads, state, lr_scale, l2)
-            if updated is not None:
-                return updated
+        step = state["step"] + 1
+        run = (self.fused_update(self.optimizer, step, lr_scale, l2,
+                                 next(iter(params.values())).dtype)
+               if self.fused_update is not None and fused.available() else None)
+        if run is not None:
+            slots = self.optimizer.state_slots
+            flat = self.flat
+            if flat is not None and flat.holds("grads", grads):
+                # backward's gradients (so params have the flat layout): two passes in all
+                params = flat.adopt("params", params)
+                new_slots = {slot: flat.adopt(slot, state[slot]) for slot in slots}
+                for has_l2, arrays in flat.segments(("params", "grads", *slots)):
+                    run(has_l2, arrays)
+                return params, {"step": step, **new_slots}
+            per_name = [(name, {"params": params[name], "grads": grads[name],
+                                **{slot: state[slot][name] for slot in slots}})
+                        for name in params]
+            if all(array.flags.c_contiguous for _, arrays in per_name
+                   for array in arrays.values()):  # e.g. gradients summed over MPI ranks
+                for name, arrays in per_name:
+                    run(name.startswith("w"), {kind: array.reshape(-1)
+                                               for kind, array in arrays.items()})
+                return params, {"step": step, **{slot: state[slot] for slot in slots}}
         if l2 is not None:  # mlp.add_l2's gradient, in place: flush(grad + (alpha / n) w)
             for name, param in params.items():
                 if name.startswith("w"):

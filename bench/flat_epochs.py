@@ -10,7 +10,11 @@ process, interleaved across repeats:
   on for the whole process (``torch.set_flush_denormal(True)``): no subnormal arithmetic
   at all, the floor the rule aims at (and what xpnn must not do to a user's process);
 - ``before``: with ``--before DIR``, xpnn imported from another checkout (PYTHONPATH=DIR),
-  e.g. a ``git worktree`` of the commit before the rule.
+  e.g. a ``git worktree`` of the commit before the rule;
+- ``xpnn-warm-start`` (and ``before-warm-start``): the loop a scikit-learn user writes to
+  watch each epoch, ``warm_start=True, max_iter=1`` and ``fit`` once per epoch. Each call
+  restarts Adam (scikit-learn's rule), whose first large steps leave weights of 1e-32 under
+  L2: normal numbers whose GEMM products are subnormal (``ops.weight_floor``).
 
     python bench/flat_epochs.py --repeats 3 --before /tmp/old
     python bench/flat_epochs.py --repeats 1 --epochs 2 --subset 6000 --out /tmp/smoke
@@ -26,7 +30,7 @@ from pathlib import Path
 
 import common
 
-VARIANTS = ("xpnn", "xpnn-ftz", "before")
+VARIANTS = ("xpnn", "xpnn-ftz", "before", "xpnn-warm-start", "before-warm-start")
 
 
 def worker(args) -> dict:
@@ -37,14 +41,22 @@ def worker(args) -> dict:
     import xpnn
 
     X, y, X_test, y_test = common.load_fashion_mnist(args.data, args.subset)
+    warm_start = args.worker.endswith("warm-start")
     started = time.perf_counter()
+    epoch_seconds = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         clf = xpnn.MLPClassifier(hidden_layer_sizes=(256, 128), batch_size=128,
-                                 max_iter=args.epochs, dtype="float32",
-                                 random_state=args.seed).fit(X, y)
+                                 max_iter=1 if warm_start else args.epochs, dtype="float32",
+                                 random_state=args.seed, warm_start=warm_start)
+        if warm_start:
+            for _ in range(args.epochs):
+                clf.fit(X, y)
+                epoch_seconds.append(clf.history_[-1]["seconds"])  # history_: every call's
+        else:
+            epoch_seconds = [row["seconds"] for row in clf.fit(X, y).history_]
     fit_seconds = time.perf_counter() - started
-    return {"epoch_seconds": [row["seconds"] for row in clf.history_],
+    return {"epoch_seconds": epoch_seconds,
             "fit_seconds": fit_seconds, "test_accuracy": float(clf.score(X_test, y_test)),
             "xpnn_file": xpnn.__file__, "blas": common.blas_summary(common.thread_pools())}
 
@@ -94,14 +106,14 @@ def main(argv=None) -> int:
         print(json.dumps(worker(args)))
         return 0
     env = common.environment()
-    variants = [v for v in VARIANTS if v != "before" or args.before]
+    variants = [v for v in VARIANTS if not v.startswith("before") or args.before]
     passed = ["--epochs", str(args.epochs), "--seed", str(args.seed)]
     passed += ["--subset", str(args.subset)] if args.subset else []
     passed += ["--data", args.data] if args.data else []
     runs = {variant: [] for variant in variants}
     for _ in range(args.repeats):
         for variant in variants:
-            extra = {"PYTHONPATH": str(args.before)} if variant == "before" else None
+            extra = {"PYTHONPATH": str(args.before)} if variant.startswith("before") else None
             runs[variant].append(common.run_worker(Path(__file__), [variant, *passed], 900,
                                                    env=extra))
             print(variant, json.dumps(runs[variant][-1])[:200], flush=True)

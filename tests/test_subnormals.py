@@ -3,7 +3,8 @@
 A moment of a weight whose gradient is 0 shrinks by beta every step and, without the rule,
 spends its last few hundred steps in the subnormal range, where x86 arithmetic is about 100x
 slower (bench/README.md, "Flat epochs"). The rule (``ops.flush_subnormal``): below the dtype's
-smallest normal number, 0. Here: one update in which a moment, a momentum buffer, a parameter
+smallest normal number, 0; a parameter after its update, below sqrt of it
+(``ops.flush_tiny_weight``: its GEMM products would be subnormal). Here: one update in which a moment, a momentum buffer, a parameter
 and an L2 gradient underflow, on every namespace; the NumPy kernel (numba's pass and NumPy in
 place) bit for bit with the reference on such values; and the CPU's own float mode left as
 it was (no flush-to-zero switched on behind the caller's back).
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 
 import xpnn
-from xpnn import mlp, optim
+from xpnn import mlp, ops, optim
 from xpnn.backend import as_host_array, numpy_backend
 from xpnn.kernels import ReferenceStep, fused
 from xpnn.kernels.numpy_step import NumpyStep
@@ -82,6 +83,25 @@ def test_momentum_parameters_and_l2_gradients_that_underflow_are_flushed(backend
     assert g[0, 0] == 0.0 and g[0, 1] == np.asarray(0.1, dtype=dtype)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_parameters_below_the_weight_floor_are_flushed(backend, dtype, solver):
+    """A weight of 1e-25 (float32) is normal, but its products with activations and
+    gradients in the next GEMM are subnormal (BLAS runs them 25x slower): after its update
+    a parameter below sqrt(smallest normal) is 0; one just above the floor is kept."""
+    floor = ops.weight_floor(np.dtype(dtype), np)
+    assert floor ** 2 == tiny(dtype)
+    params = {"w1": on(backend, dtype, [[0.5, 0.9 * floor, 1.1 * floor, -0.9 * floor]])}
+    grads = {"w1": on(backend, dtype, [[0.1, 0.0, 0.0, 0.0]])}
+    optimizer = optim.make_optimizer(solver, 1e-3, momentum=0.9)
+    state = optimizer.init_state(params, backend.xp)
+    new_params, _ = optimizer.update(params, grads, state, backend.xp)
+    w = host(new_params["w1"])
+    assert w[0, 1] == 0.0 and w[0, 3] == 0.0
+    assert w[0, 2] == np.asarray(1.1 * floor, dtype=dtype)
+    assert 0.49 < w[0, 0] < 0.5
+
+
 def _near_tiny_problem(dtype, seed=0):
     """Parameters, gradients and Adam/momentum state where a third of the entries sit at
     the edge of the normal range: the update's results land on both sides of it."""
@@ -89,13 +109,15 @@ def _near_tiny_problem(dtype, seed=0):
     t = tiny(dtype)
     shapes = {"w1": (6, 5), "b1": (5,), "w2": (5, 3), "b2": (3,)}
 
-    def draw(shape, scale):
+    def draw(shape, scale, edge_at=t):
         values = rng.normal(0.0, scale, shape)
         edge = rng.random(shape) < 0.35
-        values[edge] = t * rng.uniform(0.5, 1.3, edge.sum()) * rng.choice([-1, 1], edge.sum())
+        values[edge] = edge_at * rng.uniform(0.5, 1.3, edge.sum()) * rng.choice([-1, 1],
+                                                                                edge.sum())
         return values.astype(dtype)
 
-    params = {name: draw(shape, 0.3) for name, shape in shapes.items()}
+    floor = ops.weight_floor(np.dtype(dtype), np)
+    params = {name: draw(shape, 0.3, floor) for name, shape in shapes.items()}
     grads = {name: np.where(rng.random(shape) < 0.4, 0.0, draw(shape, 0.05)).astype(dtype)
              for name, shape in shapes.items()}
     slots = {slot: {name: np.abs(draw(shape, 0.01)) if slot == "v" else draw(shape, 0.01)
@@ -112,8 +134,9 @@ def _copy(arrays):
 @pytest.mark.parametrize("fused_update", [True, False], ids=["numba-update", "numpy-update"])
 def test_the_numpy_kernel_flushes_bit_for_bit_as_the_reference(monkeypatch, dtype, solver,
                                                                fused_update):
-    """add_l2 then update on values at the edge of the normal range: the kernel (numba's one
-    pass, or NumPy in place) gives the reference's bits, flushed entries included."""
+    """add_l2 then update on values at the edge of the normal range (parameters at the edge
+    of the weight floor): the kernel (numba's one pass, or NumPy in place) gives the
+    reference's bits, flushed entries included."""
     if fused_update and not fused.available():
         pytest.skip("numba is not installed (pip install 'xpnn[fast]')")
     if not fused_update:
@@ -136,6 +159,9 @@ def test_the_numpy_kernel_flushes_bit_for_bit_as_the_reference(monkeypatch, dtyp
     assert sum(flushed) > 0
     for value in reference.values():  # nothing subnormal is left
         assert not np.any((value != 0) & (np.abs(value) < np.finfo(dtype).tiny))
+    floor = ops.weight_floor(np.dtype(dtype), np)
+    for name in params:  # nor a parameter below the weight floor
+        assert not np.any((reference[name] != 0) & (np.abs(reference[name]) < floor))
 
 
 def _subnormal_arithmetic_works() -> bool:

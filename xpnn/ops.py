@@ -15,12 +15,35 @@ def flush_subnormal(x, xp):
     """x with every value below its dtype's smallest normal number in magnitude set to 0.
 
     Numbers that decay step after step (Adam's moments of a weight whose gradient is 0, a
-    weight shrinking under L2) pass through the subnormal range, where x86 arithmetic is
-    about 100 times slower; training flushes them where they are made. The CPU's own
-    flush-to-zero mode would do it for every program in the process, the caller's too.
+    momentum buffer) pass through the subnormal range, where x86 arithmetic is about 100
+    times slower; training flushes them where they are made. The CPU's own flush-to-zero
+    mode would do it for every program in the process, the caller's too.
     """
-    normal = xp.abs(x) >= xp.finfo(x.dtype).smallest_normal  # False for 0 (and NaN)
-    return x * xp.astype(normal, x.dtype)  # NaN and inf stay as they are, for the guard
+    return flush_below(x, xp.finfo(x.dtype).smallest_normal, xp)
+
+
+def weight_floor(dtype, xp) -> float:
+    """sqrt(smallest normal number) of ``dtype``: 2**-63 in float32, 2**-511 in float64.
+
+    A parameter below it in magnitude is flushed to 0 after each update
+    (``flush_tiny_weight``): its product with an activation or a gradient of the same
+    size or less would be subnormal, and the GEMMs of forward and backward (BLAS's own
+    threads, which no flush reaches) would run at subnormal speed (measured: 25x slower
+    per product, bench/README.md "Flat epochs"). It cannot move any output by an ulp: a
+    float32 weight of 1e-19 next to weights of 1e-3."""
+    return math.sqrt(float(xp.finfo(dtype).smallest_normal))  # exact: a power of two
+
+
+def flush_tiny_weight(x, xp):
+    """A parameter after its update: values below ``weight_floor`` (and so every subnormal
+    value) set to 0."""
+    return flush_below(x, weight_floor(x.dtype, xp), xp)
+
+
+def flush_below(x, floor, xp):
+    """x with every value of magnitude below ``floor`` set to 0 (NaN and inf kept)."""
+    kept = xp.abs(x) >= floor  # False for 0 (and NaN)
+    return x * xp.astype(kept, x.dtype)  # NaN and inf stay as they are, for the guard
 
 
 def relu(z, xp):

@@ -9,10 +9,12 @@ rebinding on immutable namespaces such as JAX; either way the returned values ar
 truth. Hyperparameters are Python floats, so float32 state stays float32.
 
 What decays step after step is flushed where it is made (``ops.flush_subnormal``): each
-moment and momentum buffer, and each parameter, after its update (the weight decay's
-gradient too, as ``mlp.add_l2``'s). A moment of a weight whose gradient is 0 would
-otherwise shrink by beta each step down through the subnormal range, where x86 arithmetic
-is about 100 times slower. The kernels apply the same rule (``xpnn/kernels/``).
+moment and momentum buffer after its update (the weight decay's gradient too, as
+``mlp.add_l2``'s). A moment of a weight whose gradient is 0 would otherwise shrink by beta
+each step down through the subnormal range, where x86 arithmetic is about 100 times slower.
+Each parameter, after its update, is flushed below a higher floor (``ops.weight_floor``,
+sqrt of the smallest normal number): a weight of 1e-32 is normal, but its products in the
+next GEMM are not. The kernels apply the same rules (``xpnn/kernels/``).
 
 ``update`` is two halves: ``scalars(step, lr_scale)``, the step's numbers folded on the host
 (bias corrections, the scaled rate), and ``apply(params, grads, slots, xp, scalars)``, the
@@ -26,7 +28,7 @@ import math
 from dataclasses import dataclass
 
 from .backend import device_context, device_of
-from .ops import flush_subnormal
+from .ops import flush_subnormal, flush_tiny_weight
 
 
 def zeros_like_params(params, xp):
@@ -98,7 +100,7 @@ class SGD:
                 buf = buffers[name] = flush_subnormal(buf, xp)
                 grad = grad + mu * buf if self.nesterov else buf
             param -= lr * grad
-            new_params[name] = flush_subnormal(param, xp)
+            new_params[name] = flush_tiny_weight(param, xp)
         return new_params, {"momentum": buffers} if mu else {}
 
 
@@ -171,7 +173,7 @@ class Adam:
                 denom += scalars["eps_hat"]
                 denom *= inverse_step_size
                 param -= m / denom
-            new_params[name] = flush_subnormal(param, xp)
+            new_params[name] = flush_tiny_weight(param, xp)
             first[name], second[name] = m, v
         return new_params, {"m": first, "v": second}
 

@@ -25,17 +25,18 @@ def available() -> bool:
 
 
 def _flush(x, tiny):
-    # ops.flush_subnormal of one value: x times 0 below the dtype's smallest normal number
-    # ``tiny`` (a signed zero, as the reference's mask); x - x is a zero of x's own type (a
+    # ops.flush_below of one value: x times 0 below ``tiny`` (the dtype's smallest normal
+    # number, or ops.weight_floor) (a signed zero, as the reference's mask); x - x is a zero of x's own type (a
     # literal 0.0 would make the float32 loop float64)
     return x * (x - x) if abs(x) < tiny else x
 
 
-def _adam(param, grad, m, v, b1, c1, b2, c2, eps_hat, inv_step, l2, shrink, tiny, has_l2,
-          shrinks):
+def _adam(param, grad, m, v, b1, c1, b2, c2, eps_hat, inv_step, l2, shrink, tiny, floor,
+          has_l2, shrinks):
     # mlp.add_l2 first (has_l2): g = flush(g + l2 p), from the weights before the update;
     # AdamW's shrink (shrinks): p = p shrink; then optim.Adam.update: v = v b2 + (g g) c2;
-    # m = m b1 + g c1; both flushed; p = flush(p - m / ((sqrt(v) + eps_hat) * (1 / step_size)))
+    # m = m b1 + g c1; both flushed; p = p - m / ((sqrt(v) + eps_hat) * (1 / step_size)),
+    # flushed below ``floor`` (ops.flush_tiny_weight)
     for i in range(param.size):
         p = param[i]
         g = _flush(grad[i] + l2 * p, tiny) if has_l2 else grad[i]
@@ -45,18 +46,19 @@ def _adam(param, grad, m, v, b1, c1, b2, c2, eps_hat, inv_step, l2, shrink, tiny
         m_i = _flush(m[i] * b1 + g * c1, tiny)
         v[i] = v_i
         m[i] = m_i
-        param[i] = _flush(p - m_i / ((np.sqrt(v_i) + eps_hat) * inv_step), tiny)
+        param[i] = _flush(p - m_i / ((np.sqrt(v_i) + eps_hat) * inv_step), floor)
 
 
-def _momentum(param, grad, buf, mu, lr, tiny, nesterov, l2, has_l2):
+def _momentum(param, grad, buf, mu, lr, tiny, floor, nesterov, l2, has_l2):
     # mlp.add_l2 first (has_l2): g = flush(g + l2 p); then optim.SGD.update:
-    # buf = flush(buf mu + g); step = g + mu buf (Nesterov) or buf; p = flush(p - lr step)
+    # buf = flush(buf mu + g); step = g + mu buf (Nesterov) or buf; p = p - lr step, flushed
+    # below ``floor`` (ops.flush_tiny_weight)
     for i in range(param.size):
         g = _flush(grad[i] + l2 * param[i], tiny) if has_l2 else grad[i]
         b = _flush(buf[i] * mu + g, tiny)
         buf[i] = b
         step = g + mu * b if nesterov else b
-        param[i] = _flush(param[i] - lr * step, tiny)
+        param[i] = _flush(param[i] - lr * step, floor)
 
 
 def _sparse_weight_grad(indptr, indices, data, delta, out):
@@ -82,8 +84,8 @@ if numba is not None:  # compiled (or loaded from the cache) here, at import, no
         return numba.njit(signatures, cache=True, error_model="numpy")(function)
 
     _flush = numba.njit(inline="always", error_model="numpy")(_flush)
-    adam = _compile(_adam, "aaaa" + "ssssss" + "sss" + "bb")
-    momentum = _compile(_momentum, "aaa" + "sss" + "b" + "s" + "b")
+    adam = _compile(_adam, "aaaa" + "ssssss" + "ssss" + "bb")
+    momentum = _compile(_momentum, "aaa" + "ssss" + "b" + "s" + "b")
     sparse_weight_grad = numba.njit(
         [(numba.types.Array(i, 1, "C"), numba.types.Array(i, 1, "C"),
           numba.types.Array(t, 1, "C"), numba.types.Array(t, 2, "C"),

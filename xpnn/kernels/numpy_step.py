@@ -208,12 +208,13 @@ def _fused_adam(optimizer, step, lr_scale, l2, dtype):
     cast = dtype.type  # the scalars as NumPy casts Python floats
     scalars = (cast(b1), cast(1.0 - b1), cast(b2), cast(1.0 - b2), cast(eps_hat),
                cast(1.0 / step_size))
-    shrink, tiny, l2_cast = cast(1.0 - lr * decay), np.finfo(dtype).tiny, cast(l2 or 0.0)
+    shrink, l2_cast = cast(1.0 - lr * decay), cast(l2 or 0.0)
+    tiny, floor = np.finfo(dtype).tiny, cast(ops.weight_floor(dtype, np))
 
     def run(has_l2, arrays):
         adds_l2 = has_l2 and l2 is not None
         fused.adam(arrays["params"], arrays["grads"], arrays["m"], arrays["v"], *scalars,
-                   l2_cast if adds_l2 else cast(0.0), shrink, tiny, adds_l2,
+                   l2_cast if adds_l2 else cast(0.0), shrink, tiny, floor, adds_l2,
                    bool(decay))  # AdamW's shrink: decay
     return run
 
@@ -225,12 +226,13 @@ def _fused_momentum(optimizer, step, lr_scale, l2, dtype):
         return None
     cast = dtype.type
     mu, lr = cast(optimizer.momentum), cast(float(optimizer.lr) * lr_scale)
-    tiny, l2_cast = np.finfo(dtype).tiny, cast(l2 or 0.0)
+    tiny, floor = np.finfo(dtype).tiny, cast(ops.weight_floor(dtype, np))
+    l2_cast = cast(l2 or 0.0)
 
     def run(has_l2, arrays):
         adds_l2 = has_l2 and l2 is not None
         fused.momentum(arrays["params"], arrays["grads"], arrays["momentum"], mu, lr, tiny,
-                       bool(optimizer.nesterov), l2_cast if adds_l2 else cast(0.0), adds_l2)
+                       floor, bool(optimizer.nesterov), l2_cast if adds_l2 else cast(0.0), adds_l2)
     return run
 
 

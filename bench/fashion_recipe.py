@@ -1,0 +1,98 @@
+"""The Fashion-MNIST default recipe, as a user runs it, over seeds: accuracy and time.
+
+``xpnn train --dataset fashion-mnist --seed S --json --quiet`` (the default recipe: hidden
+512,256, 30 epochs, batch 128, Adam 1e-3, cosine schedule), each run a fresh process with the
+pinned-OpenBLAS variables unset, seeds interleaved across variants. Reported per run: test
+accuracy on the 10 000 test images, training seconds (what the CLI's summary times) and the
+wall time of the whole command. With ``--before DIR`` the same runs of another checkout (a
+``git worktree`` of an older commit, imported from DIR): does a change move accuracy beyond
+the spread of the seeds, and what does it do to the time?
+
+    .venv/bin/python bench/fashion_recipe.py --before /tmp/old     # seeds 0 1 2, both
+    .venv/bin/python bench/fashion_recipe.py --seeds 0 --epochs 1 --out /tmp/smoke
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import common
+
+
+def run(seed: int, epochs: int | None, checkout: Path) -> dict:
+    command = [sys.executable, "-m", "xpnn", "train", "--dataset", "fashion-mnist", "--seed",
+               str(seed), "--json", "--quiet"]
+    command += ["--epochs", str(epochs)] if epochs else []
+    started = time.perf_counter()
+    # python -m finds xpnn in its working directory first: the checkout's
+    done = subprocess.run(command, capture_output=True, text=True, cwd=checkout,
+                          env=common.worker_environment())
+    wall = time.perf_counter() - started
+    if done.returncode:
+        return {"seed": seed, "error": (done.stderr.strip().splitlines() or ["?"])[-1]}
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    return {"seed": seed, "test_accuracy": summary["test_accuracy"],
+            "train_seconds": summary["train_seconds"], "wall_seconds": wall}
+
+
+def report(env, blas, runs, args) -> str:
+    lines = [f"## Fashion-MNIST default recipe over seeds ({env['date']})", "",
+             f"- machine: {env['cpu_model']}, {env['usable_cores']} cores; BLAS: {blas}",
+             f"- `xpnn train --dataset fashion-mnist --seed S` (hidden 512,256, "
+             f"{args.epochs or 30} epochs, batch 128, Adam 1e-3, cosine), seeds "
+             f"{', '.join(map(str, args.seeds))}, one fresh process each", ""]
+    warning = common.load_warning(env)
+    if warning:
+        lines += [warning, ""]
+    header = ["variant", *[f"seed {s} accuracy" for s in args.seeds], "accuracy mean (sd)",
+              "training s median (min-max)", "wall s median"]
+    rows = []
+    for variant, results in runs.items():
+        good = [r for r in results if "error" not in r]
+        accuracy = [r["test_accuracy"] for r in good]
+        train = [r["train_seconds"] for r in good]
+        cells = [f"{r['test_accuracy']:.4f}" if "error" not in r else r["error"]
+                 for r in results]
+        sd = statistics.stdev(accuracy) if len(accuracy) > 1 else 0.0
+        rows.append([variant, *cells,
+                     f"{statistics.mean(accuracy):.4f} ({sd:.4f})" if accuracy else "-",
+                     f"{statistics.median(train):.1f} ({min(train):.1f}-{max(train):.1f})"
+                     if train else "-",
+                     f"{statistics.median(r['wall_seconds'] for r in good):.1f}"
+                     if good else "-"])
+    return "\n".join(lines + [common.markdown_table(header, rows)]) + "\n"
+
+
+def main(argv=None) -> int:
+    common.unpin_blas_and_reexec()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--epochs", type=int, default=None, help="override (smoke runs)")
+    parser.add_argument("--before", type=Path, default=None,
+                        help="an older xpnn checkout to run as the 'before' variant")
+    parser.add_argument("--out", type=Path, default=common.RESULTS_DIR / "fashion_recipe")
+    args = parser.parse_args(argv)
+    import numpy  # noqa: F401  (so that threadpoolctl sees the BLAS the workers load)
+
+    env, blas = common.environment(), common.blas_summary(common.thread_pools())
+    checkouts = {"xpnn": common.REPO_ROOT, **({"before": args.before} if args.before else {})}
+    runs = {variant: [] for variant in checkouts}
+    for seed in args.seeds:
+        for variant, checkout in checkouts.items():
+            runs[variant].append(run(seed, args.epochs, checkout))
+            print(variant, runs[variant][-1], flush=True)
+    common.write_json(args.out / "fashion_recipe.json",
+                      {"environment": env, "blas": blas, "runs": runs})
+    text = report(env, blas, runs, args)
+    common.write_text_atomic(args.out / "fashion_recipe.md", text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

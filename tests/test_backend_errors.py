@@ -74,6 +74,48 @@ def test_data_larger_than_free_gpu_memory_names_both_sizes(monkeypatch):
     assert "--device cpu" in str(info.value)
 
 
+def test_a_data_sized_gather_is_checked_against_free_gpu_memory(monkeypatch):
+    """uint8 rows fit on the GPU, but a full batch of them in float32 is 4x their bytes:
+    the gather is refused with the one-line error before CuPy would run out of memory;
+    an ordinary batch (under ROOM_CHECK_BYTES) makes no driver call. Simulated: no GPU."""
+    import contextlib
+
+    import numpy as np
+
+    from xpnn.backend import Backend
+    from xpnn.batches import DeviceSplit
+
+    calls = []
+
+    def mem_get_info():
+        calls.append(1)
+        return 100 * 2**20, 80 * 2**30
+
+    runtime = types.SimpleNamespace(memGetInfo=mem_get_info)
+    pool = types.SimpleNamespace(free_bytes=lambda: 0)
+    fake = types.SimpleNamespace(cuda=types.SimpleNamespace(runtime=runtime),
+                                 get_default_memory_pool=lambda: pool)
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    backend = Backend(xp=np, device=contextlib.nullcontext(), name="cupy", label="cuda:0")
+    X = np.zeros((40_000, 784), dtype=np.uint8)  # 30 MiB as uint8, 120 MiB as float32
+    split = DeviceSplit(X, np.zeros(40_000, dtype=np.int64), dtype="float32")
+    taken = []
+
+    def take(array, batch_idx, slot, dtype=None, scaling=None):
+        taken.append(slot)
+        return array[batch_idx]
+
+    split.gather(np.arange(128), np.arange(128), backend, take)
+    assert calls == [] and taken == ["X", "y"]
+    with pytest.raises(XpnnDeviceError) as info:
+        split.gather(np.arange(40_000), np.arange(40_000), backend, take)
+    message = str(info.value)
+    assert "a batch of 40,000 rows needs 120 MiB" in message and "100 MiB free" in message
+    assert taken == ["X", "y"]  # refused before the gather
+    with pytest.raises(XpnnDeviceError, match="a batch of 40,000 rows"):
+        split.slice(0, 40_000, backend)
+
+
 def test_gpu_room_reads_the_memory_pool_of_the_requested_gpu(monkeypatch):
     """memGetInfo and the memory pool both belong to the current GPU: cuda:N is made
     current before either is read."""

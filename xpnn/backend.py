@@ -37,13 +37,20 @@ class Backend:
             raise XpnnDeviceError(f"--dtype {name!r}: expected one of {', '.join(DTYPES)}")
         return getattr(self.xp, name)
 
+    def check_room(self, nbytes: int, what: str):
+        """Before a data-sized allocation on a GPU (a gather of a whole split, a full batch):
+        a one-line error when it cannot fit, not CuPy's raw out-of-memory. Allocations under
+        ROOM_CHECK_BYTES are not checked (no driver call per ordinary batch)."""
+        if self.name == "cupy" and nbytes >= ROOM_CHECK_BYTES:
+            _check_gpu_room(nbytes, self, what)
+
     def asarray(self, host_array, dtype=None):
         """Move a host NumPy array to this backend's device (one copy), optionally cast."""
         host_array = np.asarray(host_array)
         if dtype is not None:
             host_array = host_array.astype(_numpy_dtype(dtype, self), copy=False)
         if self.name == "cupy":
-            _check_gpu_room(host_array.nbytes, self)
+            _check_gpu_room(host_array.nbytes, self, "the data need")
             with self.device:
                 return self.xp.asarray(host_array)
         return self.xp.asarray(host_array, device=self.device)
@@ -98,7 +105,10 @@ class Backend:
 
 
 
-def _check_gpu_room(nbytes: int, backend: Backend):
+ROOM_CHECK_BYTES = 64 * 2**20  # Backend.check_room: smaller allocations go unchecked
+
+
+def _check_gpu_room(nbytes: int, backend: Backend, what: str = "the data need"):
     """Refuse, clearly, an array larger than the GPU's free memory (no streaming yet)."""
     import cupy
 
@@ -107,7 +117,7 @@ def _check_gpu_room(nbytes: int, backend: Backend):
         pool_free = cupy.get_default_memory_pool().free_bytes()
     if nbytes > free + pool_free:
         raise XpnnDeviceError(
-            f"--device {backend.label}: the data need {nbytes / 2**20:,.0f} MiB but the GPU has "
+            f"--device {backend.label}: {what} {nbytes / 2**20:,.0f} MiB but the GPU has "
             f"{(free + pool_free) / 2**20:,.0f} MiB free of {total / 2**20:,.0f} MiB; use "
             f"--dtype float32, fewer rows, or --device cpu (streaming batches from host memory "
             f"is not implemented yet)")

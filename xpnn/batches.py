@@ -13,6 +13,8 @@ contiguous share of each global batch.
 """
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -78,6 +80,7 @@ class DeviceSplit:
     def slice(self, start: int, stop: int, backend: Backend):
         """(inputs in the training dtype, targets, weights) of rows start:stop of the whole
         arrays."""
+        self._check_room(stop - start, backend)
         inputs = rows_on_device(self.X, start, stop, backend, self.dtype_on(backend))
         return (scaled(inputs, self.scaling), self.y[start:stop, ...],
                 None if self.w is None else self.w[start:stop])
@@ -90,9 +93,17 @@ class DeviceSplit:
         if self.sparse:
             inputs = rows_on_device(self.X, 0, 0, backend, self.dtype_on(backend), host_idx)
         else:
+            self._check_room(int(batch_idx.shape[0]), backend)
             inputs = take(self.X, batch_idx, "X", self.dtype_on(backend), self.scaling)
         return (inputs, take(self.y, batch_idx, "y"),
                 None if self.w is None else take(self.w, batch_idx, "w", None))
+
+    def _check_room(self, n_rows: int, backend: Backend):
+        """The free-memory check for ``n_rows`` dense rows in the training dtype (a full
+        batch, an L-BFGS chunk): on a GPU, a clear error instead of an out-of-memory."""
+        if not self.sparse:
+            row_bytes = math.prod(self.X.shape[1:]) * np.dtype(self.dtype).itemsize
+            backend.check_room(n_rows * row_bytes, f"a batch of {n_rows:,} rows needs")
 
     def targets(self, xp):
         """This split's targets (a small gather when it is a split of the rows)."""

@@ -487,15 +487,28 @@ def spread(values) -> dict:
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` (UTF-8) through xpnn.fileio, creating the folder: never a half-written file."""
-    from xpnn.fileio import write_file_atomic
-
+    """Write ``text`` (UTF-8), creating the folder: a whole file or none (a temporary beside
+    it, then a rename). Free of xpnn: a script measuring an older checkout imports that
+    one, which may lack what this one has."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_file_atomic(path, text.encode("utf-8"))
+    partial = path.with_name(path.name + ".partial")
+    with open(partial, "w", encoding="utf-8") as file:
+        file.write(text)
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(partial, path)
 
 
 def write_json(path: Path, payload: dict) -> None:
     write_text_atomic(path, json.dumps(payload, indent=2) + "\n")
+
+
+def write_report(out: Path, name: str, result: dict, report: str) -> None:
+    """A script's results: ``out/name.json`` and ``out/name.md``, and the report printed."""
+    write_json(out / f"{name}.json", result)
+    write_text_atomic(out / f"{name}.md", report)
+    print(report)
+    print(f"written: {out / (name + '.json')}, {name}.md")
 
 
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:

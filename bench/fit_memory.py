@@ -166,14 +166,6 @@ def markdown_report(result: dict) -> str:
         "", "Median (min-max) over runs.", ""])
 
 
-def write_text(path: Path, text: str) -> None:
-    """Atomic enough, and free of xpnn (an older checkout under test may lack xpnn.fileio)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(text)
-    os.replace(partial, path)
-
-
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--label", default="", help="a name for this checkout, e.g. before")
@@ -200,10 +192,7 @@ def main(argv=None) -> int:
         return 0
     result = measure(args)
     report = markdown_report(result)
-    write_text(args.out / "fit_memory.json", json.dumps(result, indent=2) + "\n")
-    write_text(args.out / "fit_memory.md", report)
-    print(report)
-    print(f"written: {args.out / 'fit_memory.json'}, fit_memory.md")
+    common.write_report(args.out, "fit_memory", result, report)
     return 1 if result["problems"] else 0
 
 

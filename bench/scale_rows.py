@@ -234,10 +234,7 @@ def main(argv=None) -> int:
         return 0
     result = measure(args)
     report = markdown_report(result)
-    common.write_json(args.out / "scale_rows.json", result)
-    common.write_text_atomic(args.out / "scale_rows.md", report)
-    print(report)
-    print(f"written: {args.out / 'scale_rows.json'}, scale_rows.md")
+    common.write_report(args.out, "scale_rows", result, report)
     return 1 if result["problems"] else 0
 
 

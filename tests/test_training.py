@@ -133,7 +133,8 @@ def test_early_stopping_restores_the_best_weights(digits_data):
     best = int(np.argmax(scores))  # the first epoch reaching the best score
     assert clf.state_.best_epoch == best + 1
     assert len(history) >= best + 1 + 4  # stopped after more than 3 epochs without progress
-    assert set(history[0]) == {"epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds"}
+    assert set(history[0]) == {"epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds",
+                               "learning_rate"}
     # the restored weights reproduce the best epoch's validation accuracy and loss
     _, val_idx = stratified_split(y, 0.3, np.random.default_rng([1, 1]))  # the split's stream
     loss, accuracy = clf.evaluate(X[val_idx], y[val_idx])

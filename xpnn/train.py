@@ -154,12 +154,14 @@ class FitRun:
         loss_sum = xp.zeros((), dtype=self.dtype, device=self.backend.device)
         metric_sum = None
         empty = batches.empty_steps(order)
+        scale = self.lr_scale()
         for step, (start, stop) in enumerate(batches.slices, start=1):
             if step in empty:  # nothing to learn from, and a 0/0 mean: skipped
                 continue
             inputs, targets, weights, portion = batches.local(order, start, stop)
+            scale = self.lr_scale()
             state.params, state.opt_state, loss, outputs = self.step(
-                state.params, state.opt_state, inputs, targets, weights, self.lr_scale(),
+                state.params, state.opt_state, inputs, targets, weights, scale,
                 portion, masks=self.masks(step, start, stop))
             loss_sum += loss * float(stop - start)
             if self.head.metric is not None:
@@ -178,6 +180,7 @@ class FitRun:
             sums.append(metric_sum)
         if self.validation is not None:
             sums += self.validation.sums(state.params)
+        self.last_rate = config.learning_rate_init * scale  # the epoch's last step's rate
         finite, *rest = read_scalars(sums, xp)
         not_finite, loss_total, *rest, stops = self.reducer.host_sum(
             [0.0 if finite else 1.0, *rest, float(self.reducer.stop_requested)])
@@ -188,7 +191,8 @@ class FitRun:
 
     def record(self, epoch, loss_total, sums) -> dict:
         """The epoch's history row from its host sums (metric, then validation's two)."""
-        record = {"epoch": epoch, "loss": loss_total / len(self.batches.data)}
+        record = {"epoch": epoch, "loss": loss_total / len(self.batches.data),
+                  "learning_rate": self.last_rate}
         if self.head.metric is not None:
             record[self.head.metric] = sums.pop(0) / self.train_weight
         val_score_key = f"val_{self.head.score_name}"

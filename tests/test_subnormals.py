@@ -67,10 +67,10 @@ def test_momentum_parameters_and_l2_gradients_that_underflow_are_flushed(backend
     xp = backend.xp
     params = {"w1": on(backend, dtype, [[0.5, 1.5 * t]])}
     grads = {"w1": on(backend, dtype, [[0.0, 1.2 * t / 0.01]])}
-    state = {"step": 0, "momentum": {"w1": on(backend, dtype, [[1.05 * t, 0.0]])}}
+    state = {"step": 0, "velocity": {"w1": on(backend, dtype, [[1.05 * t, 0.0]])}}
     sgd = optim.SGD(lr=0.01, momentum=0.9)
     new_params, new_state = sgd.update(params, grads, state, xp)
-    buf, w = host(new_state["momentum"]["w1"]), host(new_params["w1"])
+    buf, w = host(new_state["velocity"]["w1"]), host(new_params["w1"])
     assert buf[0, 0] == 0.0  # 0.9 * 1.05 t, subnormal without the rule
     assert w[0, 0] == np.asarray(0.5, dtype=dtype)
     assert w[0, 1] == 0.0  # 1.5 t - 0.01 * (1.2 t / 0.01) = 0.3 t: subnormal
@@ -121,7 +121,7 @@ def _near_tiny_problem(dtype, seed=0):
     grads = {name: np.where(rng.random(shape) < 0.4, 0.0, draw(shape, 0.05)).astype(dtype)
              for name, shape in shapes.items()}
     slots = {slot: {name: np.abs(draw(shape, 0.01)) if slot == "v" else draw(shape, 0.01)
-                    for name, shape in shapes.items()} for slot in ("m", "v", "momentum")}
+                    for name, shape in shapes.items()} for slot in ("m", "v", "velocity")}
     return params, grads, slots
 
 

@@ -57,10 +57,15 @@ def step_with(optimizer, params, grads, state, xp, lr_scale):
 
 @dataclass(frozen=True)
 class SGD:
-    """Plain gradient descent, optionally with momentum (heavy ball or Nesterov).
+    """Plain gradient descent, optionally with momentum (heavy ball or Nesterov), in
+    scikit-learn's form (Sutskever et al. 2013), where the velocity carries the rate:
 
-    buf = momentum * buf + g; step = g + momentum * buf (Nesterov) or buf; p -= lr * step.
-    ``weight_decay`` adds the L2 term weight_decay * p to g (as torch.optim.SGD does).
+    velocity = momentum * velocity - lr * g;  p += velocity (heavy ball), or
+    p += momentum * velocity - lr * g (Nesterov).
+
+    A schedule that changes lr (invscaling, adaptive, cosine) changes the new steps only; the
+    velocity keeps the rates its past steps were taken with. ``weight_decay`` adds the L2
+    term weight_decay * p to g.
     """
 
     lr: float = 0.01
@@ -72,8 +77,8 @@ class SGD:
 
     @property
     def state_slots(self) -> tuple:
-        """The per-parameter state it keeps: a momentum buffer, or none."""
-        return ("momentum",) if self.momentum else ()
+        """The per-parameter state it keeps: a velocity, or none."""
+        return ("velocity",) if self.momentum else ()
 
     def init_state(self, params, xp):
         return init_state(self.state_slots, params, xp)
@@ -88,29 +93,31 @@ class SGD:
     def apply(self, params, grads, slots, xp, scalars):
         """The update's array math: (params, slots)."""
         lr, mu, decay = scalars["lr"], float(self.momentum), float(self.weight_decay)
-        new_params, buffers = {}, dict(slots.get("momentum") or {})
+        new_params, velocities = {}, dict(slots.get("velocity") or {})
         for name, param in params.items():
             grad = grads[name]
             if decay:
                 grad = flush_subnormal(grad + decay * param, xp)
             if mu:
-                buf = buffers[name]
-                buf *= mu
-                buf += grad
-                buf = buffers[name] = flush_subnormal(buf, xp)
-                grad = grad + mu * buf if self.nesterov else buf
-            param -= lr * grad
+                velocity = velocities[name]
+                velocity *= mu
+                velocity -= lr * grad
+                velocity = velocities[name] = flush_subnormal(velocity, xp)
+                param += mu * velocity - lr * grad if self.nesterov else velocity
+            else:
+                param -= lr * grad
             new_params[name] = flush_tiny_weight(param, xp)
-        return new_params, {"momentum": buffers} if mu else {}
+        return new_params, {"velocity": velocities} if mu else {}
 
 
 @dataclass(frozen=True)
 class Adam:
-    """Adam (Kingma & Ba), with AdamW's decoupled weight decay when ``decoupled``.
+    """Adam in Kingma & Ba's efficient form (their section 2), which is scikit-learn's,
+    with AdamW's decoupled weight decay when ``decoupled``.
 
-    m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;  with bias corrections c1 = 1 - b1^t,
-    c2 = 1 - b2^t:  p -= lr * (m / c1) / (sqrt(v / c2) + eps), computed as
-    p -= (lr sqrt(c2) / c1) * m / (sqrt(v) + eps sqrt(c2)) so the scalars fold on the host.
+    m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;  the step size
+    alpha_t = lr sqrt(1 - b2^t) / (1 - b1^t);  p -= alpha_t m / (sqrt(v) + eps).
+    (PyTorch adds eps to sqrt(v / (1 - b2^t)) instead: the same update but for eps.)
     AdamW first shrinks p by (1 - lr * weight_decay); plain Adam adds weight_decay * p to g.
     """
 
@@ -128,22 +135,21 @@ class Adam:
         return init_state(self.state_slots, params, xp)
 
     def step_scalars(self, step: int, lr_scale: float = 1.0):
-        """(lr, step_size, eps_hat) of 1-based ``step``, host floats: the bias corrections
-        c1 = 1 - b1^t and c2 = 1 - b2^t folded into step_size = lr sqrt(c2) / c1 and
-        eps_hat = eps sqrt(c2)."""
+        """(lr, step_size) of 1-based ``step``, host floats: the bias corrections
+        c1 = 1 - b1^t and c2 = 1 - b2^t folded into step_size = lr sqrt(c2) / c1."""
         lr = float(self.lr) * lr_scale
         c1, c2 = 1.0 - float(self.beta1)**step, 1.0 - float(self.beta2)**step
-        return lr, lr * math.sqrt(c2) / c1, float(self.eps) * math.sqrt(c2)
+        return lr, lr * math.sqrt(c2) / c1
 
     def update(self, params, grads, state, xp, lr_scale=1.0):
         return step_with(self, params, grads, state, xp, lr_scale)
 
     def scalars(self, step: int, lr_scale: float = 1.0) -> dict:
         """The host numbers ``apply`` needs for 1-based ``step``: AdamW's shrink
-        1 - lr weight_decay, eps_hat, and 1 / step_size, or None when the rate is 0 (None,
-        not a number: a compiled ``apply`` tells the two apart by structure, not value)."""
-        lr, step_size, eps_hat = self.step_scalars(step, lr_scale)
-        return {"shrink": 1.0 - lr * float(self.weight_decay), "eps_hat": eps_hat,
+        1 - lr weight_decay and 1 / step_size, or None when the rate is 0 (None, not a
+        number: a compiled ``apply`` tells the two apart by structure, not value)."""
+        lr, step_size = self.step_scalars(step, lr_scale)
+        return {"shrink": 1.0 - lr * float(self.weight_decay),
                 "inverse_step_size": 1.0 / step_size if step_size else None}
 
     def apply(self, params, grads, slots, xp, scalars):
@@ -170,7 +176,7 @@ class Adam:
             m, v = flush_subnormal(m, xp), flush_subnormal(v, xp)
             if inverse_step_size is not None:  # a rate of 0 (a schedule's end) moves nothing
                 denom = xp.sqrt(v)
-                denom += scalars["eps_hat"]
+                denom += float(self.eps)
                 denom *= inverse_step_size
                 param -= m / denom
             new_params[name] = flush_tiny_weight(param, xp)

@@ -31,11 +31,11 @@ def _flush(x, tiny):
     return x * (x - x) if abs(x) < tiny else x
 
 
-def _adam(param, grad, m, v, b1, c1, b2, c2, eps_hat, inv_step, l2, shrink, tiny, floor,
+def _adam(param, grad, m, v, b1, c1, b2, c2, eps, inv_step, l2, shrink, tiny, floor,
           has_l2, shrinks):
     # mlp.add_l2 first (has_l2): g = flush(g + l2 p), from the weights before the update;
     # AdamW's shrink (shrinks): p = p shrink; then optim.Adam.update: v = v b2 + (g g) c2;
-    # m = m b1 + g c1; both flushed; p = p - m / ((sqrt(v) + eps_hat) * (1 / step_size)),
+    # m = m b1 + g c1; both flushed; p = p - m / ((sqrt(v) + eps) * (1 / step_size)),
     # flushed below ``floor`` (ops.flush_tiny_weight)
     for i in range(param.size):
         p = param[i]
@@ -46,19 +46,19 @@ def _adam(param, grad, m, v, b1, c1, b2, c2, eps_hat, inv_step, l2, shrink, tiny
         m_i = _flush(m[i] * b1 + g * c1, tiny)
         v[i] = v_i
         m[i] = m_i
-        param[i] = _flush(p - m_i / ((np.sqrt(v_i) + eps_hat) * inv_step), floor)
+        param[i] = _flush(p - m_i / ((np.sqrt(v_i) + eps) * inv_step), floor)
 
 
-def _momentum(param, grad, buf, mu, lr, tiny, floor, nesterov, l2, has_l2):
+def _momentum(param, grad, velocity, mu, lr, tiny, floor, nesterov, l2, has_l2):
     # mlp.add_l2 first (has_l2): g = flush(g + l2 p); then optim.SGD.update:
-    # buf = flush(buf mu + g); step = g + mu buf (Nesterov) or buf; p = p - lr step, flushed
-    # below ``floor`` (ops.flush_tiny_weight)
+    # velocity = flush(velocity mu - lr g); p = p + (mu velocity - lr g) (Nesterov) or
+    # p + velocity, flushed below ``floor`` (ops.flush_tiny_weight)
     for i in range(param.size):
         g = _flush(grad[i] + l2 * param[i], tiny) if has_l2 else grad[i]
-        b = _flush(buf[i] * mu + g, tiny)
-        buf[i] = b
-        step = g + mu * b if nesterov else b
-        param[i] = _flush(param[i] - lr * step, floor)
+        u = _flush(velocity[i] * mu - lr * g, tiny)
+        velocity[i] = u
+        step = mu * u - lr * g if nesterov else u
+        param[i] = _flush(param[i] + step, floor)
 
 
 def _sparse_weight_grad(indptr, indices, data, delta, out):

@@ -200,13 +200,13 @@ def _fused_adam(optimizer, step, lr_scale, l2, dtype):
     ``run(has_l2, arrays)``, or None (declined: the reference's update runs)."""
     if optimizer.weight_decay and not optimizer.decoupled:
         return None
-    lr, step_size, eps_hat = optimizer.step_scalars(step, lr_scale)
+    lr, step_size = optimizer.step_scalars(step, lr_scale)
     if not step_size:  # a rate of 0 moves nothing: the reference says how
         return None
     b1, b2, decay = float(optimizer.beta1), float(optimizer.beta2), float(
         optimizer.weight_decay)
     cast = dtype.type  # the scalars as NumPy casts Python floats
-    scalars = (cast(b1), cast(1.0 - b1), cast(b2), cast(1.0 - b2), cast(eps_hat),
+    scalars = (cast(b1), cast(1.0 - b1), cast(b2), cast(1.0 - b2), cast(optimizer.eps),
                cast(1.0 / step_size))
     shrink, l2_cast = cast(1.0 - lr * decay), cast(l2 or 0.0)
     tiny, floor = np.finfo(dtype).tiny, cast(ops.weight_floor(dtype, np))
@@ -231,7 +231,7 @@ def _fused_momentum(optimizer, step, lr_scale, l2, dtype):
 
     def run(has_l2, arrays):
         adds_l2 = has_l2 and l2 is not None
-        fused.momentum(arrays["params"], arrays["grads"], arrays["momentum"], mu, lr, tiny,
+        fused.momentum(arrays["params"], arrays["grads"], arrays["velocity"], mu, lr, tiny,
                        floor, bool(optimizer.nesterov), l2_cast if adds_l2 else cast(0.0), adds_l2)
     return run
 

@@ -33,3 +33,8 @@ class DivergenceError(ValueError, ArithmeticError):
         self.epoch = epoch
         self.step = step
         self.layer = layer
+
+
+class XpnnMissingPackageError(XpnnError, ImportError):
+    """An optional package (one of an extra's, ``pip install 'xpnn[...]'``) cannot be
+    imported: an ImportError to Python code, one line and exit 2 to the CLI."""

@@ -2,7 +2,7 @@
 
 import-linter checks the README's layers (data and files at the bottom, then backend, math,
 model, training, estimators, model files, CLI on top), no import cycles among siblings,
-and CuPy, JAX, mpi4py and numba imported only in their modules.
+and CuPy, JAX, mpi4py, numba, tensorboardX and mlflow imported only in their modules.
 """
 import shutil
 import subprocess
@@ -36,7 +36,7 @@ def test_an_upward_import_a_cycle_and_a_stray_cupy_import_break_it(tmp_path):
     with open(tmp_path / "xpnn" / "ops.py", "a") as file:  # math importing the training loop
         file.write("\nfrom . import train  # noqa\n")
     with open(tmp_path / "xpnn" / "evaluation.py", "a") as file:
-        file.write("\nimport cupy  # noqa\nimport jax  # noqa\n")
+        file.write("\nimport cupy  # noqa\nimport jax  # noqa\nimport mlflow  # noqa\n")
     result = _lint(tmp_path)
     assert result.returncode != 0
     assert "xpnn.ops -> xpnn.train" in result.stdout
@@ -44,3 +44,4 @@ def test_an_upward_import_a_cycle_and_a_stray_cupy_import_break_it(tmp_path):
     assert "CuPy only in the backend, its random source and the kernels BROKEN" in result.stdout
     assert "xpnn.evaluation -> cupy" in result.stdout
     assert "JAX only in the backend, its random source and the kernels BROKEN" in result.stdout
+    assert "tensorboardX and mlflow only in xpnn.callbacks BROKEN" in result.stdout

@@ -1,0 +1,258 @@
+"""Experiment trackers: TensorBoard event files and MLflow runs, one point per epoch.
+
+Two ways in, one code path. The plain calls, which the CLI makes from its ``on_epoch``:
+``start(params)``, ``log_epoch(record)``, ``log_metrics(metrics, step)``,
+``log_artifact(path)``, ``close()``. And scikit-learn's ``FitCallback`` hooks (1.9,
+``estimator.set_callbacks(...)``): ``setup`` starts a run with the estimator's parameters,
+the end of each "epoch" (L-BFGS: "iteration") sub-task logs the last row of
+``fitted_estimator.history_``, ``teardown`` ends the run. The protocol is structural, so
+nothing here imports scikit-learn; tensorboardX and mlflow (``pip install
+'xpnn[tracking]'``) are imported when a tracker is made, never with this module.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+import os
+import sys
+import time
+
+from . import extras
+
+EXTRA = "tracking"  # the extra that has the trackers' packages
+
+# a history row's key -> the metric it is logged as; a key the row lacks, or holds as None
+# (validation without early stopping), is skipped
+EPOCH_METRICS = {
+    "loss": "train_loss",
+    "accuracy": "train_accuracy",  # classifiers
+    "val_loss": "val_loss",  # with early stopping
+    "val_accuracy": "val_accuracy",  # classifiers
+    "val_r2": "val_r2",  # regressors
+    "learning_rate": "learning_rate",  # the epoch's last step's
+}
+# the fit's sub-tasks that end with a new history row: an epoch, an L-BFGS iteration
+ROW_TASKS = ("epoch", "iteration")
+SKIPPED_PARAMS = ("comm",)  # an MPI communicator is a connection, not a setting
+# how a run ended -> the status MLflow records
+RUN_STATUS = {"finished": "FINISHED", "interrupted": "KILLED", "failed": "FAILED"}
+
+
+def epoch_metrics(record: dict) -> dict:
+    """{metric name: float} of one history row (``EPOCH_METRICS``)."""
+    return {name: float(record[key]) for key, name in EPOCH_METRICS.items()
+            if record.get(key) is not None}
+
+
+def plain_params(params: dict) -> dict:
+    """Hyperparameters as trackers take them: bools, ints, finite floats and strings as they
+    are, anything else (None, tuples, inf: the CLI's patience without early stopping) as its
+    str; ``comm`` left out."""
+    return {name: _plain(value) for name, value in params.items()
+            if name not in SKIPPED_PARAMS}
+
+
+def _plain(value):
+    if isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, numbers.Integral):  # NumPy's too
+        return int(value)
+    if isinstance(value, numbers.Real) and math.isfinite(value):
+        return float(value)
+    return str(value)
+
+
+def outcome(error) -> str:
+    """How a run ended, from the exception that ended it (None: it finished)."""
+    if error is None:
+        return "finished"
+    return "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
+
+
+class Tracker:
+    """What both trackers share: the plain calls, the FitCallback hooks, the missing-package
+    error. A subclass names its ``package`` and writes ``_open(params)``,
+    ``_write(metrics, step)`` and ``_close(outcome)``.
+
+    A context manager too: leaving a ``with`` block closes the run, as failed when an
+    exception left it (interrupted for Ctrl-C)."""
+
+    package = ""  # the module a tracker needs, imported when one is made
+
+    def __init__(self):
+        self.active = False  # a run is open: started and not yet closed
+        self.last_step = 0  # the last epoch logged; log_metrics' step when none is given
+        self._fit_context = None  # the root task of the fit the hooks follow
+        self._fit_ended = False
+
+    @classmethod
+    def require_package(cls, feature: str | None = None):
+        """The tracker's package, or an ImportError (an XpnnError too) naming the extra;
+        ``feature`` names who needs it in that message (default: the class)."""
+        return extras.require(cls.package, feature=feature or cls.__name__, extra=EXTRA)
+
+    # -- the plain calls ---------------------------------------------------------------
+
+    def start(self, params: dict) -> None:
+        """Open a run and log its hyperparameters (closing a run still open)."""
+        self.close()
+        self.active, self.last_step = True, 0
+        try:
+            self._open(plain_params(params))
+        except BaseException as error:  # a half-opened run is ended, not left running
+            self.close(error)
+            raise
+
+    def log_epoch(self, record: dict) -> None:
+        """One history row (keys as ``MLPClassifier.history_``'s) at step = its epoch."""
+        self.log_metrics(epoch_metrics(record), step=int(record["epoch"]))
+
+    def log_metrics(self, metrics: dict, step: int | None = None) -> None:
+        """Named numbers (None skipped) at ``step``; default: the last epoch logged."""
+        self.last_step = self.last_step if step is None else int(step)
+        values = {name: float(value) for name, value in metrics.items() if value is not None}
+        if self.active and values:
+            self._write(values, self.last_step)
+
+    def log_artifact(self, path) -> None:
+        """Keep a file with the run (the saved model); a tracker without files ignores it."""
+
+    def close(self, error: BaseException | None = None) -> None:
+        """End the run, if one is open: finished, or as ``error`` ended it."""
+        if self.active:
+            self.active = False
+            self._close(outcome(error))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, error_type, error, traceback):
+        self.close(error)
+        return False
+
+    # -- scikit-learn's FitCallback protocol ----------------------------------------------
+
+    def setup(self, estimator, context):
+        """The fit begins: a run with the estimator's parameters."""
+        self._fit_context, self._fit_ended = context, False
+        self.start(estimator.get_params())
+
+    def on_fit_task_begin(self, estimator, context, **hook_args):
+        """Nothing to log. (No named arguments: scikit-learn builds a fitted estimator for
+        each hook that asks for ``fitted_estimator``.)"""
+
+    def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
+        """An epoch (or L-BFGS iteration) ended: log its row. Never stops training."""
+        if context is self._fit_context:
+            self._fit_ended = True
+        elif context.task_name in ROW_TASKS:
+            history = getattr(fitted_estimator, "history_", None)
+            if history:
+                self.log_epoch(history[-1])
+        return False
+
+    def teardown(self, estimator, context):
+        """The fit is over: end the run. scikit-learn calls this in a ``finally``, so a fit
+        that did not reach its end has its exception in flight here."""
+        self.close(None if self._fit_ended else sys.exc_info()[1])
+        self._fit_context = None
+
+
+class TensorBoardLogger(Tracker):
+    """Event files in ``log_dir`` (tensorboardX's ``SummaryWriter``): a scalar per metric
+    per epoch, global step = the epoch, and the hyperparameters for TensorBoard's HParams
+    dashboard (its session start; the session end when the run finished).
+
+    >>> clf.set_callbacks(TensorBoardLogger("runs/digits"))  # doctest: +SKIP
+    """
+
+    package = "tensorboardX"
+
+    def __init__(self, log_dir):
+        super().__init__()
+        self.log_dir = log_dir
+        self._tensorboardX = self.require_package()
+        self._writer = None
+
+    def _open(self, params):
+        # tensorboardX names its file by the second: a second run (a resume, the next fit of
+        # a search) within it would overwrite the first; nanoseconds keep them apart, in order
+        self._writer = self._tensorboardX.SummaryWriter(logdir=os.fspath(self.log_dir),
+                                                        filename_suffix=f".{time.time_ns()}")
+        # HParams' session start now, its end at close; no experiment summary: without
+        # one, the HParams plugin takes the metrics from the run's scalar tags
+        _, session_start, self._session_end = self._tensorboardX.summary.hparams(params, {})
+        self._writer.file_writer.add_summary(session_start)
+
+    def _write(self, metrics, step):
+        for name, value in metrics.items():
+            self._writer.add_scalar(name, value, global_step=step)
+        self._writer.flush()  # TensorBoard shows the epoch now, not two minutes later
+
+    def _close(self, how):
+        writer, self._writer = self._writer, None
+        if writer is None:
+            return
+        if how == "finished":
+            writer.file_writer.add_summary(self._session_end)
+        writer.close()
+
+
+class MLflowLogger(Tracker):
+    """One MLflow run per fit, through ``MlflowClient`` and its run id (the fluent API's
+    active run, yours, is left alone: the new run is its child when the stores match).
+    Hyperparameters as params, metrics per epoch with step = the epoch, ``log_metrics`` for
+    test scores, ``log_artifact`` for the saved model.
+
+    ``experiment``: its name, created if missing (default: ``$MLFLOW_EXPERIMENT_NAME``,
+    else MLflow's Default experiment). ``tracking_uri``: the store (default: MLflow's,
+    ``$MLFLOW_TRACKING_URI`` or ./mlflow.db); the global URI is not changed. The run's id
+    stays in ``run_id`` after it ended.
+    """
+
+    package = "mlflow"
+
+    def __init__(self, experiment=None, run_name=None, tracking_uri=None):
+        super().__init__()
+        self.experiment, self.run_name, self.tracking_uri = experiment, run_name, tracking_uri
+        self._mlflow = self.require_package()
+        self._client = None
+        self.run_id = None
+
+    def _open(self, params):
+        mlflow = self._mlflow
+        self.run_id = None
+        self._client = mlflow.MlflowClient(tracking_uri=self.tracking_uri)
+        run = self._client.create_run(self._experiment_id(), run_name=self.run_name,
+                                      tags=self._parent_tag())
+        self.run_id = run.info.run_id
+        self._client.log_batch(self.run_id, params=[
+            mlflow.entities.Param(name, str(value)) for name, value in params.items()])
+
+    def _experiment_id(self) -> str:
+        name = self.experiment or os.environ.get("MLFLOW_EXPERIMENT_NAME")
+        if not name:
+            return os.environ.get("MLFLOW_EXPERIMENT_ID") or "0"  # "0": Default
+        found = self._client.get_experiment_by_name(name)
+        return found.experiment_id if found else self._client.create_experiment(name)
+
+    def _parent_tag(self) -> dict:
+        """The user's active run as the parent, when it lives in the same store."""
+        active = self._mlflow.active_run()
+        same_store = self.tracking_uri in (None, self._mlflow.get_tracking_uri())
+        return {"mlflow.parentRunId": active.info.run_id} if active and same_store else {}
+
+    def _write(self, metrics, step):
+        now_ms = int(time.time() * 1000)
+        self._client.log_batch(self.run_id, metrics=[
+            self._mlflow.entities.Metric(name, value, now_ms, step)
+            for name, value in metrics.items()])
+
+    def log_artifact(self, path) -> None:
+        if self.active:
+            self._client.log_artifact(self.run_id, os.fspath(path))
+
+    def _close(self, how):
+        client, self._client = self._client, None
+        if client is not None and self.run_id is not None:
+            client.set_terminated(self.run_id, status=RUN_STATUS[how])

@@ -1,11 +1,15 @@
 """Experiment trackers (xpnn/callbacks.py; xpnn train --tensorboard/--mlflow): what they log
 is read back with TensorBoard's own event reader and with MlflowClient from a SQLite store.
 
-The library through both doors: the plain calls, and scikit-learn's FitCallback hooks,
-called by hand and, where scikit-learn has them, by its own callback machinery.
+The library through both doors (the plain calls; scikit-learn's FitCallback hooks, called by
+hand and, where scikit-learn has them, by its own callback machinery), the CLI end to end
+(a resumed run's steps going on), and a missing package: one line naming the extra, before
+anything is trained or written.
 """
+import json
 import math
 import os
+import sys
 from types import SimpleNamespace
 
 import numpy as np
@@ -13,6 +17,8 @@ import pytest
 from sklearn.datasets import load_digits
 
 import xpnn
+from clirun import xpnn as xpnn_cli
+from clirun import xpnn_json
 from xpnn.callbacks import EPOCH_METRICS, MLflowLogger, TensorBoardLogger, plain_params
 
 # MLflow's SQLAlchemy store, its own business
@@ -247,3 +253,74 @@ def test_mlflow_run_of_an_interrupted_fit_ends_killed(fitted, mlflow_store):
         (row["epoch"], row["loss"]) for row in fitted.history_]
     assert [step for step, _ in metric_history(client, interrupted.run_id, "val_loss")] == [1, 2]
     assert client.get_run(interrupted.run_id).data.params["hidden_layer_sizes"] == "(8,)"
+
+
+# -------------------------------------------------------------------------- the CLI
+
+
+def test_cli_logs_to_tensorboard_and_mlflow_and_a_resumed_run_goes_on(
+        tmp_path, monkeypatch, mlflow_store, read_tensorboard):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_store.uri)
+    experiment_id = mlflow_store.experiment("cli")
+    tb, model, log = tmp_path / "tb", tmp_path / "model.safetensors", tmp_path / "log.jsonl"
+    summary = xpnn_json("train", "--epochs", "2", "--hidden", "8", "--tensorboard", tb,
+                        "--mlflow", "cli", "--save", model, "--metrics-log", log)
+    resumed = xpnn_json("train", "--resume", model, "--epochs", "3", "--tensorboard", tb,
+                        "--mlflow", "cli", "--metrics-log", log)
+    history = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [row["epoch"] for row in history] == [1, 2, 3]
+
+    scalars, hparams, ended = read_tensorboard(tb)  # both runs' event files, steps 1..3
+    assert_scalars(scalars, history)
+    assert hparams["hidden_layer_sizes"] == "(8,)" and hparams["data"] == "scikit-learn digits"
+    assert scalars["test_accuracy"][-1] == (3, pytest.approx(resumed["test_accuracy"]))
+
+    client = mlflow_store.client
+    first, second = sorted(client.search_runs([experiment_id]),
+                           key=lambda run: run.info.start_time)
+    assert first.info.status == second.info.status == "FINISHED"
+    assert first.data.params["data"] == "scikit-learn digits"
+    assert first.data.params["max_iter"] == "2" and second.data.params["max_iter"] == "3"
+    assert_scalars({name: metric_history(client, first.info.run_id, name)
+                    for name in first.data.metrics}, history[:2], rtol=1e-12)
+    assert metric_history(client, second.info.run_id, "train_loss") == [(3, history[2]["loss"])]
+    assert first.data.metrics["test_loss"] == pytest.approx(summary["test_loss"], rel=1e-12)
+    assert first.data.metrics["test_accuracy"] == summary["test_accuracy"]
+    assert [item.path for item in client.list_artifacts(first.info.run_id)] == [model.name]
+    assert not client.list_artifacts(second.info.run_id)  # no --save, no model file
+    assert sorted(os.listdir(tmp_path)) == ["log.jsonl", "model.safetensors", "tb"]
+
+
+def test_cli_run_that_diverges_is_ended_as_failed(tmp_path, monkeypatch, mlflow_store):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_store.uri)
+    experiment_id = mlflow_store.experiment("diverged")
+    result = xpnn_cli("train", "--lr", "1e10", "--optimizer", "sgd", "--epochs", "3",
+                      "--mlflow", "diverged")
+    assert result.returncode == 3, result.stderr
+    (run,) = mlflow_store.client.search_runs([experiment_id])
+    assert run.info.status == "FAILED" and "test_loss" not in run.data.metrics
+
+
+@pytest.mark.parametrize("flags, package, tracker, tracker_args", [
+    (["--tensorboard", "tb"], "tensorboardX", TensorBoardLogger, ("tb",)),
+    (["--mlflow"], "mlflow", MLflowLogger, ()),
+], ids=["tensorboard", "mlflow"])
+def test_a_missing_package_is_one_line_before_anything_runs(tmp_path, monkeypatch, flags,
+                                                            package, tracker, tracker_args):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(sys.modules, package, None)  # import raises ImportError: not installed
+    result = xpnn_cli("train", "--epochs", "1", *flags, "--save", "model.safetensors",
+                      "--metrics-log", "log.jsonl")
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert f"xpnn train: error: {flags[0]} needs {package}" in lines[0]
+    assert "pip install 'xpnn[tracking]'" in lines[0]
+
+    with pytest.raises(ImportError, match=rf"{tracker.__name__} needs {package}.*"
+                                          rf"pip install 'xpnn\[tracking\]'") as error:
+        tracker(*tracker_args)
+    assert isinstance(error.value, xpnn.XpnnError)  # the CLI's one line, exit 2
+    assert os.listdir(tmp_path) == []  # no data read, nothing trained or written

@@ -187,6 +187,14 @@ def _add_train(commands):
     run.add_argument("--metrics-log", metavar="FILE", help="JSON lines, one record per epoch")
     run.add_argument("--plots", metavar="DIR", help="write PNG curves, confusion matrix, "
                                                     "misclassified images, first-layer weights")
+    run.add_argument("--tensorboard", metavar="DIR",
+                     help="write TensorBoard event files here: loss, accuracy, validation "
+                          "and learning rate per epoch, and the hyperparameters "
+                          "(xpnn[tracking])")
+    run.add_argument("--mlflow", metavar="EXPERIMENT", nargs="?", const="xpnn",
+                     help="log the run to MLflow's store ($MLFLOW_TRACKING_URI, else "
+                          "./mlflow.db) in EXPERIMENT (default: xpnn): hyperparameters, "
+                          "metrics per epoch, test scores, the --save file (xpnn[tracking])")
     run.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     run.add_argument("--quiet", action="store_true", help="no progress output")
     train.set_defaults(run=_lazy("train"), data_parallel=True)

@@ -31,6 +31,7 @@ from ..train_state import TrainingInterrupted
 from .common import (check_known_labels, check_output_path, check_test_labels, print_json,
                      say)
 from .progress import Progress
+from .tracking import Trackers, trackers_for
 from ..recipes import with_recipe
 
 # --optimizer NAME -> the estimator's solver, momentum and Nesterov switch
@@ -190,6 +191,7 @@ class _Run:
     backend: object
     save_path: object  # None without --save, and on every rank but 0
     log_path: object  # --metrics-log, likewise
+    trackers: Trackers  # --tensorboard, --mlflow: none on every rank but 0
     started: float  # time.perf_counter() at the start
 
 
@@ -215,12 +217,17 @@ def _train(args, comm) -> int:
             "seed": args.seed, "standardize": bool(args.standardize), "classes": args.classes,
             "source": train_set.source, "image_shape": train_set.image_shape}
     _announce(run, model, train_set, test_set)
-    _fit(run, model, X_train, train_set.y, preprocessing, info, scaling)
+    # the trackers' runs end with the block: finished, or failed/interrupted by its exception
+    with run.trackers.running({**model.get_params(), "data": train_set.source}):
+        _fit(run, model, X_train, train_set.y, preprocessing, info, scaling)
 
-    if run.save_path is not None:  # first: Ctrl-C during the evaluation loses no training
-        save_model(run.save_path, model, preprocessing=preprocessing, info=info)
-    X_test = run.backend.asarray(preprocessing.apply(test_set.X, model.dtype))
-    test_loss, test_accuracy = model.evaluate(X_test, test_set.y)  # sharded over the ranks
+        if run.save_path is not None:  # first: Ctrl-C during the evaluation loses no training
+            save_model(run.save_path, model, preprocessing=preprocessing, info=info)
+        X_test = run.backend.asarray(preprocessing.apply(test_set.X, model.dtype))
+        test_loss, test_accuracy = model.evaluate(X_test, test_set.y)  # sharded over the ranks
+        run.trackers.log_metrics({"test_loss": test_loss, "test_accuracy": test_accuracy})
+        if run.save_path is not None:
+            run.trackers.log_artifact(run.save_path)
     if not run.lead:
         return 0
     _report(run, model, train_set, test_set, X_test, (test_loss, test_accuracy))
@@ -228,7 +235,8 @@ def _train(args, comm) -> int:
 
 
 def _start(args, comm) -> _Run:
-    """Check everything that needs no data: the device, output paths, flags, matplotlib."""
+    """Check everything that needs no data: the device, output paths, flags, matplotlib,
+    the trackers' packages."""
     started = time.perf_counter()
     lead = comm is None or comm.Get_rank() == 0
     if not lead:
@@ -245,8 +253,9 @@ def _start(args, comm) -> _Run:
         from ..plots import require_matplotlib
 
         require_matplotlib()
+    trackers = trackers_for(args) if lead else Trackers()
     return _Run(args, comm, lead, 1 if comm is None else comm.Get_size(), device, backend,
-                save_path, log_path, started)
+                save_path, log_path, trackers, started)
 
 
 def _load_resumed(run):
@@ -333,9 +342,14 @@ def _fit(run, model, X_train, y_train, preprocessing, info, scaling):
                         append_log=bool(args.resume),
                         epochs_done=model.state_.epoch if args.resume else 0)
     fit = model.resume_fit if args.resume else model.fit
+
+    def on_epoch(record):  # resumed: the epochs go on from the saved ones
+        progress.on_epoch(record)
+        run.trackers.log_epoch(record)
+
     try:
         with _quiet_convergence():
-            fit(X_train, y_train, on_epoch=progress.on_epoch, on_step=progress.on_step,
+            fit(X_train, y_train, on_epoch=on_epoch, on_step=progress.on_step,
                 scaling=scaling)
     except TrainingInterrupted as interrupt:
         progress.close()

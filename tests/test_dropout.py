@@ -229,7 +229,7 @@ def test_an_interrupt_mid_epoch_rolls_back_and_resumes_to_the_same_end(digits_da
 
     model = xpnn.MLPClassifier(**{**FIT, "max_iter": 4, "dropout": RATES})
     with pytest.raises(TrainingInterrupted):
-        model.fit(X, y, on_step=interrupt_in_epoch_3)
+        model.fit(X, y, on_step=interrupt_in_epoch_3, on_interrupt="raise")
     assert model.n_iter_ == 2
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

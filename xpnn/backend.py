@@ -135,6 +135,14 @@ def _numpy_dtype(dtype, backend):
 _CUDA_RE = re.compile(r"^cuda(?::(\d+))?$")
 
 
+def is_device_spec(spec) -> bool:
+    """Whether ``spec`` is a device string ``resolve_device`` reads: cpu, cuda, cuda:N."""
+    if not isinstance(spec, str):
+        return False
+    spec = spec.strip().lower()
+    return spec == "cpu" or _CUDA_RE.match(spec) is not None
+
+
 def resolve_device(spec: str) -> Backend:
     """``cpu`` -> NumPy; ``cuda`` / ``cuda:N`` -> CuPy on GPU N (CuPy imported here, lazily)."""
     spec = (spec or "cpu").strip().lower()

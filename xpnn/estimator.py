@@ -23,21 +23,21 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
-from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, Options, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from . import class_weights, distributed, inputs, lbfgs, mlp
 from .activations import ACTIVATIONS
-from .backend import (DTYPES, Backend, as_host_array, backend_of, is_sparse, numpy_backend,
-                      resolve_device)
+from .backend import (DTYPES, Backend, as_host_array, backend_of, is_device_spec, is_sparse,
+                      numpy_backend, resolve_device)
 from .batches import DeviceSplit
 from .data.split import check_two_per_class, stratified_split
 from .evaluation import evaluate, predict_outputs
 from .heads import HEADS
 from .optim import OPTIMIZERS, SCHEDULES, make_optimizer
 from .train import TrainConfig, train
-from .train_state import TrainState
+from .train_state import TrainingInterrupted, TrainState
 from .verbose import VerboseReport
 from .verbose import callbacks as verbose_callbacks
 
@@ -49,6 +49,25 @@ REGRESSION_HEADS = {"squared_error": "identity", "poisson": "exp"}
 # hyperparameter is the saved model's.
 CHANGEABLE_ON_RESUME = frozenset({"max_iter", "early_stopping", "n_iter_no_change", "tol",
                                   "verbose", "check_every", "device", "comm"})
+
+
+class DeviceStrings(StrOptions):
+    """The constraint on ``device``: a string ``backend.resolve_device`` reads (cpu, cuda,
+    cuda:N); scikit-learn's validation names it in its InvalidParameterError."""
+
+    def __init__(self):
+        super().__init__({"cpu", "cuda"})
+
+    def is_satisfied_by(self, val):
+        return is_device_spec(val)
+
+    def __str__(self):
+        return "a device string: 'cpu', 'cuda' or 'cuda:N' (N a GPU index)"
+
+
+# what Ctrl-C during fit does: scikit-learn's warning and the model as fitted so far, or
+# TrainingInterrupted raised (the CLI's: it saves a resumable checkpoint and exits 130)
+ON_INTERRUPT = ("warn", "raise")
 
 
 @dataclass(frozen=True)
@@ -100,9 +119,10 @@ class BaseMLP(BaseEstimator):
         "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
         "dropout": [Interval(numbers.Real, 0, 1, closed="left"), "array-like"],  # per layer
         "dtype": [None, StrOptions(set(DTYPES))],
-        "device": [None, str],
+        "device": [None, DeviceStrings()],
         "check_every": [Interval(numbers.Integral, 0, None, closed="left")],
-        "comm": [None, object],  # an mpi4py communicator (duck-typed: mpi4py stays optional)
+        # an mpi4py communicator (duck-typed: mpi4py stays optional)
+        "comm": [None, HasMethods(["Get_rank", "Get_size", "Allreduce"])],
     }
 
     # scikit-learn's defaults (and xpnn's own after max_fun): the one place they are written;
@@ -153,7 +173,8 @@ class BaseMLP(BaseEstimator):
 
     # -- fitting ----------------------------------------------------------------------
 
-    def fit(self, X, y, sample_weight=None, *, on_epoch=None, on_step=None, scaling=None):
+    def fit(self, X, y, sample_weight=None, *, on_epoch=None, on_step=None, scaling=None,
+            on_interrupt="warn"):
         """Train on X (n, d) and y; returns self.
 
         X and y from NumPy, lists, pandas/polars, scipy.sparse, or any array-API namespace
@@ -163,20 +184,22 @@ class BaseMLP(BaseEstimator):
         callbacks (host only). ``scaling``: None, or (shift or None, factor), host arrays in
         the training dtype: each cast batch becomes (x - shift) * factor, how ``xpnn train``
         applies its saved preprocessing without a float copy of the data (predict then
-        takes features scaled the same way).
+        takes features scaled the same way). Ctrl-C (``on_interrupt="warn"``, scikit-learn's
+        behaviour) warns "Training interrupted by user." and returns the model as of its
+        last completed epoch; ``"raise"`` raises ``TrainingInterrupted`` instead.
         """
         return self._fit(X, y, sample_weight, self._plan("fit"), on_epoch, on_step,
-                         scaling=scaling)
+                         scaling=scaling, on_interrupt=on_interrupt)
 
     def resume_fit(self, X, y, sample_weight=None, *, on_epoch=None, on_step=None,
-                   scaling=None):
+                   scaling=None, on_interrupt="warn"):
         """Continue a fitted (or loaded) model exactly up to ``max_iter`` epochs in all:
         its weights, optimizer state, random-number state and stopping counters. Only the
         parameters in ``CHANGEABLE_ON_RESUME`` may differ from the fitted model's."""
         check_is_fitted(self)
         self._check_resume_params()
         return self._fit(X, y, sample_weight, self._plan("resume"), on_epoch, on_step,
-                         scaling=scaling)
+                         scaling=scaling, on_interrupt=on_interrupt)
 
     def _has_partial_fit(self):
         if self.solver == "lbfgs":
@@ -224,7 +247,10 @@ class BaseMLP(BaseEstimator):
                 if name not in CHANGEABLE_ON_RESUME}
 
     def _fit(self, X, y, sample_weight, plan: FitPlan, on_epoch=None, on_step=None,
-             classes=None, scaling=None):
+             classes=None, scaling=None, on_interrupt="warn"):
+        if on_interrupt not in ON_INTERRUPT:
+            raise ValueError(f"on_interrupt must be one of {ON_INTERRUPT}, got "
+                             f"{on_interrupt!r}")
         caller, X = inputs.check_X(self, X, reset=plan.initialize)
         if scaling is not None and is_sparse(X):
             raise ValueError("scaling= applies to dense features; scale sparse X first")
@@ -239,9 +265,17 @@ class BaseMLP(BaseEstimator):
                 distributed.local_device(self.comm, self.device))  # cuda: this rank's GPU
         else:
             backend = self.backend_
-        with backend.activate(), backend.quiet_float_errors():
-            self._fit_on(backend, caller, X, y_host, weights, plan, on_epoch, on_step,
-                         scaling)
+        try:
+            with backend.activate(), backend.quiet_float_errors():
+                self._fit_on(backend, caller, X, y_host, weights, plan, on_epoch, on_step,
+                             scaling)
+        except TrainingInterrupted as interrupt:
+            # scikit-learn's MLP warns and keeps the model as fitted so far; a data-parallel
+            # fit returns only when every rank stopped at the same epoch (else some rank
+            # would wait in a collective that never comes)
+            if on_interrupt == "raise" or not (interrupt.agreed or self.comm is None):
+                raise
+            warnings.warn("Training interrupted by user.")
         return self
 
     def _fit_on(self, backend, caller, X, y_host, weights, plan, on_epoch, on_step,
@@ -278,7 +312,7 @@ class BaseMLP(BaseEstimator):
             train(self.state_, self._optimizer(), data, config, self.rng_, backend, reducer,
                   val=val, on_epoch=on_epoch, on_step=on_step, on_plateau=on_plateau)
         finally:  # also on DivergenceError (last finite weights) and Ctrl-C
-            self._publish()
+            self._publish(plan)
         if not plan.partial and not self.state_.converged:
             warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
                           f"reached and the optimization hasn't converged yet.",
@@ -403,8 +437,10 @@ class BaseMLP(BaseEstimator):
             warnings.warn(f"lbfgs failed to converge after {result.n_iter} iteration(s) "
                           f"(status={result.status}): {result.message}", ConvergenceWarning)
 
-    def _publish(self):
-        """The fitted attributes, under scikit-learn's names, from the training state."""
+    def _publish(self, plan: FitPlan | None = None):
+        """The fitted attributes, under scikit-learn's names, from the training state;
+        ``n_iter_`` counts the epochs of this call for partial_fit (scikit-learn's, 1.3+),
+        else all the state's epochs (a fresh fit and warm_start count from 0)."""
         state = self.state_
         # early stopping: predict with the best epoch's weights (scikit-learn restores them);
         # training goes on from state.params, the last epoch's
@@ -414,7 +450,8 @@ class BaseMLP(BaseEstimator):
         self.coefs_ = [self.params_[f"w{layer}"] for layer in range(1, n + 1)]
         self.intercepts_ = [self.params_[f"b{layer}"] for layer in range(1, n + 1)]
         self.history_ = state.history
-        self.n_iter_ = state.epoch
+        self.n_iter_ = state.epoch - (plan.epochs_done if plan is not None and plan.partial
+                                      else 0)
         self.t_ = state.samples_seen
         self.loss_ = state.history[-1]["loss"] if state.history else None
         if self.solver != "lbfgs":
@@ -540,6 +577,11 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             weight_decay=weight_decay, dropout=dropout, dtype=dtype, device=device,
             check_every=check_every, comm=comm)
         self.class_weight = class_weight
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True  # indicator-matrix y, as scikit-learn's
+        return tags
 
     @available_if(lambda est: est._has_partial_fit())
     def partial_fit(self, X, y, sample_weight=None, classes=None):

@@ -69,7 +69,7 @@ class LogisticCrossEntropy:
 
     loss = staticmethod(ops.binary_cross_entropy)
     loss_with_grad = staticmethod(ops.binary_cross_entropy_with_grad)
-    predict = staticmethod(ops.logistic)  # (outputs, xp) -> the probability of each 1
+    predict = staticmethod(ops.logistic_probability)  # (outputs, xp) -> each 1's probability
     metric_sum = score_sum = staticmethod(ops.correct_indicator_rows)
     score_context = staticmethod(_accuracy_context)
 

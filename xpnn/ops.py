@@ -74,6 +74,13 @@ def logistic(z, xp):
     return 0.5 * (1.0 + xp.tanh(0.5 * z))
 
 
+def logistic_probability(z, xp):
+    """sigmoid(z) = exp(-softplus(-z)) to full relative precision in both tails: a
+    probability of 1e-20 stays 1e-20 where the tanh form rounds it to 0 (scikit-learn's
+    expit keeps it too); the output head's probabilities."""
+    return xp.exp(-softplus(-z, xp))
+
+
 def logistic_backward(grad_out, activation, xp):
     """d sigma(z) / dz = sigma(z) (1 - sigma(z)), from the output a = sigma(z)."""
     return grad_out * (activation * (1.0 - activation))

@@ -350,7 +350,7 @@ def _fit(run, model, X_train, y_train, preprocessing, info, scaling):
     try:
         with _quiet_convergence():
             fit(X_train, y_train, on_epoch=on_epoch, on_step=progress.on_step,
-                scaling=scaling)
+                scaling=scaling, on_interrupt="raise")  # exit 130 and a resumable file
     except TrainingInterrupted as interrupt:
         progress.close()
         if run.save_path is not None:

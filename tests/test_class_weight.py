@@ -144,7 +144,10 @@ def test_a_dict_works_with_partial_fit_and_every_class_counts(rows):
     clf = xpnn.MLPClassifier(class_weight={0: 1.0, 1: 2.0, 2: 1.0}, hidden_layer_sizes=(8,),
                              random_state=0)
     clf.partial_fit(X[:50], y[:50], classes=[0, 1, 2]).partial_fit(X[50:], y[50:])
-    assert clf.n_iter_ == 2
+    assert clf.n_iter_ == 1 and len(clf.loss_curve_) == 2  # n_iter_: per call, as sklearn's
+    plain = xpnn.MLPClassifier(hidden_layer_sizes=(8,), random_state=0)
+    plain.partial_fit(X[:50], y[:50], classes=[0, 1, 2]).partial_fit(X[50:], y[50:])
+    assert not np.allclose(clf.coefs_[0], plain.coefs_[0])  # the weights reached the loss
 
 
 def test_balanced_with_a_class_whose_rows_all_weigh_0(rows):

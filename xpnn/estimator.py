@@ -14,6 +14,8 @@ machinery) with the defaults of ``__init__``; checkpoints and the CLI read the s
 """
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
 import numbers
 import warnings
@@ -34,10 +36,11 @@ from .backend import (DTYPES, Backend, as_host_array, backend_of, is_device_spec
 from .batches import DeviceSplit
 from .data.split import check_two_per_class, stratified_split
 from .evaluation import evaluate, predict_outputs
+from .fit_callbacks import CallbackSupportMixin, FitTasks, with_callbacks
 from .heads import HEADS
 from .optim import OPTIMIZERS, SCHEDULES, make_optimizer
 from .train import TrainConfig, train
-from .train_state import TrainingInterrupted, TrainState
+from .train_state import TrainingInterrupted, TrainState, snapshot
 from .verbose import VerboseReport
 from .verbose import callbacks as verbose_callbacks
 
@@ -86,7 +89,7 @@ class FitPlan:
         return not self.partial
 
 
-class BaseMLP(BaseEstimator):
+class BaseMLP(CallbackSupportMixin, BaseEstimator):
     """What the classifier and the regressor share: parameters, fitting, prediction."""
 
     _parameter_constraints: dict = {
@@ -173,6 +176,7 @@ class BaseMLP(BaseEstimator):
 
     # -- fitting ----------------------------------------------------------------------
 
+    @with_callbacks
     def fit(self, X, y, sample_weight=None, *, on_epoch=None, on_step=None, scaling=None,
             on_interrupt="warn"):
         """Train on X (n, d) and y; returns self.
@@ -187,10 +191,15 @@ class BaseMLP(BaseEstimator):
         takes features scaled the same way). Ctrl-C (``on_interrupt="warn"``, scikit-learn's
         behaviour) warns "Training interrupted by user." and returns the model as of its
         last completed epoch; ``"raise"`` raises ``TrainingInterrupted`` instead.
+
+        With scikit-learn 1.9+, ``set_callbacks`` takes scikit-learn's callbacks (and
+        ``xpnn.callbacks``'): the fit is the root task, each epoch (L-BFGS: iteration) a
+        sub-task (``fit_callbacks.py``); a callback's True at an epoch's end stops there.
         """
         return self._fit(X, y, sample_weight, self._plan("fit"), on_epoch, on_step,
-                         scaling=scaling, on_interrupt=on_interrupt)
+                         scaling=scaling, on_interrupt=on_interrupt, task="fit")
 
+    @with_callbacks
     def resume_fit(self, X, y, sample_weight=None, *, on_epoch=None, on_step=None,
                    scaling=None, on_interrupt="warn"):
         """Continue a fitted (or loaded) model exactly up to ``max_iter`` epochs in all:
@@ -199,7 +208,7 @@ class BaseMLP(BaseEstimator):
         check_is_fitted(self)
         self._check_resume_params()
         return self._fit(X, y, sample_weight, self._plan("resume"), on_epoch, on_step,
-                         scaling=scaling, on_interrupt=on_interrupt)
+                         scaling=scaling, on_interrupt=on_interrupt, task="resume_fit")
 
     def _has_partial_fit(self):
         if self.solver == "lbfgs":
@@ -247,10 +256,11 @@ class BaseMLP(BaseEstimator):
                 if name not in CHANGEABLE_ON_RESUME}
 
     def _fit(self, X, y, sample_weight, plan: FitPlan, on_epoch=None, on_step=None,
-             classes=None, scaling=None, on_interrupt="warn"):
+             classes=None, scaling=None, on_interrupt="warn", task="partial_fit"):
         if on_interrupt not in ON_INTERRUPT:
             raise ValueError(f"on_interrupt must be one of {ON_INTERRUPT}, got "
                              f"{on_interrupt!r}")
+        given = X, y, (None if sample_weight is None else {"sample_weight": sample_weight})
         caller, X = inputs.check_X(self, X, reset=plan.initialize)
         if scaling is not None and is_sparse(X):
             raise ValueError("scaling= applies to dense features; scale sparse X first")
@@ -265,10 +275,16 @@ class BaseMLP(BaseEstimator):
                 distributed.local_device(self.comm, self.device))  # cuda: this rank's GPU
         else:
             backend = self.backend_
+        # scikit-learn's callbacks (1.9+): on rank 0 of a data-parallel fit, or alone
+        tasks = FitTasks(self, *given, task_name=task, subtasks=max(plan.max_iter
+                                                                    - plan.epochs_done, 0),
+                         subtask_name="iteration" if self.solver == "lbfgs" else "epoch",
+                         fitted=functools.partial(self._attributes_after, plan),
+                         active=self.comm is None or self.comm.Get_rank() == 0)
         try:
             with backend.activate(), backend.quiet_float_errors():
                 self._fit_on(backend, caller, X, y_host, weights, plan, on_epoch, on_step,
-                             scaling)
+                             scaling, tasks)
         except TrainingInterrupted as interrupt:
             # scikit-learn's MLP warns and keeps the model as fitted so far; a data-parallel
             # fit returns only when every rank stopped at the same epoch (else some rank
@@ -276,10 +292,11 @@ class BaseMLP(BaseEstimator):
             if on_interrupt == "raise" or not (interrupt.agreed or self.comm is None):
                 raise
             warnings.warn("Training interrupted by user.")
+        tasks.end()
         return self
 
     def _fit_on(self, backend, caller, X, y_host, weights, plan, on_epoch, on_step,
-                scaling=None):
+                scaling=None, tasks=None):
         if plan.initialize:  # scikit-learn's rule: float32 features train in float32
             self.dtype_ = self.dtype or inputs.training_dtype(X)
         dtype = self.dtype_
@@ -300,7 +317,7 @@ class BaseMLP(BaseEstimator):
         data = DeviceSplit(features, targets, row_weights, dtype,
                            scaling=inputs.scaling_on(backend, scaling, dtype))
         if self.solver == "lbfgs":
-            self._fit_lbfgs(backend, data, plan)
+            self._fit_lbfgs(backend, data, plan, tasks)
             return
         data, val = self._splits(backend, data, y_host, plan, weights)
         config = self._config(len(data), plan)
@@ -310,10 +327,11 @@ class BaseMLP(BaseEstimator):
         on_epoch, on_plateau = verbose_callbacks(report, on_epoch)
         try:
             train(self.state_, self._optimizer(), data, config, self.rng_, backend, reducer,
-                  val=val, on_epoch=on_epoch, on_step=on_step, on_plateau=on_plateau)
+                  val=val, on_epoch=on_epoch, on_step=on_step, on_plateau=on_plateau,
+                  hooks=None if tasks is None else tasks.hooks())
         finally:  # also on DivergenceError (last finite weights) and Ctrl-C
             self._publish(plan)
-        if not plan.partial and not self.state_.converged:
+        if not plan.partial and not (self.state_.converged or self.state_.stopped):
             warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
                           f"reached and the optimization hasn't converged yet.",
                           ConvergenceWarning)
@@ -421,47 +439,76 @@ class BaseMLP(BaseEstimator):
                                  f"has weight 0; give some of them a positive weight")
         return data.take(train_idx, backend), data.take(val_idx, backend)
 
-    def _fit_lbfgs(self, backend, data: DeviceSplit, plan: FitPlan):
+    def _fit_lbfgs(self, backend, data: DeviceSplit, plan: FitPlan, tasks=None):
         # resume_fit: up to max_iter iterations in all; fit (also warm start): max_iter more
         iterations = plan.max_iter - plan.epochs_done
         if iterations <= 0:
             return
+
+        def on_iteration(n, loss, params_of):  # the callbacks' task per iteration
+            return tasks.iteration({"epoch": plan.epochs_done + n, "loss": loss}, params_of)
+
         result = lbfgs.minimize(self.state_, data, self._spec(), backend,
                                 max_iter=iterations, max_fun=int(self.max_fun),
-                                tol=float(self.tol), verbose=bool(self.verbose))
+                                tol=float(self.tol), verbose=bool(self.verbose),
+                                on_iteration=on_iteration if tasks and tasks.active else None)
         self.state_.epoch = plan.epochs_done + result.n_iter
         self.state_.samples_seen += result.n_iter * len(data)
         self.state_.history.append({"epoch": self.state_.epoch, "loss": result.loss})
         self._publish()
-        if not result.converged:
+        if not (result.converged or result.stopped):
             warnings.warn(f"lbfgs failed to converge after {result.n_iter} iteration(s) "
                           f"(status={result.status}): {result.message}", ConvergenceWarning)
 
     def _publish(self, plan: FitPlan | None = None):
-        """The fitted attributes, under scikit-learn's names, from the training state;
-        ``n_iter_`` counts the epochs of this call for partial_fit (scikit-learn's, 1.3+),
-        else all the state's epochs (a fresh fit and warm_start count from 0)."""
-        state = self.state_
+        """The fitted attributes, under scikit-learn's names, from the training state."""
+        for name, value in self._fitted_attributes(self.state_, plan).items():
+            setattr(self, name, value)
+
+    def _fitted_attributes(self, state: TrainState, plan: FitPlan | None = None) -> dict:
+        """scikit-learn's fitted attributes of ``state``; ``n_iter_`` counts the epochs of
+        this call for partial_fit (scikit-learn's, 1.3+), else all the state's epochs (a
+        fresh fit and warm_start count from 0)."""
         # early stopping: predict with the best epoch's weights (scikit-learn restores them);
         # training goes on from state.params, the last epoch's
         best = self.early_stopping and state.best_params is not None
-        self.params_ = state.best_params if best else state.params
-        n = mlp.n_layers(self.params_)
-        self.coefs_ = [self.params_[f"w{layer}"] for layer in range(1, n + 1)]
-        self.intercepts_ = [self.params_[f"b{layer}"] for layer in range(1, n + 1)]
-        self.history_ = state.history
-        self.n_iter_ = state.epoch - (plan.epochs_done if plan is not None and plan.partial
-                                      else 0)
-        self.t_ = state.samples_seen
-        self.loss_ = state.history[-1]["loss"] if state.history else None
+        params = state.best_params if best else state.params
+        n = mlp.n_layers(params)
+        fitted = {
+            "params_": params,
+            "coefs_": [params[f"w{layer}"] for layer in range(1, n + 1)],
+            "intercepts_": [params[f"b{layer}"] for layer in range(1, n + 1)],
+            "history_": state.history,
+            "n_iter_": state.epoch - (plan.epochs_done if plan is not None and plan.partial
+                                      else 0),
+            "t_": state.samples_seen,
+            "loss_": state.history[-1]["loss"] if state.history else None}
         if self.solver != "lbfgs":
-            self.loss_curve_ = [row["loss"] for row in state.history]
             early = bool(self.early_stopping)
-            self.best_loss_ = None if early else state.best_loss
             score_key = f"val_{HEADS[self.out_activation_].score_name}"
-            self.validation_scores_ = ([row[score_key] for row in state.history
-                                        if row.get(score_key) is not None] if early else None)
-            self.best_validation_score_ = state.best_score if early else None
+            fitted.update(
+                loss_curve_=[row["loss"] for row in state.history],
+                best_loss_=None if early else state.best_loss,
+                validation_scores_=([row[score_key] for row in state.history
+                                     if row.get(score_key) is not None] if early else None),
+                best_validation_score_=state.best_score if early else None)
+        return fitted
+
+    def _attributes_after(self, plan: FitPlan, row=None, params_of=None) -> dict:
+        """The callbacks' reconstruction attributes: the fitted attributes of the model as
+        it stands mid-fit, on copies that later steps leave alone (``row`` and
+        ``params_of()``: an L-BFGS iteration's history row and weights)."""
+        state, backend = self.state_, self.backend_
+
+        def copies(params):
+            return snapshot(params, {"step": 0}, backend)[0]
+
+        view = dataclasses.replace(
+            state, params=copies(params_of() if params_of else state.params),
+            best_params=None if state.best_params is None else copies(state.best_params),
+            history=[dict(record) for record in state.history] + ([row] if row else []),
+            epoch=row["epoch"] if row else state.epoch)
+        return self._fitted_attributes(view, plan)
 
     # -- using a fitted model ---------------------------------------------------------
 
@@ -584,6 +631,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         return tags
 
     @available_if(lambda est: est._has_partial_fit())
+    @with_callbacks
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One pass over the given rows (one epoch). The first call needs ``classes``: every
         label that any later call may bring (multi-label y: its label columns decide)."""
@@ -747,6 +795,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         self.loss = loss
 
     @available_if(lambda est: est._has_partial_fit())
+    @with_callbacks
     def partial_fit(self, X, y, sample_weight=None):
         """One pass over the given rows (one epoch)."""
         return self._fit(X, y, sample_weight, self._plan("partial"))

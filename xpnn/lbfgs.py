@@ -30,11 +30,17 @@ class LbfgsResult:
     converged: bool
     status: int
     message: str
+    stopped: bool = False  # on_iteration asked to stop
 
 
 def minimize(state: TrainState, data: DeviceSplit, spec: mlp.MLPSpec, backend: Backend, *,
-             max_iter: int, max_fun: int, tol: float, verbose: bool = False) -> LbfgsResult:
-    """Minimise the penalised loss from ``state.params``; leaves the optimum in it."""
+             max_iter: int, max_fun: int, tol: float, verbose: bool = False,
+             on_iteration=None) -> LbfgsResult:
+    """Minimise the penalised loss from ``state.params``; leaves the optimum in it.
+
+    ``on_iteration(n, loss, params_of)`` after each iteration (``params_of()``: its weights
+    on the device); a true return stops there (SciPy 1.11+, which reports iterations with
+    their loss and honours StopIteration; older SciPy: not called)."""
     xp = backend.xp
     names = list(state.params)
     shapes = {name: tuple(state.params[name].shape) for name in names}
@@ -55,13 +61,24 @@ def minimize(state: TrainState, data: DeviceSplit, spec: mlp.MLPSpec, backend: B
 
     start = np.concatenate([np.asarray(as_host_array(state.params[name]), np.float64).ravel()
                             for name in names])
+    iterations, stopped = 0, False
+
+    def each_iteration(intermediate_result):  # SciPy's name: it passes the result then
+        nonlocal iterations, stopped
+        iterations += 1
+        if on_iteration(iterations, float(intermediate_result.fun),
+                        lambda: unpack(intermediate_result.x)):
+            stopped = True
+            raise StopIteration
+
     result = scipy.optimize.minimize(
         loss_and_flat_grad, start, method="L-BFGS-B", jac=True,
+        callback=each_iteration if on_iteration and _SCIPY_VERSION >= (1, 11) else None,
         options={"maxfun": max_fun, "maxiter": max_iter, "gtol": tol,
                  **_iprint(verbose)})
     state.params = unpack(result.x)
     return LbfgsResult(int(result.nit), float(result.fun), bool(result.success),
-                       int(result.status), str(result.message))
+                       int(result.status), str(result.message), stopped)
 
 
 def _iprint(verbose: bool) -> dict:

@@ -49,16 +49,17 @@ class TrainConfig:
 
 def train(state: TrainState, optimizer, data: DeviceSplit, config: TrainConfig, rng,
           backend: Backend, reducer, val: DeviceSplit | None = None, on_epoch=None,
-          on_step=None, on_plateau=None) -> TrainState:
+          on_step=None, on_plateau=None, hooks: EpochHooks | None = None) -> TrainState:
     """Train ``state`` in place up to ``config.max_iter`` epochs in all; returns it.
 
     ``reducer``: the group this process trains in (``distributed.make_reducer``).
     ``on_epoch(record)`` is called after each epoch with its history row, then
     ``on_plateau(outcome)`` when the plateau rule acted (``FitRun.after_epoch``);
-    ``on_step(step, steps_in_epoch)`` after each step (host-side counters, no device sync).
+    ``on_step(step, steps_in_epoch)`` after each step (host-side counters, no device sync);
+    ``hooks``: an epoch's begin and end for scikit-learn's callbacks (``EpochHooks``).
     """
     run = FitRun(state, optimizer, data, config, rng, backend, reducer, val, on_epoch, on_step,
-                 on_plateau)
+                 on_plateau, hooks)
     with backend.activate(), backend.quiet_float_errors(), reducer.deferred_interrupt():
         try:
             return run.run()
@@ -67,14 +68,27 @@ def train(state: TrainState, optimizer, data: DeviceSplit, config: TrainConfig, 
             raise
 
 
+@dataclass(frozen=True)
+class EpochHooks:
+    """An epoch's begin and end as tasks (``fit_callbacks.FitTasks``): ``begin(epoch)``
+    before its first step; ``end(record)`` after its history row and the plateau rule, true
+    to stop training after it. In a group of N the hooks run where they are given (rank 0),
+    and every member learns the stop at the same epoch (one small host sum)."""
+
+    begin: object  # (epoch) -> None
+    end: object  # (record) -> bool
+    abandon: object  # () -> None: the begun epoch was rolled back (Ctrl-C)
+
+
 class FitRun:
     """One call to fit: what stays fixed while it runs, and its run / epoch / step."""
 
     def __init__(self, state, optimizer, data, config, rng, backend, reducer, val=None,
-                 on_epoch=None, on_step=None, on_plateau=None):
+                 on_epoch=None, on_step=None, on_plateau=None, hooks=None):
         self.state, self.optimizer, self.config = state, optimizer, config
         self.rng, self.backend, self.reducer = rng, backend, reducer
         self.on_epoch, self.on_step, self.on_plateau = on_epoch, on_step, on_plateau
+        self.hooks = hooks
         self.stop_agreed = False  # the group agreed on a Ctrl-C at the last epoch's end
         self.xp = backend.xp
         self.head = HEADS[config.spec.head]
@@ -100,13 +114,15 @@ class FitRun:
 
     def run(self) -> TrainState:
         state, config = self.state, self.config
-        state.converged = False
+        state.converged = state.stopped = False
         while state.epoch < config.max_iter:
             epoch = state.epoch + 1
             started = time.perf_counter()
             rng_state = self.rng.bit_generator.state
             epoch_start = self.copy(state.params, state.opt_state)
             try:
+                if self.hooks is not None:
+                    self.hooks.begin(epoch)
                 record = self.epoch(epoch, epoch_start)
                 record["seconds"] = time.perf_counter() - started
                 state.history.append(record)
@@ -118,6 +134,8 @@ class FitRun:
                     state.params, state.opt_state = epoch_start
                     self.rng.bit_generator.state = rng_state
                     # dropout's masks: a function of the counters just restored (dropout.py)
+                    if self.hooks is not None:
+                        self.hooks.abandon()
                 raise TrainingInterrupted(state, getattr(interrupt, "agreed", False)) from None
             outcome = self.after_epoch(record)
             try:
@@ -125,10 +143,16 @@ class FitRun:
                     self.on_epoch(record)
                 if outcome is not None and self.on_plateau is not None:
                     self.on_plateau(outcome)
+                stop = self.hooks is not None and bool(self.hooks.end(record))
             except KeyboardInterrupt:
                 raise TrainingInterrupted(state) from None
+            if self.reducer.size > 1:  # the hooks run on rank 0: every member stops with it
+                stop = self.reducer.host_sum([float(stop)])[0] > 0
             if outcome in plateau.STOPS:
                 state.converged = True
+                break
+            if stop:
+                state.stopped = True
                 break
             if self.stop_agreed:
                 raise TrainingInterrupted(state, agreed=True)

@@ -24,6 +24,7 @@ class TrainState:
     best_epoch: int | None = None
     best_params: dict | None = None  # copies kept for early stopping's restore
     converged: bool = False  # the last run stopped on its plateau rule, not at max_iter
+    stopped: bool = False  # the last run stopped where a callback asked (not saved)
 
     # the scalar fields, for checkpoints
     SCALARS = ("epoch", "samples_seen", "best_loss", "best_score", "no_improvement",

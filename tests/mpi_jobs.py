@@ -10,6 +10,8 @@
                                        and goes on slowly there (a Ctrl-C test)
   python mpi_jobs.py verbose           a 3-epoch fit with verbose=True and early stopping
                                        (rank 0 alone prints scikit-learn's lines)
+  python mpi_jobs.py callbacks         a callback's stop and a Ctrl-C on rank 0 in library fits
+                                       (a JSON line per rank)
   python mpi_jobs.py nccl-choice       make_reducer for CuPy on a fake cupy (no GPU needed):
                                        rank 0 prints every rank's choices (a JSON list)
 """
@@ -288,6 +290,67 @@ def run_verbose():
                            random_state=0, comm=MPI.COMM_WORLD).fit(X[:400], y[:400])
 
 
+def digest(model) -> str:
+    """sha256 of a fitted model's parameters (the same on every rank of a group)."""
+    hashed = hashlib.sha256()
+    for value in model.params_.values():
+        hashed.update(np.ascontiguousarray(value).tobytes())
+    return hashed.hexdigest()
+
+
+class StopAtEpoch2:
+    """A scikit-learn callback that records its hooks and asks to stop after epoch 2."""
+
+    def __init__(self):
+        self.events = []
+
+    def setup(self, estimator, context):
+        self.events.append("setup")
+
+    def on_fit_task_begin(self, estimator, context):
+        self.events.append(f"begin {context.task_name}")
+
+    def on_fit_task_end(self, estimator, context):
+        self.events.append(f"end {context.task_name}")
+        return context.task_name == "epoch" and context.task_id == 1
+
+    def teardown(self, estimator, context):
+        self.events.append("teardown")
+
+
+def run_callbacks():
+    """Two library fits on every rank, each printing one JSON line per rank: a callback
+    (set on every rank, run on rank 0 only) stops at epoch 2; then rank 0 alone gets a
+    Ctrl-C in epoch 2 and every rank warns and returns the model of epoch 1."""
+    import signal
+
+    from mpi4py import MPI
+
+    import xpnn
+
+    comm = MPI.COMM_WORLD
+    X, y = digits()
+    callback = StopAtEpoch2()
+    stopped = xpnn.MLPClassifier((16,), max_iter=6, batch_size=50, random_state=0,
+                                 comm=comm).set_callbacks(callback).fit(X[:400], y[:400])
+
+    def interrupt_rank_0(step, steps_in_epoch):
+        interrupt_rank_0.steps += 1
+        if comm.Get_rank() == 0 and interrupt_rank_0.steps == steps_in_epoch + 2:
+            os.kill(os.getpid(), signal.SIGINT)
+    interrupt_rank_0.steps = 0
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        interrupted = xpnn.MLPClassifier((16,), max_iter=6, batch_size=50, random_state=0,
+                                         comm=comm).fit(X[:400], y[:400],
+                                                        on_step=interrupt_rank_0)
+    print(json.dumps({"rank": comm.Get_rank(), "events": callback.events,
+                      "stopped_n_iter": stopped.n_iter_, "stopped": digest(stopped),
+                      "interrupted_n_iter": interrupted.n_iter_,
+                      "interrupted": digest(interrupted),
+                      "warnings": [str(w.message) for w in caught]}), flush=True)
+
+
 class FakeGpus:
     """A fake ``cupy`` (no GPU here): ``cupy.cuda.Device`` makes its index current,
     ``cupy.cuda.nccl`` has ``available`` and a communicator that counts how many were made
@@ -388,6 +451,8 @@ if __name__ == "__main__":
         run_fits(sys.argv[2])
     elif sys.argv[1] == "verbose":
         run_verbose()
+    elif sys.argv[1] == "callbacks":
+        run_callbacks()
     elif sys.argv[1] == "nccl-choice":
         run_nccl_choice()
     else:

@@ -238,6 +238,25 @@ def test_verbose_prints_once_for_the_whole_group():
         "Iteration 3", "Validation score"]
 
 
+def test_callbacks_run_on_rank_0_and_their_stop_and_a_ctrl_c_end_every_rank_together():
+    """scikit-learn's callbacks in a data-parallel library fit: rank 0 runs them, its stop
+    after epoch 2 ends every rank there; Ctrl-C on rank 0 alone (in epoch 2) makes every
+    rank warn as scikit-learn's MLP and return the same model of epoch 1."""
+    result = mpiexec(2, "mpi_jobs.py", "callbacks", timeout=90)
+    assert result.returncode == 0, result.stderr
+    ranks = sorted((json.loads(line) for line in result.stdout.splitlines()),
+                   key=lambda row: row["rank"])
+    assert [row["rank"] for row in ranks] == [0, 1]
+    assert ranks[0]["events"] == ["setup", "begin fit", "begin epoch", "end epoch",
+                                  "begin epoch", "end epoch", "end fit", "teardown"]
+    assert ranks[1]["events"] == []  # set there too, run on rank 0 only
+    for row in ranks:
+        assert row["stopped_n_iter"] == 2 and row["interrupted_n_iter"] == 1
+        assert row["warnings"] == ["Training interrupted by user."]
+    assert ranks[0]["stopped"] == ranks[1]["stopped"]
+    assert ranks[0]["interrupted"] == ranks[1]["interrupted"]
+
+
 # -- faults: never a hang -----------------------------------------------------------------
 
 def test_divergence_stops_every_rank_together_with_one_message():

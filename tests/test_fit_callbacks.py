@@ -148,7 +148,7 @@ def test_ctrl_c_ends_the_begun_epoch_and_the_fit(digits_data):
     assert recorder.events[-1] == ("teardown", "fit")
 
 
-def test_through_a_pipeline_and_a_grid_search_with_a_progress_bar(digits_data, capsys):
+def test_through_a_pipeline_and_a_grid_search_with_a_progress_bar(digits_data):
     X, y = digits_data
     monitor = ScoringMonitor(scoring="accuracy")
     mlp = xpnn.MLPClassifier(max_iter=3, **FIT).set_callbacks(monitor)
@@ -169,3 +169,34 @@ def test_through_a_pipeline_and_a_grid_search_with_a_progress_bar(digits_data, c
     last = [row for row in epochs if row["task_id_path"][:-1] == refit][-1]
     scaled = search.best_estimator_[0].transform(X)
     assert last["accuracy"] == search.best_estimator_[-1].score(scaled, y)
+
+
+def test_warm_start_and_resume_fit_count_their_own_epochs(digits_data):
+    X, y = digits_data
+    recorder = Recorder()
+    model = xpnn.MLPClassifier(max_iter=3, warm_start=True, **FIT).set_callbacks(recorder)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X, y)
+        model.fit(X, y)  # warm start: 3 epochs more, counted from 0
+        model.set_params(max_iter=5).resume_fit(X, y)  # to 5 in all: 2 more
+    roots = [e for e in recorder.events if e[0] == "begin" and e[2] == 0 and e[1] != "epoch"]
+    assert [e[1] for e in roots] == ["fit", "fit", "resume_fit"]
+    epochs_per_fit, count = [], 0
+    for event in recorder.events:
+        if event[:2] == ("end", "epoch"):
+            count += 1
+        elif event[0] == "teardown":
+            epochs_per_fit, count = epochs_per_fit + [count], 0
+    assert epochs_per_fit == [3, 3, 2]
+    assert [m.n_iter_ for m in recorder.models] == [1, 2, 3, 1, 2, 3, 4, 5]
+
+
+def test_progress_bar_draws_the_epochs(digits_data, capsys):
+    X, y = digits_data
+    model = xpnn.MLPClassifier(max_iter=3, **FIT).set_callbacks(ProgressBar())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X, y)
+    drawn = capsys.readouterr()
+    assert "MLPClassifier" in drawn.out + drawn.err  # rich's bar, named by the estimator

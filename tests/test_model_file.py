@@ -141,6 +141,42 @@ def test_a_file_from_before_dropout_loads_without_it(saved, tmp_path):
     assert model.n_iter_ == 3
 
 
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_a_momentum_buffer_from_before_the_velocity_form_resumes_exactly(tmp_path, nesterov):
+    """SGD state saved as the buffer b (p -= lr b) loads as scikit-learn's velocity -lr b:
+    resumed to 4 epochs it equals an uninterrupted 4-epoch fit (a pickle likewise)."""
+    import pickle
+    import warnings
+
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    X = X / 16
+    kwargs = dict(hidden_layer_sizes=(8,), solver="sgd", learning_rate_init=0.05,
+                  nesterovs_momentum=nesterov, random_state=0, dtype="float64")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        two = xpnn.MLPClassifier(max_iter=2, **kwargs).fit(X, y)
+        four = xpnn.MLPClassifier(max_iter=4, **kwargs).fit(X, y)
+    save_model(tmp_path / "new.safetensors", two)
+
+    def as_old_buffer(tensors):
+        for key in [key for key in tensors if key.startswith("optim/velocity/")]:
+            tensors["optim/momentum/" + key.split("/", 2)[2]] = tensors.pop(key) / -0.05
+
+    path = _rewrite(tmp_path / "new.safetensors", tmp_path / "old.safetensors", as_old_buffer)
+    assert any(key.startswith("optim/momentum/") for key in load_checkpoint(path)[0])
+    old_pickle = pickle.loads(pickle.dumps(two))
+    old_pickle.state_.opt_state["momentum"] = {
+        name: v / -0.05 for name, v in old_pickle.state_.opt_state.pop("velocity").items()}
+    for model in (load_model(path)[0], pickle.loads(pickle.dumps(old_pickle))):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.set_params(max_iter=4).resume_fit(X, y)
+        for name, value in four.params_.items():
+            np.testing.assert_allclose(model.params_[name], value, rtol=1e-9, atol=1e-12)
+
+
 def test_a_format_1_file_is_upgraded_and_loads(saved, tmp_path):
     """xpnn 0.1 wrote the first parameter names; such a file still loads and predicts."""
     from sklearn.datasets import load_digits

@@ -83,3 +83,40 @@ def test_device_and_comm_are_validated_with_the_other_parameters(digits_data, es
 @pytest.mark.parametrize("device", ["cpu", "CPU", "cuda", "cuda:1", None])
 def test_device_strings_that_validate(device):
     xpnn.MLPClassifier(device=device)._validate_params()
+
+
+def test_ctrl_c_in_a_warm_start_fit_keeps_the_earlier_fits_history(digits_data):
+    X, y = digits_data
+    model = xpnn.MLPClassifier(max_iter=3, warm_start=True, **FIT)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X, y)
+    first = list(model.loss_curve_)
+    with pytest.warns(UserWarning, match="Training interrupted by user"):
+        model.fit(X, y, on_step=_interrupt_at(15 + 4))  # the warm fit's epoch 2
+    assert model.n_iter_ == 1 and model.loss_curve_[:3] == first
+    assert len(model.loss_curve_) == 4
+
+
+def test_ctrl_c_in_an_lbfgs_fit_warns_and_keeps_the_last_iteration(digits_data, monkeypatch):
+    from xpnn import lbfgs
+
+    X, y = digits_data
+    full_batch, calls = lbfgs._full_batch, {"n": 0}
+
+    def interrupted_on_call_8(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 8:
+            raise KeyboardInterrupt
+        return full_batch(*args, **kwargs)
+
+    monkeypatch.setattr(lbfgs, "_full_batch", interrupted_on_call_8)
+    model = xpnn.MLPClassifier(solver="lbfgs", max_iter=50, **FIT)
+    with pytest.warns(UserWarning, match="^Training interrupted by user.$"):
+        model.fit(X, y)
+    assert 1 <= model.n_iter_ < 8 and model.score(X, y) > 0.1  # fitted, predicts
+    monkeypatch.undo()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        again = xpnn.MLPClassifier(solver="lbfgs", max_iter=model.n_iter_, **FIT).fit(X, y)
+    assert_params_equal(model.params_, again.params_)  # the last completed iteration's

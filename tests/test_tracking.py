@@ -9,6 +9,7 @@ anything is trained or written.
 import json
 import math
 import os
+import warnings
 import sys
 from types import SimpleNamespace
 
@@ -213,46 +214,60 @@ def test_mlflow_plain_calls_beside_the_users_active_run(tmp_path, monkeypatch, f
     assert sorted(os.listdir(tmp_path)) == ["model.safetensors"]  # no mlruns/, no mlflow.db
 
 
-def test_mlflow_run_of_an_interrupted_fit_ends_killed(fitted, mlflow_store):
-    """scikit-learn's own callback machinery drives the hooks of a fit that Ctrl-C stops
-    after its second epoch: two points logged, the run ended as KILLED, not left RUNNING."""
-    sklearn_callback = pytest.importorskip("sklearn.callback", reason="scikit-learn < 1.9")
-    from sklearn.base import BaseEstimator
+def test_mlflow_runs_of_real_fits_finished_and_interrupted(mlflow_store):
+    """xpnn's own fits through set_callbacks: a finished fit's run FINISHED with every
+    epoch; a fit that Ctrl-C stops in its third epoch (it warns and returns, as
+    scikit-learn's) ends its run KILLED with two points, not left RUNNING."""
+    if not hasattr(xpnn.MLPClassifier, "set_callbacks"):
+        pytest.skip("MLPClassifier has no set_callbacks (scikit-learn >= 1.9 callbacks)")
+    X, y = load_digits(return_X_y=True)
+    X = X / 16.0
+    mlflow_store.experiment("fits")
+    finished = MLflowLogger("fits", tracking_uri=mlflow_store.uri)
+    clf = xpnn.MLPClassifier(hidden_layer_sizes=(8,), max_iter=3, random_state=0,
+                             early_stopping=True).set_callbacks(finished).fit(X, y)
+    interrupted = MLflowLogger("fits", tracking_uri=mlflow_store.uri)
+    steps = {"n": 0}
 
-    class ReplayedFit(sklearn_callback.CallbackSupportMixin, BaseEstimator):
-        """The callback contract of xpnn's fit, replaying ``fitted``'s history: a "fit"
-        root task, an "epoch" sub-task per row, ``history_`` so far at each epoch's end."""
+    def ctrl_c_in_epoch_3(step, steps_in_epoch):
+        steps["n"] += 1
+        if steps["n"] == 2 * steps_in_epoch + 1:
+            raise KeyboardInterrupt
 
-        def __init__(self, hidden_layer_sizes=(8,), interrupt_at=None):
-            self.hidden_layer_sizes, self.interrupt_at = hidden_layer_sizes, interrupt_at
-
-        @sklearn_callback.with_callbacks
-        def fit(self, history):
-            fit_task = self._init_callback_context(max_subtasks=len(history))
-            fit_task.call_on_fit_task_begin(estimator=self)
-            for epoch in range(1, len(history) + 1):
-                task = fit_task.subcontext(task_name="epoch")
-                task.call_on_fit_task_begin(estimator=self)
-                if epoch == self.interrupt_at:
-                    raise KeyboardInterrupt
-                task.call_on_fit_task_end(
-                    estimator=self, reconstruction_attributes={"history_": history[:epoch]})
-            fit_task.call_on_fit_task_end(estimator=self)
-            return self
-
-    mlflow_store.experiment("hooks")
-    finished = MLflowLogger("hooks", tracking_uri=mlflow_store.uri)
-    ReplayedFit().set_callbacks(finished).fit(fitted.history_)
-    interrupted = MLflowLogger("hooks", tracking_uri=mlflow_store.uri)
-    with pytest.raises(KeyboardInterrupt):
-        ReplayedFit(interrupt_at=3).set_callbacks(interrupted).fit(fitted.history_)
+    model = xpnn.MLPClassifier(hidden_layer_sizes=(8,), max_iter=5, random_state=0,
+                               early_stopping=True).set_callbacks(interrupted)
+    with pytest.warns(UserWarning, match="Training interrupted by user"):
+        model.fit(X, y, on_step=ctrl_c_in_epoch_3)
     client = mlflow_store.client
     assert client.get_run(finished.run_id).info.status == "FINISHED"
     assert client.get_run(interrupted.run_id).info.status == "KILLED"
     assert metric_history(client, finished.run_id, "train_loss") == [
-        (row["epoch"], row["loss"]) for row in fitted.history_]
+        (row["epoch"], row["loss"]) for row in clf.history_]
     assert [step for step, _ in metric_history(client, interrupted.run_id, "val_loss")] == [1, 2]
     assert client.get_run(interrupted.run_id).data.params["hidden_layer_sizes"] == "(8,)"
+
+
+def test_a_model_with_trackers_pickles_and_its_copy_logs_anew(tmp_path, mlflow_store):
+    """pickle / joblib (and a search's workers) copy the trackers closed, without their
+    module or open writer; the copy opens its own run when it fits."""
+    import pickle
+
+    if not hasattr(xpnn.MLPClassifier, "set_callbacks"):
+        pytest.skip("MLPClassifier has no set_callbacks (scikit-learn >= 1.9 callbacks)")
+    X, y = load_digits(return_X_y=True)
+    mlflow_store.experiment("pickled")
+    clf = xpnn.MLPClassifier(hidden_layer_sizes=(8,), max_iter=2, random_state=0)
+    clf.set_callbacks(TensorBoardLogger(tmp_path / "tb"),
+                      MLflowLogger("pickled", tracking_uri=mlflow_store.uri))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf.fit(X / 16.0, y)
+        copy = pickle.loads(pickle.dumps(clf))
+        copy.fit(X / 16.0, y)
+    np.testing.assert_array_equal(copy.predict(X / 16.0), clf.predict(X / 16.0))
+    runs = mlflow_store.client.search_runs(
+        [mlflow_store.client.get_experiment_by_name("pickled").experiment_id])
+    assert len(runs) == 2 and {run.info.status for run in runs} == {"FINISHED"}
 
 
 # -------------------------------------------------------------------------- the CLI

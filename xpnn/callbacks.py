@@ -83,7 +83,7 @@ class Tracker:
         self.active = False  # a run is open: started and not yet closed
         self.last_step = 0  # the last epoch logged; log_metrics' step when none is given
         self._fit_context = None  # the root task of the fit the hooks follow
-        self._fit_ended = False
+        self._fit_ended = self._interrupted = False
 
     @classmethod
     def require_package(cls, feature: str | None = None):
@@ -123,6 +123,21 @@ class Tracker:
             self.active = False
             self._close(outcome(error))
 
+    # -- pickling: a copy (a pickled model, a search's worker) starts with no run open ---
+
+    OPEN_RUN = ("_writer", "_client", "_session_end", "_fit_context")  # this process's
+
+    def __getstate__(self):
+        state = {name: value for name, value in self.__dict__.items()
+                 if name != "_package" and name not in self.OPEN_RUN}
+        return {**state, "active": False}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        for name in self.OPEN_RUN:
+            self.__dict__.setdefault(name, None)
+        self._package = self.require_package()
+
     def __enter__(self):
         return self
 
@@ -134,7 +149,7 @@ class Tracker:
 
     def setup(self, estimator, context):
         """The fit begins: a run with the estimator's parameters."""
-        self._fit_context, self._fit_ended = context, False
+        self._fit_context, self._fit_ended, self._interrupted = context, False, False
         self.start(estimator.get_params())
 
     def on_fit_task_begin(self, estimator, context, **hook_args):
@@ -146,6 +161,8 @@ class Tracker:
         if context is self._fit_context:
             self._fit_ended = True
         elif context.task_name in ROW_TASKS:
+            if fitted_estimator is None:  # an epoch ended unfinished: Ctrl-C (xpnn's fit
+                self._interrupted = True  # then warns and returns, as scikit-learn's)
             history = getattr(fitted_estimator, "history_", None)
             if history:
                 self.log_epoch(history[-1])
@@ -154,7 +171,8 @@ class Tracker:
     def teardown(self, estimator, context):
         """The fit is over: end the run. scikit-learn calls this in a ``finally``, so a fit
         that did not reach its end has its exception in flight here."""
-        self.close(None if self._fit_ended else sys.exc_info()[1])
+        error = None if self._fit_ended else sys.exc_info()[1]
+        self.close(KeyboardInterrupt() if self._interrupted else error)
         self._fit_context = None
 
 
@@ -171,17 +189,17 @@ class TensorBoardLogger(Tracker):
     def __init__(self, log_dir):
         super().__init__()
         self.log_dir = log_dir
-        self._tensorboardX = self.require_package()
+        self._package = self.require_package()
         self._writer = None
 
     def _open(self, params):
         # tensorboardX names its file by the second: a second run (a resume, the next fit of
         # a search) within it would overwrite the first; nanoseconds keep them apart, in order
-        self._writer = self._tensorboardX.SummaryWriter(logdir=os.fspath(self.log_dir),
+        self._writer = self._package.SummaryWriter(logdir=os.fspath(self.log_dir),
                                                         filename_suffix=f".{time.time_ns()}")
         # HParams' session start now, its end at close; no experiment summary: without
         # one, the HParams plugin takes the metrics from the run's scalar tags
-        _, session_start, self._session_end = self._tensorboardX.summary.hparams(params, {})
+        _, session_start, self._session_end = self._package.summary.hparams(params, {})
         self._writer.file_writer.add_summary(session_start)
 
     def _write(self, metrics, step):
@@ -215,12 +233,12 @@ class MLflowLogger(Tracker):
     def __init__(self, experiment=None, run_name=None, tracking_uri=None):
         super().__init__()
         self.experiment, self.run_name, self.tracking_uri = experiment, run_name, tracking_uri
-        self._mlflow = self.require_package()
+        self._package = self.require_package()
         self._client = None
         self.run_id = None
 
     def _open(self, params):
-        mlflow = self._mlflow
+        mlflow = self._package
         self.run_id = None
         self._client = mlflow.MlflowClient(tracking_uri=self.tracking_uri)
         run = self._client.create_run(self._experiment_id(), run_name=self.run_name,
@@ -238,14 +256,14 @@ class MLflowLogger(Tracker):
 
     def _parent_tag(self) -> dict:
         """The user's active run as the parent, when it lives in the same store."""
-        active = self._mlflow.active_run()
-        same_store = self.tracking_uri in (None, self._mlflow.get_tracking_uri())
+        active = self._package.active_run()
+        same_store = self.tracking_uri in (None, self._package.get_tracking_uri())
         return {"mlflow.parentRunId": active.info.run_id} if active and same_store else {}
 
     def _write(self, metrics, step):
         now_ms = int(time.time() * 1000)
         self._client.log_batch(self.run_id, metrics=[
-            self._mlflow.entities.Metric(name, value, now_ms, step)
+            self._package.entities.Metric(name, value, now_ms, step)
             for name, value in metrics.items()])
 
     def log_artifact(self, path) -> None:

@@ -35,6 +35,12 @@ class DivergenceError(ValueError, ArithmeticError):
         self.layer = layer
 
 
+class CallbackError(RuntimeError):
+    """A callback raised on rank 0 of a data-parallel fit: the other ranks stop with it (at
+    the same epoch) rather than wait in a sum rank 0 will never join; rank 0 raises the
+    callback's own exception."""
+
+
 class XpnnMissingPackageError(XpnnError, ImportError):
     """An optional package (one of an extra's, ``pip install 'xpnn[...]'``) cannot be
     imported: an ImportError to Python code, one line and exit 2 to the CLI."""

@@ -36,6 +36,7 @@ from .backend import (DTYPES, Backend, as_host_array, backend_of, is_device_spec
 from .batches import DeviceSplit
 from .data.split import check_two_per_class, stratified_split
 from .evaluation import evaluate, predict_outputs
+from .errors import CallbackError
 from .fit_callbacks import CallbackSupportMixin, FitTasks, with_callbacks
 from .heads import HEADS
 from .optim import OPTIMIZERS, SCHEDULES, make_optimizer
@@ -87,6 +88,11 @@ class FitPlan:
     @property
     def early_stopping_allowed(self) -> bool:
         return not self.partial
+
+    @property
+    def epochs_to_run(self) -> int:
+        """Epochs (lbfgs: iterations) this call may run."""
+        return max(self.max_iter - self.epochs_done, 0)
 
 
 class BaseMLP(CallbackSupportMixin, BaseEstimator):
@@ -197,7 +203,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
         sub-task (``fit_callbacks.py``); a callback's True at an epoch's end stops there.
         """
         return self._fit(X, y, sample_weight, self._plan("fit"), on_epoch, on_step,
-                         scaling=scaling, on_interrupt=on_interrupt, task="fit")
+                         scaling=scaling, on_interrupt=on_interrupt, task_name="fit")
 
     @with_callbacks
     def resume_fit(self, X, y, sample_weight=None, *, on_epoch=None, on_step=None,
@@ -208,7 +214,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
         check_is_fitted(self)
         self._check_resume_params()
         return self._fit(X, y, sample_weight, self._plan("resume"), on_epoch, on_step,
-                         scaling=scaling, on_interrupt=on_interrupt, task="resume_fit")
+                         scaling=scaling, on_interrupt=on_interrupt, task_name="resume_fit")
 
     def _has_partial_fit(self):
         if self.solver == "lbfgs":
@@ -256,7 +262,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
                 if name not in CHANGEABLE_ON_RESUME}
 
     def _fit(self, X, y, sample_weight, plan: FitPlan, on_epoch=None, on_step=None,
-             classes=None, scaling=None, on_interrupt="warn", task="partial_fit"):
+             classes=None, scaling=None, on_interrupt="warn", *, task_name):
         if on_interrupt not in ON_INTERRUPT:
             raise ValueError(f"on_interrupt must be one of {ON_INTERRUPT}, got "
                              f"{on_interrupt!r}")
@@ -275,12 +281,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
                 distributed.local_device(self.comm, self.device))  # cuda: this rank's GPU
         else:
             backend = self.backend_
-        # scikit-learn's callbacks (1.9+): on rank 0 of a data-parallel fit, or alone
-        tasks = FitTasks(self, *given, task_name=task, subtasks=max(plan.max_iter
-                                                                    - plan.epochs_done, 0),
-                         subtask_name="iteration" if self.solver == "lbfgs" else "epoch",
-                         fitted=functools.partial(self._attributes_after, plan),
-                         active=self.comm is None or self.comm.Get_rank() == 0)
+        tasks = self._fit_tasks(given, plan, task_name, backend)
         try:
             with backend.activate(), backend.quiet_float_errors():
                 self._fit_on(backend, caller, X, y_host, weights, plan, on_epoch, on_step,
@@ -294,6 +295,33 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
             warnings.warn("Training interrupted by user.")
         tasks.end()
         return self
+
+    def _fit_tasks(self, given, plan: FitPlan, task_name: str, backend) -> FitTasks:
+        """This call's tasks for scikit-learn's callbacks (1.9+), run on rank 0 of a
+        data-parallel fit (or alone). The group agrees as the fit begins whether any rank
+        runs callbacks (then each joins their per-epoch sums) and whether their setup failed
+        (then every rank raises)."""
+        tasks = failure = None
+        try:
+            tasks = FitTasks(self, *given, task_name=task_name, subtasks=plan.epochs_to_run,
+                             subtask_name="iteration" if self.solver == "lbfgs" else "epoch",
+                             fitted=functools.partial(self._attributes_after, plan),
+                             active=self.comm is None or self.comm.Get_rank() == 0)
+        except Exception as exc:  # raised below, on every rank at once
+            if self.comm is None:
+                raise
+            failure = exc
+        group = distributed.host_reducer(self.comm, backend)
+        if group.size > 1:
+            failed, hooked = group.host_sum([float(failure is not None),
+                                             float(tasks is not None and tasks.active)])
+            if failed:
+                if failure is not None:
+                    raise failure
+                raise CallbackError("a callback raised on another rank as the fit began; "
+                                    "this rank stops with it")
+            tasks.anywhere = hooked > 0
+        return tasks
 
     def _fit_on(self, backend, caller, X, y_host, weights, plan, on_epoch, on_step,
                 scaling=None, tasks=None):
@@ -441,8 +469,8 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
 
     def _fit_lbfgs(self, backend, data: DeviceSplit, plan: FitPlan, tasks=None):
         # resume_fit: up to max_iter iterations in all; fit (also warm start): max_iter more
-        iterations = plan.max_iter - plan.epochs_done
-        if iterations <= 0:
+        iterations = plan.epochs_to_run
+        if iterations == 0:
             return
 
         def on_iteration(n, loss, params_of):  # the callbacks' task per iteration
@@ -454,8 +482,11 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
                                 on_iteration=on_iteration if tasks and tasks.active else None)
         self.state_.epoch = plan.epochs_done + result.n_iter
         self.state_.samples_seen += result.n_iter * len(data)
-        self.state_.history.append({"epoch": self.state_.epoch, "loss": result.loss})
+        if result.n_iter or not result.interrupted:
+            self.state_.history.append({"epoch": self.state_.epoch, "loss": result.loss})
         self._publish()
+        if result.interrupted:  # as the stochastic solvers' (fit warns, the CLI saves)
+            raise TrainingInterrupted(self.state_)
         if not (result.converged or result.stopped):
             warnings.warn(f"lbfgs failed to converge after {result.n_iter} iteration(s) "
                           f"(status={result.status}): {result.message}", ConvergenceWarning)
@@ -508,7 +539,8 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
             best_params=None if state.best_params is None else copies(state.best_params),
             history=[dict(record) for record in state.history] + ([row] if row else []),
             epoch=row["epoch"] if row else state.epoch)
-        return self._fitted_attributes(view, plan)
+        # a copy to predict with, on this rank alone: not a member of the fit's group
+        return {**self._fitted_attributes(view, plan), "comm": None}
 
     # -- using a fitted model ---------------------------------------------------------
 
@@ -576,6 +608,11 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
             self.__dict__.setdefault("dtype_", self.dtype or "float32")  # older pickles
             if isinstance(self, MLPRegressor):
                 self.__dict__.setdefault("loss", "squared_error")
+            opt_state = self.state_.opt_state
+            if "momentum" in opt_state:  # SGD's buffer b before scikit-learn's velocity -lr b
+                rate = -float(self.learning_rate_init) * self.state_.lr_factor
+                opt_state["velocity"] = {name: buffer * rate
+                                         for name, buffer in opt_state.pop("momentum").items()}
             first = next(iter(self.state_.params.values()))
             self.backend_ = (numpy_backend() if isinstance(first, np.ndarray)
                              else backend_of(first))
@@ -642,7 +679,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                 given, self.classes_):
             raise ValueError(f"`classes={given!r}` is not the same as on last call to "
                              f"partial_fit, was: {self.classes_!r}")
-        return self._fit(X, y, sample_weight, self._plan("partial"), classes=classes)
+        return self._fit(X, y, sample_weight, self._plan("partial"), classes=classes,
+                         task_name="partial_fit")
 
     def _check_y(self, y, n_rows, plan, classes=None):
         """Host targets of the output head: class indices (n,) (softmax), or 0/1 columns
@@ -798,7 +836,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     @with_callbacks
     def partial_fit(self, X, y, sample_weight=None):
         """One pass over the given rows (one epoch)."""
-        return self._fit(X, y, sample_weight, self._plan("partial"))
+        return self._fit(X, y, sample_weight, self._plan("partial"), task_name="partial_fit")
 
     def _check_y(self, y, n_rows, plan, classes=None):
         values = inputs.check_regression_targets(y, n_rows).reshape(n_rows, -1)  # (n, k)

@@ -41,6 +41,7 @@ class FitTasks:
         self.subtask_name, self.fitted = subtask_name, fitted
         self.active = active and SUPPORTED and bool(getattr(estimator, "_skl_callbacks", ()))
         self.root = self.current = None
+        self.anywhere = self.active  # a rank of the group runs callbacks (the estimator's)
         if self.active:
             self.root = estimator._init_callback_context(task_name=task_name,
                                                          max_subtasks=subtasks)
@@ -52,9 +53,11 @@ class FitTasks:
     # -- epochs of a stochastic solver --------------------------------------------------
 
     def hooks(self) -> EpochHooks | None:
-        if not self.active:
-            return None
-        return EpochHooks(self.begin_epoch, self.end_epoch, self.abandon_epoch)
+        """The training loop's epoch hooks: these tasks' on the rank that runs callbacks,
+        passive ones on the other ranks of its group (they join its sums), else None."""
+        if self.active:
+            return EpochHooks(self.begin_epoch, self.end_epoch, self.abandon_epoch)
+        return EpochHooks.passive() if self.anywhere else None
 
     def begin_epoch(self, epoch):
         self.current = self.root.subcontext(task_name=self.subtask_name)

@@ -31,6 +31,7 @@ class LbfgsResult:
     status: int
     message: str
     stopped: bool = False  # on_iteration asked to stop
+    interrupted: bool = False  # Ctrl-C: the last completed iteration's weights were kept
 
 
 def minimize(state: TrainState, data: DeviceSplit, spec: mlp.MLPSpec, backend: Backend, *,
@@ -40,7 +41,8 @@ def minimize(state: TrainState, data: DeviceSplit, spec: mlp.MLPSpec, backend: B
 
     ``on_iteration(n, loss, params_of)`` after each iteration (``params_of()``: its weights
     on the device); a true return stops there (SciPy 1.11+, which reports iterations with
-    their loss and honours StopIteration; older SciPy: not called)."""
+    their loss and honours StopIteration; older SciPy: not called). Ctrl-C keeps the last
+    completed iteration's weights (``interrupted``)."""
     xp = backend.xp
     names = list(state.params)
     shapes = {name: tuple(state.params[name].shape) for name in names}
@@ -61,21 +63,27 @@ def minimize(state: TrainState, data: DeviceSplit, spec: mlp.MLPSpec, backend: B
 
     start = np.concatenate([np.asarray(as_host_array(state.params[name]), np.float64).ravel()
                             for name in names])
-    iterations, stopped = 0, False
+    iterations, stopped, last_x, last_loss = 0, False, start, float("nan")
 
     def each_iteration(intermediate_result):  # SciPy's name: it passes the result then
-        nonlocal iterations, stopped
+        nonlocal iterations, stopped, last_x, last_loss
         iterations += 1
-        if on_iteration(iterations, float(intermediate_result.fun),
-                        lambda: unpack(intermediate_result.x)):
+        # SciPy < 1.11 passes the iterate alone
+        last_x = np.array(getattr(intermediate_result, "x", intermediate_result))
+        last_loss = float(getattr(intermediate_result, "fun", float("nan")))
+        if on_iteration is not None and _SCIPY_VERSION >= (1, 11) and on_iteration(
+                iterations, last_loss, lambda: unpack(last_x)):
             stopped = True
             raise StopIteration
 
-    result = scipy.optimize.minimize(
-        loss_and_flat_grad, start, method="L-BFGS-B", jac=True,
-        callback=each_iteration if on_iteration and _SCIPY_VERSION >= (1, 11) else None,
-        options={"maxfun": max_fun, "maxiter": max_iter, "gtol": tol,
-                 **_iprint(verbose)})
+    try:
+        result = scipy.optimize.minimize(
+            loss_and_flat_grad, start, method="L-BFGS-B", jac=True, callback=each_iteration,
+            options={"maxfun": max_fun, "maxiter": max_iter, "gtol": tol,
+                     **_iprint(verbose)})
+    except KeyboardInterrupt:
+        state.params = unpack(last_x)
+        return LbfgsResult(iterations, last_loss, False, -1, "interrupted", interrupted=True)
     state.params = unpack(result.x)
     return LbfgsResult(int(result.nit), float(result.fun), bool(result.success),
                        int(result.status), str(result.message), stopped)

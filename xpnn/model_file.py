@@ -530,6 +530,29 @@ def restore_fitted(model, values: dict, state: TrainState, backend) -> None:
     model._publish()
 
 
+# -- SGD's momentum buffer before scikit-learn's velocity -------------------------------------
+
+def upgrade_tensors(tensors: dict, metadata: dict) -> dict:
+    """A file whose SGD state is the momentum buffer b (xpnn before 2026-12: b = mu b + g,
+    p -= lr b) holds today's velocity v = -lr b (v = mu v - lr g, p += v): the same steps
+    at a constant rate, and the old form's next step at any rate. lr: the rate as the file
+    left it (learning_rate_init times the 'adaptive' factor)."""
+    old = [key for key in tensors if key.startswith(OPTIM + "momentum/")]
+    if not old or not isinstance(metadata, dict):
+        return tensors
+    try:
+        rate = float(metadata["hyperparameters"]["learning_rate_init"]) * float(
+            metadata["state"]["lr_factor"])
+    except (KeyError, TypeError, ValueError):
+        return tensors  # the check names what is missing
+    upgraded = {key: value for key, value in tensors.items() if key not in old}
+    for key in old:
+        velocity = tensors[key] * -rate
+        upgraded[OPTIM + "velocity/" + key[len(OPTIM + "momentum/"):]] = velocity.astype(
+            tensors[key].dtype)
+    return upgraded
+
+
 # -- format 1 (xpnn 0.1) ---------------------------------------------------------------------
 
 # format 1 names -> scikit-learn's

@@ -15,6 +15,7 @@ every member stops together.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -22,7 +23,7 @@ from . import divergence, kernels, mlp, plateau
 from .backend import Backend, as_host_array, read_scalars
 from .batches import Batches, DeviceSplit
 from .dropout import Dropout
-from .errors import DivergenceError
+from .errors import CallbackError, DivergenceError
 from .evaluation import Validation
 from .heads import HEADS
 from .optim import lr_scale
@@ -72,12 +73,18 @@ def train(state: TrainState, optimizer, data: DeviceSplit, config: TrainConfig, 
 class EpochHooks:
     """An epoch's begin and end as tasks (``fit_callbacks.FitTasks``): ``begin(epoch)``
     before its first step; ``end(record)`` after its history row and the plateau rule, true
-    to stop training after it. In a group of N the hooks run where they are given (rank 0),
-    and every member learns the stop at the same epoch (one small host sum)."""
+    to stop training after it. In a group of N every member gets hooks when any has them
+    (the others: ``EpochHooks.passive()``); they learn a stop, or a hook's exception, at the
+    same epoch (one small host sum after each)."""
 
-    begin: object  # (epoch) -> None
-    end: object  # (record) -> bool
-    abandon: object  # () -> None: the begun epoch was rolled back (Ctrl-C)
+    begin: Callable[[int], None]
+    end: Callable[[dict], bool]
+    abandon: Callable[[], None]  # the begun epoch ends unfinished (Ctrl-C)
+
+    @staticmethod
+    def passive() -> EpochHooks:
+        """A member's hooks where another runs the callbacks: it only joins the sums."""
+        return EpochHooks(lambda epoch: None, lambda record: False, lambda: None)
 
 
 class FitRun:
@@ -89,6 +96,7 @@ class FitRun:
         self.rng, self.backend, self.reducer = rng, backend, reducer
         self.on_epoch, self.on_step, self.on_plateau = on_epoch, on_step, on_plateau
         self.hooks = hooks
+        self.hook_failure = None  # a hook's exception, raised once the group has agreed
         self.stop_agreed = False  # the group agreed on a Ctrl-C at the last epoch's end
         self.xp = backend.xp
         self.head = HEADS[config.spec.head]
@@ -120,9 +128,9 @@ class FitRun:
             started = time.perf_counter()
             rng_state = self.rng.bit_generator.state
             epoch_start = self.copy(state.params, state.opt_state)
+            rows = len(state.history)  # a warm start keeps the earlier fit's rows
             try:
-                if self.hooks is not None:
-                    self.hooks.begin(epoch)
+                self.call_hook("begin", epoch)
                 record = self.epoch(epoch, epoch_start)
                 record["seconds"] = time.perf_counter() - started
                 state.history.append(record)
@@ -130,7 +138,7 @@ class FitRun:
                 state.samples_seen += len(self.batches.data)
             except KeyboardInterrupt as interrupt:  # here, or agreed at a gradient sum
                 if state.epoch < epoch:  # mid-epoch: back to the last completed epoch
-                    del state.history[state.epoch:]
+                    del state.history[rows:]
                     state.params, state.opt_state = epoch_start
                     self.rng.bit_generator.state = rng_state
                     # dropout's masks: a function of the counters just restored (dropout.py)
@@ -143,11 +151,11 @@ class FitRun:
                     self.on_epoch(record)
                 if outcome is not None and self.on_plateau is not None:
                     self.on_plateau(outcome)
-                stop = self.hooks is not None and bool(self.hooks.end(record))
+                stop = self.end_epoch(record)
             except KeyboardInterrupt:
+                if self.hooks is not None:
+                    self.hooks.abandon()  # nothing if its end already ran
                 raise TrainingInterrupted(state) from None
-            if self.reducer.size > 1:  # the hooks run on rank 0: every member stops with it
-                stop = self.reducer.host_sum([float(stop)])[0] > 0
             if outcome in plateau.STOPS:
                 state.converged = True
                 break
@@ -162,6 +170,35 @@ class FitRun:
         # estimator publishes them); state.params stay the last epoch's, so that a resumed
         # run continues exactly where this one stopped
         return state
+
+    def call_hook(self, name, *args):
+        """An epoch hook; in a group, its exception is kept for ``end_epoch`` to raise on
+        every member at once (raising here would leave the others in the next sum)."""
+        if self.hooks is None or self.hook_failure is not None:
+            return None
+        try:
+            return getattr(self.hooks, name)(*args)
+        except Exception as failure:  # raised again in end_epoch, on every member
+            if self.reducer.size == 1:
+                raise
+            self.hook_failure = failure
+            return None
+
+    def end_epoch(self, record) -> bool:
+        """The epoch hooks' end, agreed by the group: true to stop after this epoch."""
+        if self.hooks is None:
+            return False
+        stop = bool(self.call_hook("end", record))
+        if self.reducer.size > 1:  # the hooks run on rank 0: every member learns its word
+            stops, failures = self.reducer.host_sum([float(stop),
+                                                     float(self.hook_failure is not None)])
+            if failures:
+                if self.hook_failure is not None:
+                    raise self.hook_failure
+                raise CallbackError(f"a callback raised on another rank after epoch "
+                                    f"{record['epoch']}; this rank stops with it")
+            stop = stops > 0
+        return stop
 
     def after_epoch(self, record) -> str | None:
         """What the plateau rule did after this epoch (plateau.py), or None."""

@@ -10,8 +10,8 @@
                                        and goes on slowly there (a Ctrl-C test)
   python mpi_jobs.py verbose           a 3-epoch fit with verbose=True and early stopping
                                        (rank 0 alone prints scikit-learn's lines)
-  python mpi_jobs.py callbacks         a callback's stop and a Ctrl-C on rank 0 in library fits
-                                       (a JSON line per rank)
+  python mpi_jobs.py callbacks OUT     a callback's stop, a Ctrl-C on rank 0 and a callback's
+                                       error in library fits (OUT.rankR.json per rank)
   python mpi_jobs.py nccl-choice       make_reducer for CuPy on a fake cupy (no GPU needed):
                                        rank 0 prints every rank's choices (a JSON list)
 """
@@ -318,10 +318,20 @@ class StopAtEpoch2:
         self.events.append("teardown")
 
 
-def run_callbacks():
-    """Two library fits on every rank, each printing one JSON line per rank: a callback
-    (set on every rank, run on rank 0 only) stops at epoch 2; then rank 0 alone gets a
-    Ctrl-C in epoch 2 and every rank warns and returns the model of epoch 1."""
+class RaiseAtEpoch2(StopAtEpoch2):
+    """A callback that raises at the end of epoch 2 (a scorer's error, a tracker's)."""
+
+    def on_fit_task_end(self, estimator, context):
+        if context.task_name == "epoch" and context.task_id == 1:
+            raise RuntimeError("the callback failed")
+        return False
+
+
+def run_callbacks(out):
+    """Three library fits on every rank; each rank writes what it saw to OUT.rankR.json:
+    a callback (set on every rank, run on rank 0 only) stops at epoch 2; rank 0 alone gets
+    a Ctrl-C in epoch 2 and every rank warns and returns the model of epoch 1; a callback
+    raises at epoch 2 on rank 0, and every rank raises (none left waiting)."""
     import signal
 
     from mpi4py import MPI
@@ -344,11 +354,18 @@ def run_callbacks():
         interrupted = xpnn.MLPClassifier((16,), max_iter=6, batch_size=50, random_state=0,
                                          comm=comm).fit(X[:400], y[:400],
                                                         on_step=interrupt_rank_0)
-    print(json.dumps({"rank": comm.Get_rank(), "events": callback.events,
-                      "stopped_n_iter": stopped.n_iter_, "stopped": digest(stopped),
-                      "interrupted_n_iter": interrupted.n_iter_,
-                      "interrupted": digest(interrupted),
-                      "warnings": [str(w.message) for w in caught]}), flush=True)
+    try:
+        xpnn.MLPClassifier((16,), max_iter=6, batch_size=50, random_state=0, comm=comm
+                           ).set_callbacks(RaiseAtEpoch2()).fit(X[:400], y[:400])
+        raised = None
+    except Exception as exc:  # noqa: BLE001 - what each rank raised is the result
+        raised = f"{type(exc).__name__}: {exc}"
+    with open(f"{out}.rank{comm.Get_rank()}.json", "w") as file:
+        json.dump({"rank": comm.Get_rank(), "events": callback.events,
+                   "stopped_n_iter": stopped.n_iter_, "stopped": digest(stopped),
+                   "interrupted_n_iter": interrupted.n_iter_,
+                   "interrupted": digest(interrupted),
+                   "warnings": [str(w.message) for w in caught], "raised": raised}, file)
 
 
 class FakeGpus:
@@ -452,7 +469,7 @@ if __name__ == "__main__":
     elif sys.argv[1] == "verbose":
         run_verbose()
     elif sys.argv[1] == "callbacks":
-        run_callbacks()
+        run_callbacks(sys.argv[2])
     elif sys.argv[1] == "nccl-choice":
         run_nccl_choice()
     else:

@@ -238,14 +238,17 @@ def test_verbose_prints_once_for_the_whole_group():
         "Iteration 3", "Validation score"]
 
 
-def test_callbacks_run_on_rank_0_and_their_stop_and_a_ctrl_c_end_every_rank_together():
+def test_callbacks_run_on_rank_0_and_their_stop_and_a_ctrl_c_end_every_rank_together(
+        tmp_path):
     """scikit-learn's callbacks in a data-parallel library fit: rank 0 runs them, its stop
     after epoch 2 ends every rank there; Ctrl-C on rank 0 alone (in epoch 2) makes every
-    rank warn as scikit-learn's MLP and return the same model of epoch 1."""
-    result = mpiexec(2, "mpi_jobs.py", "callbacks", timeout=90)
+    rank warn as scikit-learn's MLP and return the same model of epoch 1; a callback's
+    error on rank 0 is raised on every rank (rank 0: its own; the others: CallbackError)."""
+    out = tmp_path / "callbacks"
+    result = mpiexec(2, "mpi_jobs.py", "callbacks", out, timeout=90)
     assert result.returncode == 0, result.stderr
-    ranks = sorted((json.loads(line) for line in result.stdout.splitlines()),
-                   key=lambda row: row["rank"])
+    ranks = [json.loads((tmp_path / f"callbacks.rank{rank}.json").read_text())
+             for rank in range(2)]
     assert [row["rank"] for row in ranks] == [0, 1]
     assert ranks[0]["events"] == ["setup", "begin fit", "begin epoch", "end epoch",
                                   "begin epoch", "end epoch", "end fit", "teardown"]
@@ -255,6 +258,9 @@ def test_callbacks_run_on_rank_0_and_their_stop_and_a_ctrl_c_end_every_rank_toge
         assert row["warnings"] == ["Training interrupted by user."]
     assert ranks[0]["stopped"] == ranks[1]["stopped"]
     assert ranks[0]["interrupted"] == ranks[1]["interrupted"]
+    assert ranks[0]["raised"] == "RuntimeError: the callback failed"
+    assert ranks[1]["raised"].startswith("CallbackError: a callback raised on another rank "
+                                         "after epoch 2")
 
 
 # -- faults: never a hang -----------------------------------------------------------------

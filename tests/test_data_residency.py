@@ -113,12 +113,9 @@ def test_xpnn_trains_preprocessing_applied_per_batch_equals_the_scaled_set(
     """xpnn train keeps uint8 rows and hands fit its saved preprocessing as ``scaling``:
     each gathered batch is cast and scaled with apply's arithmetic, so the fit is bit for
     bit the fit on the whole set scaled first (early stopping's validation rows too)."""
-    from xpnn import kernels
     from xpnn.data.dataset import Dataset
     from xpnn.preprocess import fit_preprocessing
 
-    if not use_kernel:
-        monkeypatch.setattr(kernels, "KERNELS", {})
     X8, y = _digits_uint8(digits_data)
     preprocessing = fit_preprocessing(Dataset(X8, y, source="digits", value_range=16.0),
                                       standardize)
@@ -126,7 +123,8 @@ def test_xpnn_trains_preprocessing_applied_per_batch_equals_the_scaled_set(
     assert scaling is not None
     options = dict(hidden_layer_sizes=(20,), max_iter=3, batch_size=64, random_state=0,
                    dtype="float32", early_stopping=True, n_iter_no_change=np.inf)
-    per_batch = xpnn.MLPClassifier(**options).fit(X8, y, scaling=scaling)
-    whole = xpnn.MLPClassifier(**options).fit(preprocessing.apply(X8, "float32"), y)
+    with xpnn.config_context(kernels="auto" if use_kernel else "reference"):
+        per_batch = xpnn.MLPClassifier(**options).fit(X8, y, scaling=scaling)
+        whole = xpnn.MLPClassifier(**options).fit(preprocessing.apply(X8, "float32"), y)
     assert_params_equal(_host_params(per_batch), _host_params(whole))
     assert per_batch.validation_scores_ == whole.validation_scores_

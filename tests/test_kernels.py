@@ -54,11 +54,10 @@ def _fit(monkeypatch, estimator, X, y, weights, use_kernel, fused_update=True):
     from xpnn.kernels import fused
 
     monkeypatch.undo()
-    if not use_kernel:
-        monkeypatch.setattr(kernels, "KERNELS", {})  # every namespace runs the reference
-    elif not fused_update:
+    if use_kernel and not fused_update:
         monkeypatch.setattr(fused, "available", lambda: False)
-    estimator.fit(X, y, sample_weight=weights)
+    with xpnn.config_context(kernels="auto" if use_kernel else "reference"):
+        estimator.fit(X, y, sample_weight=weights)
     arrays = {**estimator.params_, **state_arrays(estimator.state_.opt_state)}
     return {k: np.array(v, copy=True) for k, v in arrays.items()}, estimator.loss_curve_
 

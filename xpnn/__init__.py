@@ -13,7 +13,8 @@ __version__ = "0.1.0"
 
 # public name -> the module that defines it, imported on first access (PEP 562)
 _LAZY = {"MLPClassifier": "estimator", "MLPRegressor": "estimator",
-         "gradcheck": "gradient_check", "gradcheck_report": "gradient_check"}
+         "gradcheck": "gradient_check", "gradcheck_report": "gradient_check",
+         "config_context": "config", "get_config": "config", "set_config": "config"}
 
 __all__ = [*_LAZY, "DivergenceError", "XpnnError", "XpnnDataError", "XpnnDeviceError",
            "XpnnCheckpointError", "__version__"]

@@ -10,6 +10,7 @@ import sys
 
 from . import __version__
 from . import recipes
+from .config import CHOICES
 from .errors import DivergenceError, XpnnError
 from .launcher import end_interrupted, name_command, release_interrupts
 
@@ -182,6 +183,10 @@ def _add_train(commands):
                      help="epochs without improvement before early stopping")
     run.add_argument("--check-every", type=_nonnegative_int, default=0,
                      help="steps between divergence checks (0: once per epoch, no extra syncs)")
+    run.add_argument("--kernels", choices=CHOICES["kernels"], default=None,
+                     help="auto: each namespace's fast step where it has one; reference: "
+                          "every step through the array-API code (mlp.forward, mlp.backward, "
+                          "optim.py), the same weights (default: $XPNN_KERNELS, else auto)")
     run.add_argument("--save", metavar="MODEL", help="write the model here (.safetensors), atomically")
     run.add_argument("--resume", metavar="MODEL", help="continue training a saved model exactly")
     run.add_argument("--metrics-log", metavar="FILE", help="JSON lines, one record per epoch")

@@ -13,6 +13,11 @@ class XpnnDataError(XpnnError, ValueError):
     ValueError too, as scikit-learn's checks expect of bad input)."""
 
 
+class XpnnConfigError(XpnnError, ValueError):
+    """A setting (``xpnn.set_config``, its environment variable, its flag) has no such
+    value."""
+
+
 class XpnnDeviceError(XpnnError):
     """A requested backend or device is not usable here."""
 

@@ -43,7 +43,6 @@ class TrainConfig:
     power_t: float
     check_every: int  # steps between divergence checks; 0: once per epoch
     spec: mlp.MLPSpec
-    fast_paths: bool = True  # the namespace's step kernel where it has one (xpnn/kernels/)
     dropout: tuple = ()  # one rate per hidden layer (all 0, or none: no dropout)
     seed: int = 0  # the fit's seed, which dropout's masks are drawn from (dropout.py)
 
@@ -104,8 +103,7 @@ class FitRun:
         # the stages of a step: the namespace's kernel where it has one, else the reference
         # (which the divergence replay always runs)
         self.reference = kernels.ReferenceStep(config.spec, optimizer, backend.xp)
-        self.stages = (kernels.select(backend, config.spec, optimizer) if config.fast_paths
-                       else self.reference)
+        self.stages = kernels.select(backend, config.spec, optimizer)  # (config.py decides)
         # a kernel's step compiled whole (kernels.whole_step): in a group of one only, the
         # Allreduce of data parallel sitting between its stages
         self.whole_step = kernels.whole_step(self.stages) if reducer.size == 1 else None

@@ -27,6 +27,7 @@ from ..distributed import barrier, launched_comm, local_device
 from ..errors import XpnnDataError, XpnnError
 from ..estimator import CHANGEABLE_ON_RESUME, MLPClassifier, same_param
 from ..preprocess import fit_preprocessing
+from ..config import config_context, get_config
 from ..train_state import TrainingInterrupted
 from .common import (check_known_labels, check_output_path, check_test_labels, print_json,
                      say)
@@ -91,6 +92,7 @@ def _batch_size(value):
 
 def check_flags(args):
     """Flag combinations the estimator would refuse, as one line naming the flags."""
+    get_config()  # a bad $XPNN_KERNELS: its one line before any data is read
     given = getattr(args, "given", set())
     if "--recipe" in given and args.resume:
         raise XpnnError("--recipe applies to a new run: --resume continues with the settings "
@@ -349,8 +351,9 @@ def _fit(run, model, X_train, y_train, preprocessing, info, scaling):
 
     try:
         with _quiet_convergence():
-            fit(X_train, y_train, on_epoch=on_epoch, on_step=progress.on_step,
-                scaling=scaling, on_interrupt="raise")  # exit 130 and a resumable file
+            with config_context(kernels=args.kernels):  # None: $XPNN_KERNELS, else auto
+                fit(X_train, y_train, on_epoch=on_epoch, on_step=progress.on_step,
+                    scaling=scaling, on_interrupt="raise")  # exit 130 and a resumable file
     except TrainingInterrupted as interrupt:
         progress.close()
         if run.save_path is not None:

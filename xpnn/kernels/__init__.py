@@ -23,7 +23,8 @@ step or epoch besides the step (the head's batch metric, the finite flag), compi
 
 ``ReferenceStep`` implements the stages with the array-API code (``mlp``, ``heads``,
 ``optim``): the only implementation on every other namespace and the one the divergence
-replay runs. ``select`` is how the training loop picks: the kernel of the backend's
+replay runs. ``select`` is how the training loop picks (``xpnn.config_context(kernels=
+"reference")``: the reference, always): the kernel of the backend's
 namespace (``KERNELS``) when it has entries for the activation and the head, else the
 reference; a kernel's fused update runs where its table has an entry for the optimizer that
 takes these settings, else the optimizer's own update. The kernels:
@@ -40,6 +41,7 @@ import importlib
 
 from .. import mlp
 from ..batches import reference_take
+from ..config import get_config
 from ..heads import HEADS
 
 # namespace name -> module whose ``build(spec, optimizer, xp)`` returns its step or None
@@ -74,7 +76,10 @@ class ReferenceStep:
 
 def select(backend, spec: mlp.MLPSpec, optimizer):
     """The step for ``backend``: its namespace's kernel where that reproduces the reference
-    for ``spec`` and ``optimizer``, else a ``ReferenceStep``."""
+    for ``spec`` and ``optimizer``, else a ``ReferenceStep``; always the reference under
+    ``xpnn.config_context(kernels="reference")`` (``config.py``)."""
+    if get_config()["kernels"] == "reference":
+        return ReferenceStep(spec, optimizer, backend.xp)
     module = KERNELS.get(backend.name)
     kernel = None
     if module is not None:

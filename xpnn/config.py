@@ -1,0 +1,67 @@
+"""xpnn's settings, as scikit-learn's: ``set_config``, ``get_config``, ``config_context``.
+
+One setting so far, ``kernels``: ``"auto"`` (the default) lets a training step run its
+namespace's fast path where one reproduces the reference (``xpnn/kernels/``);
+``"reference"`` runs every step through the array-API code a learner reads, on every
+namespace: ``mlp.forward``, the head's loss, ``mlp.backward``, ``mlp.add_l2`` and the
+optimizer's own ``update`` (a breakpoint there stops a NumPy fit). The weights are the same
+either way (``tests/test_config.py``). The environment variable ``XPNN_KERNELS`` sets the
+default; ``xpnn train --kernels reference`` the CLI's. Thread-local, as scikit-learn's.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+
+from .errors import XpnnConfigError
+
+# setting -> its allowed values (the first is the default)
+CHOICES = {"kernels": ("auto", "reference")}
+ENVIRONMENT = {"kernels": "XPNN_KERNELS"}
+
+_local = threading.local()
+
+
+def _check(name: str, value, source: str):
+    if value not in CHOICES[name]:
+        raise XpnnConfigError(f"{source}: {value!r} is not one of "
+                              f"{', '.join(map(repr, CHOICES[name]))}")
+    return value
+
+
+def _defaults() -> dict:
+    """Each setting's default: its environment variable's value, else the first choice."""
+    return {name: _check(name, os.environ.get(ENVIRONMENT[name], choices[0]).strip().lower(),
+                         f"the environment variable {ENVIRONMENT[name]}")
+            for name, choices in CHOICES.items()}
+
+
+def _config() -> dict:
+    if not hasattr(_local, "config"):
+        _local.config = _defaults()
+    return _local.config
+
+
+def get_config() -> dict:
+    """A copy of the current settings."""
+    return dict(_config())
+
+
+def set_config(kernels: str | None = None) -> None:
+    """Change settings for this thread; None leaves one as it is."""
+    given = {"kernels": kernels}
+    for name, value in given.items():
+        if value is not None:
+            _config()[name] = _check(name, value, name)
+
+
+@contextlib.contextmanager
+def config_context(*, kernels: str | None = None):
+    """The settings changed inside the ``with`` block, restored after it."""
+    saved = get_config()
+    set_config(kernels=kernels)
+    try:
+        yield
+    finally:
+        _config().update(saved)

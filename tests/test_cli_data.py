@@ -359,3 +359,26 @@ def test_a_test_label_the_training_set_lacks_is_refused_before_training(tmp_path
             in lines[0])
     assert "np.int64" not in lines[0]
     assert not (tmp_path / "m.safetensors").exists()
+
+
+def test_evaluate_on_the_training_source_scores_the_same_held_out_rows(tmp_path):
+    """README: ``evaluate`` on the very source a model was trained on uses the same
+    held-out rows (the stratified test split drawn from the run's seed)."""
+    model = tmp_path / "model.safetensors"
+    trained = xpnn_json("train", "--epochs", "3", "--seed", "5", "--save", str(model))
+    evaluated = xpnn_json("evaluate", str(model), "--dataset", "digits")
+    assert evaluated["rows"] == trained["test_rows"] == 359
+    assert evaluated["accuracy"] == trained["test_accuracy"]
+    assert evaluated["loss"] == pytest.approx(trained["test_loss"], rel=1e-6)
+
+
+def test_plots_without_matplotlib_fail_before_training(tmp_path, monkeypatch):
+    """README: --plots without matplotlib is one line naming the extra, before any epoch;
+    nothing is written."""
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # cannot be uninstalled here
+    result = xpnn("train", "--epochs", "2", "--plots", str(tmp_path / "plots"), "--save",
+                  str(tmp_path / "model.safetensors"))
+    assert result.returncode == 2
+    assert "xpnn[plots]" in result.stderr and "epoch" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []

@@ -12,12 +12,21 @@ def test_default_train_on_digits_reaches_97_percent():
     assert summary["test_loss"] < 0.2 and summary["seconds"] > 0
 
 
-def test_flags_reach_the_model():
+def test_flags_reach_the_model(tmp_path):
+    from xpnn.checkpoint import load_model
+
+    path = tmp_path / "model.safetensors"
     summary = xpnn_json("train", "--hidden", "32,16", "--epochs", "2", "--batch-size", "full",
                         "--lr", "0.1", "--optimizer", "momentum", "--dtype", "float64",
-                        "--seed", "3")
+                        "--seed", "3", "--save", str(path))
     assert summary["hidden"] == [32, 16] and summary["epochs"] == 2
     assert summary["dtype"] == "float64"
+    model, _, _ = load_model(path)
+    assert tuple(model.hidden_layer_sizes) == (32, 16) and model.max_iter == 2
+    assert model.batch_size == "full" and model.learning_rate_init == 0.1
+    assert model.solver == "sgd" and model.momentum == 0.9 and not model.nesterovs_momentum
+    assert model.random_state == 3 and model.dtype_ == "float64"
+    assert model.state_.opt_state["step"] == 2  # full batch: one step an epoch
 
 
 def test_progress_goes_to_stderr_and_summary_to_stdout():

@@ -1,4 +1,6 @@
 """Training behaviour: learning, stability, divergence, early stopping, float32 end to end."""
+import warnings
+
 import numpy as np
 import pytest
 
@@ -344,6 +346,11 @@ def test_resuming_an_early_stopped_model_trains_on_and_keeps_best_weights_apart(
     assert clf.state_.epoch > stopped_at + 1  # not stopped at once by a stale counter
     if clf.state_.best_epoch <= stopped_at:  # no new best: the old best weights come back
         assert_params_equal(clf.params_, best)
+    else:  # a new best: its own weights, kept apart from the last epoch's
+        assert clf.best_validation_score_ == max(clf.validation_scores_)
+        assert_params_equal(clf.params_, clf.state_.best_params)
+        assert not np.array_equal(clf.params_["w1"], best["w1"])
+    assert clf.validation_scores_[clf.state_.best_epoch - 1] == clf.best_validation_score_
 
 
 def test_warm_start_and_partial_fit_continue_from_the_fitted_weights(digits_data):
@@ -387,9 +394,9 @@ def test_warm_start_keeps_the_best_weights_of_the_earlier_fit(digits_data):
     model.fit(X, y)
     best, best_score = {k: v.copy() for k, v in model.params_.items()}, model.best_validation_score_
     model.set_params(learning_rate_init=0.5, max_iter=3).fit(X, y)  # a worse second fit
-    if model.best_validation_score_ == best_score:  # no new best: the old best weights stay
-        assert_params_equal(model.params_, best)
-    assert model.best_validation_score_ >= best_score
+    assert max(model.validation_scores_[-3:]) < best_score  # its 3 epochs: all worse
+    assert model.best_validation_score_ == best_score  # so the old best weights stay
+    assert_params_equal(model.params_, best)
 
 
 def test_a_failed_first_partial_fit_leaves_nothing_behind(digits_data):
@@ -423,6 +430,14 @@ def test_batches_whose_rows_all_weigh_zero_are_skipped(digits_data):
                                learning_rate_init=1e-2, shuffle=False, random_state=0)
     model.fit(X, y, sample_weight=weights)
     assert np.all(np.isfinite(model.loss_curve_)) and model.score(X[300:], y[300:]) > 0.8
+    steps_per_epoch = int(np.ceil(len(y) / 100)) - 3
+    assert model.state_.opt_state["step"] == 20 * steps_per_epoch  # 3 a epoch skipped
+    # the same steps as training on the weighted rows alone (same batches, same start)
+    alone = xpnn.MLPClassifier(hidden_layer_sizes=(16,), max_iter=20, batch_size=100,
+                               learning_rate_init=1e-2, shuffle=False, random_state=0)
+    alone.fit(X[300:], y[300:])
+    for name, value in alone.params_.items():  # a weighted mean of weights 1: to rounding
+        np.testing.assert_allclose(model.params_[name], value, rtol=1e-9, atol=1e-12)
 
 
 def test_scikit_learns_schedules_apply_to_sgd_only(digits_data):
@@ -468,3 +483,33 @@ def test_weighted_steps_with_l2_are_the_reference_math_bit_for_bit(digits_data):
                                          clf._spec(), weights[rows])
         expected = {name: expected[name] - 0.1 * grads[name] for name in expected}
     assert_params_equal(clf.state_.params, expected)
+
+
+def test_an_interrupted_cosine_run_resumed_to_its_planned_epochs_is_the_uninterrupted_run(
+        digits_data):
+    """README: the cosine schedule decays over the planned max_iter epochs; a run stopped by
+    Ctrl-C in epoch 3 and resumed to them equals the run that was never stopped."""
+    from xpnn.train_state import TrainingInterrupted
+
+    X, y = digits_data
+    kwargs = dict(hidden_layer_sizes=(16,), learning_rate="cosine", learning_rate_init=0.01,
+                  batch_size=128, max_iter=5, random_state=0)
+    steps = {"n": 0}
+
+    def ctrl_c_in_epoch_3(step, steps_in_epoch):
+        steps["n"] += 1
+        if steps["n"] == 2 * steps_in_epoch + 5:
+            raise KeyboardInterrupt
+
+    stopped = xpnn.MLPClassifier(**kwargs)
+    with pytest.raises(TrainingInterrupted):
+        stopped.fit(X, y, on_step=ctrl_c_in_epoch_3, on_interrupt="raise")
+    assert stopped.n_iter_ == 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        stopped.resume_fit(X, y)
+        whole = xpnn.MLPClassifier(**kwargs).fit(X, y)
+    assert stopped.n_iter_ == 5
+    assert [row["learning_rate"] for row in stopped.history_] == [
+        row["learning_rate"] for row in whole.history_]
+    assert_params_equal(stopped.params_, whole.params_)

@@ -1,26 +1,26 @@
-"""Optimizers: state in, state out, no hidden globals.
+"""Optimizers as the papers write them: state in, state out, no hidden globals.
 
 ``init_state(params, xp)`` builds the state on the parameters' namespace and device;
-``update(params, grads, state, xp, lr_scale)`` returns new ``(params, state)``; ``lr_scale``
-is the learning-rate schedule's factor for this step, a host float. ``update`` consumes
-``grads``: it may scale them in place to save a pass over memory. Updates use augmented
-assignment (``m *= beta1``): in place on NumPy, CuPy and torch (fewer temporaries), a
-rebinding on immutable namespaces such as JAX; either way the returned values are the
-truth. Hyperparameters are Python floats, so float32 state stays float32.
+``update(params, grads, state, xp, lr_scale)`` returns new ``(params, state)`` and leaves
+its inputs alone; ``lr_scale`` is the learning-rate schedule's factor for this step, a host
+float. Each update is the textbook formula on ``xp`` arrays, one line per line of the paper;
+hyperparameters are Python floats, so float32 state stays float32. The forms written for
+speed (in place, fused into one pass) live in ``xpnn/kernels/`` and are held to these
+(``tests/test_kernels.py``, ``tests/test_sklearn_optimizers.py``: both equal scikit-learn's).
+
+``update`` is two halves, as Kingma and Ba's algorithm is: ``scalars(step, lr_scale)``, the
+step's numbers on the host (the scheduled rate, Adam's step size alpha_t), and
+``apply(params, grads, slots, xp, scalars)``, the array math. ``apply`` reads nothing back to
+the host and branches on no array, so ``jax.jit`` traces it with the scalars as arguments
+(the step counter stays a host int, outside: ``kernels/jax_step.py``).
 
 What decays step after step is flushed where it is made (``ops.flush_subnormal``): each
-moment and momentum buffer after its update (the weight decay's gradient too, as
+moment and velocity after its update (the weight decay's gradient too, as
 ``mlp.add_l2``'s). A moment of a weight whose gradient is 0 would otherwise shrink by beta
 each step down through the subnormal range, where x86 arithmetic is about 100 times slower.
 Each parameter, after its update, is flushed below a higher floor (``ops.weight_floor``,
 sqrt of the smallest normal number): a weight of 1e-32 is normal, but its products in the
-next GEMM are not. The kernels apply the same rules (``xpnn/kernels/``).
-
-``update`` is two halves: ``scalars(step, lr_scale)``, the step's numbers folded on the host
-(bias corrections, the scaled rate), and ``apply(params, grads, slots, xp, scalars)``, the
-array math on the state's slots alone. ``apply`` reads nothing back to the host and branches
-on no array, so a compiler can trace it with the scalars as arguments (the step counter stays
-a host int, outside: ``kernels/jax_step.py``).
+next GEMM are not. The kernels apply the same rules.
 """
 from __future__ import annotations
 
@@ -91,21 +91,22 @@ class SGD:
         return {"lr": float(self.lr) * lr_scale}
 
     def apply(self, params, grads, slots, xp, scalars):
-        """The update's array math: (params, slots)."""
+        """The update's array math, as the formulas above: (params, slots)."""
         lr, mu, decay = scalars["lr"], float(self.momentum), float(self.weight_decay)
-        new_params, velocities = {}, dict(slots.get("velocity") or {})
+        new_params, velocities = {}, {}
         for name, param in params.items():
             grad = grads[name]
             if decay:
                 grad = flush_subnormal(grad + decay * param, xp)
             if mu:
-                velocity = velocities[name]
-                velocity *= mu
-                velocity -= lr * grad
-                velocity = velocities[name] = flush_subnormal(velocity, xp)
-                param += mu * velocity - lr * grad if self.nesterov else velocity
+                velocity = flush_subnormal(mu * slots["velocity"][name] - lr * grad, xp)
+                velocities[name] = velocity
+                if self.nesterov:
+                    param = param + (mu * velocity - lr * grad)
+                else:
+                    param = param + velocity
             else:
-                param -= lr * grad
+                param = param - lr * grad
             new_params[name] = flush_tiny_weight(param, xp)
         return new_params, {"velocity": velocities} if mu else {}
 
@@ -134,53 +135,32 @@ class Adam:
     def init_state(self, params, xp):
         return init_state(self.state_slots, params, xp)
 
-    def step_scalars(self, step: int, lr_scale: float = 1.0):
-        """(lr, step_size) of 1-based ``step``, host floats: the bias corrections
-        c1 = 1 - b1^t and c2 = 1 - b2^t folded into step_size = lr sqrt(c2) / c1."""
-        lr = float(self.lr) * lr_scale
-        c1, c2 = 1.0 - float(self.beta1)**step, 1.0 - float(self.beta2)**step
-        return lr, lr * math.sqrt(c2) / c1
-
     def update(self, params, grads, state, xp, lr_scale=1.0):
         return step_with(self, params, grads, state, xp, lr_scale)
 
     def scalars(self, step: int, lr_scale: float = 1.0) -> dict:
-        """The host numbers ``apply`` needs for 1-based ``step``: AdamW's shrink
-        1 - lr weight_decay and 1 / step_size, or None when the rate is 0 (None, not a
-        number: a compiled ``apply`` tells the two apart by structure, not value)."""
-        lr, step_size = self.step_scalars(step, lr_scale)
-        return {"shrink": 1.0 - lr * float(self.weight_decay),
-                "inverse_step_size": 1.0 / step_size if step_size else None}
+        """The host numbers of 1-based ``step`` t: the step size
+        alpha_t = lr sqrt(1 - b2^t) / (1 - b1^t), and AdamW's shrink 1 - lr weight_decay."""
+        lr, b1, b2 = float(self.lr) * lr_scale, float(self.beta1), float(self.beta2)
+        return {"step_size": lr * math.sqrt(1.0 - b2**step) / (1.0 - b1**step),
+                "shrink": 1.0 - lr * float(self.weight_decay)}
 
     def apply(self, params, grads, slots, xp, scalars):
-        """The update's array math: (params, slots)."""
-        inverse_step_size = scalars["inverse_step_size"]
-        b1, b2, decay = float(self.beta1), float(self.beta2), float(self.weight_decay)
-        new_params, first, second = {}, dict(slots["m"]), dict(slots["v"])
+        """The update's array math, as the formulas above: (params, slots)."""
+        b1, b2, eps = float(self.beta1), float(self.beta2), float(self.eps)
+        decay, step_size = float(self.weight_decay), scalars["step_size"]
+        new_params, first, second = {}, {}, {}
         for name, param in params.items():
             grad = grads[name]
             if decay and self.decoupled:
-                param *= scalars["shrink"]
+                param = param * scalars["shrink"]
             elif decay:
                 grad = flush_subnormal(grad + decay * param, xp)
-            m, v = first[name], second[name]
-            # grad is scaled in place (update consumes grads) and the step size folds into
-            # the denominator; the flushes cost three passes more (the kernels fuse them)
-            grad_sq = grad * grad
-            grad_sq *= 1.0 - b2
-            v *= b2
-            v += grad_sq
-            grad *= 1.0 - b1
-            m *= b1
-            m += grad
-            m, v = flush_subnormal(m, xp), flush_subnormal(v, xp)
-            if inverse_step_size is not None:  # a rate of 0 (a schedule's end) moves nothing
-                denom = xp.sqrt(v)
-                denom += float(self.eps)
-                denom *= inverse_step_size
-                param -= m / denom
+            m = first[name] = flush_subnormal(b1 * slots["m"][name] + (1.0 - b1) * grad, xp)
+            v = second[name] = flush_subnormal(b2 * slots["v"][name]
+                                               + (1.0 - b2) * (grad * grad), xp)
+            param = param - step_size * m / (xp.sqrt(v) + eps)
             new_params[name] = flush_tiny_weight(param, xp)
-            first[name], second[name] = m, v
         return new_params, {"m": first, "v": second}
 
 

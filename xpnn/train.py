@@ -68,6 +68,10 @@ def train(state: TrainState, optimizer, data: DeviceSplit, config: TrainConfig, 
             raise
 
 
+def _no_check(stage, arrays):
+    """A training step's ``check``: nothing looks (the divergence replay's looks at each)."""
+
+
 @dataclass(frozen=True)
 class EpochHooks:
     """An epoch's begin and end as tasks (``fit_callbacks.FitTasks``): ``begin(epoch)``
@@ -272,42 +276,48 @@ class FitRun:
 
     def step(self, params, opt_state, inputs, targets, weights, scale, portion, check=None,
              masks=None):
-        """Forward, loss, backward, update: (params, opt_state, loss, outputs).
+        """Forward, loss, backward, sum over the group, update:
+        (params, opt_state, loss, outputs).
 
-        ``portion`` = (share, denominator) of this member's rows (``Batches.local``): the
-        returned loss is its part of the global batch's loss; ``masks``: its dropout masks
-        (``FitRun.masks``), or None. ``check(stage, arrays)`` (the divergence replay's) runs
-        after each stage; the replay always runs the reference stages, the training steps
-        the kernel (if any), compiled whole where it offers that.
+        ``portion`` = (share, denominator) of this member's rows (``Batches.local``);
+        ``masks``: its dropout masks (``FitRun.masks``), or None. ``check(stage, arrays)``
+        (the divergence replay's) looks at each stage's result; the replay always runs the
+        reference stages, training the kernel's (``self.stages``), compiled whole where it
+        offers that and nothing else is asked of the step.
         """
         if self.whole_step is not None and not check and masks is None:
             return self.whole_step(params, opt_state, inputs, targets, weights, scale)
-        xp, spec, reducer = self.xp, self.config.spec, self.reducer
         stages = self.reference if check else self.stages
-        share, denominator = portion
+        check = check or _no_check
         outputs, trace = stages.forward(params, inputs, masks)
-        if check:
-            check("outputs", trace.layer_inputs[1:] + [outputs])
-        if share:  # the global mean is sum_r share_r * (member r's mean); backward is linear
-            loss, grad_outputs = stages.loss_with_grad(outputs, targets, weights)
-            if share != 1.0:
-                loss, grad_outputs = loss * share, grad_outputs * share
-        else:  # no rows (or no weight) here in this batch: nothing to add
-            loss = xp.zeros((), dtype=outputs.dtype, device=self.backend.device)
-            grad_outputs = xp.zeros_like(outputs)
-        if check:
-            check("loss", [loss])
-        grads = reducer.sum_grads(stages.backward(params, trace, grad_outputs), xp)
-        # the L2 gradient is added on every member after the sum (the parameters are the
-        # same everywhere); its loss counts once, on rank 0
-        penalized = stages.add_l2(loss, grads, params, spec.alpha, denominator)
-        loss = penalized if reducer.rank == 0 else loss
-        if check:
-            check("gradient", grads)
+        check("outputs", trace.layer_inputs[1:] + [outputs])
+        loss, grad_outputs = self.member_loss(stages, outputs, targets, weights, portion[0])
+        check("loss", [loss])
+        grads = stages.backward(params, trace, grad_outputs)
+        grads = self.reducer.sum_grads(grads, self.xp)
+        loss = self.add_l2(stages, loss, grads, params, portion[1])
+        check("gradient", grads)
         params, opt_state = stages.update(params, grads, opt_state, scale)
-        if check:
-            check("update", params)
+        check("update", params)
         return params, opt_state, loss, outputs
+
+    def member_loss(self, stages, outputs, targets, weights, share):
+        """This member's part of the global batch's mean loss, and its gradient: ``share``
+        times its own rows' mean (the global mean is the sum over the members, and backward
+        is linear); zeros where it has no rows (or no weight) in this batch."""
+        if not share:
+            zero = self.xp.zeros((), dtype=outputs.dtype, device=self.backend.device)
+            return zero, self.xp.zeros_like(outputs)
+        loss, grad_outputs = stages.loss_with_grad(outputs, targets, weights)
+        if share != 1.0:
+            loss, grad_outputs = loss * share, grad_outputs * share
+        return loss, grad_outputs
+
+    def add_l2(self, stages, loss, grads, params, denominator):
+        """The L2 term, after the sum over the group: its gradient added on every member
+        (the parameters are the same everywhere), its loss counted once, on rank 0."""
+        penalized = stages.add_l2(loss, grads, params, self.config.spec.alpha, denominator)
+        return penalized if self.reducer.rank == 0 else loss
 
     # -- dropout ---------------------------------------------------------------------
 

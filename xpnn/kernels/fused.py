@@ -31,22 +31,22 @@ def _flush(x, tiny):
     return x * (x - x) if abs(x) < tiny else x
 
 
-def _adam(param, grad, m, v, b1, c1, b2, c2, eps, inv_step, l2, shrink, tiny, floor,
+def _adam(param, grad, m, v, b1, c1, b2, c2, eps, step_size, l2, shrink, tiny, floor,
           has_l2, shrinks):
     # mlp.add_l2 first (has_l2): g = flush(g + l2 p), from the weights before the update;
-    # AdamW's shrink (shrinks): p = p shrink; then optim.Adam.update: v = v b2 + (g g) c2;
-    # m = m b1 + g c1; both flushed; p = p - m / ((sqrt(v) + eps) * (1 / step_size)),
-    # flushed below ``floor`` (ops.flush_tiny_weight)
+    # AdamW's shrink (shrinks): p = p shrink; then optim.Adam.apply in its order of
+    # operations: m = flush(b1 m + c1 g); v = flush(b2 v + c2 (g g));
+    # p = p - step_size m / (sqrt(v) + eps), flushed below ``floor``
     for i in range(param.size):
         p = param[i]
         g = _flush(grad[i] + l2 * p, tiny) if has_l2 else grad[i]
         if shrinks:
             p = p * shrink
-        v_i = _flush(v[i] * b2 + (g * g) * c2, tiny)
-        m_i = _flush(m[i] * b1 + g * c1, tiny)
-        v[i] = v_i
+        m_i = _flush(b1 * m[i] + c1 * g, tiny)
+        v_i = _flush(b2 * v[i] + c2 * (g * g), tiny)
         m[i] = m_i
-        param[i] = _flush(p - m_i / ((np.sqrt(v_i) + eps) * inv_step), floor)
+        v[i] = v_i
+        param[i] = _flush(p - step_size * m_i / (np.sqrt(v_i) + eps), floor)
 
 
 def _momentum(param, grad, velocity, mu, lr, tiny, floor, nesterov, l2, has_l2):
@@ -55,7 +55,7 @@ def _momentum(param, grad, velocity, mu, lr, tiny, floor, nesterov, l2, has_l2):
     # p + velocity, flushed below ``floor`` (ops.flush_tiny_weight)
     for i in range(param.size):
         g = _flush(grad[i] + l2 * param[i], tiny) if has_l2 else grad[i]
-        u = _flush(velocity[i] * mu - lr * g, tiny)
+        u = _flush(mu * velocity[i] - lr * g, tiny)
         velocity[i] = u
         step = mu * u - lr * g if nesterov else u
         param[i] = _flush(param[i] + step, floor)

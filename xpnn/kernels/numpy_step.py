@@ -200,15 +200,13 @@ def _fused_adam(optimizer, step, lr_scale, l2, dtype):
     ``run(has_l2, arrays)``, or None (declined: the reference's update runs)."""
     if optimizer.weight_decay and not optimizer.decoupled:
         return None
-    lr, step_size = optimizer.step_scalars(step, lr_scale)
-    if not step_size:  # a rate of 0 moves nothing: the reference says how
-        return None
+    host = optimizer.scalars(step, lr_scale)
     b1, b2, decay = float(optimizer.beta1), float(optimizer.beta2), float(
         optimizer.weight_decay)
     cast = dtype.type  # the scalars as NumPy casts Python floats
     scalars = (cast(b1), cast(1.0 - b1), cast(b2), cast(1.0 - b2), cast(optimizer.eps),
-               cast(1.0 / step_size))
-    shrink, l2_cast = cast(1.0 - lr * decay), cast(l2 or 0.0)
+               cast(host["step_size"]))
+    shrink, l2_cast = cast(host["shrink"]), cast(l2 or 0.0)
     tiny, floor = np.finfo(dtype).tiny, cast(ops.weight_floor(dtype, np))
 
     def run(has_l2, arrays):

@@ -35,7 +35,7 @@ from .backend import (DTYPES, Backend, as_host_array, backend_of, is_device_spec
                       numpy_backend, resolve_device)
 from .batches import DeviceSplit
 from .data.split import check_two_per_class, stratified_split
-from .evaluation import evaluate, predict_outputs
+from .evaluation import evaluate, outputs_in_batches
 from .errors import CallbackError
 from .fit_callbacks import CallbackSupportMixin, FitTasks, with_callbacks
 from .heads import HEADS
@@ -552,8 +552,8 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
         backend = self.backend_
         with backend.activate(), backend.quiet_float_errors():
             features = inputs.to_backend(X, caller, backend, self.dtype_)
-            outputs = predict_outputs(self.params_, features, self._spec(), backend,
-                                      backend.dtype(self.dtype_))
+            outputs = outputs_in_batches(self.params_, features, self._spec(), backend,
+                                         backend.dtype(self.dtype_))
         return caller, outputs
 
     def evaluate(self, X, y, sample_weight=None):

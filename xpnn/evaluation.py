@@ -68,8 +68,8 @@ def evaluate(params, split: DeviceSplit, spec: mlp.MLPSpec, backend: Backend, dt
     return loss_sum / total, metric_sum / total
 
 
-def predict_outputs(params, X, spec: mlp.MLPSpec, backend: Backend, dtype,
-                    batch_size: int = EVAL_BATCH_ROWS):
+def outputs_in_batches(params, X, spec: mlp.MLPSpec, backend: Backend, dtype,
+                       batch_size: int = EVAL_BATCH_ROWS):
     """Raw outputs (n, k) for all rows, computed in batches, concatenated on the device."""
     xp = backend.xp
     parts = [mlp.predict_outputs(params, rows_on_device(X, start, stop, backend, dtype),

@@ -20,7 +20,9 @@ import time
 import warnings
 from pathlib import Path
 
-import common
+import host
+import peers
+import harness
 
 IMPLS = ("xpnn-numpy", "xpnn-numpy-dropout", "torch-eager", "torch-eager-dropout",
          "torch-compile", "sklearn", "xpnn-torch",
@@ -72,11 +74,11 @@ def train_sklearn(X, y, X_test, y_test, *, epochs, batch_size, lr, seed, recipe)
 
     fit_started = time.perf_counter()
     random_state = np.random.RandomState(seed) if recipe == "partial_fit" else seed
-    clf = MLPClassifier(hidden_layer_sizes=common.HIDDEN, activation="relu", solver="adam",
+    clf = MLPClassifier(hidden_layer_sizes=peers.HIDDEN, activation="relu", solver="adam",
                         alpha=0.0, batch_size=batch_size, learning_rate_init=lr, max_iter=1,
                         warm_start=recipe == "warm_start", shuffle=True,
                         random_state=random_state, tol=0.0, n_iter_no_change=10**9)
-    classes = np.arange(common.N_CLASSES)
+    classes = np.arange(peers.N_CLASSES)
     seconds, train_loss = [], []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -94,18 +96,18 @@ def train_sklearn(X, y, X_test, y_test, *, epochs, batch_size, lr, seed, recipe)
 
 
 def run_impl(impl, X, y, X_test, y_test, args) -> dict:
-    """Train ``impl`` on the host arrays; returns the recipe's record (see common.train_xpnn)."""
+    """Train ``impl`` on the host arrays; returns the recipe's record (see peers.train_xpnn)."""
     recipe = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
               "seed": args.seed}
     dropout, impl = DROPOUT.get(impl, 0.0), without_dropout(impl)
     if impl == "xpnn-numpy":
-        return common.train_xpnn(X, y, X_test, y_test, dropout=dropout, **recipe)
+        return peers.train_xpnn(X, y, X_test, y_test, dropout=dropout, **recipe)
     if impl == "sklearn":
         return train_sklearn(X, y, X_test, y_test, recipe=args.sklearn_recipe, **recipe)
     if impl == "xpnn-strict":
         import array_api_strict as strict
 
-        return common.train_xpnn(*(strict.asarray(a) for a in (X, y, X_test, y_test)), **recipe)
+        return peers.train_xpnn(*(strict.asarray(a) for a in (X, y, X_test, y_test)), **recipe)
 
     if impl in ("xpnn-jax", "xpnn-jax-eager", "jax-jit"):
         return run_jax(impl, X, y, X_test, y_test, recipe)
@@ -115,14 +117,14 @@ def run_impl(impl, X, y, X_test, y_test, args) -> dict:
     torch.set_num_threads(args.threads or os.cpu_count())
     if impl in ("xpnn-torch", "xpnn-torch-compile"):
         if impl == "xpnn-torch-compile":  # measured, not kept: see bench/README.md
-            common.register_torch_compiled_step()
-        return common.train_xpnn(*(torch.from_numpy(a) for a in (X, y, X_test, y_test)),
+            peers.register_torch_compiled_step()
+        return peers.train_xpnn(*(torch.from_numpy(a) for a in (X, y, X_test, y_test)),
                                  **recipe)
     if impl == "torch-eager":
-        return common.train_torch(X, y, X_test, y_test, dropout=dropout, **recipe)
+        return peers.train_torch(X, y, X_test, y_test, dropout=dropout, **recipe)
     if impl == "torch-compile":
         try:
-            return common.train_torch(X, y, X_test, y_test, compile=True, **recipe)
+            return peers.train_torch(X, y, X_test, y_test, compile=True, **recipe)
         except Exception as exc:  # dynamo/inductor errors have many types; name it and move on
             first_line = (str(exc).strip().splitlines() or [""])[0][:300]
             raise Unavailable(f"torch.compile failed: {type(exc).__name__}: {first_line}") from exc
@@ -137,28 +139,28 @@ def run_jax(impl, X, y, X_test, y_test, recipe) -> dict:
 
     arrays = [jnp.asarray(a) for a in (X, y, X_test, y_test)]
     if impl == "jax-jit":
-        return common.train_jax(*arrays, **recipe)
+        return peers.train_jax(*arrays, **recipe)
     if impl == "xpnn-jax-eager":
         from xpnn import kernels
 
         del kernels.KERNELS["jax"]  # this worker process only
-    return common.train_xpnn(*arrays, **recipe)
+    return peers.train_xpnn(*arrays, **recipe)
 
 
 def worker(args) -> dict:
     """One run of one implementation in this process; the record compare() collects."""
-    X, y, X_test, y_test = common.load_fashion_mnist(args.data, args.subset)
+    X, y, X_test, y_test = peers.load_fashion_mnist(args.data, args.subset)
     record = {"impl": args.worker, "train_rows": int(X.shape[0]), "test_rows": int(X_test.shape[0]),
               "epochs": args.epochs, "batch_size": args.batch_size, "seed": args.seed,
-              "rss_after_load_mib": common.current_rss_mib(),
-              "peak_rss_after_load_mib": common.peak_rss_mib()}
+              "rss_after_load_mib": host.current_rss_mib(),
+              "peak_rss_after_load_mib": host.peak_rss_mib()}
     try:
         record.update(run_impl(args.worker, X, y, X_test, y_test, args))
     except Unavailable as exc:
         record["unavailable"] = str(exc)
         return record
-    record["peak_rss_mib"] = common.peak_rss_mib()
-    record["thread_pools"] = common.thread_pools()
+    record["peak_rss_mib"] = host.peak_rss_mib()
+    record["thread_pools"] = host.thread_pools()
     if "torch" in sys.modules:
         record["torch_threads"] = sys.modules["torch"].get_num_threads()
     return record
@@ -184,7 +186,7 @@ def worker_args(impl: str, args) -> list[str]:
 
 def compare(args) -> dict:
     """Run every implementation ``--repeats`` times, interleaved; returns the full result."""
-    environment = common.environment()  # before the runs: the load average at the start
+    environment = host.environment()  # before the runs: the load average at the start
     impls = args.impls
     runs = {impl: [] for impl in impls}
     problems = {}  # impl -> "unavailable: ..." or the first error
@@ -194,8 +196,8 @@ def compare(args) -> dict:
             if impl in problems or (impl in SMOKE_ONLY and repeat > 1):
                 continue
             started = time.perf_counter()
-            result = common.run_worker(script, worker_args(impl, args), args.timeout,
-                                       env=common.thread_env(args.threads))
+            result = harness.run_worker(script, worker_args(impl, args), args.timeout,
+                                       env=host.thread_env(args.threads))
             wall = time.perf_counter() - started
             if "unavailable" in result:
                 problems[impl] = f"unavailable: {result['unavailable']}"
@@ -227,11 +229,11 @@ def compare(args) -> dict:
                 key: summary[impl][key]["median"] / jit_row[key]["median"]
                 for key in ("epoch_seconds", "fit_seconds_per_epoch")}
     train_rows = args.subset or 60000
-    data_mib = common.float32_mib(train_rows + 10000)
+    data_mib = peers.float32_mib(train_rows + 10000)
     return {"benchmark": "compare", "environment": environment,
             "settings": {"epochs": args.epochs, "repeats": args.repeats,
                          "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
-                         "hidden": list(common.HIDDEN), "train_rows": train_rows,
+                         "hidden": list(peers.HIDDEN), "train_rows": train_rows,
                          "test_rows": 10000, "strict_rows": args.strict_rows,
                          "sklearn_recipe": args.sklearn_recipe, "smoke": bool(args.subset),
                          "threads": args.threads or "all cores",
@@ -246,29 +248,29 @@ def progress_line(result: dict) -> str:
         return f"unavailable: {result['unavailable']}"
     if "error" in result:
         return f"ERROR {result['error']}"
-    epochs = common.timed_epochs(result["epoch_seconds"])
-    return (f"epoch {common.spread(epochs)['median']:.3f} s, test acc "
+    epochs = harness.timed_epochs(result["epoch_seconds"])
+    return (f"epoch {harness.spread(epochs)['median']:.3f} s, test acc "
             f"{result['test_accuracy']:.4f}, peak RSS {result['peak_rss_mib']:.0f} MiB")
 
 
 def summarize(impl: str, runs: list[dict]) -> dict:
     """Pool the timed epochs of all runs; accuracy and RSS over runs."""
-    pooled = [s for run in runs for s in common.timed_epochs(run["epoch_seconds"])]
+    pooled = [s for run in runs for s in harness.timed_epochs(run["epoch_seconds"])]
     first = runs[0]
     return {"description": DESCRIPTIONS[impl], "runs": len(runs), "smoke": impl in SMOKE_ONLY,
             "train_rows": first["train_rows"], "epochs": first["epochs"],
-            "epoch_seconds": common.spread(pooled),
-            "run_median_epoch_seconds": [common.spread(common.timed_epochs(r["epoch_seconds"]))
+            "epoch_seconds": harness.spread(pooled),
+            "run_median_epoch_seconds": [harness.spread(harness.timed_epochs(r["epoch_seconds"]))
                                          ["median"] for r in runs],
-            "first_epoch_seconds": common.spread([r["epoch_seconds"][0] for r in runs]),
+            "first_epoch_seconds": harness.spread([r["epoch_seconds"][0] for r in runs]),
             # what a user waits for: fit() from a fresh process (setup and first epoch
             # included), per epoch; and how uneven a run's epochs are (slowest / fastest)
-            "fit_seconds_per_epoch": (common.spread(fits) if (fits := [
+            "fit_seconds_per_epoch": (harness.spread(fits) if (fits := [
                 r["fit_seconds"] / len(r["epoch_seconds"]) for r in runs if "fit_seconds" in r])
                 else None),
-            "slowest_over_fastest": common.spread([max(r["epoch_seconds"]) / min(r["epoch_seconds"])
+            "slowest_over_fastest": harness.spread([max(r["epoch_seconds"]) / min(r["epoch_seconds"])
                                                    for r in runs]),
-            "test_accuracy": common.spread([r["test_accuracy"] for r in runs]),
+            "test_accuracy": harness.spread([r["test_accuracy"] for r in runs]),
             "peak_rss_mib": max(r["peak_rss_mib"] for r in runs),
             "peak_rss_after_load_mib": max(r["peak_rss_after_load_mib"] for r in runs),
             "thread_pools": first.get("thread_pools"), "torch_threads": first.get("torch_threads")}
@@ -297,14 +299,14 @@ def markdown_report(result: dict) -> str:
     for impl, problem in result["problems"].items():
         rows.append([impl, "-", "-", "-", "-", "-", "-", "-", "-", "-", "-",
                      problem.replace("|", "/")])
-    table = common.markdown_table(
+    table = harness.markdown_table(
         ["implementation", "median epoch s", "IQR s", "min-max s", "vs xpnn-numpy",
          "first epoch s", "fit s/epoch", "fit vs torch-eager (same dropout)",
          "slowest/fastest epoch",
          "test acc", "peak RSS MiB", "notes"], rows)
     baseline = result["summary"].get(BASELINE, {})
     versions = ", ".join(f"{name} {version}" for name, version in env["versions"].items())
-    warning = common.load_warning(env)
+    warning = host.load_warning(env)
     lines = [
         f"## xpnn vs peers on the CPU ({env['date']})",
         "",
@@ -313,7 +315,7 @@ def markdown_report(result: dict) -> str:
         f" load average at start {_loads(env['load_average'])}, at end "
         f"{_loads(result['load_average_end'])}",
         f"- Python {env['python']}; {versions}",
-        f"- BLAS (xpnn-numpy worker): {common.blas_summary(baseline.get('thread_pools') or [])}",
+        f"- BLAS (xpnn-numpy worker): {host.blas_summary(baseline.get('thread_pools') or [])}",
         f"- work: Fashion-MNIST {settings['train_rows']} train / {settings['test_rows']} test, "
         f"MLP 784-{'-'.join(map(str, settings['hidden']))}-10 ReLU, float32, batch "
         f"{settings['batch_size']}, Adam lr {settings['lr']:g}, epochs: {settings['epochs']}, "
@@ -452,7 +454,7 @@ def parse_args(argv=None):
     parser.add_argument("--data", default=None,
                         help="directory with the four Fashion-MNIST IDX .gz files (default: "
                              "xpnn's offline lookup, e.g. /usr/share/datasets/fashion-mnist)")
-    parser.add_argument("--out", type=Path, default=common.RESULTS_DIR,
+    parser.add_argument("--out", type=Path, default=harness.RESULTS_DIR,
                         help="where compare.json/.md/.png go (default bench/results)")
     parser.add_argument("--timeout", type=float, default=1800.0,
                         help="seconds one worker may run (default 1800)")
@@ -462,15 +464,15 @@ def parse_args(argv=None):
 
 
 def main(argv=None) -> int:
-    common.unpin_blas_and_reexec()  # measure the BLAS a user would get
+    host.unpin_blas_and_reexec()  # measure the BLAS a user would get
     args = parse_args(argv)
     if args.worker:
         print(json.dumps(worker(args)), flush=True)
         return 0
     result = compare(args)
     report = markdown_report(result)
-    common.write_json(args.out / "compare.json", result)
-    common.write_text_atomic(args.out / "compare.md", report)
+    harness.write_json(args.out / "compare.json", result)
+    harness.write_text_atomic(args.out / "compare.md", report)
     if not args.no_plot:
         plot(result, args.out / "compare.png")
     print(report)

@@ -31,7 +31,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common  # noqa: E402
+import host  # noqa: E402
+import harness  # noqa: E402
 
 # name -> (features, hidden, batch size, rows by default)
 SHAPES = {"fashion-mnist": (784, (256, 128), 128, 10000),
@@ -109,7 +110,7 @@ def report(records, env) -> str:
     header = ("| shape | rows | batch | epoch, dropout 0: median / best | dropout 0.2 | "
               "cost: median / best | a step's extra work alone: draw + products | "
               "its share of the best epoch |")
-    warning = common.load_warning(env)
+    warning = host.load_warning(env)
     lines = [machine, "", *([warning, ""] if warning else []), header,
              "|---|---|---|---|---|---|---|---|"]
     for r in records:
@@ -129,12 +130,12 @@ def main(argv=None):
     parser.add_argument("--rows", type=int, help="rows per shape (default: its own)")
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--runs", type=int, default=3, help="alternating runs per setting")
-    parser.add_argument("--out", default=str(common.RESULTS_DIR / "dropout"))
+    parser.add_argument("--out", default=str(harness.RESULTS_DIR / "dropout"))
     args = parser.parse_args(argv)
-    env = common.environment()
+    env = host.environment()
     import xpnn  # noqa: F401  (loads NumPy's BLAS, so that its pool is listed)
 
-    env["blas"] = common.blas_summary(common.thread_pools())
+    env["blas"] = host.blas_summary(host.thread_pools())
     records = [measure(name, args.rows, args.epochs, args.runs) for name in SHAPES]
     Path(f"{args.out}.json").write_text(json.dumps({"environment": env, "records": records},
                                                    indent=1))

@@ -20,7 +20,8 @@ import sys
 import time
 from pathlib import Path
 
-import common
+import peers
+import harness
 
 BASE = {"hidden": (1024, 512), "dropout": 0.2, "input_dropout": 0.0, "epochs": 40, "lr": 1e-3,
         "flip": False, "shift": 0, "label_smoothing": 0.0, "nesterov": False}
@@ -39,12 +40,12 @@ BATCH = 128
 
 def model_for(settings, torch):
     layers = [torch.nn.Dropout(settings["input_dropout"])] if settings["input_dropout"] else []
-    fan_in = common.N_FEATURES
+    fan_in = peers.N_FEATURES
     for width in settings["hidden"]:
         layers += [torch.nn.Linear(fan_in, width), torch.nn.ReLU(),
                    torch.nn.Dropout(settings["dropout"])]
         fan_in = width
-    return torch.nn.Sequential(*layers, torch.nn.Linear(fan_in, common.N_CLASSES))
+    return torch.nn.Sequential(*layers, torch.nn.Linear(fan_in, peers.N_CLASSES))
 
 
 def augment(inputs, settings, torch):
@@ -68,7 +69,7 @@ def run_idea(name: str, seed: int = 0) -> dict:
     torch.set_num_threads(1)
     torch.manual_seed(seed)
     settings = {**BASE, **IDEAS[name]}
-    X, y, X_test, y_test = (torch.from_numpy(a) for a in common.load_fashion_mnist())
+    X, y, X_test, y_test = (torch.from_numpy(a) for a in peers.load_fashion_mnist())
     model = model_for(settings, torch)
     if settings["nesterov"]:
         optimizer = torch.optim.SGD(model.parameters(), lr=settings["lr"], momentum=0.9,
@@ -105,7 +106,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("ideas", nargs="*", help=f"some of {', '.join(IDEAS)} (default: all)")
     parser.add_argument("--list", action="store_true", help="print the ideas and exit")
-    parser.add_argument("--out", type=Path, default=common.RESULTS_DIR / "fashion_ideas_torch_run",
+    parser.add_argument("--out", type=Path, default=harness.RESULTS_DIR / "fashion_ideas_torch_run",
                         help="writes OUT.json and OUT.md (default: bench/results/"
                              "fashion_ideas_torch_run; fashion_ideas_torch.md is the analysis)")
     args = parser.parse_args(argv)

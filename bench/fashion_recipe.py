@@ -21,7 +21,8 @@ import sys
 import time
 from pathlib import Path
 
-import common
+import host
+import harness
 
 
 def run(seed: int, epochs: int | None, checkout: Path) -> dict:
@@ -31,7 +32,7 @@ def run(seed: int, epochs: int | None, checkout: Path) -> dict:
     started = time.perf_counter()
     # python -m finds xpnn in its working directory first: the checkout's
     done = subprocess.run(command, capture_output=True, text=True, cwd=checkout,
-                          env=common.worker_environment())
+                          env=host.worker_environment())
     wall = time.perf_counter() - started
     if done.returncode:
         return {"seed": seed, "error": (done.stderr.strip().splitlines() or ["?"])[-1]}
@@ -46,7 +47,7 @@ def report(env, blas, runs, args) -> str:
              f"- `xpnn train --dataset fashion-mnist --seed S` (hidden 512,256, "
              f"{args.epochs or 30} epochs, batch 128, Adam 1e-3, cosine), seeds "
              f"{', '.join(map(str, args.seeds))}, one fresh process each", ""]
-    warning = common.load_warning(env)
+    warning = host.load_warning(env)
     if warning:
         lines += [warning, ""]
     header = ["variant", *[f"seed {s} accuracy" for s in args.seeds], "accuracy mean (sd)",
@@ -65,31 +66,31 @@ def report(env, blas, runs, args) -> str:
                      if train else "-",
                      f"{statistics.median(r['wall_seconds'] for r in good):.1f}"
                      if good else "-"])
-    return "\n".join(lines + [common.markdown_table(header, rows)]) + "\n"
+    return "\n".join(lines + [harness.markdown_table(header, rows)]) + "\n"
 
 
 def main(argv=None) -> int:
-    common.unpin_blas_and_reexec()
+    host.unpin_blas_and_reexec()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=None, help="override (smoke runs)")
     parser.add_argument("--before", type=Path, default=None,
                         help="an older xpnn checkout to run as the 'before' variant")
-    parser.add_argument("--out", type=Path, default=common.RESULTS_DIR / "fashion_recipe")
+    parser.add_argument("--out", type=Path, default=harness.RESULTS_DIR / "fashion_recipe")
     args = parser.parse_args(argv)
     import numpy  # noqa: F401  (so that threadpoolctl sees the BLAS the workers load)
 
-    env, blas = common.environment(), common.blas_summary(common.thread_pools())
-    checkouts = {"xpnn": common.REPO_ROOT, **({"before": args.before} if args.before else {})}
+    env, blas = host.environment(), host.blas_summary(host.thread_pools())
+    checkouts = {"xpnn": harness.REPO_ROOT, **({"before": args.before} if args.before else {})}
     runs = {variant: [] for variant in checkouts}
     for seed in args.seeds:
         for variant, checkout in checkouts.items():
             runs[variant].append(run(seed, args.epochs, checkout))
             print(variant, runs[variant][-1], flush=True)
-    common.write_json(args.out / "fashion_recipe.json",
+    harness.write_json(args.out / "fashion_recipe.json",
                       {"environment": env, "blas": blas, "runs": runs})
     text = report(env, blas, runs, args)
-    common.write_text_atomic(args.out / "fashion_recipe.md", text)
+    harness.write_text_atomic(args.out / "fashion_recipe.md", text)
     print(text)
     return 0
 

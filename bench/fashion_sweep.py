@@ -2,7 +2,7 @@
 
 Each point is one ``xpnn train --dataset fashion-mnist ... --json`` in a fresh process, as a
 user runs it (the pinned-OpenBLAS variables of this project's machines unset: see
-common.PINNED_BLAS_VARS), one after another with nothing else running. Reported per point:
+host.PINNED_BLAS_VARS), one after another with nothing else running. Reported per point:
 test accuracy on the 10 000 test images, training seconds and the wall time of the whole
 command (start-up, loading, training, evaluation). The accuracy is deterministic (seed 0);
 the times are one sample each, so ``--repeat`` reruns the chosen point for its spread.
@@ -19,7 +19,8 @@ import subprocess
 import sys
 import time
 
-import common
+import host
+import harness
 
 ALL = "Adam, lr 1e-3, batch 128, cosine schedule, seed 0"
 # (hidden, dropout, epochs): the points, widest last
@@ -37,8 +38,8 @@ def run_point(hidden, dropout, epochs, extra=()) -> dict:
                ",".join(map(str, hidden)), "--dropout", str(dropout), "--epochs", str(epochs),
                "--lr-schedule", "cosine", "--batch-size", "128", "--json", "--quiet", *extra]
     started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, cwd=common.REPO_ROOT,
-                          env=common.worker_environment())
+    done = subprocess.run(command, capture_output=True, text=True, cwd=harness.REPO_ROOT,
+                          env=host.worker_environment())
     wall = time.perf_counter() - started
     if done.returncode:
         return {"error": done.stderr.strip().splitlines()[-1:]}
@@ -52,7 +53,7 @@ def report(env, blas, rows, recipe_runs) -> str:
     lines = ["# Fashion-MNIST sweep for --recipe accurate", "",
              f"{env['date']}, {env['cpu_model']}, {env['usable_cores']} cores, BLAS: {blas}; "
              f"{ALL}; every point a fresh `xpnn train` process (one sample each).", ""]
-    warning = common.load_warning(env)
+    warning = host.load_warning(env)
     if warning:
         lines += [warning, ""]
     lines += ["| hidden | dropout | epochs | test accuracy | training s | wall s |",
@@ -75,16 +76,16 @@ def report(env, blas, rows, recipe_runs) -> str:
 
 
 def main() -> None:
-    common.unpin_blas_and_reexec()
+    host.unpin_blas_and_reexec()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", type=int, nargs="*", help="indices into POINTS")
     parser.add_argument("--repeat", type=int, default=2,
                         help="runs of --recipe accurate itself, after the sweep")
-    parser.add_argument("--out", default=str(common.RESULTS_DIR / "fashion_sweep"))
+    parser.add_argument("--out", default=str(harness.RESULTS_DIR / "fashion_sweep"))
     args = parser.parse_args()
     import numpy  # noqa: F401  (so that threadpoolctl sees the BLAS the workers load)
 
-    env, blas = common.environment(), common.blas_summary(common.thread_pools())
+    env, blas = host.environment(), host.blas_summary(host.thread_pools())
     chosen = POINTS if args.points is None else [POINTS[i] for i in args.points]
     rows = []
     for point in chosen:
@@ -97,8 +98,8 @@ def main() -> None:
         started = time.perf_counter()
         done = subprocess.run([sys.executable, "-m", "xpnn", "train", "--dataset",
                                "fashion-mnist", "--recipe", "accurate", "--json", "--quiet"],
-                              capture_output=True, text=True, cwd=common.REPO_ROOT,
-                              env=common.worker_environment())
+                              capture_output=True, text=True, cwd=harness.REPO_ROOT,
+                              env=host.worker_environment())
         summary = json.loads(done.stdout.strip().splitlines()[-1])
         recipe_runs.append({"test_accuracy": summary["test_accuracy"],
                             "wall_seconds": time.perf_counter() - started})

@@ -32,7 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
-import common
+import host
+import harness
 
 VARIANTS = {"plain": {}, "early_stopping": {"early_stopping": True},
             "memmap": {"memmap": True},
@@ -78,7 +79,7 @@ def worker(args) -> dict:
             "rss_bytes": peak.rss_bytes, "anon_ratio": peak.anon_bytes / data_bytes,
             "rss_ratio": peak.rss_bytes / data_bytes, "fit_seconds": fit_seconds,
             "epochs": len(clf.history_), "xpnn_file": xpnn.__file__,
-            "thread_pools": common.thread_pools()}
+            "thread_pools": host.thread_pools()}
 
 
 # -- the driver --------------------------------------------------------------------------------
@@ -97,7 +98,7 @@ def checkout_commit(xpnn_file: str | None) -> str | None:
 
 
 def measure(args) -> dict:
-    environment = common.environment()
+    environment = host.environment()
     # workers run from the repository root: keep a relative PYTHONPATH pointing where it did
     paths = os.environ.get("PYTHONPATH")
     env = ({"PYTHONPATH": os.pathsep.join(os.path.abspath(p) for p in paths.split(os.pathsep))}
@@ -108,7 +109,7 @@ def measure(args) -> dict:
             if (variant, mode) in problems:
                 continue
             flags = [variant, "--mode", mode, "--rows", str(args.rows), "--data", args.data]
-            result = common.run_worker(Path(__file__).resolve(), flags, args.timeout, env=env)
+            result = harness.run_worker(Path(__file__).resolve(), flags, args.timeout, env=env)
             if "error" in result:
                 problems[variant, mode] = result["error"]
                 line = f"ERROR {result['error']}"
@@ -119,7 +120,7 @@ def measure(args) -> dict:
             print(f"[repeat {repeat}/{args.repeats}] {variant} ({mode}): {line}",
                   file=sys.stderr, flush=True)
     summary = [{"variant": variant, "mode": mode, "runs": len(done),
-                **{key: common.spread([r[key] for r in done])
+                **{key: harness.spread([r[key] for r in done])
                    for key in ("anon_ratio", "rss_ratio", "anon_bytes", "rss_bytes",
                                "fit_seconds")}}
                for (variant, mode), done in runs.items() if done]
@@ -140,10 +141,10 @@ def cell(stats: dict, form: str = ".2f") -> str:
 
 def markdown_report(result: dict) -> str:
     env, settings = result["environment"], result["settings"]
-    warning = common.load_warning(env)
+    warning = host.load_warning(env)
     rows = [[row["variant"], row["mode"], str(row["runs"]), cell(row["anon_ratio"]),
-             cell(row["rss_ratio"]), f"{row['anon_bytes']['median'] / common.MIB:.1f}",
-             f"{row['rss_bytes']['median'] / common.MIB:.1f}", cell(row["fit_seconds"])]
+             cell(row["rss_ratio"]), f"{row['anon_bytes']['median'] / host.MIB:.1f}",
+             f"{row['rss_bytes']['median'] / host.MIB:.1f}", cell(row["fit_seconds"])]
             for row in result["summary"]]
     rows += [[p["variant"], p["mode"], "0", *["-"] * 4, p["error"].replace("|", "/")]
              for p in result["problems"]]
@@ -153,15 +154,15 @@ def markdown_report(result: dict) -> str:
         *([warning, ""] if warning else []),
         f"- xpnn: {result['xpnn_file']}{commit}",
         f"- machine: {env['cpu_model']}, {env['cpu_count']} cores; BLAS: "
-        f"{common.blas_summary(result['thread_pools'] or [])}",
+        f"{host.blas_summary(result['thread_pools'] or [])}",
         f"- data: Fashion-MNIST {settings['rows']:,} x 784 uint8 as loaded, "
-        f"{settings['data_bytes'] / common.MIB:.1f} MiB; MLPClassifier(dtype=\"float32\", "
+        f"{settings['data_bytes'] / host.MIB:.1f} MiB; MLPClassifier(dtype=\"float32\", "
         f"max_iter=2, random_state=0); {settings['repeats']} repeat(s), interleaved, one "
         "process per run" + (" (SMOKE RUN)" if settings["smoke"] else ""),
         "- peaks above the level before fit; first: the process's first fit; warm: after a "
         "600-row fit; memmap: np.load(mmap_mode=\"r\") of a .npy (its pages are RSS, not anon)",
         "",
-        common.markdown_table(["variant", "mode", "runs", "peak anon / data", "peak RSS / data",
+        harness.markdown_table(["variant", "mode", "runs", "peak anon / data", "peak RSS / data",
                                "peak anon MiB", "peak RSS MiB", "fit s"], rows),
         "", "Median (min-max) over runs.", ""])
 
@@ -173,7 +174,7 @@ def parse_args(argv=None):
     parser.add_argument("--rows", type=int, default=60000, help="training rows (default 60000)")
     parser.add_argument("--data", default="/usr/share/datasets/fashion-mnist",
                         help="folder with the Fashion-MNIST IDX .gz files")
-    parser.add_argument("--out", type=Path, default=common.RESULTS_DIR)
+    parser.add_argument("--out", type=Path, default=harness.RESULTS_DIR)
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per worker")
     parser.add_argument("--smoke", action="store_true", help="6000 rows, 1 repeat")
     parser.add_argument("--worker", choices=VARIANTS, help=argparse.SUPPRESS)
@@ -185,14 +186,14 @@ def parse_args(argv=None):
 
 
 def main(argv=None) -> int:
-    common.unpin_blas_and_reexec()  # measure the BLAS a user would get
+    host.unpin_blas_and_reexec()  # measure the BLAS a user would get
     args = parse_args(argv)
     if args.worker:
         print(json.dumps(worker(args)), flush=True)
         return 0
     result = measure(args)
     report = markdown_report(result)
-    common.write_report(args.out, "fit_memory", result, report)
+    harness.write_report(args.out, "fit_memory", result, report)
     return 1 if result["problems"] else 0
 
 

@@ -28,7 +28,9 @@ import time
 import warnings
 from pathlib import Path
 
-import common
+import host
+import peers
+import harness
 
 VARIANTS = ("xpnn", "xpnn-ftz", "before", "xpnn-warm-start", "before-warm-start")
 
@@ -40,7 +42,7 @@ def worker(args) -> dict:
         torch.set_flush_denormal(True)
     import xpnn
 
-    X, y, X_test, y_test = common.load_fashion_mnist(args.data, args.subset)
+    X, y, X_test, y_test = peers.load_fashion_mnist(args.data, args.subset)
     warm_start = args.worker.endswith("warm-start")
     started = time.perf_counter()
     epoch_seconds = []
@@ -58,7 +60,7 @@ def worker(args) -> dict:
     fit_seconds = time.perf_counter() - started
     return {"epoch_seconds": epoch_seconds,
             "fit_seconds": fit_seconds, "test_accuracy": float(clf.score(X_test, y_test)),
-            "xpnn_file": xpnn.__file__, "blas": common.blas_summary(common.thread_pools())}
+            "xpnn_file": xpnn.__file__, "blas": host.blas_summary(host.thread_pools())}
 
 
 def report(runs: dict, env: dict, args) -> str:
@@ -67,7 +69,7 @@ def report(runs: dict, env: dict, args) -> str:
              f"BLAS: {next(iter(runs.values()))[0].get('blas', '?')}",
              f"- {args.epochs} epochs x {args.repeats} runs per variant, each a fresh process, "
              f"interleaved; load average at the start {env['load_average'][0]:.2f}", ""]
-    warning = common.load_warning(env)
+    warning = host.load_warning(env)
     if warning:
         lines += [warning, ""]
     header = ["variant", *[f"epoch {i + 1} s" for i in range(args.epochs)],
@@ -79,18 +81,18 @@ def report(runs: dict, env: dict, args) -> str:
             rows.append([variant, results[0]["error"], *[""] * (len(header) - 2)])
             continue
         per_epoch = list(zip(*[r["epoch_seconds"] for r in good]))
-        medians = [common.spread(epoch)["median"] for epoch in per_epoch]
+        medians = [harness.spread(epoch)["median"] for epoch in per_epoch]
         ratios = [max(r["epoch_seconds"]) / min(r["epoch_seconds"]) for r in good]
         rows.append([variant, *[f"{m:.3f}" for m in medians],
-                     f"{common.spread(ratios)['median']:.2f} ({min(ratios):.2f}-{max(ratios):.2f})",
-                     f"{common.spread([r['fit_seconds'] for r in good])['median']:.2f}",
+                     f"{harness.spread(ratios)['median']:.2f} ({min(ratios):.2f}-{max(ratios):.2f})",
+                     f"{harness.spread([r['fit_seconds'] for r in good])['median']:.2f}",
                      f"{good[0]['test_accuracy']:.4f}"])
-    return "\n".join(lines + [common.markdown_table(header, rows),
+    return "\n".join(lines + [harness.markdown_table(header, rows),
                               "", "Epoch columns: the median over runs of that epoch's seconds."])
 
 
 def main(argv=None) -> int:
-    common.unpin_blas_and_reexec()
+    host.unpin_blas_and_reexec()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--repeats", type=int, default=3)
@@ -99,13 +101,13 @@ def main(argv=None) -> int:
     parser.add_argument("--data", default=None)
     parser.add_argument("--before", type=Path, default=None,
                         help="an older xpnn checkout to run as the 'before' variant")
-    parser.add_argument("--out", type=Path, default=common.RESULTS_DIR / "flat_epochs")
+    parser.add_argument("--out", type=Path, default=harness.RESULTS_DIR / "flat_epochs")
     parser.add_argument("--worker", choices=VARIANTS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         print(json.dumps(worker(args)))
         return 0
-    env = common.environment()
+    env = host.environment()
     variants = [v for v in VARIANTS if not v.startswith("before") or args.before]
     passed = ["--epochs", str(args.epochs), "--seed", str(args.seed)]
     passed += ["--subset", str(args.subset)] if args.subset else []
@@ -114,12 +116,12 @@ def main(argv=None) -> int:
     for _ in range(args.repeats):
         for variant in variants:
             extra = {"PYTHONPATH": str(args.before)} if variant.startswith("before") else None
-            runs[variant].append(common.run_worker(Path(__file__), [variant, *passed], 900,
+            runs[variant].append(harness.run_worker(Path(__file__), [variant, *passed], 900,
                                                    env=extra))
             print(variant, json.dumps(runs[variant][-1])[:200], flush=True)
-    common.write_json(args.out / "flat_epochs.json", {"environment": env, "runs": runs})
+    harness.write_json(args.out / "flat_epochs.json", {"environment": env, "runs": runs})
     text = report(runs, env, args)
-    common.write_text_atomic(args.out / "flat_epochs.md", text + "\n")
+    harness.write_text_atomic(args.out / "flat_epochs.md", text + "\n")
     print(text)
     return 0
 

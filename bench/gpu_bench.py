@@ -21,7 +21,9 @@ import sys
 import time
 from pathlib import Path
 
-import common
+import host
+import peers
+import harness
 
 IMPLS = ("xpnn", "torch-eager", "torch-compile")
 RUN_CAP_S = {"xpnn": 120, "torch-eager": 90, "torch-compile": 180}  # one worker, at most
@@ -32,21 +34,21 @@ MIN_RUN_S = 20  # do not start a run with less time than this left
 
 
 def worker(args) -> dict:
-    X, y, X_test, y_test = common.load_fashion_mnist(args.data, args.subset)
+    X, y, X_test, y_test = peers.load_fashion_mnist(args.data, args.subset)
     recipe = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
               "seed": args.seed}
     record = {"impl": args.worker, "batch_size": args.batch_size, "device": args.device,
               "train_rows": int(X.shape[0]), "epochs": args.epochs}
     on_gpu = args.device.startswith("cuda")
     if args.worker == "xpnn":
-        record.update(common.train_xpnn(X, y, X_test, y_test, device=args.device, **recipe))
+        record.update(peers.train_xpnn(X, y, X_test, y_test, device=args.device, **recipe))
         record["backend"] = "cupy" if on_gpu else "numpy"
         if on_gpu:
             import cupy
 
             name = cupy.cuda.runtime.getDeviceProperties(0)["name"]
             record["gpu"] = name.decode() if isinstance(name, bytes) else str(name)
-            record["gpu_pool_mib"] = cupy.get_default_memory_pool().total_bytes() / common.MIB
+            record["gpu_pool_mib"] = cupy.get_default_memory_pool().total_bytes() / host.MIB
             record["cupy_tf32"] = os.environ.get("CUPY_TF32", "0")
         return record
 
@@ -59,7 +61,7 @@ def worker(args) -> dict:
         torch.set_num_threads(os.cpu_count())
     compile_it = args.worker == "torch-compile"
     try:
-        record.update(common.train_torch(X, y, X_test, y_test, device=args.device,
+        record.update(peers.train_torch(X, y, X_test, y_test, device=args.device,
                                          compile=compile_it, **recipe))
     except Exception as exc:
         if not compile_it:
@@ -70,7 +72,7 @@ def worker(args) -> dict:
     record["backend"] = f"torch {torch.__version__}"
     if on_gpu:
         record["gpu"] = torch.cuda.get_device_name(0)
-        record["gpu_peak_mib"] = torch.cuda.max_memory_allocated() / common.MIB
+        record["gpu_peak_mib"] = torch.cuda.max_memory_allocated() / host.MIB
     return record
 
 
@@ -99,10 +101,10 @@ def run_all(args) -> dict:
     """Every planned run, in order, until the deadline; results saved after each run."""
     started = time.monotonic()
     script = Path(__file__).resolve()
-    result = {"benchmark": "gpu_bench", "environment": common.environment(),
+    result = {"benchmark": "gpu_bench", "environment": host.environment(),
               "settings": {"epochs": args.epochs, "batch_sizes": args.batch_sizes,
                            "lr": args.lr, "seed": args.seed, "device": args.device,
-                           "hidden": list(common.HIDDEN), "train_rows": args.subset or 60000,
+                           "hidden": list(peers.HIDDEN), "train_rows": args.subset or 60000,
                            "tf32": False},
               "total_seconds": 0.0, "runs": []}
     for impl, batch in plan(args):
@@ -112,13 +114,13 @@ def run_all(args) -> dict:
                    "skipped": f"time budget: {left:.0f} s left of {args.deadline_s:.0f}"}
         else:
             run_started = time.monotonic()
-            run = common.run_worker(script, worker_args(impl, batch, args),
+            run = harness.run_worker(script, worker_args(impl, batch, args),
                                     min(RUN_CAP_S[impl], left - 5))
             run.setdefault("impl", impl)
             run.setdefault("batch_size", batch)
             run["wall_seconds"] = time.monotonic() - run_started
             if "epoch_seconds" in run:
-                run["timed"] = common.spread(common.timed_epochs(run["epoch_seconds"]))
+                run["timed"] = harness.spread(harness.timed_epochs(run["epoch_seconds"]))
         result["runs"].append(run)
         result["total_seconds"] = time.monotonic() - started
         save(result, args.out)  # a timeout from outside still leaves what finished
@@ -128,8 +130,8 @@ def run_all(args) -> dict:
 
 def save(result: dict, out: Path) -> str:
     report = markdown_report(result)
-    common.write_json(out / "gpu_bench.json", result)
-    common.write_text_atomic(out / "gpu_bench.md", report)
+    harness.write_json(out / "gpu_bench.json", result)
+    harness.write_text_atomic(out / "gpu_bench.md", report)
     return report
 
 
@@ -137,8 +139,8 @@ def progress_line(run: dict) -> str:
     for key in ("skipped", "unavailable", "error"):
         if key in run:
             return f"{key}: {run[key]}"
-    timed = common.timed_epochs(run["epoch_seconds"])
-    return (f"epoch {common.spread(timed)['median']:.3f} s (first {run['epoch_seconds'][0]:.2f} "
+    timed = harness.timed_epochs(run["epoch_seconds"])
+    return (f"epoch {harness.spread(timed)['median']:.3f} s (first {run['epoch_seconds'][0]:.2f} "
             f"s), test acc {run['test_accuracy']:.4f}, {run['wall_seconds']:.0f} s wall")
 
 
@@ -172,7 +174,7 @@ def markdown_report(result: dict) -> str:
         f"of epochs 2..{settings['epochs']}, synchronised; xpnn/torch > 1: xpnn is slower. "
         f"{versions}. Total {result['total_seconds']:.0f} s.",
         "",
-        common.markdown_table(["impl", "batch", "median epoch s", "min-max s", "first epoch s",
+        harness.markdown_table(["impl", "batch", "median epoch s", "min-max s", "first epoch s",
                                "test acc", "xpnn/this", "backend / notes"], rows),
     ]
     return "\n".join(lines) + "\n"
@@ -180,9 +182,9 @@ def markdown_report(result: dict) -> str:
 
 def dry_run(args) -> int:
     """What would run, whether the data loads, which GPU libraries import; no CUDA calls."""
-    X, y, X_test, _ = common.load_fashion_mnist(args.data, args.subset)
+    X, y, X_test, _ = peers.load_fashion_mnist(args.data, args.subset)
     print(f"data: {X.shape[0]} train / {X_test.shape[0]} test rows, {X.dtype}, "
-          f"{common.float32_mib(X.shape[0] + X_test.shape[0]):.1f} MiB")
+          f"{peers.float32_mib(X.shape[0] + X_test.shape[0]):.1f} MiB")
     for module in ("xpnn", "array_api_compat", "cupy", "torch"):
         try:
             imported = __import__(module)
@@ -215,7 +217,7 @@ def impl_list(text: str) -> list[str]:
 
 
 def parse_args(argv=None):
-    default_out = Path(os.environ["OUT"]) if os.environ.get("OUT") else common.RESULTS_DIR
+    default_out = Path(os.environ["OUT"]) if os.environ.get("OUT") else harness.RESULTS_DIR
     parser = argparse.ArgumentParser(
         description="xpnn (CuPy) vs PyTorch eager / torch.compile on one GPU: Fashion-MNIST, "
                     "MLP 784-256-128-10, Adam, batch 128 and 1024, one process per run.")

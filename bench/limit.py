@@ -22,9 +22,11 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-import common
+import host
+import peers
+import harness
 
-LAYER_SIZES = [common.N_FEATURES, *common.HIDDEN, common.N_CLASSES]
+LAYER_SIZES = [peers.N_FEATURES, *peers.HIDDEN, peers.N_CLASSES]
 FULL_TRAIN_ROWS = 60000
 
 
@@ -128,13 +130,13 @@ def time_xpnn(args, rows: int) -> dict:
         flags += ["--subset", str(rows)]
     if args.data:
         flags += ["--data", args.data]
-    result = common.run_worker(common.BENCH_DIR / "compare.py", flags, args.timeout)
+    result = harness.run_worker(harness.BENCH_DIR / "compare.py", flags, args.timeout)
     if "error" in result:
         return result
-    timed = common.timed_epochs(result["epoch_seconds"])
+    timed = harness.timed_epochs(result["epoch_seconds"])
     blas_threads = [pool.get("num_threads") for pool in result.get("thread_pools", [])
                     if pool.get("user_api") == "blas"]
-    return {"epoch_seconds": result["epoch_seconds"], "timed": common.spread(timed),
+    return {"epoch_seconds": result["epoch_seconds"], "timed": harness.spread(timed),
             "test_accuracy": result["test_accuracy"], "train_rows": result["train_rows"],
             "blas_threads": blas_threads[0] if blas_threads else None}
 
@@ -157,18 +159,18 @@ def markdown_report(result: dict) -> str:
                  f"{2 * size**3 / 1e6:.0f}"]
                 + [f"{by_threads[n]['square_gflops']:.1f}" for n in settings])
     lines = [f"## The floor: GEMM-only epoch time ({env['date']})", ""]
-    warning = common.load_warning(env)
+    warning = host.load_warning(env)
     if warning:
         lines += [warning, ""]
     lines += [
         f"- machine: {env['cpu_model']}, {env['cpu_count']} cores; numpy "
-        f"{env['versions'].get('numpy')}; BLAS: {common.blas_summary(result['thread_pools'])}",
+        f"{env['versions'].get('numpy')}; BLAS: {host.blas_summary(result['thread_pools'])}",
         f"- MLP {'-'.join(map(str, LAYER_SIZES))}, batch {first['batch']}, float32; one epoch = "
         f"{result['rows']} rows = {result['epoch_flops'] / 1e9:.2f} GFLOP "
         "(forward + weight gradients + input gradients of layers 2..L, 2 m n k each); "
         f"best of {result['reps']} rounds",
         "",
-        common.markdown_table(header, rows),
+        harness.markdown_table(header, rows),
         "",
         "| BLAS threads | floor at exact shapes s | floor at square s |",
         "|---|---|---|",
@@ -227,15 +229,15 @@ def parse_args(argv=None):
     parser.add_argument("--data", default=None, help="Fashion-MNIST IDX directory for --xpnn")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds for the xpnn run")
-    parser.add_argument("--out", type=Path, default=common.RESULTS_DIR,
+    parser.add_argument("--out", type=Path, default=harness.RESULTS_DIR,
                         help="where limit.json/.md go (default bench/results)")
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> int:
-    common.unpin_blas_and_reexec()  # measure the BLAS a user would get
+    host.unpin_blas_and_reexec()  # measure the BLAS a user would get
     args = parse_args(argv)
-    environment = common.environment()
+    environment = host.environment()
     rows = min(args.subset, FULL_TRAIN_ROWS) if args.subset else FULL_TRAIN_ROWS
     flops = epoch_flops(rows)
     gemm, floors = {}, {}
@@ -246,13 +248,13 @@ def main(argv=None) -> int:
         floors[str(threads)] = {"exact_shapes_s": flops / (measured["exact_gflops"] * 1e9),
                                 "square_s": flops / (measured["square_gflops"] * 1e9)}
     result = {"benchmark": "limit", "environment": environment, "rows": rows,
-              "reps": args.reps, "thread_pools": common.thread_pools(), "gemm": gemm,
+              "reps": args.reps, "thread_pools": host.thread_pools(), "gemm": gemm,
               "epoch_flops": flops, "floors": floors}
     if args.xpnn:
         result["xpnn"] = time_xpnn(args, rows)
     report = markdown_report(result)
-    common.write_json(args.out / "limit.json", result)
-    common.write_text_atomic(args.out / "limit.md", report)
+    harness.write_json(args.out / "limit.json", result)
+    harness.write_text_atomic(args.out / "limit.md", report)
     print(report)
     print(f"written: {args.out / 'limit.json'}, limit.md")
     return 1 if "error" in result.get("xpnn", {}) else 0

@@ -10,7 +10,7 @@ array for all) in its own fresh process: load the model, one warm-up call, then 
 timed calls of predict over all rows. Processes run interleaved, ``--repeats`` times each;
 the timed calls of all its processes are pooled per implementation (median, quartiles,
 min-max). Workers run without the OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE pin
-(``common.unpin_blas_and_reexec``); every library uses all cores (its own default).
+(``host.unpin_blas_and_reexec``); every library uses all cores (its own default).
 
     .venv/bin/python bench/onnx_inference.py          # writes bench/results/onnx_inference.*
     .venv/bin/python bench/onnx_inference.py --subset 2000 --epochs 1 --rows 500 \\
@@ -31,7 +31,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common  # noqa: E402
+import host  # noqa: E402
+import peers  # noqa: E402
+import harness  # noqa: E402
 
 SCRIPT = Path(__file__).resolve()
 IMPLS = ("onnxruntime", "xpnn", "sklearn")
@@ -49,8 +51,8 @@ def prepare(args) -> dict:
     from xpnn.fileio import write_file_atomic
     from xpnn.onnx import to_onnx
 
-    X, y, _, _ = common.load_fashion_mnist(args.data, args.subset)
-    settings = dict(hidden_layer_sizes=common.HIDDEN, max_iter=args.epochs, batch_size=128,
+    X, y, _, _ = peers.load_fashion_mnist(args.data, args.subset)
+    settings = dict(hidden_layer_sizes=peers.HIDDEN, max_iter=args.epochs, batch_size=128,
                     learning_rate_init=1e-3, alpha=0.0, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # ConvergenceWarning: few epochs on purpose
@@ -85,7 +87,7 @@ def load_predict(implementation: str, path: Path):
 
 def worker(implementation: str, args) -> dict:
     """One process: load the model, warm up once, time --calls predicts of all rows."""
-    _, _, X, y = common.load_fashion_mnist(args.data, args.subset)  # prepare's scaling
+    _, _, X, y = peers.load_fashion_mnist(args.data, args.subset)  # prepare's scaling
     X, y = X[:args.rows], y[:args.rows]
     predict = load_predict(implementation, Path(args.models) / FILES[implementation])
     labels = np.asarray(predict(X))  # warm-up: thread pools, first allocations
@@ -97,7 +99,7 @@ def worker(implementation: str, args) -> dict:
     return {"implementation": implementation, "seconds": seconds, "rows": len(X),
             "accuracy": float(np.mean(labels == y)),
             "labels_sha256": hashlib.sha256(labels.astype(np.int64).tobytes()).hexdigest(),
-            "peak_rss_mib": common.peak_rss_mib(), "thread_pools": common.thread_pools()}
+            "peak_rss_mib": host.peak_rss_mib(), "thread_pools": host.thread_pools()}
 
 
 # -- the report -------------------------------------------------------------------------------
@@ -111,7 +113,7 @@ def summary(runs: dict) -> dict:
         if not ok:
             out[name] = {"error": results[0]["error"]}
             continue
-        seconds = common.spread(s for result in ok for s in result["seconds"])
+        seconds = harness.spread(s for result in ok for s in result["seconds"])
         out[name] = {"seconds": seconds, "rows_per_second": ok[0]["rows"] / seconds["median"],
                      "accuracy": ok[0]["accuracy"], "labels_sha256": ok[0]["labels_sha256"],
                      "peak_rss_mib": max(result["peak_rss_mib"] for result in ok)}
@@ -136,12 +138,12 @@ def markdown_report(result: dict) -> str:
     same = (table.get("onnxruntime", {}).get("labels_sha256")
             == table.get("xpnn", {}).get("labels_sha256"))
     settings = result["settings"]
-    blas = next((common.blas_summary(run["thread_pools"]) for run in result["runs"]["xpnn"]
+    blas = next((host.blas_summary(run["thread_pools"]) for run in result["runs"]["xpnn"]
                  if "thread_pools" in run), "unknown")
     lines = ["# Inference: onnxruntime (xpnn's ONNX export) vs xpnn predict vs scikit-learn",
              "", f"- machine: {env['cpu_model']}, {env['usable_cores']} usable cores; load "
              f"average at start {env['load_average']}, at end {env['load_average_end']}",
-             f"- work: MLP 784-{'-'.join(map(str, common.HIDDEN))}-10 ReLU float32 trained "
+             f"- work: MLP 784-{'-'.join(map(str, peers.HIDDEN))}-10 ReLU float32 trained "
              f"{settings['epochs']} epoch(s) on {settings['subset'] or 60000} rows; predict "
              f"(labels) of {settings['rows']} Fashion-MNIST test rows, float32; "
              f"{settings['repeats']} processes per implementation, interleaved, 1 warm-up "
@@ -149,11 +151,11 @@ def markdown_report(result: dict) -> str:
              f"- onnxruntime's labels equal xpnn's: {'yes' if same else 'NO'}",
              f"- BLAS (xpnn worker, unpinned): {blas}",
              f"- versions: {env['versions']}"]
-    warning = common.load_warning(env)
+    warning = host.load_warning(env)
     if warning:
         lines.append(f"- {warning}")
-    lines += ["", common.markdown_table(header, rows), "",
-              common.markdown_table(["file", "bytes", "vs the weights alone"], [
+    lines += ["", harness.markdown_table(header, rows), "",
+              harness.markdown_table(["file", "bytes", "vs the weights alone"], [
                   [FILES[name], f"{sizes['bytes'][name]:,}",
                    f"{sizes['bytes'][name] / sizes['weight_bytes']:.2f}x"]
                   for name in ("onnxruntime", "xpnn", "sklearn")]),
@@ -176,7 +178,7 @@ def parse_args(argv=None):
     parser.add_argument("--data", default=None,
                         help="directory with the four Fashion-MNIST IDX .gz files (default: "
                              "xpnn's offline lookup, e.g. /usr/share/datasets/fashion-mnist)")
-    parser.add_argument("--out", type=Path, default=common.RESULTS_DIR)
+    parser.add_argument("--out", type=Path, default=harness.RESULTS_DIR)
     parser.add_argument("--models", type=Path, default=None,
                         help="keep the model files in this folder (default: a temporary one)")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per worker")
@@ -193,7 +195,7 @@ def worker_args(args) -> list[str]:
 
 
 def versions() -> dict:
-    """The ONNX packages' versions (common.environment records the others)."""
+    """The ONNX packages' versions (host.environment records the others)."""
     import importlib.metadata
 
     found = {}
@@ -206,15 +208,15 @@ def versions() -> dict:
 
 
 def measure(args) -> dict:
-    env = common.environment()
+    env = host.environment()
     env["versions"].update(versions())
-    files = common.run_worker(SCRIPT, ["prepare", *worker_args(args)], args.timeout)
+    files = harness.run_worker(SCRIPT, ["prepare", *worker_args(args)], args.timeout)
     if "error" in files:
         raise SystemExit(f"prepare failed: {files['error']}")
     runs = {name: [] for name in IMPLS}
     for repeat in range(args.repeats):
         for name in IMPLS:
-            result = common.run_worker(SCRIPT, [name, *worker_args(args)], args.timeout)
+            result = harness.run_worker(SCRIPT, [name, *worker_args(args)], args.timeout)
             print(f"repeat {repeat + 1} {name}: "
                   f"{ {k: v for k, v in result.items() if k != 'thread_pools'} }", flush=True)
             runs[name].append(result)
@@ -226,7 +228,7 @@ def measure(args) -> dict:
 
 
 def main(argv=None) -> int:
-    common.unpin_blas_and_reexec()  # measure the BLAS a user would get
+    host.unpin_blas_and_reexec()  # measure the BLAS a user would get
     args = parse_args(argv)
     if args.worker:
         run = prepare(args) if args.worker == "prepare" else worker(args.worker, args)
@@ -239,8 +241,8 @@ def main(argv=None) -> int:
     else:
         result = measure(args)
     report = markdown_report(result)
-    common.write_json(args.out / "onnx_inference.json", result)
-    common.write_text_atomic(args.out / "onnx_inference.md", report)
+    harness.write_json(args.out / "onnx_inference.json", result)
+    harness.write_text_atomic(args.out / "onnx_inference.md", report)
     print(report)
     return 0 if all("error" not in row for row in result["summary"].values()) else 1
 

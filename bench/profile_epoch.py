@@ -28,7 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
-import common
+import host
+import peers
+import harness
 
 # phase -> category, in the order the table prints them
 PHASES = {
@@ -116,7 +118,7 @@ def fresh_state(n_features: int, args):
 
     backend = numpy_backend()
     rng = np.random.default_rng(args.seed)  # init first, then one permutation per epoch
-    sizes = mlp.layer_sizes(n_features, common.HIDDEN, common.N_CLASSES)
+    sizes = mlp.layer_sizes(n_features, peers.HIDDEN, peers.N_CLASSES)
     params = mlp.init_params(sizes, rng, "float32", backend)
     optimizer = make_optimizer("adam", args.lr)
     return params, optimizer, optimizer.init_state(params, backend.xp), rng, backend
@@ -228,14 +230,14 @@ def kernel_table(phases: dict, wall: float) -> str:
             for phase, seconds in phases.items()]
     rows.append(["(untimed: Python between the timers)", f"{untimed:.3f}",
                  f"{100 * untimed / wall:.1f}"])
-    return common.markdown_table(["phase (NumPy step kernel)", "seconds", "% of epoch"], rows)
+    return harness.markdown_table(["phase (NumPy step kernel)", "seconds", "% of epoch"], rows)
 
 
 def fit_epoch(X, y, args) -> dict:
     """The history row of one plain MLPClassifier.fit epoch (seconds, loss, ...)."""
     import xpnn
 
-    clf = xpnn.MLPClassifier(hidden_layer_sizes=common.HIDDEN, max_iter=1,
+    clf = xpnn.MLPClassifier(hidden_layer_sizes=peers.HIDDEN, max_iter=1,
                              batch_size=args.batch_size, learning_rate_init=args.lr, alpha=0.0,
                              random_state=args.seed)
     return clf.fit(X, y).history_[0]
@@ -245,7 +247,7 @@ def profiled_fit(X, y, args) -> tuple[str, list[dict], float]:
     """cProfile of one real fit epoch: (printable top list, rows, the epoch's seconds)."""
     import xpnn
 
-    clf = xpnn.MLPClassifier(hidden_layer_sizes=common.HIDDEN, max_iter=1,
+    clf = xpnn.MLPClassifier(hidden_layer_sizes=peers.HIDDEN, max_iter=1,
                              batch_size=args.batch_size, learning_rate_init=args.lr, alpha=0.0,
                              random_state=args.seed)
     profiler = cProfile.Profile()
@@ -276,7 +278,7 @@ def phase_table(phases: dict, wall: float) -> tuple[str, dict]:
     categories["other"] = untimed
     total = [["**" + name + "**", "", f"**{seconds:.3f}**", f"**{100 * seconds / wall:.1f}**"]
              for name, seconds in sorted(categories.items(), key=lambda item: -item[1])]
-    table = common.markdown_table(["phase", "category", "seconds", "% of epoch"], rows + total)
+    table = harness.markdown_table(["phase", "category", "seconds", "% of epoch"], rows + total)
     return table, dict(categories)
 
 
@@ -293,7 +295,7 @@ def parse_args(argv=None):
     parser.add_argument("--threads", type=int, default=None,
                         help="cap NumPy's BLAS at N threads (default: its own, all cores)")
     parser.add_argument("--data", default=None, help="Fashion-MNIST IDX directory")
-    parser.add_argument("--out", type=Path, default=common.RESULTS_DIR,
+    parser.add_argument("--out", type=Path, default=harness.RESULTS_DIR,
                         help="where profile_epoch.json/.md go (default bench/results)")
     return parser.parse_args(argv)
 
@@ -336,12 +338,12 @@ def measure(X, y, args) -> EpochMeasurements:
 def markdown_report(measured: EpochMeasurements, table: str, environment: dict, args) -> str:
     """profile_epoch.md: the setting, the kernel's and the replica's tables, cProfile's list."""
     lines = [f"## One xpnn-numpy epoch, phase by phase ({environment['date']})", ""]
-    warning = common.load_warning(environment)
+    warning = host.load_warning(environment)
     if warning:
         lines += [warning, ""]
     lines += [
         f"- machine: {environment['cpu_model']}, {environment['cpu_count']} cores; BLAS: "
-        f"{common.blas_summary(common.thread_pools())}",
+        f"{host.blas_summary(host.thread_pools())}",
         f"- {measured.rows} rows, batch {args.batch_size}, MLP 784-256-128-10, Adam, float32",
         f"- plain fit epoch (NumPy step kernel): {measured.fit_seconds:.3f} s; the same epoch "
         f"through the timed kernel: {measured.kernel_seconds:.3f} s; through the timed "
@@ -370,18 +372,18 @@ def markdown_report(measured: EpochMeasurements, table: str, environment: dict, 
 
 
 def main(argv=None) -> int:
-    common.unpin_blas_and_reexec()  # measure the BLAS a user would get
+    host.unpin_blas_and_reexec()  # measure the BLAS a user would get
     args = parse_args(argv)
     if args.threads:
         from threadpoolctl import threadpool_limits
 
         threadpool_limits(limits=args.threads, user_api="blas")  # for the rest of the process
-    environment = common.environment()
-    X, y, _, _ = common.load_fashion_mnist(args.data, args.subset)
+    environment = host.environment()
+    X, y, _, _ = peers.load_fashion_mnist(args.data, args.subset)
     measured = measure(X, y, args)
     table, categories = phase_table(measured.phases, measured.replica_seconds)
     report = markdown_report(measured, table, environment, args)
-    common.write_json(args.out / "profile_epoch.json", {
+    harness.write_json(args.out / "profile_epoch.json", {
         "benchmark": "profile_epoch", "environment": environment, "rows": measured.rows,
         "batch_size": args.batch_size, "fit_epoch_seconds": measured.fit_seconds,
         "replica_epoch_seconds": measured.replica_seconds,
@@ -390,7 +392,7 @@ def main(argv=None) -> int:
         "replica_max_relative_gradient_difference": measured.gradient_difference,
         "phases": measured.phases, "categories": categories,
         "cprofile_top": measured.profile_rows})
-    common.write_text_atomic(args.out / "profile_epoch.md", report)
+    harness.write_text_atomic(args.out / "profile_epoch.md", report)
     print(report)
     print(f"written: {args.out / 'profile_epoch.json'}, profile_epoch.md")
     return 0

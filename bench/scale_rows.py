@@ -30,7 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-import common
+import host
+import harness
 
 SIZES = (60_000, 480_000, 1_920_000, 7_680_000)
 SMOKE_SIZES, SMOKE_BASE_ROWS = (6000, 24000), 3000
@@ -108,14 +109,14 @@ def worker(args) -> dict:
             "anon_bytes": peak.anon_bytes, "anon_bytes_per_row": peak.anon_bytes / n,
             "rss_bytes": peak.rss_bytes, "rss_bytes_per_row": peak.rss_bytes / n,
             "total_peak_rss_bytes": status_bytes("VmHWM"), "train_loss": epoch["loss"],
-            "xpnn_file": sys.modules["xpnn"].__file__, "thread_pools": common.thread_pools()}
+            "xpnn_file": sys.modules["xpnn"].__file__, "thread_pools": host.thread_pools()}
 
 
 # -- the driver: interleaved runs, summary, report --------------------------------------------
 
 
 def measure(args) -> dict:
-    environment = common.environment()  # the load average at the start
+    environment = host.environment()  # the load average at the start
     sizes = sorted(args.sizes)
     repeats = {n: args.repeats_largest if n == sizes[-1] and len(sizes) > 1 else args.repeats
                for n in sizes}
@@ -125,7 +126,7 @@ def measure(args) -> dict:
         for n in sizes:
             if round_ >= repeats[n] or n in problems:
                 continue
-            result = common.run_worker(Path(__file__).resolve(), [str(n), *flags], args.timeout)
+            result = harness.run_worker(Path(__file__).resolve(), [str(n), *flags], args.timeout)
             if "error" in result:
                 problems[n] = line = f"ERROR {result['error']}"
             else:
@@ -136,7 +137,7 @@ def measure(args) -> dict:
     keys = (*RATIO_KEYS, "epoch_seconds", "fit_seconds", "total_peak_rss_bytes",
             "build_seconds", "train_loss")
     summary = {n: {"runs": len(runs[n]), "data_bytes": runs[n][0]["data_bytes"],
-                   **{key: common.spread([r[key] for r in runs[n]]) for key in keys}}
+                   **{key: harness.spread([r[key] for r in runs[n]]) for key in keys}}
                for n in sizes if runs[n]}
     reference = summary.get(sizes[0])
     for row in summary.values():  # flatness: this size's median over the smallest size's
@@ -163,7 +164,7 @@ def cell(stats: dict, form: str, scale: float = 1.0) -> str:
 
 def markdown_report(result: dict) -> str:
     env, settings, summary = result["environment"], result["settings"], result["summary"]
-    warning = common.load_warning(env)
+    warning = host.load_warning(env)
     rows, flat = [], []
     for n, row in summary.items():
         rows.append([f"{int(n):,}", f"{row['data_bytes'] / GIB:.2f}", str(row["runs"]),
@@ -181,7 +182,7 @@ def markdown_report(result: dict) -> str:
         f"## xpnn fit cost against rows: Fashion-MNIST grown by pixel shifts ({env['date']})", "",
         *([warning, ""] if warning else []),
         f"- machine: {env['cpu_model']}, {env['cpu_count']} cores ({env['usable_cores']} usable)",
-        f"- BLAS: {common.blas_summary(result['thread_pools'] or [])}",
+        f"- BLAS: {host.blas_summary(result['thread_pools'] or [])}",
         f"- xpnn: {result['xpnn_file']}",
         f"- work: {settings['base_rows']:,} training images, copy k shifted by the k-th (dy, dx) "
         "(zero fill), uint8 pixels as given, fit(..., scaling=(None, 1/255)): each batch cast "
@@ -192,13 +193,13 @@ def markdown_report(result: dict) -> str:
         + (" (SMOKE RUN)" if settings["smoke"] else ""),
         "- memory: peaks during fit above the level before it (the data already resident, "
         "not counted), per row; total peak RSS: the worker's VmHWM, data included", "",
-        common.markdown_table(
+        harness.markdown_table(
             ["rows", "data GiB", "runs", "epoch s/100k rows", "fit s/100k rows",
              "peak anon B/row", "peak RSS B/row", "total peak RSS GiB", "build s",
              "train loss"], rows),
         "", "Median (min-max) over runs.", "",
         f"Flatness: each size's median over the {smallest}-row median (1.00x: flat).", "",
-        common.markdown_table(["rows", "epoch s/100k", "fit s/100k", "anon B/row", "RSS B/row"],
+        harness.markdown_table(["rows", "epoch s/100k", "fit s/100k", "anon B/row", "RSS B/row"],
                               flat), ""])
 
 
@@ -212,7 +213,7 @@ def parse_args(argv=None):
     parser.add_argument("--base-rows", type=int, default=60000, help=argparse.SUPPRESS)
     parser.add_argument("--data", default="/usr/share/datasets/fashion-mnist",
                         help="folder with the Fashion-MNIST IDX .gz files")
-    parser.add_argument("--out", type=Path, default=common.RESULTS_DIR / "scale_rows")
+    parser.add_argument("--out", type=Path, default=harness.RESULTS_DIR / "scale_rows")
     parser.add_argument("--timeout", type=float, default=3600.0,
                         help="seconds one worker may run (default 3600)")
     parser.add_argument("--smoke", action="store_true",
@@ -227,14 +228,14 @@ def parse_args(argv=None):
 
 
 def main(argv=None) -> int:
-    common.unpin_blas_and_reexec()  # measure the BLAS a user would get
+    host.unpin_blas_and_reexec()  # measure the BLAS a user would get
     args = parse_args(argv)
     if args.worker:
         print(json.dumps(worker(args)), flush=True)
         return 0
     result = measure(args)
     report = markdown_report(result)
-    common.write_report(args.out, "scale_rows", result, report)
+    harness.write_report(args.out, "scale_rows", result, report)
     return 1 if result["problems"] else 0
 
 

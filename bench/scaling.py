@@ -26,7 +26,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common  # noqa: E402
+import host  # noqa: E402
+import peers  # noqa: E402
+import harness  # noqa: E402
 
 SCRIPT = Path(__file__).resolve()
 MPIEXEC = Path(sys.executable).parent / "mpiexec"
@@ -42,16 +44,16 @@ def worker(args) -> dict:
     make_reducer = distributed.make_reducer
     distributed.make_reducer = lambda c, backend: made.append(make_reducer(c, backend)) or made[-1]
 
-    X, y, _, _ = common.load_fashion_mnist(args.data, args.subset, args.dtype)
-    model = xpnn.MLPClassifier(common.HIDDEN, solver="adam", learning_rate_init=1e-3,
+    X, y, _, _ = peers.load_fashion_mnist(args.data, args.subset, args.dtype)
+    model = xpnn.MLPClassifier(peers.HIDDEN, solver="adam", learning_rate_init=1e-3,
                                batch_size=128, alpha=0.0, max_iter=args.epochs,
                                n_iter_no_change=math.inf, random_state=0, dtype=args.dtype,
                                comm=comm)
     model.fit(X, y)
     seconds = [row["seconds"] for row in model.history_]
     record = {"ranks": 1 if comm is None else comm.Get_size(),
-              "epoch_seconds": seconds, "epoch": common.spread(common.timed_epochs(seconds)),
-              "final_loss": model.loss_curve_[-1], "thread_pools": common.thread_pools()}
+              "epoch_seconds": seconds, "epoch": harness.spread(harness.timed_epochs(seconds)),
+              "final_loss": model.loss_curve_[-1], "thread_pools": host.thread_pools()}
     if made and made[0].size > 1:  # one process is a group of one: nothing to count
         reducer = made[0]
         steps = reducer.calls
@@ -88,11 +90,11 @@ def launch(label, ranks, threads, args) -> dict:
     command += ["--dtype", args.dtype]
     if ranks > 1:
         command = [str(MPIEXEC), "-n", str(ranks), *command]
-    env = common.worker_environment(common.thread_env(threads))
+    env = host.worker_environment(host.thread_env(threads))
     for name in ("PMI_RANK", "PMI_SIZE", "PMIX_RANK", "OMPI_COMM_WORLD_SIZE", "MPI_LOCALRANKID"):
         env.pop(name, None)
     print(f"  {label} ...", file=sys.stderr, flush=True)
-    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=common.REPO_ROOT,
+    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=harness.REPO_ROOT,
                           timeout=args.timeout)
     for line in reversed(done.stdout.splitlines()):
         if line.startswith("{"):
@@ -120,7 +122,7 @@ def report(runs, env, args) -> str:
                                    f"({reduce['seconds_per_epoch'] / median:.0%} of the "
                                    f"epoch); {run['bare_allreduce_seconds'] * 1e3:.3f} ms alone"),
         ])
-    table = common.markdown_table(
+    table = harness.markdown_table(
         ["run", "median epoch", "speed-up vs 1 thread", "final train loss",
          "Allreduces per epoch x bytes", "Allreduce per step"], rows)
     lines = [f"Fashion-MNIST{f' (first {args.subset} rows)' if args.subset else ''}, "
@@ -128,7 +130,7 @@ def report(runs, env, args) -> str:
              f"of epochs 2..{args.epochs}); {env['cpu_model']}, {env['usable_cores']} cores, "
              f"{env['date']}, load average {env['load_average'][0]:.2f} at the start.", "",
              table]
-    warning = common.load_warning(env)
+    warning = host.load_warning(env)
     if warning:
         lines += ["", warning]
     return "\n".join(lines) + "\n"
@@ -141,7 +143,7 @@ def main(argv=None):
     parser.add_argument("--subset", type=int, help="train on the first ROWS rows only")
     parser.add_argument("--data", help="a directory with the four Fashion-MNIST IDX files")
     parser.add_argument("--dtype", default="float32", choices=("float32", "float64"))
-    parser.add_argument("--out", type=Path, default=common.RESULTS_DIR)
+    parser.add_argument("--out", type=Path, default=harness.RESULTS_DIR)
     parser.add_argument("--timeout", type=float, default=600)
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -152,16 +154,16 @@ def main(argv=None):
         return 0
     if not MPIEXEC.exists():
         sys.exit(f"no {MPIEXEC}: install the MPI extra (pip install -e '.[mpi]')")
-    common.unpin_blas_and_reexec()
-    env = common.environment()
+    host.unpin_blas_and_reexec()
+    env = host.environment()
     runs = [launch("1 process, 1 BLAS thread", 1, 1, args),
             launch("1 process, 2 BLAS threads", 1, 2, args),
             launch("mpiexec -n 2, 1 BLAS thread per rank", 2, 1, args)]
     text = report(runs, env, args)
     print(text)
-    common.write_json(args.out / "scaling.json", {"environment": env, "epochs": args.epochs,
+    harness.write_json(args.out / "scaling.json", {"environment": env, "epochs": args.epochs,
                                                   "subset": args.subset, "runs": runs})
-    common.write_text_atomic(args.out / "scaling.md", text)
+    harness.write_text_atomic(args.out / "scaling.md", text)
     return 0
 
 

@@ -7,7 +7,7 @@ call to its return: validation, initialisation and the epoch), then ``score`` on
 10 000 rows. Peak RSS (VmHWM) is read after the fit, then reset (``/proc/self/clear_refs``)
 and read again after score, so the second is the score's own peak above what is resident.
 Implementations run interleaved, ``--repeats`` times each; the workers run without the
-OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE pin (``common.unpin_blas_and_reexec``).
+OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE pin (``host.unpin_blas_and_reexec``).
 
   python bench/sparse.py                          xpnn and scikit-learn, 3 repeats
   python bench/sparse.py --before /tmp/before     also xpnn from that checkout (PYTHONPATH)
@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common  # noqa: E402
+import host  # noqa: E402
+import harness  # noqa: E402
 
 ROWS, COLS, PER_ROW, HIDDEN, BATCH, SCORE_ROWS = 30_000, 200_000, 40, (32,), 256, 10_000
 
@@ -75,7 +76,7 @@ def worker(implementation: str) -> dict:
         fit_seconds = time.perf_counter() - started
     fit_peak = peak_rss_mib()
     reset = reset_peak_rss()
-    resident = common.current_rss_mib()
+    resident = host.current_rss_mib()
     started = time.perf_counter()
     accuracy = model.score(X[:SCORE_ROWS], y[:SCORE_ROWS])
     score_seconds = time.perf_counter() - started
@@ -85,7 +86,7 @@ def worker(implementation: str) -> dict:
             "rss_before_score_mib": resident, "score_accuracy": float(accuracy),
             "xpnn_path": (str(Path(sys.modules["xpnn"].__file__).parent)
                           if "xpnn" in sys.modules else None),
-            "blas": common.thread_pools()}
+            "blas": host.thread_pools()}
 
 
 def report(runs: dict, env: dict, args) -> str:
@@ -97,7 +98,7 @@ def report(runs: dict, env: dict, args) -> str:
         if not ok:
             rows.append([name, "error: " + results[0]["error"], "", "", "", "", "", ""])
             continue
-        fit, score = (common.spread(r[key] for r in ok) for key in ("fit_seconds",
+        fit, score = (harness.spread(r[key] for r in ok) for key in ("fit_seconds",
                                                                      "score_seconds"))
         score_peaks = [r["score_peak_rss_mib"] for r in ok if r["score_peak_rss_mib"]]
         rows.append([name, f"{fit['median']:.2f}", f"{fit['min']:.2f}-{fit['max']:.2f}",
@@ -105,7 +106,7 @@ def report(runs: dict, env: dict, args) -> str:
                      f"{max(r['fit_peak_rss_mib'] for r in ok):.0f}",
                      f"{max(score_peaks):.0f}" if score_peaks else "n/a",
                      f"{ok[0]['score_accuracy']:.4f}"])
-    blas = next((common.blas_summary(r["blas"]) for results in runs.values() for r in results
+    blas = next((host.blas_summary(r["blas"]) for results in runs.values() for r in results
                  if "blas" in r), "unknown")
     lines = ["# Sparse input: one epoch and a score, xpnn vs scikit-learn", "",
              f"- machine: {env['cpu_model']}, {env['usable_cores']} usable cores; load average "
@@ -119,10 +120,10 @@ def report(runs: dict, env: dict, args) -> str:
              f"call (validation, initialisation, the epoch); peaks: VmHWM after fit, then "
              f"reset and read after score",
              f"- versions: {env['versions']}"]
-    warning = common.load_warning(env)
+    warning = host.load_warning(env)
     if warning:
         lines.append(f"- {warning}")
-    lines += ["", common.markdown_table(header, rows), ""]
+    lines += ["", harness.markdown_table(header, rows), ""]
     return "\n".join(lines)
 
 
@@ -131,29 +132,29 @@ def main():
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--before", help="a checkout of xpnn before the change (PYTHONPATH)")
-    parser.add_argument("--out", type=Path, default=common.RESULTS_DIR)
+    parser.add_argument("--out", type=Path, default=harness.RESULTS_DIR)
     args = parser.parse_args()
     if args.worker:
         print(json.dumps(worker(args.worker)))
         return
-    common.unpin_blas_and_reexec()
-    env = common.environment()
-    implementations = {"xpnn (after)": ("xpnn", {"PYTHONPATH": str(common.REPO_ROOT)})}
+    host.unpin_blas_and_reexec()
+    env = host.environment()
+    implementations = {"xpnn (after)": ("xpnn", {"PYTHONPATH": str(harness.REPO_ROOT)})}
     if args.before:
         implementations["xpnn (before)"] = ("xpnn", {"PYTHONPATH": str(Path(args.before))})
     implementations["scikit-learn"] = ("sklearn", None)
     runs = {name: [] for name in implementations}
     for repeat in range(args.repeats):
         for name, (implementation, extra_env) in implementations.items():
-            result = common.run_worker(Path(__file__).resolve(), [implementation], 900,
+            result = harness.run_worker(Path(__file__).resolve(), [implementation], 900,
                                        env=extra_env)
             print(f"repeat {repeat + 1} {name}: "
                   f"{ {k: v for k, v in result.items() if k != 'blas'} }", flush=True)
             runs[name].append(result)
     env["load_average_end"] = list(__import__("os").getloadavg())
-    common.write_json(args.out / "sparse.json", {"environment": env, "runs": runs})
+    harness.write_json(args.out / "sparse.json", {"environment": env, "runs": runs})
     text = report(runs, env, args)
-    common.write_text_atomic(args.out / "sparse.md", text)
+    harness.write_text_atomic(args.out / "sparse.md", text)
     print(text)
 
 

@@ -1,41 +1,25 @@
-"""What every benchmark script shares: the data, the two training recipes, the record, stats.
+"""The implementations the benchmarks compare, doing the same work: the data and the
+recipes.
 
-The recipes live here once so that every comparison does the same work: Fashion-MNIST
-scaled to [0, 1] in float32, an MLP 784-256-128-10 with ReLU, Adam, mini-batches drawn
-by one shuffled permutation per epoch (one gather per batch), loss and correct counts
-summed on the device and read once per epoch. Heavy libraries (torch, scikit-learn,
-threadpoolctl) are imported inside the functions that need them, so a worker's peak RSS
-only counts what that implementation really loads.
+Fashion-MNIST scaled to [0, 1] in float32, an MLP 784-256-128-10 with ReLU, Adam,
+mini-batches drawn by one shuffled permutation per epoch (one gather per batch), loss and
+correct counts summed on the device and read once per epoch: xpnn, plain PyTorch (eager or
+compiled), a hand-written JAX step. Heavy libraries (torch, scikit-learn) are imported
+inside the functions that need them, so a worker's peak RSS only counts what that
+implementation really loads.
 """
 from __future__ import annotations
 
-import datetime
-import importlib.metadata
-import json
-import os
-import platform
-import resource
-import statistics
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-BENCH_DIR = Path(__file__).resolve().parent
-REPO_ROOT = BENCH_DIR.parent
-RESULTS_DIR = BENCH_DIR / "results"
+from host import MIB
+
 
 HIDDEN = (256, 128)
 N_FEATURES = 784
 N_CLASSES = 10
-MIB = 2**20
-DISTRIBUTIONS = ("xpnn", "numpy", "torch", "jax", "jaxlib", "scikit-learn", "array-api-compat",
-                 "array-api-strict", "threadpoolctl", "matplotlib", "cupy-cuda13x", "cupy-cuda12x")
-
-
-# -- data -----------------------------------------------------------------------------------
 
 
 def load_fashion_mnist(data: str | None = None, subset: int | None = None, dtype="float32"):
@@ -63,9 +47,6 @@ def load_fashion_mnist(data: str | None = None, subset: int | None = None, dtype
 def float32_mib(n_rows: int, n_features: int = N_FEATURES) -> float:
     """Size of ``n_rows`` feature rows stored as float32, in MiB."""
     return n_rows * n_features * 4 / MIB
-
-
-# -- the xpnn recipe ------------------------------------------------------------------------
 
 
 def train_xpnn(X, y, X_test, y_test, *, epochs, batch_size, lr, seed, device=None,
@@ -100,9 +81,6 @@ def xpnn_initial_params(seed: int, n_features: int = N_FEATURES, n_classes: int 
 
     sizes = mlp.layer_sizes(n_features, HIDDEN, n_classes)
     return mlp.init_params(sizes, np.random.default_rng(seed), "float32", numpy_backend())
-
-
-# -- the PyTorch recipe ---------------------------------------------------------------------
 
 
 def torch_mlp(params, torch, dropout=0.0):
@@ -195,9 +173,6 @@ def _synchronize(torch, device):
         torch.cuda.synchronize(device)
 
 
-# -- an experiment: xpnn's whole step through torch.compile ---------------------------------
-
-
 def register_torch_compiled_step() -> None:
     """Give torch tensors, in this process only, a kernel whose ``whole_step`` is
     ``torch.compile`` of what ``xpnn/kernels/jax_step.py`` traces (``mlp.loss_and_grads`` and
@@ -236,9 +211,6 @@ def register_torch_compiled_step() -> None:
     module.build = TorchCompiledStep
     sys.modules[module.__name__] = module
     kernels.KERNELS["torch"] = module.__name__
-
-
-# -- a hand-written JAX step ----------------------------------------------------------------
 
 
 def jax_adam_step(lr, beta1=0.9, beta2=0.999, eps=1e-8):
@@ -319,199 +291,3 @@ def train_jax(X, y, X_test, y_test, *, epochs, batch_size, lr, seed):
                for start in range(0, X_test.shape[0], 8192))
     return {"epoch_seconds": seconds, "fit_seconds": fit_seconds, "train_loss": train_loss,
             "train_accuracy": train_accuracy, "test_accuracy": hits / X_test.shape[0]}
-
-
-# -- what a worker reports about itself ------------------------------------------------------
-
-
-def peak_rss_mib() -> float:
-    """This process's peak resident set size so far (getrusage ru_maxrss), in MiB."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / MIB if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB else
-
-
-def current_rss_mib() -> float | None:
-    """Resident set size now (VmRSS from /proc), in MiB; None where /proc is missing."""
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
-
-
-def thread_pools() -> list[dict]:
-    """The BLAS / OpenMP pools loaded in this process (threadpoolctl), short form."""
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        return [{"error": "threadpoolctl is not installed"}]
-    keys = ("user_api", "internal_api", "version", "num_threads", "threading_layer",
-            "architecture")
-    return [{**{key: pool.get(key) for key in keys if pool.get(key) is not None},
-             "library": Path(pool.get("filepath", "")).name} for pool in threadpool_info()]
-
-
-# -- the machine ----------------------------------------------------------------------------
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def environment() -> dict:
-    """Date, CPU, cores, Python and library versions (read from metadata, nothing imported)."""
-    versions = {}
-    for name in DISTRIBUTIONS:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            pass
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = os.cpu_count()
-    return {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "cpu_model": cpu_model(), "cpu_count": os.cpu_count(), "usable_cores": usable,
-            "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-            "python": platform.python_version(), "platform": platform.platform(),
-            "versions": versions}
-
-
-def load_warning(env: dict) -> str | None:
-    """A warning line when other work was running at the start (timings then mislead)."""
-    loads = env.get("load_average")
-    if not loads or loads[0] < 0.5 * env["usable_cores"]:
-        return None
-    return (f"WARNING: load average {loads[0]:.2f} on {env['usable_cores']} cores at the start: "
-            "other work was running, so these timings are not trustworthy (threaded BLAS "
-            "and OpenMP slow down sharply when a core is taken)")
-
-
-def blas_summary(pools: list[dict]) -> str:
-    """One line per pool: 'openblas 0.3.27 (pthreads, 2 threads, libscipy_openblas64_.so)'."""
-    parts = []
-    for pool in pools:
-        if "error" in pool:
-            parts.append(pool["error"])
-            continue
-        detail = ", ".join(str(item) for item in (pool.get("threading_layer"),
-                                                  f"{pool.get('num_threads')} threads",
-                                                  pool.get("architecture") and
-                                                  f"{pool['architecture']} kernels",
-                                                  pool.get("library")) if item)
-        parts.append(f"{pool.get('internal_api')} {pool.get('version') or ''} ({detail})")
-    return "; ".join(parts) or "none loaded"
-
-
-# -- workers in their own processes ----------------------------------------------------------
-
-
-def thread_env(threads: int | None) -> dict | None:
-    """Environment that caps every BLAS / OpenMP pool of a new process at ``threads``."""
-    if not threads:
-        return None
-    names = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-    return {name: str(threads) for name in names}
-
-
-# Set on this project's machines for old OpenBLAS builds; they pin a current NumPy's OpenBLAS
-# to its Haswell (AVX2) kernels, about 1.6x slower GEMMs on the AVX-512 CPUs here. A user's
-# machine has neither, so workers run without them (the BLAS line of each report names the
-# kernel actually used); tests and CI keep them.
-PINNED_BLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
-
-
-def worker_environment(env: dict | None = None) -> dict:
-    """This process's environment without the pinned-kernel variables, plus ``env``."""
-    keep = os.environ.get("XPNN_BENCH_KEEP_BLAS_PIN") == "1"
-    base = {k: v for k, v in os.environ.items() if keep or k not in PINNED_BLAS_VARS}
-    return {**base, **(env or {})}
-
-
-def unpin_blas_and_reexec() -> None:
-    """Restart this script without the pinned-kernel variables (same argv), once."""
-    if os.environ.get("XPNN_BENCH_KEEP_BLAS_PIN") == "1":
-        return
-    if any(name in os.environ for name in PINNED_BLAS_VARS):
-        os.execve(sys.executable, [sys.executable, *sys.argv], worker_environment())
-
-
-def run_worker(script: Path, args: list[str], timeout_s: float, env: dict | None = None) -> dict:
-    """Run ``python script --worker ARGS`` and return the JSON object on its last stdout line.
-
-    ``env`` adds to (or overrides) the worker's environment (see ``worker_environment``).
-
-    Failures come back as {"error": last stderr line, "stderr_tail": [...]}, never raised.
-    """
-    command = [sys.executable, str(script), "--worker", *args]
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s,
-                              cwd=REPO_ROOT, env=worker_environment(env))
-    except subprocess.TimeoutExpired:
-        return {"error": f"timed out after {timeout_s:.0f} s"}
-    for line in reversed(done.stdout.splitlines()):
-        if line.startswith("{"):
-            return json.loads(line)
-    tail = done.stderr.strip().splitlines()[-20:]
-    return {"error": f"exit status {done.returncode}: {tail[-1] if tail else 'no output'}",
-            "stderr_tail": tail}
-
-
-def timed_epochs(seconds: list[float]) -> list[float]:
-    """The epochs that count: all but the first (warm-up), unless there is only one."""
-    return list(seconds[1:]) if len(seconds) > 1 else list(seconds)
-
-
-def spread(values) -> dict:
-    """Median, quartiles (inclusive method), min and max of a non-empty sample."""
-    values = sorted(float(v) for v in values)
-    if len(values) > 1:
-        q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive")
-    else:
-        q1 = q3 = values[0]
-    return {"median": statistics.median(values), "q1": q1, "q3": q3, "iqr": q3 - q1,
-            "min": values[0], "max": values[-1], "n": len(values)}
-
-
-# -- results on disk ------------------------------------------------------------------------
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` (UTF-8), creating the folder: a whole file or none (a temporary beside
-    it, then a rename). Free of xpnn: a script measuring an older checkout imports that
-    one, which may lack what this one has."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    with open(partial, "w", encoding="utf-8") as file:
-        file.write(text)
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(partial, path)
-
-
-def write_json(path: Path, payload: dict) -> None:
-    write_text_atomic(path, json.dumps(payload, indent=2) + "\n")
-
-
-def write_report(out: Path, name: str, result: dict, report: str) -> None:
-    """A script's results: ``out/name.json`` and ``out/name.md``, and the report printed."""
-    write_json(out / f"{name}.json", result)
-    write_text_atomic(out / f"{name}.md", report)
-    print(report)
-    print(f"written: {out / (name + '.json')}, {name}.md")
-
-
-def markdown_table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)

@@ -269,7 +269,7 @@ def test_unreadable_format_version(tmp_path):
 def test_corrupt_metadata_json(tmp_path):
     path = _write_safetensors(
         tmp_path / "meta.safetensors",
-        {"format": "xpnn", "format_version": "1", "xpnn": '{"epoch": 3, '},
+        {"format": "xpnn", "format_version": "2", "xpnn": '{"epoch": 3, '},
     )
     _assert_one_line_error_naming(path, "corrupt metadata JSON")
 
@@ -277,13 +277,13 @@ def test_corrupt_metadata_json(tmp_path):
 def test_metadata_json_that_is_not_an_object(tmp_path):
     path = _write_safetensors(
         tmp_path / "meta.safetensors",
-        {"format": "xpnn", "format_version": "1", "xpnn": "[1, 2]"},
+        {"format": "xpnn", "format_version": "2", "xpnn": "[1, 2]"},
     )
     _assert_one_line_error_naming(path, "not an object")
 
 
 def test_missing_metadata_entry(tmp_path):
     path = _write_safetensors(
-        tmp_path / "meta.safetensors", {"format": "xpnn", "format_version": "1"}
+        tmp_path / "meta.safetensors", {"format": "xpnn", "format_version": "2"}
     )
     _assert_one_line_error_naming(path, "no 'xpnn' metadata")

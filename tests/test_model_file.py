@@ -179,35 +179,19 @@ def test_a_momentum_buffer_from_before_the_velocity_form_resumes_exactly(tmp_pat
             np.testing.assert_allclose(model.params_[name], value, rtol=1e-9, atol=1e-12)
 
 
-def test_a_format_1_file_is_upgraded_and_loads(saved, tmp_path):
-    """xpnn 0.1 wrote the first parameter names; such a file still loads and predicts."""
-    from sklearn.datasets import load_digits
+def test_a_format_1_file_is_refused_with_one_line(saved, tmp_path, monkeypatch):
+    """Format 1 was written only by development versions before the first release: it is
+    refused by name, not upgraded."""
+    from xpnn import checkpoint_io
 
-    def to_format_1(metadata):
-        hyper = metadata["hyperparameters"]
-        metadata.clear()
-        metadata.update({
-            "xpnn_version": "0.1.0", "classes": list(range(10)),
-            "architecture": {"n_features": 64, "hidden": [8, 6], "n_classes": 10},
-            "hyperparameters": {"hidden": [8, 6], "epochs": 2, "batch_size": 128, "lr": 1e-3,
-                                "optimizer": "adam", "seed": 0, "dtype": "float32",
-                                "momentum": 0.9, "weight_decay": 0.0, "val_fraction": 0.0,
-                                "early_stopping": False, "patience": 5, "check_every": 0,
-                                "lr_schedule": "constant"},
-            "optimizer_step": 18, "epoch": 2, "history": [{"epoch": 1, "loss": 2.0}],
-            "best_epoch": None, "stopped_early": False,
-            "rng_state": np.random.default_rng(0).bit_generator.state,
-            "trained_on": "cpu", "preprocessing": None, "info": {}})
-        assert hyper  # the current file had them
-
-    path = _rewrite(saved, tmp_path / "v1.safetensors",
-                    edit_tensors=lambda t: [t.pop(k) for k in list(t) if k.startswith("best/")],
-                    edit_metadata=to_format_1)
-    model, _, _ = load_model(path)
-    reference, _, _ = load_model(saved)
-    X = load_digits().data / 16
-    assert model.solver == "adam" and model.max_iter == 2 and model.n_iter_ == 2
-    np.testing.assert_array_equal(model.predict(X), reference.predict(X))
+    tensors, metadata = load_checkpoint(saved)
+    monkeypatch.setattr(checkpoint_io, "FORMAT_VERSION", 1)
+    save_checkpoint(tmp_path / "v1.safetensors", tensors, metadata)
+    monkeypatch.undo()
+    with pytest.raises(XpnnCheckpointError, match=r"is format 1, written by a development "
+                                                  r"version of xpnn before its first release; "
+                                                  r"this xpnn reads format 2: train"):
+        load_model(tmp_path / "v1.safetensors")
 
 
 @pytest.mark.parametrize("case, edit, needle", [

@@ -14,7 +14,7 @@ from .backend import numpy_backend, resolve_device
 from .checkpoint_io import load_checkpoint, save_checkpoint
 from .errors import XpnnCheckpointError
 from .estimator import BaseMLP
-from .model_file import from_file, to_file, upgrade_metadata, upgrade_tensors, validate
+from .model_file import from_file, to_file, upgrade_tensors, validate
 from .preprocess import Preprocessing
 
 
@@ -32,7 +32,6 @@ def load_model(path, device: str | None = "cpu"):
     inconsistency is an XpnnCheckpointError naming the file and the field.
     """
     tensors, metadata = load_checkpoint(path)
-    metadata = upgrade_metadata(metadata)
     tensors = upgrade_tensors(tensors, metadata)
     validate(path, tensors, metadata)  # raises XpnnCheckpointError
     backend = numpy_backend() if device is None else resolve_device(device)

@@ -26,7 +26,8 @@ from xpnn.errors import XpnnCheckpointError
 from xpnn.fileio import write_file_atomic
 
 FORMAT_NAME = "xpnn"
-FORMAT_VERSION = 2  # 2: scikit-learn's parameter names, MLPRegressor (1 is upgraded)
+FORMAT_VERSION = 2  # 2: scikit-learn's parameter names, MLPRegressor
+OLDEST_FORMAT = 2  # format 1: development versions before the first release, not read
 
 _METADATA_KEY = "xpnn"
 _DIGEST_KEY = "xpnn_sha256"
@@ -351,6 +352,13 @@ def _xpnn_metadata(path, header):
             f"checkpoint {path} has an unreadable format_version {version_text!r}; "
             "it is corrupt, use an earlier checkpoint"
         ) from None
+    if version < OLDEST_FORMAT:
+        raise XpnnCheckpointError(
+            f"checkpoint {path} is format {version}, written by a development version of "
+            f"xpnn before its first release; this xpnn reads format {OLDEST_FORMAT}"
+            + (f" to {FORMAT_VERSION}" if FORMAT_VERSION > OLDEST_FORMAT else "")
+            + ": train the model again"
+        )
     if version > FORMAT_VERSION:
         raise XpnnCheckpointError(
             f"checkpoint {path} was written by a newer xpnn (format {version}); "

@@ -603,11 +603,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
             super().__setstate__(state)
         else:
             self.__dict__.update(state)
-        self.__dict__.setdefault("dropout", 0.0)  # pickled before dropout existed
         if "state_" in self.__dict__:
-            self.__dict__.setdefault("dtype_", self.dtype or "float32")  # older pickles
-            if isinstance(self, MLPRegressor):
-                self.__dict__.setdefault("loss", "squared_error")
             opt_state = self.state_.opt_state
             if "momentum" in opt_state:  # SGD's buffer b before scikit-learn's velocity -lr b
                 rate = -float(self.learning_rate_init) * self.state_.lr_factor

@@ -14,7 +14,9 @@ A hyperparameter missing from an older file takes the estimator's default (dropo
 dropout masks need no state of their own: a step's are a function of the seed and the
 state's samples_seen (both here) and the step (``dropout.py``), so a resumed run draws the
 masks an uninterrupted one would.
-Files of format 1 (xpnn 0.1's first parameter names) are upgraded before the check.
+Files of format 1 (development versions before the first release) are refused
+(``checkpoint_io``); SGD's momentum buffer of earlier format-2 files loads as today's velocity
+(``upgrade_tensors``).
 """
 from __future__ import annotations
 
@@ -551,43 +553,3 @@ def upgrade_tensors(tensors: dict, metadata: dict) -> dict:
         upgraded[OPTIM + "velocity/" + key[len(OPTIM + "momentum/"):]] = velocity.astype(
             tensors[key].dtype)
     return upgraded
-
-
-# -- format 1 (xpnn 0.1) ---------------------------------------------------------------------
-
-# format 1 names -> scikit-learn's
-_V1_NAMES = {"hidden": "hidden_layer_sizes", "epochs": "max_iter", "lr": "learning_rate_init",
-             "seed": "random_state", "patience": "n_iter_no_change",
-             "lr_schedule": "learning_rate"}
-
-
-def upgrade_metadata(metadata: dict) -> dict:
-    """A format-1 classifier file's metadata in today's shape (unchanged otherwise)."""
-    if not isinstance(metadata, dict) or "kind" in metadata:
-        return metadata
-    old = metadata.get("hyperparameters")
-    arch = metadata.get("architecture")
-    if not isinstance(old, dict) or not isinstance(arch, dict):
-        return metadata  # the check names what is missing
-    hyper = {_V1_NAMES.get(name, name): value for name, value in old.items()
-             if name not in ("optimizer", "val_fraction")}
-    optimizer = old.get("optimizer", "adam")
-    hyper["solver"] = "sgd" if optimizer in ("sgd", "momentum", "nesterov") else optimizer
-    if optimizer == "sgd":
-        hyper["momentum"] = 0.0
-    hyper["nesterovs_momentum"] = optimizer == "nesterov"
-    hyper["validation_fraction"] = old.get("val_fraction") or 0.1
-    hyper["batch_size"] = old.get("batch_size") or "full"
-    hyper["alpha"] = 0.0  # format 1's L2 had no 1/n: not expressible as alpha
-    if optimizer != "adamw":
-        hyper["weight_decay"] = 0.0
-    history = metadata.get("history") or []
-    epoch = metadata.get("epoch", 0)
-    return {**metadata, "kind": "MLPClassifier", "hyperparameters": hyper,
-            "seed": old.get("seed", 0),
-            "architecture": {"n_features": arch.get("n_features"), "hidden": arch.get("hidden"),
-                             "n_outputs": arch.get("n_classes"), "activation": "relu"},
-            "state": {"epoch": epoch, "samples_seen": 0, "best_loss": "inf",
-                      "best_score": "-inf", "no_improvement": 0, "lr_factor": 1.0,
-                      "best_epoch": metadata.get("best_epoch"), "converged": False},
-            "history": history}

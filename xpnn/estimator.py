@@ -244,18 +244,21 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
 
     def _check_resume_params(self):
         """resume_fit continues the fitted model: only CHANGEABLE_ON_RESUME may differ."""
-        fitted = getattr(self, "_fitted_params", None)
-        if fitted is None:  # pickled by an older xpnn: nothing recorded to compare
-            return
-        current = self._resume_fixed_params()
-        changed = sorted(name for name in fitted if not same_param(current[name],
-                                                                   fitted[name]))
+        changed = self.resume_conflicts(self.get_params())
         if changed:
             raise ValueError(
                 f"resume_fit continues the fitted model with its own settings: "
                 f"{', '.join(changed)} changed since it was fitted (only "
                 f"{', '.join(sorted(CHANGEABLE_ON_RESUME))} may change); call fit to train "
                 f"anew with the new settings")
+
+    def resume_conflicts(self, params: dict) -> list:
+        """The names in ``params`` whose values differ from the settings the model was
+        fitted with and may not change when it resumes (all but CHANGEABLE_ON_RESUME): the
+        one resume rule, for ``resume_fit`` and ``xpnn train --resume`` alike."""
+        fitted = self._fitted_params
+        return sorted(name for name, value in params.items()
+                      if name in fitted and not same_param(value, fitted[name]))
 
     def _resume_fixed_params(self) -> dict:
         return {name: value for name, value in self.get_params().items()

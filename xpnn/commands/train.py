@@ -119,24 +119,21 @@ def check_flags(args):
 
 def check_resume_flags(args, model, info):
     """On --resume, a flag may repeat the saved value; a different value is an error unless
-    the estimator allows that change (CHANGEABLE_ON_RESUME)."""
+    the estimator's resume rule allows that change (``resume_conflicts``)."""
     given = getattr(args, "given", set())
     wanted = model_params(with_recipe(args))  # (only the flags given are compared)
-    saved = model.get_params()
-    saved["random_state"] = model.seed_
     changed = []
     for flag, names in FLAG_PARAMS.items():
         if flag not in given:
             continue
-        if any(name not in CHANGEABLE_ON_RESUME and not same_param(wanted[name], saved[name])
-               for name in names if not (flag == "--momentum" and saved["solver"] != "sgd")):
+        compared = {name: wanted[name] for name in names
+                    if not (name == "momentum" and model.solver != "sgd")}  # unused there
+        if model.resume_conflicts(compared):
             changed.append(flag)
     current = {"test_split": args.test_split, "standardize": args.standardize,
                "classes": args.classes}
-    recorded = {"test_split": info.get("test_split"), "standardize": info.get("standardize"),
-                "classes": info.get("classes")}
     changed += [flag for flag, key in FLAG_INFO.items()
-                if flag in given and not same_param(current[key], recorded[key])]
+                if flag in given and not same_param(current[key], info.get(key))]
     if changed:
         changeable = [flag for flag, names in FLAG_PARAMS.items()
                       if set(names) <= CHANGEABLE_ON_RESUME]

@@ -70,8 +70,9 @@ def _steps(backend, stages, spec, optimizer, batches, dtype, compiled):
             out, activations = stages.forward(params, inputs)
             loss, grad_outputs = stages.loss_with_grad(out, targets, weights)
             grads = stages.backward(params, activations, grad_outputs)
-            loss = stages.add_l2(loss, grads, params, spec.alpha, xp.sum(weights))
-            params, state = stages.update(params, grads, state, scale)
+            loss = stages.l2_loss(loss, params, spec.alpha, xp.sum(weights))
+            params, state = stages.update(params, grads, state, scale,
+                                          l2=spec.alpha / xp.sum(weights))
         values.append(float(as_host_array(loss)))
         outputs.append(as_host_array(out).copy())
         if metric_sum is not None:

@@ -134,7 +134,7 @@ def _copy(arrays):
 @pytest.mark.parametrize("fused_update", [True, False], ids=["numba-update", "numpy-update"])
 def test_the_numpy_kernel_flushes_bit_for_bit_as_the_reference(monkeypatch, dtype, solver,
                                                                fused_update):
-    """add_l2 then update on values at the edge of the normal range (parameters at the edge
+    """The L2 term's gradient and the update on values at the edge of the normal range (parameters at the edge
     of the weight floor): the kernel (numba's one pass, or NumPy in place) gives the
     reference's bits, flushed entries included."""
     if fused_update and not fused.available():
@@ -150,8 +150,8 @@ def test_the_numpy_kernel_flushes_bit_for_bit_as_the_reference(monkeypatch, dtyp
         stages = step_class(spec, optimizer, numpy_backend().xp)
         p, g = _copy(params), _copy(grads)
         s = {"step": 3, **{slot: _copy(state[slot]) for slot in optimizer.state_slots}}
-        stages.add_l2(np.asarray(0.0, dtype=dtype), g, p, 1e-4, 2e-3)
-        p, s = stages.update(p, g, s, 1.0)
+        stages.l2_loss(np.asarray(0.0, dtype=dtype), p, 1e-4, 2e-3)
+        p, s = stages.update(p, g, s, 1.0, l2=1e-4 / 2e-3)
         results.append({**p, **state_arrays(s)})
     kernel, reference = results
     assert_params_equal(kernel, reference)

@@ -169,16 +169,24 @@ def l2_term(params, alpha: float, denominator, xp):
 
 def add_l2(loss, grads, params, alpha: float, denominator, xp):
     """Add the L2 term to ``loss`` and its gradient alpha w_l / n to each weight's gradient
-    (in ``grads``, rebinding); returns the new loss. Nothing to do when alpha is 0.
+    (in ``grads``, rebinding); returns the new loss. Nothing to do when alpha is 0."""
+    if not alpha:
+        return loss
+    add_l2_gradient(grads, params, alpha / denominator, xp)
+    return loss + l2_term(params, alpha, denominator, xp)
+
+
+def add_l2_gradient(grads, params, coefficient, xp):
+    """The L2 term's gradient, ``coefficient`` w_l (alpha / n), added to each weight's
+    gradient in ``grads`` (rebinding); nothing for a coefficient of 0 or None.
 
     The L2 gradient of a tiny weight is subnormal: the sum is flushed (``ops.flush_subnormal``).
     """
-    if not alpha:
-        return loss
+    if coefficient is None or (isinstance(coefficient, float) and not coefficient):
+        return
     for layer in range(1, n_layers(params) + 1):
-        penalized = grads[f"w{layer}"] + (alpha / denominator) * params[f"w{layer}"]
+        penalized = grads[f"w{layer}"] + coefficient * params[f"w{layer}"]
         grads[f"w{layer}"] = ops.flush_subnormal(penalized, xp)
-    return loss + l2_term(params, alpha, denominator, xp)
 
 
 def loss_denominator(inputs, weights, xp):

@@ -276,8 +276,8 @@ class FitRun:
 
     def step(self, params, opt_state, inputs, targets, weights, scale, portion, check=None,
              masks=None):
-        """Forward, loss, backward, sum over the group, update:
-        (params, opt_state, loss, outputs).
+        """Forward, loss (with the L2 term), backward, sum over the group, update (with the
+        L2 term's gradient): (params, opt_state, loss, outputs).
 
         ``portion`` = (share, denominator) of this member's rows (``Batches.local``);
         ``masks``: its dropout masks (``FitRun.masks``), or None. ``check(stage, arrays)``
@@ -292,12 +292,13 @@ class FitRun:
         outputs, trace = stages.forward(params, inputs, masks)
         check("outputs", trace.layer_inputs[1:] + [outputs])
         loss, grad_outputs = self.member_loss(stages, outputs, targets, weights, portion[0])
+        loss = self.with_l2(stages, loss, params, portion[1])
         check("loss", [loss])
         grads = stages.backward(params, trace, grad_outputs)
         grads = self.reducer.sum_grads(grads, self.xp)
-        loss = self.add_l2(stages, loss, grads, params, portion[1])
         check("gradient", grads)
-        params, opt_state = stages.update(params, grads, opt_state, scale)
+        params, opt_state = stages.update(params, grads, opt_state, scale,
+                                          l2=self.l2_coefficient(portion[1]))
         check("update", params)
         return params, opt_state, loss, outputs
 
@@ -313,11 +314,18 @@ class FitRun:
             loss, grad_outputs = loss * share, grad_outputs * share
         return loss, grad_outputs
 
-    def add_l2(self, stages, loss, grads, params, denominator):
-        """The L2 term, after the sum over the group: its gradient added on every member
-        (the parameters are the same everywhere), its loss counted once, on rank 0."""
-        penalized = stages.add_l2(loss, grads, params, self.config.spec.alpha, denominator)
-        return penalized if self.reducer.rank == 0 else loss
+    def with_l2(self, stages, loss, params, denominator):
+        """The L2 term (alpha / 2n) sum ||w||^2 added to the loss once, on rank 0 (each
+        member's loss is its part of the batch's; the parameters are the same everywhere)."""
+        if self.reducer.rank != 0:
+            return loss
+        return stages.l2_loss(loss, params, self.config.spec.alpha, denominator)
+
+    def l2_coefficient(self, denominator):
+        """alpha / n: the L2 term's gradient is that times each weight, added by ``update``
+        on every member to the gradients summed over the group; None without L2."""
+        alpha = self.config.spec.alpha
+        return alpha / denominator if alpha else None
 
     # -- dropout ---------------------------------------------------------------------
 

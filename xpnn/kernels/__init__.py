@@ -1,7 +1,7 @@
 """Backend-specific fast paths for the training step, behind one small interface.
 
 A step is six stages; ``train.FitRun.step`` runs them in order, with the gradient sum over
-the group (data parallel) between ``backward`` and ``add_l2``:
+the group (data parallel) between ``backward`` and ``update``:
 
 - ``take(array, batch_idx, slot, dtype, scaling)``: the rows ``batch_idx`` of ``array``
   (a batch gather), cast to ``dtype`` (None: the array's own) and scaled as
@@ -10,9 +10,11 @@ the group (data parallel) between ``backward`` and ``add_l2``:
   ``ForwardTrace``; ``masks``: dropout's, one per hidden layer, or None);
 - ``loss_with_grad(outputs, targets, weights)`` -> (loss, d loss / d outputs), as the head's;
 - ``backward(params, trace, grad_outputs)`` -> grads, as ``mlp.backward``;
-- ``add_l2(loss, grads, params, alpha, denominator)`` -> the penalised loss, the L2 gradient
-  added to ``grads``, as ``mlp.add_l2``;
-- ``update(params, grads, opt_state, lr_scale)`` -> (params, opt_state), as the optimizer's.
+- ``l2_loss(loss, params, alpha, denominator)`` -> the loss with the L2 term
+  (``mlp.l2_term``);
+- ``update(params, grads, opt_state, lr_scale, l2=None)`` -> (params, opt_state): the L2
+  term's gradient ``l2`` w (l2 = alpha / n, ``mlp.add_l2_gradient``) added to the summed
+  gradients, then the optimizer's update (a kernel may fuse the two).
 
 A kernel may also offer ``whole_step(params, opt_state, inputs, targets, weights,
 lr_scale)`` -> (params, opt_state, loss, outputs): what the stages give one process, as one
@@ -67,10 +69,11 @@ class ReferenceStep:
     def backward(self, params, trace, grad_outputs):
         return mlp.backward(params, trace, grad_outputs, self.xp, self.spec)
 
-    def add_l2(self, loss, grads, params, alpha, denominator):
-        return mlp.add_l2(loss, grads, params, alpha, denominator, self.xp)
+    def l2_loss(self, loss, params, alpha, denominator):
+        return loss + mlp.l2_term(params, alpha, denominator, self.xp) if alpha else loss
 
-    def update(self, params, grads, opt_state, lr_scale):
+    def update(self, params, grads, opt_state, lr_scale, l2=None):
+        mlp.add_l2_gradient(grads, params, l2, self.xp)
         return self.optimizer.update(params, grads, opt_state, self.xp, lr_scale)
 
 

@@ -256,7 +256,6 @@ class NumpyStep:
         self.loss = LOSSES[spec.head]
         self.fused_update = FUSED_UPDATES.get(optimizer.kind)
         self.buffers = {}
-        self.pending_l2 = None  # add_l2's alpha / n, for this step's update
         self.flat = None  # FlatArrays of the parameters' layout, made at the first backward
 
     def _flat(self, params) -> FlatArrays:
@@ -384,23 +383,18 @@ class NumpyStep:
         fused.sparse_weight_grad(below.indptr, below.indices, below.data, delta, grad_w)
         return grad_w
 
-    def add_l2(self, loss, grads, params, alpha, denominator):
-        """mlp.add_l2: the loss term now (``mlp.l2_term``); the gradient alpha w / n is left
-        to this step's ``update``, whose fused pass adds it as it reads each weight, or which
-        adds it in place first: the reference's operations either way, without two fresh
-        (fan_in, fan_out) temporaries per weight and step."""
-        self.pending_l2 = alpha / denominator if alpha else None
-        if not alpha:
-            return loss
-        return loss + l2_term(params, alpha, denominator, self.xp)
+    def l2_loss(self, loss, params, alpha, denominator):
+        """The loss with the L2 term (``mlp.l2_term``), as the reference's."""
+        return loss + l2_term(params, alpha, denominator, self.xp) if alpha else loss
 
     # -- the update ---------------------------------------------------------------------
 
-    def update(self, params, grads, state, lr_scale):
-        """add_l2's pending gradient, then optim's update; with numba (xpnn[fast]), both in
-        the optimizer kind's fused pass (``FUSED_UPDATES``, ``fused.py``) where it takes
-        these settings, else the reference's own NumPy operations."""
-        l2, self.pending_l2 = self.pending_l2, None
+    def update(self, params, grads, state, lr_scale, l2=None):
+        """The L2 gradient ``l2`` w (alpha / n), then optim's update; with numba
+        (xpnn[fast]), both in the optimizer kind's fused pass (``FUSED_UPDATES``,
+        ``fused.py``) as it reads each weight, where it takes these settings, else the L2
+        gradient in place and the reference's update: the reference's operations either
+        way, without two fresh (fan_in, fan_out) temporaries per weight and step."""
         step = state["step"] + 1
         run = (self.fused_update(self.optimizer, step, lr_scale, l2,
                                  next(iter(params.values())).dtype)

@@ -238,6 +238,68 @@ def _fused_momentum(optimizer, step, lr_scale, l2, dtype):
 FUSED_UPDATES = {"adam": _fused_adam, "sgd": _fused_momentum}
 
 
+def _inplace_adam(step_kernel, params, grads, state, step, lr_scale) -> bool:
+    """optim.Adam's update without numba: its formulas in place on the state's arrays, in
+    its order of operations (bit for bit), two scratch buffers per shape; False where it
+    declines (coupled weight decay: the reference runs)."""
+    optimizer = step_kernel.optimizer
+    if optimizer.weight_decay and not optimizer.decoupled:
+        return False
+    host = optimizer.scalars(step, lr_scale)
+    b1, b2, eps = float(optimizer.beta1), float(optimizer.beta2), float(optimizer.eps)
+    for name, param in params.items():
+        grad, m, v = grads[name], state["m"][name], state["v"][name]
+        tiny = np.finfo(param.dtype).tiny
+        update = step_kernel._buffer("update", param.shape, param.dtype)
+        denominator = step_kernel._buffer("denominator", param.shape, param.dtype)
+        if optimizer.weight_decay:
+            param *= host["shrink"]
+        m *= b1  # m = b1 m + (1 - b1) g
+        m += np.multiply(grad, 1.0 - b1, out=update)
+        step_kernel._flush_below(m, tiny)
+        v *= b2  # v = b2 v + (1 - b2) (g g)
+        np.multiply(grad, grad, out=update)
+        update *= 1.0 - b2
+        v += update
+        step_kernel._flush_below(v, tiny)
+        np.multiply(m, host["step_size"], out=update)  # p -= alpha_t m / (sqrt(v) + eps)
+        np.sqrt(v, out=denominator)
+        denominator += eps
+        update /= denominator
+        param -= update
+        step_kernel._flush_below(param, ops.weight_floor(param.dtype, np))
+    return True
+
+
+def _inplace_momentum(step_kernel, params, grads, state, step, lr_scale) -> bool:
+    """optim.SGD's update with momentum without numba, in place and bit for bit; False
+    where it declines (no momentum, or weight decay: the reference runs)."""
+    optimizer = step_kernel.optimizer
+    if not optimizer.momentum or optimizer.weight_decay:
+        return False
+    lr, mu = float(optimizer.lr) * lr_scale, float(optimizer.momentum)
+    for name, param in params.items():
+        grad, velocity = grads[name], state["velocity"][name]
+        scaled = step_kernel._buffer("update", param.shape, param.dtype)
+        np.multiply(grad, lr, out=scaled)  # lr g
+        velocity *= mu  # velocity = mu velocity - lr g
+        velocity -= scaled
+        step_kernel._flush_below(velocity, np.finfo(param.dtype).tiny)
+        if optimizer.nesterov:  # p += mu velocity - lr g
+            step = step_kernel._buffer("denominator", param.shape, param.dtype)
+            np.multiply(velocity, mu, out=step)
+            step -= scaled
+            param += step
+        else:  # p += velocity
+            param += velocity
+        step_kernel._flush_below(param, ops.weight_floor(param.dtype, np))
+    return True
+
+
+# optimizer kind -> its update in place without numba (declines: the reference's runs)
+INPLACE_UPDATES = {"adam": _inplace_adam, "sgd": _inplace_momentum}
+
+
 def build(spec: MLPSpec, optimizer, xp):
     """The kernel for ``spec`` and ``optimizer``, or None when a table lacks an entry (or
     the activation's derivative takes its pre-activation, which forward overwrites here)."""
@@ -426,4 +488,13 @@ class NumpyStep:
                     grad += np.multiply(param, l2, out=scratch)
                     np.abs(grad, out=scratch)
                     np.copyto(grad, 0.0, where=scratch < np.finfo(grad.dtype).tiny)
+        inplace = INPLACE_UPDATES.get(self.optimizer.kind)
+        if inplace is not None and inplace(self, params, grads, state, step, lr_scale):
+            return params, {**state, "step": step}  # the arrays updated where they are
         return self.optimizer.update(params, grads, state, self.xp, lr_scale)
+
+    def _flush_below(self, array, floor):
+        """ops.flush_below in place (a zero of either sign is the same 0 to what follows)."""
+        scratch = self._buffer("flush", array.shape, array.dtype)
+        np.abs(array, out=scratch)
+        np.copyto(array, 0.0, where=scratch < floor)

@@ -16,6 +16,17 @@ from clirun import xpnn as xpnn_cli
 FIT = dict(hidden_layer_sizes=(16,), batch_size=128, max_iter=2, random_state=0)
 
 
+@pytest.fixture(autouse=True)
+def default_settings(monkeypatch):
+    """Each test from the defaults, whatever XPNN_KERNELS the suite runs under."""
+    import threading
+
+    from xpnn import config
+
+    monkeypatch.delenv("XPNN_KERNELS", raising=False)
+    monkeypatch.setattr(config, "_local", threading.local())
+
+
 @pytest.fixture
 def calls(monkeypatch):
     """How often the reference's forward, backward and optimizer updates ran."""
@@ -107,3 +118,14 @@ def test_xpnn_train_kernels_reference(calls):
     assert xpnn.get_config()["kernels"] == "auto"  # the flag's context ended with the run
     result = xpnn_cli("train", "--epochs", "1", "--kernels", "fast")
     assert result.returncode == 2 and "--kernels" in result.stderr
+
+
+def test_the_flag_overrides_a_bad_environment_value(monkeypatch, calls):
+    monkeypatch.setenv("XPNN_KERNELS", "fast")
+    result = xpnn_cli("train", "--epochs", "1", "--quiet")
+    assert result.returncode == 2
+    assert "the environment variable XPNN_KERNELS: 'fast'" in result.stderr
+    assert calls["backward"] == 0  # refused before any data was read or step taken
+    result = xpnn_cli("train", "--epochs", "1", "--kernels", "reference", "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert calls["backward"] > 0

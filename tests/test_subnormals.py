@@ -150,11 +150,13 @@ def test_the_numpy_kernel_flushes_bit_for_bit_as_the_reference(monkeypatch, dtyp
         stages = step_class(spec, optimizer, numpy_backend().xp)
         p, g = _copy(params), _copy(grads)
         s = {"step": 3, **{slot: _copy(state[slot]) for slot in optimizer.state_slots}}
-        stages.l2_loss(np.asarray(0.0, dtype=dtype), p, 1e-4, 2e-3)
+        l2_loss = stages.l2_loss(np.asarray(0.0, dtype=dtype), p, 1e-4, 2e-3)
         p, s = stages.update(p, g, s, 1.0, l2=1e-4 / 2e-3)
-        results.append({**p, **state_arrays(s)})
+        results.append({**p, **state_arrays(s), "l2 loss": np.asarray(l2_loss)})
     kernel, reference = results
     assert_params_equal(kernel, reference)
+    for name, value in reference.items():  # the very bits: a flushed value's signed zero too
+        assert np.array_equal(np.signbit(kernel[name]), np.signbit(value)), name
     flushed = [np.sum(value == 0) for value in reference.values()]
     assert sum(flushed) > 0
     for value in reference.values():  # nothing subnormal is left

@@ -3,10 +3,11 @@
 One setting so far, ``kernels``: ``"auto"`` (the default) lets a training step run its
 namespace's fast path where one reproduces the reference (``xpnn/kernels/``);
 ``"reference"`` runs every step through the array-API code a learner reads, on every
-namespace: ``mlp.forward``, the head's loss, ``mlp.backward``, ``mlp.add_l2`` and the
-optimizer's own ``update`` (a breakpoint there stops a NumPy fit). The weights are the same
+namespace: ``mlp.forward``, the head's loss, ``mlp.l2_term``, ``mlp.backward``,
+``mlp.add_l2_gradient`` and the optimizer's own ``update`` (a breakpoint there stops a NumPy fit). The weights are the same
 either way (``tests/test_config.py``). The environment variable ``XPNN_KERNELS`` sets the
-default; ``xpnn train --kernels reference`` the CLI's. Thread-local, as scikit-learn's.
+default; ``xpnn train --kernels reference`` the CLI's. Thread-local, as scikit-learn's: a
+thread a fit starts (joblib's threading backend) begins from the defaults.
 """
 from __future__ import annotations
 
@@ -37,9 +38,16 @@ def _defaults() -> dict:
             for name, choices in CHOICES.items()}
 
 
-def _config() -> dict:
+def _config(override=None) -> dict:
+    """This thread's settings, made from the defaults at first use; a bad environment value
+    is an error then, unless ``override`` replaces it (``--kernels``, ``set_config``)."""
     if not hasattr(_local, "config"):
-        _local.config = _defaults()
+        try:
+            _local.config = _defaults()
+        except XpnnConfigError:
+            if override is None:
+                raise
+            _local.config = {name: choices[0] for name, choices in CHOICES.items()}
     return _local.config
 
 
@@ -53,13 +61,14 @@ def set_config(kernels: str | None = None) -> None:
     given = {"kernels": kernels}
     for name, value in given.items():
         if value is not None:
-            _config()[name] = _check(name, value, name)
+            _check(name, value, name)
+            _config(override=value)[name] = value
 
 
 @contextlib.contextmanager
 def config_context(*, kernels: str | None = None):
     """The settings changed inside the ``with`` block, restored after it."""
-    saved = get_config()
+    saved = dict(_config(override=kernels))
     set_config(kernels=kernels)
     try:
         yield

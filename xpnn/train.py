@@ -296,9 +296,12 @@ class FitRun:
         check("loss", [loss])
         grads = stages.backward(params, trace, grad_outputs)
         grads = self.reducer.sum_grads(grads, self.xp)
+        l2 = self.l2_coefficient(portion[1])
+        if check is not _no_check:  # the replay looks at the gradient with its L2 term
+            mlp.add_l2_gradient(grads, params, l2, self.xp)  # (the reference's, as update's)
+            l2 = None
         check("gradient", grads)
-        params, opt_state = stages.update(params, grads, opt_state, scale,
-                                          l2=self.l2_coefficient(portion[1]))
+        params, opt_state = stages.update(params, grads, opt_state, scale, l2=l2)
         check("update", params)
         return params, opt_state, loss, outputs
 

@@ -92,7 +92,8 @@ def _batch_size(value):
 
 def check_flags(args):
     """Flag combinations the estimator would refuse, as one line naming the flags."""
-    get_config()  # a bad $XPNN_KERNELS: its one line before any data is read
+    if args.kernels is None:
+        get_config()  # a bad $XPNN_KERNELS: its one line before any data is read
     given = getattr(args, "given", set())
     if "--recipe" in given and args.resume:
         raise XpnnError("--recipe applies to a new run: --resume continues with the settings "
@@ -127,7 +128,8 @@ def check_resume_flags(args, model, info):
         if flag not in given:
             continue
         compared = {name: wanted[name] for name in names
-                    if not (name == "momentum" and model.solver != "sgd")}  # unused there
+                    if not (name == "momentum" and model.solver != "sgd")  # unused there
+                    and not (name == "random_state" and wanted[name] == model.seed_)}
         if model.resume_conflicts(compared):
             changed.append(flag)
     current = {"test_split": args.test_split, "standardize": args.standardize,

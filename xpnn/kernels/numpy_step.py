@@ -240,7 +240,7 @@ FUSED_UPDATES = {"adam": _fused_adam, "sgd": _fused_momentum}
 
 def _inplace_adam(step_kernel, params, grads, state, step, lr_scale) -> bool:
     """optim.Adam's update without numba: its formulas in place on the state's arrays, in
-    its order of operations (bit for bit), two scratch buffers per shape; False where it
+    its order of operations (bit for bit), scratch buffers reused per shape; False where it
     declines (coupled weight decay: the reference runs)."""
     optimizer = step_kernel.optimizer
     if optimizer.weight_decay and not optimizer.decoupled:
@@ -494,7 +494,7 @@ class NumpyStep:
         return self.optimizer.update(params, grads, state, self.xp, lr_scale)
 
     def _flush_below(self, array, floor):
-        """ops.flush_below in place (a zero of either sign is the same 0 to what follows)."""
+        """ops.flush_below in place: x times 0 where |x| < floor (its signed zero)."""
         scratch = self._buffer("flush", array.shape, array.dtype)
         np.abs(array, out=scratch)
-        np.copyto(array, 0.0, where=scratch < floor)
+        np.multiply(array, 0.0, out=array, where=scratch < floor)

@@ -1,4 +1,8 @@
-"""Prune Optuna trials in the middle of a fit, through scikit-learn's callback API.
+"""
+Prune Optuna trials in the middle of a fit
+==========================================
+
+Through scikit-learn's callback API.
 
 Each trial trains an ``xpnn.MLPClassifier`` with its own learning rate and L2 penalty.
 A callback (``PruneTrial``, scikit-learn 1.9's ``FitCallback`` protocol, set with
@@ -75,7 +79,7 @@ def main(n_trials=12, max_iter=15, seed=0):
     return study
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # (the docs build runs it too)
     study = main()
     for trial in study.trials:
         print(f"trial {trial.number:2d}  {trial.state.name:8s}  epochs "

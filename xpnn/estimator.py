@@ -39,7 +39,7 @@ from .evaluation import evaluate, outputs_in_batches
 from .errors import CallbackError
 from .fit_callbacks import CallbackSupportMixin, FitTasks, with_callbacks
 from .heads import HEADS
-from .optim import OPTIMIZERS, SCHEDULES, make_optimizer
+from .optim import OPTIMIZERS, SCHEDULES, make_optimizer, velocity_from_buffer
 from .train import TrainConfig, train
 from .train_state import TrainingInterrupted, TrainState, snapshot
 from .verbose import VerboseReport
@@ -609,9 +609,8 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
         if "state_" in self.__dict__:
             opt_state = self.state_.opt_state
             if "momentum" in opt_state:  # SGD's buffer b before scikit-learn's velocity -lr b
-                rate = -float(self.learning_rate_init) * self.state_.lr_factor
-                opt_state["velocity"] = {name: buffer * rate
-                                         for name, buffer in opt_state.pop("momentum").items()}
+                opt_state["velocity"] = velocity_from_buffer(
+                    opt_state.pop("momentum"), self.learning_rate_init, self.state_.lr_factor)
             first = next(iter(self.state_.params.values()))
             self.backend_ = (numpy_backend() if isinstance(first, np.ndarray)
                              else backend_of(first))

@@ -34,7 +34,7 @@ from .errors import XpnnCheckpointError
 from .estimator import MLPClassifier, MLPRegressor
 from .heads import HEADS
 from .mlp import layer_sizes, parameter_shapes
-from .optim import OPTIMIZERS, state_arrays, state_from_arrays
+from .optim import OPTIMIZERS, state_arrays, state_from_arrays, velocity_from_buffer
 from .preprocess import Preprocessing
 from .train_state import TrainState
 
@@ -543,13 +543,11 @@ def upgrade_tensors(tensors: dict, metadata: dict) -> dict:
     if not old or not isinstance(metadata, dict):
         return tensors
     try:
-        rate = float(metadata["hyperparameters"]["learning_rate_init"]) * float(
-            metadata["state"]["lr_factor"])
+        velocities = velocity_from_buffer(
+            {key[len(OPTIM + "momentum/"):]: tensors[key] for key in old},
+            metadata["hyperparameters"]["learning_rate_init"], metadata["state"]["lr_factor"])
     except (KeyError, TypeError, ValueError):
         return tensors  # the check names what is missing
     upgraded = {key: value for key, value in tensors.items() if key not in old}
-    for key in old:
-        velocity = tensors[key] * -rate
-        upgraded[OPTIM + "velocity/" + key[len(OPTIM + "momentum/"):]] = velocity.astype(
-            tensors[key].dtype)
+    upgraded.update({OPTIM + "velocity/" + name: value for name, value in velocities.items()})
     return upgraded

@@ -216,6 +216,14 @@ OPTIMIZERS = {
 }
 
 
+def velocity_from_buffer(buffers: dict, learning_rate_init, lr_factor) -> dict:
+    """SGD state saved before scikit-learn's form (buffer b = mu b + g, p -= lr b) as today's
+    velocity -lr b, lr the rate as it was left (learning_rate_init times 'adaptive''s
+    factor): the same steps at a constant rate, the old form's next step at any rate."""
+    rate = -float(learning_rate_init) * float(lr_factor)
+    return {name: buffer * rate for name, buffer in buffers.items()}
+
+
 def state_arrays(state) -> dict:
     """The optimizer state's arrays, flattened to {"m/w1": array, ...} (for snapshots, files)."""
     return {f"{slot}/{name}": value

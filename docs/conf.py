@@ -16,8 +16,27 @@ author = "the xpnn developers"
 copyright = "2026, the xpnn developers"
 release = version = xpnn.__version__
 
-extensions = ["sphinx_gallery.gen_gallery"]
-exclude_patterns = ["_build"]
+extensions = ["sphinx.ext.autodoc", "sphinx.ext.autosummary", "sphinx.ext.intersphinx",
+              "numpydoc", "myst_parser", "sphinx_gallery.gen_gallery"]
+exclude_patterns = ["_build", "guide/_*.md"]
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
+
+# the API reference (api.rst): one page per public name, its docstring in numpydoc form,
+# validated at build time (a missing parameter or return is a warning, so an error under -W)
+autosummary_generate = True
+autodoc_default_options = {"members": False, "inherited-members": False}
+numpydoc_show_class_members = True
+numpydoc_show_inherited_class_members = False
+numpydoc_class_members_toctree = False
+numpydoc_xref_param_type = False
+numpydoc_validation_checks = {"GL08", "SS01", "PR01", "PR02", "PR07", "RT01"}
+# scikit-learn's own methods, inherited by the estimators, are documented by scikit-learn
+numpydoc_validation_exclude = {r"\.get_metadata_routing$", r"\.set_\w+_request$",
+                               r"\.__init__$", r"\.__\w+__$"}
+intersphinx_mapping = {}  # no network here: no cross-project links fetched at build time
+
+# user-guide pages are Markdown (MyST): sections moved from the README as they were
+myst_heading_anchors = 3
 html_theme = "pydata_sphinx_theme"
 html_title = "xpnn"
 html_theme_options = {"navigation_with_keys": False, "show_prev_next": True}

@@ -22,6 +22,7 @@ def test_the_docs_build_without_a_warning_and_run_the_gallery(tmp_path):
                     ignore=shutil.ignore_patterns("_build", "auto_examples",
                                                   "sg_execution_times.rst"))
     (tmp_path / "xpnn").symlink_to(ROOT / "xpnn")  # the reading path's literalincludes
+    (tmp_path / "bench").symlink_to(ROOT / "bench")  # the benchmark results page includes it
     out = tmp_path / "html"
     result = subprocess.run([sys.executable, "-m", "sphinx", "-W", "--keep-going", "-b",
                              "html", "-q", str(tmp_path / "docs"), str(out)],

@@ -149,9 +149,23 @@ def logistic(z, xp):
 
 
 def logistic_probability(z, xp):
-    """sigmoid(z) = exp(-softplus(-z)) to full relative precision in both tails: a
-    probability of 1e-20 stays 1e-20 where the tanh form rounds it to 0 (scikit-learn's
-    expit keeps it too); the output head's probabilities."""
+    """The sigmoid exp(-softplus(-z)), to full relative precision in both tails.
+
+    A probability of 1e-20 stays 1e-20 where the tanh form rounds it to 0 (scikit-learn's
+    expit keeps it too); the output head's probabilities.
+
+    Parameters
+    ----------
+    z : array
+        Logits, any shape.
+    xp : namespace
+        The array namespace of ``z``.
+
+    Returns
+    -------
+    array
+        sigmoid(z), the shape and dtype of ``z``.
+    """
     return xp.exp(-softplus(-z, xp))
 
 
@@ -304,7 +318,7 @@ def elu_backward(grad_out, activation, xp):
 def softplus(z, xp):
     """Softplus log(1 + exp(z)), stable for any magnitude.
 
-    Computed as max(z, 0) + log1p(exp(-|z|)).
+    Computed as max(z, 0) + log1p(exp(-abs(z))).
 
     Parameters
     ----------
@@ -755,6 +769,20 @@ def half_poisson_deviance_with_grad(log_means, targets, xp, weights=None):
 
 
 def exp(z, xp):
+    """exp(z), elementwise: the Poisson head's means from its log means.
+
+    Parameters
+    ----------
+    z : array
+        Log means, any shape.
+    xp : namespace
+        The array namespace of ``z``.
+
+    Returns
+    -------
+    array
+        exp(z), the shape and dtype of ``z``.
+    """
     return xp.exp(z)
 
 
@@ -764,8 +792,27 @@ def predicted_labels(logits, xp):
 
 
 def correct_indicator_rows(logits, targets, xp, weights=None):
-    """How many rows have every output on the right side of 0 (sigmoid > 1/2 where the
-    0/1 target is 1): scikit-learn's (subset) accuracy; or those rows' summed weights."""
+    """How many rows have every output on the right side of 0: subset accuracy's numerator.
+
+    A row is right where sigmoid > 1/2 (z > 0) exactly where its 0/1 target is 1:
+    scikit-learn's (subset) accuracy; with weights, those rows' summed weights.
+
+    Parameters
+    ----------
+    logits : array
+        Scores z, shape (batch, k).
+    targets : array
+        0/1 targets, shape (batch, k).
+    xp : namespace
+        The array namespace of the arrays.
+    weights : array or None, default=None
+        Row weights, shape (batch,); None weighs every row equally.
+
+    Returns
+    -------
+    array
+        The count (or summed weight), 0-d.
+    """
     hits = xp.all((logits > 0.0) == (targets > 0.5), axis=1)
     if weights is None:
         return xp.sum(xp.astype(hits, logits.dtype))
@@ -773,8 +820,25 @@ def correct_indicator_rows(logits, targets, xp, weights=None):
 
 
 def correct_count(logits, labels, xp, weights=None):
-    """How many rows' argmax equals the label (0-d, the labels' integer dtype), or the
-    summed weights of those rows (0-d, the weights' dtype)."""
+    """How many rows' argmax equals the label, or the summed weights of those rows.
+
+    Parameters
+    ----------
+    logits : array
+        Scores, shape (batch, classes).
+    labels : array
+        Integer labels, shape (batch,).
+    xp : namespace
+        The array namespace of the arrays.
+    weights : array or None, default=None
+        Row weights, shape (batch,); None weighs every row equally.
+
+    Returns
+    -------
+    array
+        0-d: the count in the labels' integer dtype, or the summed weight in the weights'
+        dtype.
+    """
     hits = predicted_labels(logits, xp) == labels
     if weights is None:
         return xp.sum(xp.astype(hits, labels.dtype))

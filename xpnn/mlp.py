@@ -24,7 +24,17 @@ from .heads import HEADS
 
 @dataclass(frozen=True)
 class MLPSpec:
-    """What the network computes, beside its parameters."""
+    """What the network computes, beside its parameters.
+
+    Parameters
+    ----------
+    activation : str, default="relu"
+        The hidden activation, a key of ``activations.ACTIVATIONS``.
+    head : str, default="softmax"
+        The output head, a key of ``heads.HEADS``: softmax, logistic, identity or exp.
+    alpha : float, default=0.0
+        L2 penalty on the weights (not the biases), as scikit-learn's alpha.
+    """
 
     activation: str = "relu"  # a key of ACTIVATIONS
     head: str = "softmax"  # a key of HEADS: softmax, logistic, identity or exp
@@ -54,12 +64,30 @@ def n_layers(params) -> int:
 
 
 def init_params(sizes, rng, dtype: str, backend: Backend, activation: str = "relu") -> dict:
-    """Normal weights with std gain / sqrt(fan_in) (He init for ReLU, gain sqrt 2), zero
-    biases; the output layer too uses the hidden activation's gain.
+    """Initial parameters: normal weights with std gain / sqrt(fan_in), zero biases.
 
-    Drawn in float64 on the host from ``rng`` (a numpy.random.Generator), then cast and
-    moved: the same seed gives bit-identical starting weights on every backend. The
-    backend's device is made current: CuPy's ``zeros`` allocate on the current GPU.
+    He init for ReLU (gain sqrt 2); the output layer too uses the hidden activation's gain.
+    Drawn in float64 on the host from ``rng``, then cast and moved: the same seed gives
+    bit-identical starting weights on every backend. The backend's device is made current:
+    CuPy's ``zeros`` allocate on the current GPU.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Layer sizes [d, h1, ..., hL, k].
+    rng : numpy.random.Generator
+        The source of the weights.
+    dtype : str
+        The parameters' dtype, e.g. ``"float32"``.
+    backend : Backend
+        The namespace and device the parameters live on.
+    activation : str, default="relu"
+        The hidden activation whose ``init_gain`` scales the weights.
+
+    Returns
+    -------
+    dict
+        ``{"w1", "b1", "w2", "b2", ...}``, arrays of the backend on its device.
     """
     gain = ACTIVATIONS[activation].init_gain
     with backend.activate():
@@ -76,12 +104,18 @@ def init_params(sizes, rng, dtype: str, backend: Backend, activation: str = "rel
 class ForwardTrace:
     """What a forward pass keeps for backward, by layer.
 
-    ``layer_inputs`` [a0 = inputs, a1, ..., a_{L-1}]: what each layer multiplied, for its
-    weight gradient. ``derivative_inputs`` [for layer 1, ..., L-1]: what each hidden
-    activation's backward reads, a_l itself (the same array: no copy) or, for an entry that
-    takes the pre-activation, z_l. With dropout, ``masks`` [for layer 1, ..., L-1]: each
-    hidden layer's inverted-dropout mask (``dropout.py``; None: that layer keeps every unit),
-    and ``layer_inputs`` hold the dropped outputs a_l * m_l, ``derivative_inputs`` a_l.
+    Parameters
+    ----------
+    layer_inputs : list of array
+        [a0 = inputs, a1, ..., a_{L-1}]: what each layer multiplied, for its weight gradient.
+        With dropout, the dropped outputs a_l * m_l.
+    derivative_inputs : list of array
+        [for layer 1, ..., L-1]: what each hidden activation's backward reads, a_l itself (the
+        same array: no copy) or, for an entry that takes the pre-activation, z_l (a_l, not the
+        dropped a_l * m_l, with dropout).
+    masks : list or None, default=None
+        With dropout, [for layer 1, ..., L-1]: each hidden layer's inverted-dropout mask
+        (``dropout.py``; None: that layer keeps every unit). None: no dropout in this pass.
     """
 
     layer_inputs: list
@@ -89,14 +123,45 @@ class ForwardTrace:
     masks: list | None = None  # None: no dropout in this pass
 
     def mask(self, layer: int):
-        """Hidden layer ``layer``'s dropout mask, or None."""
+        """Hidden layer ``layer``'s dropout mask, or None.
+
+        Parameters
+        ----------
+        layer : int
+            The hidden layer, from 1.
+
+        Returns
+        -------
+        array or None
+            Its mask, or None where it keeps every unit (or the pass had no dropout).
+        """
         return None if self.masks is None else self.masks[layer - 1]
 
 
 def forward(params, inputs, xp, spec: MLPSpec = MLPSpec(), masks=None):
-    """Raw outputs (batch, k) (the logits, for a classifier) and the ForwardTrace backward
-    needs. ``masks``: one inverted-dropout mask (batch, width) or None per hidden layer,
-    multiplied into its outputs (training); None: no dropout (prediction, evaluation)."""
+    """The forward pass: raw outputs and the trace backward needs.
+
+    Parameters
+    ----------
+    params : dict
+        The parameters ``{"w1": (fan_in, fan_out), "b1": (fan_out,), ...}``, arrays of ``xp``.
+    inputs : array or sparse matrix
+        A batch of rows (batch, n_features): an array of ``xp``, or scipy / cupyx sparse.
+    xp : namespace
+        The array namespace of the parameters.
+    spec : MLPSpec, default=MLPSpec()
+        The hidden activation, the output head and the L2 penalty.
+    masks : list or None, default=None
+        One inverted-dropout mask (batch, width), or None, per hidden layer, multiplied into
+        its outputs (training); None: no dropout (prediction, evaluation).
+
+    Returns
+    -------
+    outputs : array
+        Raw outputs (batch, k) (the logits, for a classifier).
+    trace : ForwardTrace
+        What ``backward`` needs.
+    """
     activation = ACTIVATIONS[spec.activation]
     keeps_pre_activation = activation.takes == PRE_ACTIVATION
     layer_inputs, derivative_inputs = [inputs], []
@@ -124,22 +189,59 @@ def weight_grad(below, delta, xp):
 
 
 def predict_outputs(params, inputs, xp, spec: MLPSpec = MLPSpec()):
-    """Forward pass for inference: raw outputs (batch, k)."""
+    """Forward pass for inference: raw outputs (batch, k).
+
+    Parameters
+    ----------
+    params : dict
+        The parameters ``{"w1": (fan_in, fan_out), "b1": (fan_out,), ...}``, arrays of ``xp``.
+    inputs : array or sparse matrix
+        A batch of rows (batch, n_features): an array of ``xp``, or scipy / cupyx sparse.
+    xp : namespace
+        The array namespace of the parameters.
+    spec : MLPSpec, default=MLPSpec()
+        The hidden activation, the output head and the L2 penalty.
+
+    Returns
+    -------
+    array
+        Raw outputs (batch, k).
+    """
     return forward(params, inputs, xp, spec)[0]
 
 
 def backward(params, trace: ForwardTrace, grad_outputs, xp, spec: MLPSpec = MLPSpec()) -> dict:
     """Gradients of the loss for every parameter, given d loss / d outputs.
 
-    Layer l computes z_l = a_{l-1} @ w_l + b_l and a_l = f(z_l). With delta_l = dL/dz_l:
+    Layer l computes z_l = a_{l-1} @ w_l + b_l and a_l = f(z_l). With delta_l = dL/dz_l::
+
       dL/dw_l = a_{l-1}^T @ delta_l            (each weight w_ij touches z_j via a_i)
       dL/db_l = sum over the batch of delta_l  (b_l is added to every row)
-      dL/da_{l-1} = delta_l @ w_l^T, and delta_{l-1} = that * f'(z_{l-1}), where f' comes
-      from what the trace kept for it: the output a_{l-1} (ReLU: its 0/1 gate; tanh:
-      1 - a^2), or z_{l-1} for an activation that takes the pre-activation (SiLU, GELU).
+      dL/da_{l-1} = delta_l @ w_l^T, and delta_{l-1} = that * f'(z_{l-1})
+
+    where f' comes from what the trace kept for it: the output a_{l-1} (ReLU: its 0/1 gate;
+    tanh: 1 - a^2), or z_{l-1} for an activation that takes the pre-activation (SiLU, GELU).
     With dropout the next layer multiplied d_{l-1} = a_{l-1} * m_{l-1}, so delta_l @ w_l^T
     is dL/dd_{l-1}, and dL/da_{l-1} = that * m_{l-1}, before the activation's derivative.
     The input gradient of the first layer is never needed, so it is not computed.
+
+    Parameters
+    ----------
+    params : dict
+        The parameters ``{"w1": (fan_in, fan_out), "b1": (fan_out,), ...}``, arrays of ``xp``.
+    trace : ForwardTrace
+        What ``forward`` kept.
+    grad_outputs : array
+        d loss / d outputs, (batch, k).
+    xp : namespace
+        The array namespace of the parameters.
+    spec : MLPSpec, default=MLPSpec()
+        The hidden activation, the output head and the L2 penalty.
+
+    Returns
+    -------
+    dict
+        One gradient per parameter, the names and shapes of ``params``, in layer order.
     """
     activation_backward = ACTIVATIONS[spec.activation].backward
     grads = {}
@@ -158,8 +260,26 @@ def backward(params, trace: ForwardTrace, grad_outputs, xp, spec: MLPSpec = MLPS
 
 
 def l2_term(params, alpha: float, denominator, xp):
-    """scikit-learn's L2 penalty (alpha / 2) sum_l ||w_l||^2 / n, with n the batch size or
-    its summed weights (biases are not penalised); its gradient is alpha w_l / n."""
+    """scikit-learn's L2 penalty (alpha / 2) sum_l ||w_l||^2 / n; biases are not penalised.
+
+    n is the batch size or its summed weights; the penalty's gradient is alpha w_l / n.
+
+    Parameters
+    ----------
+    params : dict
+        The parameters ``{"w1": (fan_in, fan_out), "b1": (fan_out,), ...}``, arrays of ``xp``.
+    alpha : float
+        The penalty's strength.
+    denominator : float or array
+        n: the batch size, or the summed row weights (0-d array).
+    xp : namespace
+        The array namespace of the parameters.
+
+    Returns
+    -------
+    array
+        The penalty, 0-d.
+    """
     total = 0.0
     for layer in range(1, n_layers(params) + 1):
         flat = xp.reshape(params[f"w{layer}"], (-1,))
@@ -196,8 +316,35 @@ def loss_denominator(inputs, weights, xp):
 
 def loss_and_grads(params, inputs, targets, xp, spec: MLPSpec = MLPSpec(), weights=None,
                    masks=None):
-    """The head's (weighted) mean loss plus the L2 term, its gradients per parameter, and
-    the batch's raw outputs (``masks``: dropout's, as ``forward``)."""
+    """The head's (weighted) mean loss plus the L2 term, its gradients, and the raw outputs.
+
+    Parameters
+    ----------
+    params : dict
+        The parameters ``{"w1": (fan_in, fan_out), "b1": (fan_out,), ...}``, arrays of ``xp``.
+    inputs : array or sparse matrix
+        A batch of rows (batch, n_features): an array of ``xp``, or scipy / cupyx sparse.
+    targets : array
+        The batch's targets, of the kind the head takes (class indices or values).
+    xp : namespace
+        The array namespace of the parameters.
+    spec : MLPSpec, default=MLPSpec()
+        The hidden activation, the output head and the L2 penalty.
+    weights : array or None, default=None
+        Row weights (batch,); None weighs every row equally.
+    masks : list or None, default=None
+        One inverted-dropout mask (batch, width), or None, per hidden layer, multiplied into
+        its outputs (training); None: no dropout (prediction, evaluation).
+
+    Returns
+    -------
+    loss : array
+        The loss, 0-d.
+    grads : dict
+        One gradient per parameter.
+    outputs : array
+        The batch's raw outputs (batch, k).
+    """
     outputs, trace = forward(params, inputs, xp, spec, masks)
     loss, grad_outputs = HEADS[spec.head].loss_with_grad(outputs, targets, xp, weights)
     grads = backward(params, trace, grad_outputs, xp, spec)

@@ -41,7 +41,22 @@ def zeros_like_params(params, xp):
 
 
 def init_state(slots, params, xp) -> dict:
-    """A fresh optimizer state: step 0 and, per declared slot, zeros like each parameter."""
+    """A fresh optimizer state: step 0 and, per declared slot, zeros like each parameter.
+
+    Parameters
+    ----------
+    slots : sequence of str
+        The per-parameter slots (an optimizer's ``state_slots``).
+    params : dict
+        The parameters, ``{name: array}``.
+    xp : namespace
+        The array namespace of the parameters.
+
+    Returns
+    -------
+    dict
+        ``{"step": 0, slot: {name: zeros}, ...}``, each zeros array on its parameter's device.
+    """
     return {"step": 0, **{slot: zeros_like_params(params, xp) for slot in slots}}
 
 
@@ -57,15 +72,26 @@ def step_with(optimizer, params, grads, state, xp, lr_scale):
 
 @dataclass(frozen=True)
 class SGD:
-    """Plain gradient descent, optionally with momentum (heavy ball or Nesterov), in
-    scikit-learn's form (Sutskever et al. 2013), where the velocity carries the rate:
+    """Plain gradient descent, optionally with momentum (heavy ball or Nesterov).
 
-    velocity = momentum * velocity - lr * g;  p += velocity (heavy ball), or
-    p += momentum * velocity - lr * g (Nesterov).
+    In scikit-learn's form (Sutskever et al. 2013), where the velocity carries the rate::
+
+        velocity = momentum * velocity - lr * g;  p += velocity (heavy ball), or
+        p += momentum * velocity - lr * g (Nesterov).
 
     A schedule that changes lr (invscaling, adaptive, cosine) changes the new steps only; the
-    velocity keeps the rates its past steps were taken with. ``weight_decay`` adds the L2
-    term weight_decay * p to g.
+    velocity keeps the rates its past steps were taken with.
+
+    Parameters
+    ----------
+    lr : float, default=0.01
+        The learning rate.
+    momentum : float, default=0.0
+        The momentum; 0 keeps no velocity.
+    nesterov : bool, default=False
+        Nesterov's momentum rather than the heavy ball.
+    weight_decay : float, default=0.0
+        Adds the L2 term weight_decay * p to g.
     """
 
     lr: float = 0.01
@@ -81,17 +107,91 @@ class SGD:
         return ("velocity",) if self.momentum else ()
 
     def init_state(self, params, xp):
+        """A fresh optimizer state for ``params``: step 0 and its slots' zeros.
+
+        Parameters
+        ----------
+        params : dict
+            The parameters, ``{name: array}``.
+        xp : namespace
+            The array namespace of the parameters.
+
+        Returns
+        -------
+        dict
+            ``{"step": 0, slot: {name: zeros like the parameter}, ...}``.
+        """
         return init_state(self.state_slots, params, xp)
 
     def update(self, params, grads, state, xp, lr_scale=1.0):
+        """One step: the host scalars of the next step, the array math, the step counter advanced.
+
+        Returns new ``(params, state)`` and leaves its inputs alone.
+
+        Parameters
+        ----------
+        params : dict
+            The parameters, ``{name: array}``.
+        grads : dict
+            Their gradients, the same names.
+        state : dict
+            The optimizer state, as ``init_state`` made it or ``update`` returned it.
+        xp : namespace
+            The array namespace of the parameters.
+        lr_scale : float, default=1.0
+            The learning-rate schedule's factor for this step, a host float.
+
+        Returns
+        -------
+        params : dict
+            The updated parameters.
+        state : dict
+            The updated state, its ``"step"`` advanced by 1.
+        """
         return step_with(self, params, grads, state, xp, lr_scale)
 
     def scalars(self, step: int, lr_scale: float = 1.0) -> dict:
-        """The host numbers ``apply`` needs for 1-based ``step``: the scheduled rate."""
+        """The host numbers ``apply`` needs for 1-based ``step``: the scheduled rate.
+
+        Parameters
+        ----------
+        step : int
+            The step, from 1.
+        lr_scale : float, default=1.0
+            The schedule's factor.
+
+        Returns
+        -------
+        dict
+            ``{"lr": lr * lr_scale}``.
+        """
         return {"lr": float(self.lr) * lr_scale}
 
     def apply(self, params, grads, slots, xp, scalars):
-        """The update's array math, as the formulas above: (params, slots)."""
+        """The update's array math, as the formulas above.
+
+        It reads nothing back to the host and branches on no array (``jax.jit`` traces it).
+
+        Parameters
+        ----------
+        params : dict
+            The parameters, ``{name: array}``.
+        grads : dict
+            Their gradients, the same names.
+        slots : dict
+            The state's slots, ``{slot: {name: array}}``, without the step.
+        xp : namespace
+            The array namespace of the parameters.
+        scalars : dict
+            The step's host numbers, from ``scalars``.
+
+        Returns
+        -------
+        params : dict
+            The updated parameters.
+        slots : dict
+            The updated slots.
+        """
         lr, mu, decay = scalars["lr"], float(self.momentum), float(self.weight_decay)
         new_params, velocities = {}, {}
         for name, param in params.items():
@@ -113,13 +213,28 @@ class SGD:
 
 @dataclass(frozen=True)
 class Adam:
-    """Adam in Kingma & Ba's efficient form (their section 2), which is scikit-learn's,
-    with AdamW's decoupled weight decay when ``decoupled``.
+    """Adam in Kingma & Ba's efficient form (their section 2), which is scikit-learn's.
 
-    m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;  the step size
-    alpha_t = lr sqrt(1 - b2^t) / (1 - b1^t);  p -= alpha_t m / (sqrt(v) + eps).
+    With AdamW's decoupled weight decay when ``decoupled``::
+
+        m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;  the step size
+        alpha_t = lr sqrt(1 - b2^t) / (1 - b1^t);  p -= alpha_t m / (sqrt(v) + eps).
+
     (PyTorch adds eps to sqrt(v / (1 - b2^t)) instead: the same update but for eps.)
     AdamW first shrinks p by (1 - lr * weight_decay); plain Adam adds weight_decay * p to g.
+
+    Parameters
+    ----------
+    lr : float, default=1e-3
+        The learning rate.
+    beta1, beta2 : float, default=0.9, 0.999
+        The decay rates of the first and second moments.
+    eps : float, default=1e-8
+        Added to sqrt(v).
+    weight_decay : float, default=0.0
+        The weight decay, an L2 term in g or (``decoupled``) AdamW's shrink.
+    decoupled : bool, default=False
+        AdamW's decoupled weight decay.
     """
 
     lr: float = 1e-3
@@ -133,20 +248,96 @@ class Adam:
     state_slots = ("m", "v")  # first and second moments, one of each per parameter
 
     def init_state(self, params, xp):
+        """A fresh optimizer state for ``params``: step 0 and its slots' zeros.
+
+        Parameters
+        ----------
+        params : dict
+            The parameters, ``{name: array}``.
+        xp : namespace
+            The array namespace of the parameters.
+
+        Returns
+        -------
+        dict
+            ``{"step": 0, slot: {name: zeros like the parameter}, ...}``.
+        """
         return init_state(self.state_slots, params, xp)
 
     def update(self, params, grads, state, xp, lr_scale=1.0):
+        """One step: the host scalars of the next step, the array math, the step counter advanced.
+
+        Returns new ``(params, state)`` and leaves its inputs alone.
+
+        Parameters
+        ----------
+        params : dict
+            The parameters, ``{name: array}``.
+        grads : dict
+            Their gradients, the same names.
+        state : dict
+            The optimizer state, as ``init_state`` made it or ``update`` returned it.
+        xp : namespace
+            The array namespace of the parameters.
+        lr_scale : float, default=1.0
+            The learning-rate schedule's factor for this step, a host float.
+
+        Returns
+        -------
+        params : dict
+            The updated parameters.
+        state : dict
+            The updated state, its ``"step"`` advanced by 1.
+        """
         return step_with(self, params, grads, state, xp, lr_scale)
 
     def scalars(self, step: int, lr_scale: float = 1.0) -> dict:
-        """The host numbers of 1-based ``step`` t: the step size
-        alpha_t = lr sqrt(1 - b2^t) / (1 - b1^t), and AdamW's shrink 1 - lr weight_decay."""
+        """The host numbers of 1-based ``step`` t.
+
+        The step size alpha_t = lr sqrt(1 - b2^t) / (1 - b1^t), and AdamW's shrink
+        1 - lr weight_decay.
+
+        Parameters
+        ----------
+        step : int
+            The step t, from 1.
+        lr_scale : float, default=1.0
+            The schedule's factor, applied to lr.
+
+        Returns
+        -------
+        dict
+            ``{"step_size": alpha_t, "shrink": 1 - lr weight_decay}``.
+        """
         lr, b1, b2 = float(self.lr) * lr_scale, float(self.beta1), float(self.beta2)
         return {"step_size": lr * math.sqrt(1.0 - b2**step) / (1.0 - b1**step),
                 "shrink": 1.0 - lr * float(self.weight_decay)}
 
     def apply(self, params, grads, slots, xp, scalars):
-        """The update's array math, as the formulas above: (params, slots)."""
+        """The update's array math, as the formulas above.
+
+        It reads nothing back to the host and branches on no array (``jax.jit`` traces it).
+
+        Parameters
+        ----------
+        params : dict
+            The parameters, ``{name: array}``.
+        grads : dict
+            Their gradients, the same names.
+        slots : dict
+            The state's slots, ``{slot: {name: array}}``, without the step.
+        xp : namespace
+            The array namespace of the parameters.
+        scalars : dict
+            The step's host numbers, from ``scalars``.
+
+        Returns
+        -------
+        params : dict
+            The updated parameters.
+        slots : dict
+            The updated slots.
+        """
         b1, b2, eps = float(self.beta1), float(self.beta2), float(self.eps)
         decay, step_size = float(self.weight_decay), scalars["step_size"]
         new_params, first, second = {}, {}, {}
@@ -198,8 +389,32 @@ def make_optimizer(solver: str, lr: float, *, momentum=0.9, nesterov=True, beta1
                    beta2=0.999, eps=1e-8, weight_decay=0.0):
     """An optimizer by scikit-learn's solver name (sgd, adam) or xpnn's adamw.
 
-    sgd uses ``momentum`` (0 for plain gradient descent) and ``nesterov``; adamw applies
-    the decoupled ``weight_decay``. The L2 penalty (alpha) is part of the loss, not here.
+    The L2 penalty (alpha) is part of the loss, not here.
+
+    Parameters
+    ----------
+    solver : {"sgd", "adam", "adamw"}
+        The optimizer.
+    lr : float
+        The learning rate.
+    momentum : float, default=0.9
+        sgd's momentum (0 for plain gradient descent).
+    nesterov : bool, default=True
+        sgd's Nesterov momentum (where the momentum is not 0).
+    beta1, beta2, eps : float, default=0.9, 0.999, 1e-8
+        adam's and adamw's.
+    weight_decay : float, default=0.0
+        adamw's decoupled weight decay.
+
+    Returns
+    -------
+    SGD or Adam
+        The optimizer.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``solver``.
     """
     if solver not in OPTIMIZERS:
         raise ValueError(f"unknown solver {solver!r}; expected one of {', '.join(OPTIMIZERS)}")

@@ -32,6 +32,38 @@ from .train_state import TrainingInterrupted, TrainState, snapshot
 
 @dataclass(frozen=True)
 class TrainConfig:
+    """The training loop's settings, fixed for one fit.
+
+    Parameters
+    ----------
+    max_iter : int
+        Epochs in all.
+    batch_size : int
+        Rows per step; 0: the full training set every step.
+    shuffle : bool
+        Shuffle the rows each epoch.
+    tol : float
+        The plateau rule's tolerance (``plateau.py``).
+    n_iter_no_change : int or float
+        Epochs without improvement before the plateau rule acts; ``math.inf`` never stops
+        early.
+    early_stopping : bool
+        Monitor the validation score and keep the best weights.
+    learning_rate : str
+        The schedule, a key of ``optim.SCHEDULES``.
+    learning_rate_init : float
+        The initial learning rate.
+    power_t : float
+        invscaling's exponent.
+    check_every : int
+        Steps between divergence checks; 0: once per epoch.
+    spec : MLPSpec
+        What the network computes.
+    dropout : tuple of float, default=()
+        One rate per hidden layer (all 0, or none: no dropout).
+    seed : int, default=0
+        The fit's seed, which dropout's masks are drawn from (``dropout.py``).
+    """
     max_iter: int  # epochs in all
     batch_size: int  # 0: the full training set every step
     shuffle: bool
@@ -50,13 +82,46 @@ class TrainConfig:
 def train(state: TrainState, optimizer, data: DeviceSplit, config: TrainConfig, rng,
           backend: Backend, reducer, val: DeviceSplit | None = None, on_epoch=None,
           on_step=None, on_plateau=None, hooks: EpochHooks | None = None) -> TrainState:
-    """Train ``state`` in place up to ``config.max_iter`` epochs in all; returns it.
+    """Train ``state`` in place up to ``config.max_iter`` epochs in all.
 
-    ``reducer``: the group this process trains in (``distributed.make_reducer``).
-    ``on_epoch(record)`` is called after each epoch with its history row, then
-    ``on_plateau(outcome)`` when the plateau rule acted (``FitRun.after_epoch``);
-    ``on_step(step, steps_in_epoch)`` after each step (host-side counters, no device sync);
-    ``hooks``: an epoch's begin and end for scikit-learn's callbacks (``EpochHooks``).
+    Parameters
+    ----------
+    state : TrainState
+        The parameters, optimizer state, counters and history; trained in place.
+    optimizer : SGD or Adam
+        The update.
+    data : DeviceSplit
+        The training rows on the backend's device.
+    config : TrainConfig
+        The loop's settings.
+    rng : numpy.random.Generator
+        Shuffles the rows.
+    backend : Backend
+        The namespace and device everything lives on.
+    reducer : object
+        The group this process trains in (``distributed.make_reducer``).
+    val : DeviceSplit or None, default=None
+        The validation split, or None.
+    on_epoch : callable or None, default=None
+        ``on_epoch(record)``, called after each epoch with its history row.
+    on_step : callable or None, default=None
+        ``on_step(step, steps_in_epoch)``, after each step (host-side counters, no device
+        sync).
+    on_plateau : callable or None, default=None
+        ``on_plateau(outcome)``, after ``on_epoch`` when the plateau rule acted
+        (``FitRun.after_epoch``).
+    hooks : EpochHooks or None, default=None
+        An epoch's begin and end for scikit-learn's callbacks.
+
+    Returns
+    -------
+    TrainState
+        ``state`` itself.
+
+    Raises
+    ------
+    DivergenceError
+        When the loss or a parameter became non-finite; its message names the step and layer.
     """
     run = FitRun(state, optimizer, data, config, rng, backend, reducer, val, on_epoch, on_step,
                  on_plateau, hooks)
@@ -91,7 +156,15 @@ class EpochHooks:
 
 
 class FitRun:
-    """One call to fit: what stays fixed while it runs, and its run / epoch / step."""
+    """One call to fit: what stays fixed while it runs, and its run / epoch / step.
+
+    Parameters
+    ----------
+    state, optimizer, data, config, rng, backend, reducer : object
+        As ``train``'s.
+    val, on_epoch, on_step, on_plateau, hooks : object, default=None
+        As ``train``'s.
+    """
 
     def __init__(self, state, optimizer, data, config, rng, backend, reducer, val=None,
                  on_epoch=None, on_step=None, on_plateau=None, hooks=None):
@@ -123,6 +196,22 @@ class FitRun:
     # -- the whole run ---------------------------------------------------------------
 
     def run(self) -> TrainState:
+        """Train epoch after epoch until ``max_iter``, the plateau rule or a hook stops.
+
+        With early stopping, ``state.best_params`` are the weights to predict with (the estimator
+        publishes them); ``state.params`` stay the last epoch's, so that a resumed run continues
+        exactly where this one stopped.
+
+        Returns
+        -------
+        TrainState
+            The run's state.
+
+        Raises
+        ------
+        TrainingInterrupted
+            On Ctrl-C (mid-epoch: back to the last completed epoch).
+        """
         state, config = self.state, self.config
         state.converged = state.stopped = False
         while state.epoch < config.max_iter:
@@ -174,8 +263,23 @@ class FitRun:
         return state
 
     def call_hook(self, name, *args):
-        """An epoch hook; in a group, its exception is kept for ``end_epoch`` to raise on
-        every member at once (raising here would leave the others in the next sum)."""
+        """Call an epoch hook; in a group, keep its exception for ``end_epoch``.
+
+        ``end_epoch`` raises it on every member at once (raising here would leave the others in
+        the next sum).
+
+        Parameters
+        ----------
+        name : str
+            ``"begin"`` or ``"end"``.
+        *args : object
+            The hook's arguments.
+
+        Returns
+        -------
+        object
+            The hook's result, or None (no hooks, or a failure kept).
+        """
         if self.hooks is None or self.hook_failure is not None:
             return None
         try:
@@ -187,7 +291,18 @@ class FitRun:
             return None
 
     def end_epoch(self, record) -> bool:
-        """The epoch hooks' end, agreed by the group: true to stop after this epoch."""
+        """The epoch hooks' end, agreed by the group: true to stop after this epoch.
+
+        Parameters
+        ----------
+        record : dict
+            The epoch's history row.
+
+        Returns
+        -------
+        bool
+            Whether to stop.
+        """
         if self.hooks is None:
             return False
         stop = bool(self.call_hook("end", record))
@@ -203,14 +318,38 @@ class FitRun:
         return stop
 
     def after_epoch(self, record) -> str | None:
-        """What the plateau rule did after this epoch (plateau.py), or None."""
+        """What the plateau rule did after this epoch (``plateau.py``), or None.
+
+        Parameters
+        ----------
+        record : dict
+            The epoch's history row.
+
+        Returns
+        -------
+        str or None
+            The rule's outcome.
+        """
         return plateau.after_epoch(self.state, self.config, record, self.head.score_name,
                                    self.backend)
 
     # -- one epoch -------------------------------------------------------------------
 
     def epoch(self, epoch, epoch_start):
-        """One pass over the data; returns the epoch's history row (without its seconds)."""
+        """One pass over the data.
+
+        Parameters
+        ----------
+        epoch : int
+            The epoch, from 1.
+        epoch_start : tuple
+            ``(params, opt_state)`` copied at the epoch's start: the first known-finite state.
+
+        Returns
+        -------
+        dict
+            The epoch's history row (without its seconds).
+        """
         xp, state, config, batches = self.xp, self.state, self.config, self.batches
         checkpoint = epoch_start, 0  # last state known finite, and its step
         order = batches.order(self.rng)
@@ -253,7 +392,22 @@ class FitRun:
         return self.record(epoch, loss_total, rest)
 
     def record(self, epoch, loss_total, sums) -> dict:
-        """The epoch's history row from its host sums (metric, then validation's two)."""
+        """The epoch's history row from its host sums.
+
+        Parameters
+        ----------
+        epoch : int
+            The epoch.
+        loss_total : float
+            The loss summed over the epoch's rows.
+        sums : list of float
+            The metric's sum (where the head has one), then validation's two.
+
+        Returns
+        -------
+        dict
+            The history row.
+        """
         record = {"epoch": epoch, "loss": loss_total / len(self.batches.data),
                   "learning_rate": self.last_rate}
         if self.head.metric is not None:
@@ -265,7 +419,18 @@ class FitRun:
         return record
 
     def lr_scale(self, opt_state=None) -> float:
-        """The schedule's factor for the next step of ``opt_state`` (default: the run's)."""
+        """The schedule's factor for the next step of ``opt_state``.
+
+        Parameters
+        ----------
+        opt_state : dict or None, default=None
+            An optimizer state; None: the run's.
+
+        Returns
+        -------
+        float
+            The factor.
+        """
         state, config = self.state, self.config
         opt_state = state.opt_state if opt_state is None else opt_state
         return state.lr_factor * lr_scale(config.learning_rate, opt_state["step"],
@@ -276,14 +441,31 @@ class FitRun:
 
     def step(self, params, opt_state, inputs, targets, weights, scale, portion, check=None,
              masks=None):
-        """Forward, loss (with the L2 term), backward, sum over the group, update (with the
-        L2 term's gradient): (params, opt_state, loss, outputs).
+        """One training step: forward, loss, backward, sum over the group, update.
 
-        ``portion`` = (share, denominator) of this member's rows (``Batches.local``);
-        ``masks``: its dropout masks (``FitRun.masks``), or None. ``check(stage, arrays)``
-        (the divergence replay's) looks at each stage's result; the replay always runs the
-        reference stages, training the kernel's (``self.stages``), compiled whole where it
-        offers that and nothing else is asked of the step.
+        The loss and the update include the L2 term (its gradient). The replay (``check``) always
+        runs the reference stages, training the kernel's (``self.stages``), compiled whole where
+        it offers that and nothing else is asked of the step.
+
+        Parameters
+        ----------
+        params, opt_state : dict
+            The parameters and optimizer state.
+        inputs, targets, weights : array
+            This member's rows of the batch (``weights`` None without row weights).
+        scale : float
+            The learning-rate schedule's factor.
+        portion : tuple
+            (share, denominator) of this member's rows (``Batches.local``).
+        check : callable or None, default=None
+            ``check(stage, arrays)`` (the divergence replay's) looks at each stage's result.
+        masks : list or None, default=None
+            Its dropout masks (``FitRun.masks``), or None.
+
+        Returns
+        -------
+        tuple
+            (params, opt_state, loss, outputs).
         """
         if self.whole_step is not None and not check and masks is None:
             return self.whole_step(params, opt_state, inputs, targets, weights, scale)
@@ -306,9 +488,27 @@ class FitRun:
         return params, opt_state, loss, outputs
 
     def member_loss(self, stages, outputs, targets, weights, share):
-        """This member's part of the global batch's mean loss, and its gradient: ``share``
-        times its own rows' mean (the global mean is the sum over the members, and backward
-        is linear); zeros where it has no rows (or no weight) in this batch."""
+        """This member's part of the global batch's mean loss, and its gradient.
+
+        ``share`` times its own rows' mean (the global mean is the sum over the members, and
+        backward is linear); zeros where it has no rows (or no weight) in this batch.
+
+        Parameters
+        ----------
+        stages : object
+            The step's stages (kernel or reference).
+        outputs, targets : array
+            The raw outputs and targets of its rows.
+        weights : array or None
+            Its row weights.
+        share : float
+            Its share of the global batch.
+
+        Returns
+        -------
+        tuple
+            (loss, d loss / d outputs).
+        """
         if not share:
             zero = self.xp.zeros((), dtype=outputs.dtype, device=self.backend.device)
             return zero, self.xp.zeros_like(outputs)
@@ -318,15 +518,45 @@ class FitRun:
         return loss, grad_outputs
 
     def with_l2(self, stages, loss, params, denominator):
-        """The L2 term (alpha / 2n) sum ||w||^2 added to the loss once, on rank 0 (each
-        member's loss is its part of the batch's; the parameters are the same everywhere)."""
+        """The L2 term (alpha / 2n) sum ||w||^2 added to the loss once, on rank 0.
+
+        Each member's loss is its part of the batch's; the parameters are the same everywhere.
+
+        Parameters
+        ----------
+        stages : object
+            The step's stages.
+        loss : array
+            This member's loss.
+        params : dict
+            The parameters.
+        denominator : float or array
+            n.
+
+        Returns
+        -------
+        array
+            The loss, with the term on rank 0.
+        """
         if self.reducer.rank != 0:
             return loss
         return stages.l2_loss(loss, params, self.config.spec.alpha, denominator)
 
     def l2_coefficient(self, denominator):
-        """alpha / n: the L2 term's gradient is that times each weight, added by ``update``
-        on every member to the gradients summed over the group; None without L2."""
+        """alpha / n: the L2 term's gradient is that times each weight.
+
+        ``update`` adds it on every member to the gradients summed over the group.
+
+        Parameters
+        ----------
+        denominator : float or array
+            n.
+
+        Returns
+        -------
+        float or array or None
+            alpha / n; None without L2.
+        """
         alpha = self.config.spec.alpha
         return alpha / denominator if alpha else None
 
@@ -334,32 +564,99 @@ class FitRun:
 
     @cached_property
     def dropout(self) -> Dropout:
+        """The run's dropout (``dropout.Dropout``), for the hidden layers' widths."""
         widths = [self.state.params[f"b{layer}"].shape[0]
                   for layer in range(1, mlp.n_layers(self.state.params))]
         return Dropout(self.config.dropout, widths, self.config.seed, self.backend,
                        self.reducer.rank, self.reducer.size)
 
     def masks(self, step, start, stop):
-        """This member's dropout masks for ``step`` (the global batch start:stop) of the
-        current epoch: the same in the training step and in its replay; None without."""
+        """This member's dropout masks for ``step`` of the current epoch.
+
+        The same in the training step and in its replay.
+
+        Parameters
+        ----------
+        step : int
+            The step in the epoch, from 1.
+        start, stop : int
+            The global batch's rows start:stop.
+
+        Returns
+        -------
+        list or None
+            One mask per hidden layer; None without dropout.
+        """
         return self.dropout.masks(self.state.samples_seen, step, start, stop, self.dtype)
 
     # -- divergence ------------------------------------------------------------------
 
     def finite_flag(self, loss_sum):
+        """The device flag: the loss sum and every parameter finite.
+
+        Parameters
+        ----------
+        loss_sum : array
+            The epoch's loss sum so far.
+
+        Returns
+        -------
+        array
+            A 0-d boolean on the device.
+        """
         return self.finite(loss_sum, self.state.params, self.xp)
 
     def agreed(self, flag: bool) -> bool:
-        """A host flag, true only when it is true on every member (one small message)."""
+        """A host flag, true only when it is true on every member (one small message).
+
+        Parameters
+        ----------
+        flag : bool
+            This member's flag.
+
+        Returns
+        -------
+        bool
+            The group's.
+        """
         return self.reducer.host_sum([0.0 if flag else 1.0])[0] == 0
 
     def copy(self, params, opt_state) -> tuple[dict, dict]:
+        """A snapshot of ``params`` and ``opt_state`` (``train_state.snapshot``).
+
+        Parameters
+        ----------
+        params, opt_state : dict
+            The state to copy.
+
+        Returns
+        -------
+        tuple of dict
+            Their copies.
+        """
         return snapshot(params, opt_state, self.backend)
 
     def locate_divergence(self, checkpoint, order, epoch):
-        """Back to ``checkpoint`` = ((params, opt_state), step), replay the epoch's later
-        steps on the reference with a check after every stage, raise DivergenceError; the
-        state keeps the weights of the last entirely finite step."""
+        """Replay from ``checkpoint`` step by step and raise DivergenceError.
+
+        Back to ``checkpoint``, replay the epoch's later steps on the reference with a check
+        after every stage; the state keeps the weights of the last entirely finite step.
+
+        Parameters
+        ----------
+        checkpoint : tuple
+            ((params, opt_state), step): the last state known finite.
+        order : array
+            The epoch's row order.
+        epoch : int
+            The epoch.
+
+        Raises
+        ------
+        DivergenceError
+            Always: naming the step, stage and layer where the replay found it, or only the
+        epoch where the replay stayed finite (non-deterministic device sums).
+        """
         state, batches = self.state, self.batches
         lr = float(getattr(self.optimizer, "lr", float("nan")))
         (params, opt_state), first_step = self.copy(*checkpoint[0]), checkpoint[1]

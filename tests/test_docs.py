@@ -41,3 +41,50 @@ def test_the_docs_build_without_a_warning_and_run_the_gallery(tmp_path):
     quickstart = html.unescape(re.sub(r"<[^>]+>", "", (
         out / "auto_examples" / "plot_digits_quickstart.html").read_text()))
     assert "test accuracy 0.9" in quickstart  # its printed output, executed at build time
+
+    def text_of(page):
+        return html.unescape(re.sub(r"<[^>]+>", "", (out / page).read_text()))
+
+    story = text_of("auto_examples/plot_softmax_divergence.html")
+    assert "training diverged at epoch" in story and "def log_softmax(logits, xp):" in story
+    learner, fixed = (float(value) for value in re.findall(
+        r"(?:learner's forward and backward|xpnn's cross_entropy_with_grad)\s+relative "
+        r"error ([0-9.e+-]+)", story))
+    assert learner > 0.1 and fixed < 1e-6  # the gradient check catches the axis-0 sum
+    kaggle = text_of("auto_examples/plot_kaggle_csv_submission.html")
+    assert "'ImageId': '1', 'Label':" in kaggle and "360 rows" in kaggle
+    arrays = text_of("auto_examples/plot_torch_jax_arrays.html")
+    assert "predict_proba -> torch.Tensor torch.float32" in arrays
+    assert "predict_proba -> jaxlib" in arrays
+    assert len(examples) >= 8
+
+    # the user guide holds what the README no longer does; the API page every public name
+    for page in ("cli", "data", "checkpoints", "library", "tracking", "onnx", "gpu", "mpi",
+                 "performance", "benchmarks", "machines", "layout", "tests"):
+        assert (out / "guide" / f"{page}.html").exists(), page
+    assert "Latest results" in text_of("guide/benchmarks.html")  # bench/README.md, included
+    import xpnn
+    import xpnn.onnx
+    public = [f"xpnn.{name}" for name in xpnn.__all__ if name != "__version__"]
+    public += [f"xpnn.onnx.{name}" for name in xpnn.onnx.__all__]
+    missing = [name for name in public if not (out / "generated" / f"{name}.html").exists()]
+    assert not missing, missing
+
+
+def test_the_code_map_names_every_module_and_only_modules_that_exist():
+    """docs/guide/layout.md (the full map) and the README's short one stay true."""
+    package = ROOT / "xpnn"
+    modules = {path.name for path in package.glob("*.py") if path.name != "__main__.py"
+               and path.name != "__init__.py"}
+    packages = {f"{path.name}/" for path in package.iterdir()
+                if path.is_dir() and (path / "__init__.py").exists()}
+    full_map = (ROOT / "docs" / "guide" / "layout.md").read_text()
+    short_map = (ROOT / "README.md").read_text().split("## How the code is laid out")[1]
+    for text, where in ((full_map, "docs/guide/layout.md"), (short_map, "README.md")):
+        missing = sorted(name for name in modules | packages if name not in text)
+        assert not missing, f"{where} does not name {missing}"
+        named = set(re.findall(r"\b([a-z_]+\.py)\b", text))
+        named = {name for name in named if name not in {"conf.py", "setup.py"}}
+        stale = sorted(name for name in named - modules if not any(
+            list((ROOT / folder).rglob(name)) for folder in ("xpnn", "bench", "docs", "tests")))
+        assert not stale, f"{where} names modules that do not exist: {stale}"

@@ -36,6 +36,7 @@ def test_the_docs_build_without_a_warning_and_run_the_gallery(tmp_path):
     for name in examples:
         page = out / "auto_examples" / f"{name}.html"
         assert page.exists(), name
+        assert (out / "_images" / f"sphx_glr_{name}_001.png").exists(), f"{name} drew nothing"
     figures = list((out / "_images").glob("sphx_glr_plot_digits_quickstart_*.png"))
     assert figures  # the example ran and drew
     quickstart = html.unescape(re.sub(r"<[^>]+>", "", (

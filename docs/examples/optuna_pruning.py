@@ -85,3 +85,19 @@ if __name__ == "__main__":  # (the docs build runs it too)
         print(f"trial {trial.number:2d}  {trial.state.name:8s}  epochs "
               f"{trial.user_attrs.get('epochs')}  params {trial.params}")
     print(f"best: {study.best_value:.4f} with {study.best_params}")
+
+    # every trial's validation accuracy per epoch: the pruned ones stop early
+    import matplotlib.pyplot as plt
+
+    fig, axis = plt.subplots(figsize=(6, 3.2))
+    for trial in study.trials:
+        epochs, scores = zip(*sorted(trial.intermediate_values.items()))
+        pruned = trial.state == optuna.trial.TrialState.PRUNED
+        axis.plot(epochs, scores, color="tab:red" if pruned else "tab:blue",
+                  alpha=0.5 if pruned else 0.9, marker=".")
+    axis.plot([], [], color="tab:blue", label="completed")
+    axis.plot([], [], color="tab:red", alpha=0.5, label="pruned")
+    axis.set(xlabel="epoch", ylabel="validation accuracy", title="Optuna trials, pruned mid-fit")
+    axis.legend()
+    fig.tight_layout()
+    plt.show()

@@ -144,7 +144,25 @@ def is_device_spec(spec) -> bool:
 
 
 def resolve_device(spec: str) -> Backend:
-    """``cpu`` -> NumPy; ``cuda`` / ``cuda:N`` -> CuPy on GPU N (CuPy imported here, lazily)."""
+    """The backend for a device name: ``cpu`` -> NumPy; ``cuda`` / ``cuda:N`` -> CuPy on GPU N.
+
+    CuPy is imported here, lazily.
+
+    Parameters
+    ----------
+    spec : str
+        ``"cpu"``, ``"cuda"`` or ``"cuda:N"`` (case and spaces ignored; empty: cpu).
+
+    Returns
+    -------
+    Backend
+        The namespace, device and label.
+
+    Raises
+    ------
+    XpnnDeviceError
+        For another name, or when CuPy, a driver or GPU N is missing.
+    """
     spec = (spec or "cpu").strip().lower()
     if spec == "cpu":
         return numpy_backend()
@@ -186,7 +204,13 @@ def cupy_backend(index: int, spec: str = "cuda") -> Backend:
 
 
 def gpu_count() -> int:
-    """How many GPUs CuPy sees; 0 without CuPy, a driver or a GPU."""
+    """How many GPUs CuPy sees.
+
+    Returns
+    -------
+    int
+        The count; 0 without CuPy, a driver or a GPU.
+    """
     try:
         import cupy
 
@@ -221,7 +245,23 @@ def _one_line(exc: BaseException) -> str:
 
 
 def backend_of(*arrays) -> Backend:
-    """The namespace and device shared by ``arrays``; mixed ones are refused clearly."""
+    """The namespace and device shared by ``arrays``; mixed ones are refused clearly.
+
+    Parameters
+    ----------
+    *arrays : array or None
+        The caller's arrays (None ignored).
+
+    Returns
+    -------
+    Backend
+        Their namespace, device and label (``"cpu"`` for NumPy, ``"cuda:N"`` for CuPy).
+
+    Raises
+    ------
+    XpnnDeviceError
+        When they come from different array libraries or live on different devices.
+    """
     arrays = [a for a in arrays if a is not None]
     try:
         xp = array_api_compat.array_namespace(*arrays)

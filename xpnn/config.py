@@ -52,12 +52,36 @@ def _config(override=None) -> dict:
 
 
 def get_config() -> dict:
-    """A copy of the current settings."""
+    """A copy of the current settings.
+
+    Returns
+    -------
+    dict
+        ``{"kernels": ...}``, this thread's settings.
+
+    Raises
+    ------
+    XpnnConfigError
+        When the environment variable ``XPNN_KERNELS`` holds no allowed value.
+    """
     return dict(_config())
 
 
 def set_config(kernels: str | None = None) -> None:
-    """Change settings for this thread; None leaves one as it is."""
+    """Change settings for this thread; None leaves one as it is.
+
+    Parameters
+    ----------
+    kernels : {"auto", "reference"} or None, default=None
+        ``"auto"``: a training step runs its namespace's fast path where one reproduces the
+        reference; ``"reference"``: every step runs the array-API code. None leaves it as it
+        is.
+
+    Raises
+    ------
+    XpnnConfigError
+        For a value that is not one of the choices.
+    """
     given = {"kernels": kernels}
     for name, value in given.items():
         if value is not None:
@@ -67,7 +91,34 @@ def set_config(kernels: str | None = None) -> None:
 
 @contextlib.contextmanager
 def config_context(*, kernels: str | None = None):
-    """The settings changed inside the ``with`` block, restored after it."""
+    """The settings changed inside the ``with`` block, restored after it.
+
+    Parameters
+    ----------
+    kernels : {"auto", "reference"} or None, default=None
+        ``"auto"``: a training step runs its namespace's fast path where one reproduces the
+        reference; ``"reference"``: every step runs the array-API code. None leaves it as it
+        is.
+
+    Yields
+    ------
+    None
+
+    Raises
+    ------
+    XpnnConfigError
+        For a value that is not one of the choices.
+
+    Examples
+    --------
+    >>> import xpnn
+    >>> from sklearn.datasets import load_digits
+    >>> X, y = load_digits(return_X_y=True)
+    >>> with xpnn.config_context(kernels="reference"):
+    ...     clf = xpnn.MLPClassifier(max_iter=20).fit(X / 16.0, y)
+    >>> xpnn.get_config()["kernels"]
+    'auto'
+    """
     saved = dict(_config(override=kernels))
     set_config(kernels=kernels)
     try:

@@ -31,7 +31,24 @@ class DivergenceError(ValueError, ArithmeticError):
 
     A ValueError, as scikit-learn's MLP raises for non-finite weights, so code that catches
     a failed scikit-learn fit catches this one (and still an ArithmeticError, as before).
-    Not an XpnnError: the CLI exits 3 for it, not 2."""
+    Not an XpnnError: the CLI exits 3 for it, not 2.
+
+    Parameters
+    ----------
+    message : str
+        What diverged, where, and what to try.
+    epoch : int
+        The epoch it happened in.
+    step : int or None
+        The step in that epoch, or None where the replay could not pin it.
+    layer : int or None
+        The layer whose values were not finite, or None.
+
+    Attributes
+    ----------
+    epoch, step, layer : int or None
+        As given.
+    """
 
     def __init__(self, message, *, epoch, step, layer):
         super().__init__(message)

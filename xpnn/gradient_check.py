@@ -47,10 +47,48 @@ def gradcheck_report(hidden=(5,), n_features=4, n_classes=3, n_samples=7, seed=0
                      alpha=0.0, weighted=False, dropout=0.0) -> dict:
     """Relative error per parameter name for a small random MLP and batch (float64).
 
-    ``head``: a key of ``heads.HEADS`` ("softmax": cross-entropy over ``n_classes`` classes;
-    "logistic", "identity", "exp": ``n_classes`` outputs of that head's targets); ``alpha``
-    adds the L2 term; ``weighted`` random row weights; ``dropout`` a rate for every hidden
-    layer, through one fixed mask."""
+    Parameters
+    ----------
+    hidden : tuple of int, default=(5,)
+        The hidden layers' widths.
+    n_features : int, default=4
+        The inputs' width.
+    n_classes : int, default=3
+        The number of classes (softmax), or of outputs (the other heads).
+    n_samples : int, default=7
+        The batch's rows.
+    seed : int, default=0
+        Seeds the parameters, the batch and its targets.
+    eps : float, default=1e-6
+        The finite differences' step.
+    backend : Backend or None, default=None
+        The namespace and device to check on; None: NumPy.
+    activation : str, default="relu"
+        The hidden activation, a key of ``activations.ACTIVATIONS``.
+    head : str, default="softmax"
+        A key of ``heads.HEADS``: "softmax" (cross-entropy over ``n_classes`` classes);
+        "logistic", "identity", "exp" (``n_classes`` outputs of that head's targets).
+    alpha : float, default=0.0
+        Adds the L2 term.
+    weighted : bool, default=False
+        Random row weights.
+    dropout : float, default=0.0
+        A rate for every hidden layer, through one fixed mask.
+
+    Returns
+    -------
+    dict
+        ``{"w1": error, "b1": error, ...}``, each ||a - n|| / (||a|| + ||n||).
+
+    Examples
+    --------
+    >>> from xpnn import gradcheck_report
+    >>> errors = gradcheck_report(hidden=(3,), activation="tanh")
+    >>> sorted(errors)
+    ['b1', 'b2', 'w1', 'w2']
+    >>> max(errors.values()) < 1e-6
+    True
+    """
     backend = backend or numpy_backend()
     spec = mlp.MLPSpec(activation, head, float(alpha))
     with backend.activate():
@@ -99,8 +137,39 @@ def _gradcheck_report(hidden, n_features, n_outputs, n_samples, seed, eps, backe
 
 def gradcheck(hidden=(5,), n_features=4, n_classes=3, n_samples=7, seed=0, eps=1e-6,
               backend: Backend | None = None, **options) -> float:
-    """Max relative error of the MLP's analytic gradients against finite differences
-    (``options``: activation, head, alpha, weighted, as ``gradcheck_report``)."""
+    """Max relative error of the MLP's analytic gradients against finite differences.
+
+    Parameters
+    ----------
+    hidden : tuple of int, default=(5,)
+        The hidden layers' widths.
+    n_features : int, default=4
+        The inputs' width.
+    n_classes : int, default=3
+        The number of classes (softmax), or of outputs (the other heads).
+    n_samples : int, default=7
+        The batch's rows.
+    seed : int, default=0
+        Seeds the parameters, the batch and its targets.
+    eps : float, default=1e-6
+        The finite differences' step.
+    backend : Backend or None, default=None
+        The namespace and device to check on; None: NumPy.
+    **options
+        activation, head, alpha, weighted, dropout, as ``gradcheck_report``.
+
+    Returns
+    -------
+    float
+        The largest relative error over the parameters (about 1e-9 when the gradients are
+        right).
+
+    Examples
+    --------
+    >>> from xpnn import gradcheck
+    >>> gradcheck(hidden=(5, 4), activation="gelu", head="logistic", alpha=0.1) < 1e-6
+    True
+    """
     errors = gradcheck_report(hidden, n_features, n_classes, n_samples, seed, eps, backend,
                               **options)
     return max(errors.values()) if errors else math.nan

@@ -10,11 +10,50 @@ from .graph import trace
 
 
 def to_onnx(estimator, path=None, *, preprocessing=None):
-    """The onnx.ModelProto computing ``estimator``'s predict (and predict_proba) from rows
-    X (N, n_features) in its dtype: outputs "label" and "probabilities" for a classifier,
-    "predictions" for a regressor. ``preprocessing`` (a model file's, from load_model) goes
-    into the graph, so it takes raw rows as ``xpnn predict`` does. Written to ``path``
-    atomically when one is given."""
+    """The ONNX model computing a fitted estimator's predict (and predict_proba).
+
+    From rows X (N, n_features) in the estimator's dtype; outputs "label" and
+    "probabilities" for a classifier, "predictions" for a regressor. ``preprocessing`` (a
+    model file's, from ``load_model``) goes into the graph, so it takes raw rows as
+    ``xpnn predict`` does.
+
+    Parameters
+    ----------
+    estimator : MLPClassifier or MLPRegressor
+        A fitted xpnn estimator.
+    path : str or path-like or None, default=None
+        Where to write the model, atomically; None: only returned.
+    preprocessing : Preprocessing or None, default=None
+        A model file's preprocessing, put first in the graph.
+
+    Returns
+    -------
+    onnx.ModelProto
+        The model; its input is named "X".
+
+    Raises
+    ------
+    TypeError
+        For an estimator that is not xpnn's (a Pipeline: ``register_skl2onnx`` and skl2onnx).
+    sklearn.exceptions.NotFittedError
+        For an estimator not fitted.
+    XpnnMissingPackageError
+        When a package of ``xpnn[onnx]`` is missing.
+
+    Examples
+    --------
+    >>> import onnxruntime
+    >>> from sklearn.datasets import load_digits
+    >>> from xpnn import MLPClassifier
+    >>> from xpnn.onnx import to_onnx
+    >>> X, y = load_digits(return_X_y=True)
+    >>> clf = MLPClassifier(max_iter=20).fit(X / 16.0, y)
+    >>> proto = to_onnx(clf, "digits.onnx")
+    >>> session = onnxruntime.InferenceSession("digits.onnx")
+    >>> label, probabilities = session.run(None, {"X": X / 16.0})
+    >>> bool((label == clf.predict(X / 16.0)).all())
+    True
+    """
     if not isinstance(estimator, BaseMLP):
         raise TypeError(f"xpnn.onnx.to_onnx exports xpnn's MLPClassifier and MLPRegressor, "
                         f"not {type(estimator).__name__}; for a scikit-learn Pipeline call "

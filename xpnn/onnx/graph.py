@@ -21,9 +21,27 @@ INPUT_NAME = "X"  # (N, n_features), N symbolic
 
 
 def model_outputs(model, X, xp, preprocessing=None) -> dict:
-    """{"label": (N,) class values (multi-label: the (N, k) indicator), "probabilities":
-    (N, k)} for a fitted classifier, {"predictions": (N,) or (N, k)} for a regressor: predict
-    and predict_proba of raw rows ``X`` (an array of ``xp``), preprocessed first when given."""
+    """predict and predict_proba of raw rows ``X``, preprocessed first when given.
+
+    xpnn's own inference code, run on ``xp`` (ndonnx's arrays, to trace the ONNX graph).
+
+    Parameters
+    ----------
+    model : MLPClassifier or MLPRegressor
+        A fitted estimator.
+    X : array
+        Raw rows (N, n_features), an array of ``xp``.
+    xp : namespace
+        The array namespace of ``X``.
+    preprocessing : Preprocessing or None, default=None
+        Applied to ``X`` first (in the model's dtype); None: nothing.
+
+    Returns
+    -------
+    dict
+        For a classifier ``{"label": (N,) class values (multi-label: the (N, k) indicator),
+        "probabilities": (N, k)}``; for a regressor ``{"predictions": (N,) or (N, k)}``.
+    """
     features = xp.astype(X, getattr(xp, model.dtype_))
     if preprocessing is not None:
         features = preprocessed(features, preprocessing, model.dtype_, xp)

@@ -87,14 +87,35 @@ class Tracker:
 
     @classmethod
     def require_package(cls, feature: str | None = None):
-        """The tracker's package, or an ImportError (an XpnnError too) naming the extra;
-        ``feature`` names who needs it in that message (default: the class)."""
+        """The tracker's package, or an ImportError (an XpnnError too) naming the extra.
+
+        Parameters
+        ----------
+        feature : str or None, default=None
+            Who needs it, in that message (default: the class).
+
+        Returns
+        -------
+        module
+            The package (``package``).
+
+        Raises
+        ------
+        XpnnMissingPackageError
+            When it cannot be imported.
+        """
         return extras.require(cls.package, feature=feature or cls.__name__, extra=EXTRA)
 
     # -- the plain calls ---------------------------------------------------------------
 
     def start(self, params: dict) -> None:
-        """Open a run and log its hyperparameters (closing a run still open)."""
+        """Open a run and log its hyperparameters (closing a run still open).
+
+        Parameters
+        ----------
+        params : dict
+            The hyperparameters (``get_params()``), logged as ``plain_params`` makes them.
+        """
         self.close()
         self.active, self.last_step = True, 0
         try:
@@ -104,21 +125,47 @@ class Tracker:
             raise
 
     def log_epoch(self, record: dict) -> None:
-        """One history row (keys as ``MLPClassifier.history_``'s) at step = its epoch."""
+        """Log one history row at step = its epoch.
+
+        Parameters
+        ----------
+        record : dict
+            A row, keys as ``MLPClassifier.history_``'s (``EPOCH_METRICS`` are logged).
+        """
         self.log_metrics(epoch_metrics(record), step=int(record["epoch"]))
 
     def log_metrics(self, metrics: dict, step: int | None = None) -> None:
-        """Named numbers (None skipped) at ``step``; default: the last epoch logged."""
+        """Log named numbers (None skipped) at ``step``.
+
+        Parameters
+        ----------
+        metrics : dict
+            ``{name: number or None}``.
+        step : int or None, default=None
+            The step; None: the last epoch logged.
+        """
         self.last_step = self.last_step if step is None else int(step)
         values = {name: float(value) for name, value in metrics.items() if value is not None}
         if self.active and values:
             self._write(values, self.last_step)
 
     def log_artifact(self, path) -> None:
-        """Keep a file with the run (the saved model); a tracker without files ignores it."""
+        """Keep a file with the run (the saved model); a tracker without files ignores it.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The file.
+        """
 
     def close(self, error: BaseException | None = None) -> None:
-        """End the run, if one is open: finished, or as ``error`` ended it."""
+        """End the run, if one is open: finished, or as ``error`` ended it.
+
+        Parameters
+        ----------
+        error : BaseException or None, default=None
+            What ended it: None (finished), KeyboardInterrupt (interrupted), else failed.
+        """
         if self.active:
             self.active = False
             self._close(outcome(error))
@@ -148,16 +195,52 @@ class Tracker:
     # -- scikit-learn's FitCallback protocol ----------------------------------------------
 
     def setup(self, estimator, context):
-        """The fit begins: a run with the estimator's parameters."""
+        """scikit-learn's hook: the fit begins, a run with the estimator's parameters.
+
+        Parameters
+        ----------
+        estimator : estimator
+            The estimator being fitted.
+        context : object
+            scikit-learn's task context.
+        """
         self._fit_context, self._fit_ended, self._interrupted = context, False, False
         self.start(estimator.get_params())
 
     def on_fit_task_begin(self, estimator, context, **hook_args):
-        """Nothing to log. (No named arguments: scikit-learn builds a fitted estimator for
-        each hook that asks for ``fitted_estimator``.)"""
+        """scikit-learn's hook: nothing to log.
+
+        No named arguments: scikit-learn builds a fitted estimator for each hook that asks for
+        ``fitted_estimator``.
+
+        Parameters
+        ----------
+        estimator : estimator
+            The estimator being fitted.
+        context : object
+            scikit-learn's task context.
+        **hook_args
+            Ignored.
+        """
 
     def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
-        """An epoch (or L-BFGS iteration) ended: log its row. Never stops training."""
+        """scikit-learn's hook: an epoch (or L-BFGS iteration) ended, log its row.
+
+        Parameters
+        ----------
+        estimator : estimator
+            The estimator being fitted.
+        context : object
+            scikit-learn's task context.
+        fitted_estimator : estimator or None, default=None
+            The estimator as fitted so far (its ``history_``); None where the epoch ended
+            unfinished (Ctrl-C).
+
+        Returns
+        -------
+        bool
+            False: never stops training.
+        """
         if context is self._fit_context:
             self._fit_ended = True
         elif context.task_name in ROW_TASKS:
@@ -169,18 +252,45 @@ class Tracker:
         return False
 
     def teardown(self, estimator, context):
-        """The fit is over: end the run. scikit-learn calls this in a ``finally``, so a fit
-        that did not reach its end has its exception in flight here."""
+        """scikit-learn's hook: the fit is over, end the run.
+
+        scikit-learn calls this in a ``finally``, so a fit that did not reach its end has its
+        exception in flight here.
+
+        Parameters
+        ----------
+        estimator : estimator
+            The estimator being fitted.
+        context : object
+            scikit-learn's task context.
+        """
         error = None if self._fit_ended else sys.exc_info()[1]
         self.close(KeyboardInterrupt() if self._interrupted else error)
         self._fit_context = None
 
 
 class TensorBoardLogger(Tracker):
-    """Event files in ``log_dir`` (tensorboardX's ``SummaryWriter``): a scalar per metric
-    per epoch, global step = the epoch, and the hyperparameters for TensorBoard's HParams
-    dashboard (its session start; the session end when the run finished).
+    """TensorBoard event files: a scalar per metric per epoch, and the hyperparameters.
 
+    Written by tensorboardX's ``SummaryWriter``, global step = the epoch; the
+    hyperparameters for TensorBoard's HParams dashboard (its session start; the session end
+    when the run finished).
+
+    Parameters
+    ----------
+    log_dir : str or path-like
+        The directory of the event files.
+
+    Raises
+    ------
+    XpnnMissingPackageError
+        When tensorboardX is not installed (``pip install 'xpnn[tracking]'``).
+
+    Examples
+    --------
+    >>> from xpnn import MLPClassifier
+    >>> from xpnn.callbacks import TensorBoardLogger
+    >>> clf = MLPClassifier(max_iter=20)
     >>> clf.set_callbacks(TensorBoardLogger("runs/digits"))  # doctest: +SKIP
     """
 
@@ -217,15 +327,42 @@ class TensorBoardLogger(Tracker):
 
 
 class MLflowLogger(Tracker):
-    """One MLflow run per fit, through ``MlflowClient`` and its run id (the fluent API's
-    active run, yours, is left alone: the new run is its child when the stores match).
-    Hyperparameters as params, metrics per epoch with step = the epoch, ``log_metrics`` for
-    test scores, ``log_artifact`` for the saved model.
+    """One MLflow run per fit: hyperparameters as params, metrics per epoch with step = the epoch.
 
-    ``experiment``: its name, created if missing (default: ``$MLFLOW_EXPERIMENT_NAME``,
-    else MLflow's Default experiment). ``tracking_uri``: the store (default: MLflow's,
-    ``$MLFLOW_TRACKING_URI`` or ./mlflow.db); the global URI is not changed. The run's id
-    stays in ``run_id`` after it ended.
+    Through ``MlflowClient`` and its run id (the fluent API's active run, yours, is left
+    alone: the new run is its child when the stores match). ``log_metrics`` for test scores,
+    ``log_artifact`` for the saved model. The run's id stays in ``run_id`` after it ended.
+
+    Parameters
+    ----------
+    experiment : str or None, default=None
+        The experiment's name, created if missing (default: ``$MLFLOW_EXPERIMENT_NAME``,
+        else MLflow's Default experiment).
+    run_name : str or None, default=None
+        The run's name.
+    tracking_uri : str or None, default=None
+        The store (default: MLflow's, ``$MLFLOW_TRACKING_URI`` or ./mlflow.db); the global
+        URI is not changed.
+
+    Attributes
+    ----------
+    run_id : str or None
+        The last run's id.
+
+    Raises
+    ------
+    XpnnMissingPackageError
+        When mlflow is not installed (``pip install 'xpnn[tracking]'``).
+
+    Examples
+    --------
+    The plain calls, for a fitted ``clf``:
+
+    >>> from xpnn.callbacks import MLflowLogger
+    >>> with MLflowLogger(experiment="digits") as tracker:  # doctest: +SKIP
+    ...     tracker.start(clf.get_params())
+    ...     for record in clf.history_:
+    ...         tracker.log_epoch(record)
     """
 
     package = "mlflow"
@@ -267,6 +404,13 @@ class MLflowLogger(Tracker):
             for name, value in metrics.items()])
 
     def log_artifact(self, path) -> None:
+        """Keep a file with the open run (the saved model).
+
+        Parameters
+        ----------
+        path : str or path-like
+            The file.
+        """
         if self.active:
             self._client.log_artifact(self.run_id, os.fspath(path))
 

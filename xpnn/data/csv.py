@@ -51,6 +51,30 @@ def load_csv(
     name); a header column named ``label``; ``n_features`` (the model's input size:
     ``n_features`` columns means unlabeled, ``n_features + 1`` means label first);
     otherwise the first column when ``need_labels``, else no label column.
+
+    Parameters
+    ----------
+    path : str or Path
+        The CSV file.
+    label_column : str or None, default=None
+        The label column's header name.
+    n_features : int or None, default=None
+        The model's input size, checked against the data.
+    n_classes : int or None, default=None
+        The model's class count (at predict time): labels must be below it.
+    need_labels : bool, default=True
+        Labels are required.
+
+    Returns
+    -------
+    Dataset
+        The validated data.
+
+    Raises
+    ------
+    XpnnDataError
+        For an empty or malformed file (naming the line), a missing label column where labels
+        are needed, or features or labels that do not fit the model.
     """
     source = str(path)
     lines = _read_lines(path, source)  # [(line number, text)], blank lines dropped

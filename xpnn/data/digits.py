@@ -9,7 +9,20 @@ from .npz import arrays_to_dataset
 
 
 def load_digits(*, n_classes: int | None = None) -> Dataset:
-    """Features (1797, 64) float32 in 0..16 and labels 0..9, checked like every loader's."""
+    """scikit-learn's digits: features (1797, 64) float32 in 0..16 and labels 0..9.
+
+    Checked like every loader's.
+
+    Parameters
+    ----------
+    n_classes : int or None, default=None
+        The model's class count (at predict time): labels must be below it.
+
+    Returns
+    -------
+    Dataset
+        The validated data, ``value_range`` 16, ``image_shape`` (8, 8).
+    """
     try:
         from sklearn.datasets import load_digits as sklearn_load_digits
     except ImportError as exc:  # pragma: no cover - scikit-learn is a core dependency

@@ -154,7 +154,28 @@ def locate_dataset(
 
 
 def download_dataset(dataset, target_dir: Path, mirrors, show_progress=False, timeout=TIMEOUT_S):
-    """Fetch every missing file into ``target_dir``; all-or-nothing, nothing partial left."""
+    """Fetch every missing file into ``target_dir``; all-or-nothing, nothing partial left.
+
+    Each file is checked against its known SHA-256 digest before it is moved into place.
+
+    Parameters
+    ----------
+    dataset : str
+        "mnist" or "fashion-mnist".
+    target_dir : Path
+        The dataset's directory (created if missing; removed again if left empty).
+    mirrors : sequence of str
+        Base URLs, tried in order.
+    show_progress : bool, default=False
+        Show a progress bar.
+    timeout : float, default=TIMEOUT_S
+        Seconds per connection attempt or read.
+
+    Raises
+    ------
+    XpnnDataError
+        When no mirror is given, or no mirror serves a file that matches its digest.
+    """
     if not mirrors:
         raise XpnnDataError(
             f"no mirror to download {dataset} from; set {MIRRORS_ENV}=URL[,URL...] or pass "

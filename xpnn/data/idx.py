@@ -98,7 +98,29 @@ def load_idx(
     *,
     n_classes: int | None = None,
 ) -> Dataset:
-    """Images (n, rows, cols) flattened to (n, rows*cols), with labels (n,) when given."""
+    """Images (n, rows, cols) flattened to (n, rows*cols), with labels (n,) when given.
+
+    Parameters
+    ----------
+    images_path : str or Path
+        The IDX images file, raw or gzip.
+    labels_path : str or Path or None, default=None
+        The IDX labels file, or None: no labels.
+    n_classes : int or None, default=None
+        The model's class count (at predict time): labels must be below it.
+
+    Returns
+    -------
+    Dataset
+        The validated data (the file's dtype, uint8 for pixels; ``image_shape`` set for
+        3-D images).
+
+    Raises
+    ------
+    XpnnDataError
+        For a corrupt or truncated file, a labels file where images were expected (or the
+        reverse), or labels that do not match the images in count or type.
+    """
     images = read_idx(images_path)
     if images.ndim < 2:
         raise XpnnDataError(
@@ -156,7 +178,25 @@ def missing_idx_files(directory: str | Path) -> list[str]:
 def load_idx_dir(
     directory: str | Path, *, n_classes: int | None = None
 ) -> tuple[Dataset, Dataset]:
-    """(train, test) from a directory holding the four standard MNIST-style files."""
+    """(train, test) from a directory holding the four standard MNIST-style files.
+
+    Parameters
+    ----------
+    directory : str or Path
+        Holds train-images, train-labels, t10k-images, t10k-labels (raw or .gz).
+    n_classes : int or None, default=None
+        The model's class count (at predict time): labels must be below it.
+
+    Returns
+    -------
+    train, test : Dataset
+        The two splits.
+
+    Raises
+    ------
+    XpnnDataError
+        For a missing file, a bad one, or splits whose image sizes differ.
+    """
     missing = missing_idx_files(directory)
     if missing:
         raise XpnnDataError(

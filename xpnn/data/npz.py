@@ -122,7 +122,28 @@ def load_npz(
     n_classes: int | None = None,
     need_labels: bool = True,
 ) -> Dataset:
-    """Arrays ``X`` (n, d) or (n, h, w) and optional ``y`` (n,) from an .npz; never unpickles."""
+    """Arrays ``X`` (n, d) or (n, h, w) and optional ``y`` (n,) from an .npz; never unpickles.
+
+    Parameters
+    ----------
+    path : str or Path
+        The .npz archive.
+    n_classes : int or None, default=None
+        The model's class count (at predict time): labels must be below it.
+    need_labels : bool, default=True
+        A ``y`` array is required.
+
+    Returns
+    -------
+    Dataset
+        The validated data; (n, h, w) images are flattened, ``image_shape`` set.
+
+    Raises
+    ------
+    XpnnDataError
+        For a file that is not a readable .npz, no array ``X`` (or ``y`` where needed), or
+        arrays of the wrong kind or shape.
+    """
     source = str(path)
     if not _is_zip(path, source):
         raise XpnnDataError(

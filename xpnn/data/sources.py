@@ -41,9 +41,42 @@ def load_source(
 
     Paths: a directory of IDX files -> train and test; ``.npz``; ``.csv``/``.txt``
     (optionally ``.gz``); an IDX file, raw or gzip, recognised by its magic number.
-    Single files give train only. ``n_features`` / ``n_classes`` (the model's, at
-    predict time) are checked against the data; ``need_labels`` makes labels required.
-    ``progress``: show a download's progress bar (only when stderr is a terminal).
+    Single files give train only.
+
+    Parameters
+    ----------
+    data : str or Path or None, default=None
+        A file or directory.
+    dataset : str or None, default=None
+        A named dataset: "digits", "mnist" or "fashion-mnist".
+    label_column : str or None, default=None
+        A CSV's label column, by header name.
+    n_features : int or None, default=None
+        The model's input size (at predict time), checked against the data.
+    n_classes : int or None, default=None
+        The model's class count (at predict time): labels must be below it.
+    need_labels : bool, default=True
+        Labels are required.
+    offline : bool, default=False
+        Never download a named dataset.
+    cache_dir : str or Path or None, default=None
+        Where named datasets are cached (default: ``$XPNN_DATA``, else the user cache).
+    mirrors : sequence of str or None, default=None
+        Download mirrors tried first.
+    progress : bool, default=False
+        Show a download's progress bar (only when stderr is a terminal).
+
+    Returns
+    -------
+    DataSplits
+        ``train`` and ``test`` (None when the source has no test split: the caller
+        splits).
+
+    Raises
+    ------
+    XpnnDataError
+        For no source or two, an unknown format or dataset, data that cannot be read, or
+        data that does not fit the model.
     """
     if (data is None) == (dataset is None):
         raise XpnnDataError(

@@ -4,10 +4,11 @@ One setting so far, ``kernels``: ``"auto"`` (the default) lets a training step r
 namespace's fast path where one reproduces the reference (``xpnn/kernels/``);
 ``"reference"`` runs every step through the array-API code a learner reads, on every
 namespace: ``mlp.forward``, the head's loss, ``mlp.l2_term``, ``mlp.backward``,
-``mlp.add_l2_gradient`` and the optimizer's own ``update`` (a breakpoint there stops a NumPy fit). The weights are the same
-either way (``tests/test_config.py``). The environment variable ``XPNN_KERNELS`` sets the
-default; ``xpnn train --kernels reference`` the CLI's. Thread-local, as scikit-learn's: a
-thread a fit starts (joblib's threading backend) begins from the defaults.
+``mlp.add_l2_gradient`` and the optimizer's own ``update`` (a breakpoint there stops a NumPy
+fit). The weights are the same either way (``tests/test_config.py``). The environment
+variable ``XPNN_KERNELS`` sets the default; ``xpnn train --kernels reference`` the CLI's.
+Thread-local, as scikit-learn's: a thread a fit starts (joblib's threading backend) begins
+from the defaults.
 """
 from __future__ import annotations
 

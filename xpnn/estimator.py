@@ -185,22 +185,48 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
     @with_callbacks
     def fit(self, X, y, sample_weight=None, *, on_epoch=None, on_step=None, scaling=None,
             on_interrupt="warn"):
-        """Train on X (n, d) and y; returns self.
+        """Train on X (n, d) and y.
 
-        X and y from NumPy, lists, pandas/polars, scipy.sparse, or any array-API namespace
-        (torch, CuPy, JAX, array-api-strict). X stays in its own dtype (uint8 images stay
-        uint8); each batch is cast to the training dtype as it is gathered. ``sample_weight``
-        (n,) weights each row's loss. ``on_epoch(record)`` / ``on_step(i)`` are progress
-        callbacks (host only). ``scaling``: None, or (shift or None, factor), host arrays in
-        the training dtype: each cast batch becomes (x - shift) * factor, how ``xpnn train``
-        applies its saved preprocessing without a float copy of the data (predict then
-        takes features scaled the same way). Ctrl-C (``on_interrupt="warn"``, scikit-learn's
-        behaviour) warns "Training interrupted by user." and returns the model as of its
-        last completed epoch; ``"raise"`` raises ``TrainingInterrupted`` instead.
+        X stays in its own dtype (uint8 images stay uint8); each batch is cast to the training
+        dtype as it is gathered.
 
         With scikit-learn 1.9+, ``set_callbacks`` takes scikit-learn's callbacks (and
         ``xpnn.callbacks``'): the fit is the root task, each epoch (L-BFGS: iteration) a
         sub-task (``fit_callbacks.py``); a callback's True at an epoch's end stops there.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+            From NumPy, lists, pandas/polars, scipy.sparse, or any array-API namespace (torch,
+            CuPy, JAX, array-api-strict).
+        y : array-like
+            Targets: class labels, or values for a regressor (see the estimator).
+        sample_weight : array-like of shape (n_samples,) or None, default=None
+            Weights each row's loss.
+        on_epoch : callable or None, default=None
+            ``on_epoch(record)``, a progress callback after each epoch (host only).
+        on_step : callable or None, default=None
+            ``on_step(i)``, after each step (host only).
+        scaling : tuple or None, default=None
+            None, or (shift or None, factor), host arrays in the training dtype: each cast batch
+            becomes (x - shift) * factor, how ``xpnn train`` applies its saved preprocessing
+            without a float copy of the data (predict then takes features scaled the same way).
+        on_interrupt : {"warn", "raise"}, default="warn"
+            What Ctrl-C does: "warn" (scikit-learn's behaviour) warns "Training interrupted by
+            user." and returns the model as of its last completed epoch; "raise" raises
+            ``TrainingInterrupted`` instead.
+
+        Returns
+        -------
+        self
+            The fitted estimator.
+
+        Raises
+        ------
+        DivergenceError
+            When the loss or the weights become non-finite (the last finite weights are kept).
+        XpnnDeviceError
+            When ``device`` is not usable, or X and y live in different namespaces or devices.
         """
         return self._fit(X, y, sample_weight, self._plan("fit"), on_epoch, on_step,
                          scaling=scaling, on_interrupt=on_interrupt, task_name="fit")
@@ -208,9 +234,47 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
     @with_callbacks
     def resume_fit(self, X, y, sample_weight=None, *, on_epoch=None, on_step=None,
                    scaling=None, on_interrupt="warn"):
-        """Continue a fitted (or loaded) model exactly up to ``max_iter`` epochs in all:
-        its weights, optimizer state, random-number state and stopping counters. Only the
-        parameters in ``CHANGEABLE_ON_RESUME`` may differ from the fitted model's."""
+        """Continue a fitted (or loaded) model exactly up to ``max_iter`` epochs in all.
+
+        From its weights, optimizer state, random-number state and stopping counters. Only
+        the parameters in ``CHANGEABLE_ON_RESUME`` (``max_iter``, ``early_stopping``,
+        ``n_iter_no_change``, ``tol``, ``verbose``, ``check_every``, ``device``, ``comm``)
+        may differ from the fitted model's.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+            From NumPy, lists, pandas/polars, scipy.sparse, or any array-API namespace (torch,
+            CuPy, JAX, array-api-strict).
+        y : array-like
+            Targets, as fit's.
+        sample_weight : array-like of shape (n_samples,) or None, default=None
+            Weights each row's loss.
+        on_epoch : callable or None, default=None
+            ``on_epoch(record)``, a progress callback after each epoch (host only).
+        on_step : callable or None, default=None
+            ``on_step(i)``, after each step (host only).
+        scaling : tuple or None, default=None
+            None, or (shift or None, factor), host arrays in the training dtype: each cast batch
+            becomes (x - shift) * factor, how ``xpnn train`` applies its saved preprocessing
+            without a float copy of the data (predict then takes features scaled the same way).
+        on_interrupt : {"warn", "raise"}, default="warn"
+            What Ctrl-C does: "warn" (scikit-learn's behaviour) warns "Training interrupted by
+            user." and returns the model as of its last completed epoch; "raise" raises
+            ``TrainingInterrupted`` instead.
+
+        Returns
+        -------
+        self
+            The fitted estimator.
+
+        Raises
+        ------
+        ValueError
+            When another parameter changed since the model was fitted.
+        DivergenceError
+            When the loss or the weights become non-finite.
+        """
         check_is_fitted(self)
         self._check_resume_params()
         return self._fit(X, y, sample_weight, self._plan("resume"), on_epoch, on_step,
@@ -253,9 +317,21 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
                 f"anew with the new settings")
 
     def resume_conflicts(self, params: dict) -> list:
-        """The names in ``params`` whose values differ from the settings the model was
-        fitted with and may not change when it resumes (all but CHANGEABLE_ON_RESUME): the
-        one resume rule, for ``resume_fit`` and ``xpnn train --resume`` alike."""
+        """The names in ``params`` that differ from the fitted settings and may not change.
+
+        All but ``CHANGEABLE_ON_RESUME`` may not: the one resume rule, for ``resume_fit`` and
+        ``xpnn train --resume`` alike.
+
+        Parameters
+        ----------
+        params : dict
+            Settings, as ``get_params()`` gives them.
+
+        Returns
+        -------
+        list of str
+            The conflicting names, sorted.
+        """
         fitted = self._fitted_params
         return sorted(name for name, value in params.items()
                       if name in fitted and not same_param(value, fitted[name]))
@@ -560,9 +636,27 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
         return caller, outputs
 
     def evaluate(self, X, y, sample_weight=None):
-        """(mean loss, score) on X, y as host floats: the head's loss without the L2 term;
-        accuracy for a classifier, 0 for a regressor (use ``score`` for R^2). With
-        ``comm``, each rank evaluates its share of the rows."""
+        """Mean loss and score on X, y, as host floats.
+
+        The head's loss without the L2 term; accuracy for a classifier, 0 for a regressor (use
+        ``score`` for R^2). With ``comm``, each rank evaluates its share of the rows.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+            The rows.
+        y : array-like
+            Their targets.
+        sample_weight : array-like of shape (n_samples,) or None, default=None
+            Row weights.
+
+        Returns
+        -------
+        loss : float
+            The mean (weighted) loss.
+        score : float
+            Accuracy (classifier) or 0 (regressor).
+        """
         check_is_fitted(self)
         caller, X = inputs.check_X(self, X, reset=False)
         y_host = self._check_y(y, X.shape[0], None)
@@ -617,23 +711,127 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
 
 
 class MLPClassifier(ClassifierMixin, BaseMLP):
-    """Multi-layer perceptron classifier on any namespace and device: softmax outputs and
-    log-loss for several classes, one logistic output for two, one logistic output per
-    label for multi-label y (an indicator matrix), as scikit-learn's.
+    """Multi-layer perceptron classifier on any namespace and device.
 
-    Parameters as scikit-learn's ``MLPClassifier`` (see the README's table for the
-    differences), plus ``class_weight`` (None, a dict {class: weight} or "balanced", as
-    scikit-learn's linear classifiers; multi-label y: "balanced" or one dict per label
-    column, multiplied into the rows' sample weights), ``weight_decay`` (AdamW's decoupled
-    decay, solver="adamw"), ``dropout`` (inverted dropout on the hidden layers' outputs
-    while training: one rate in [0, 1) for every hidden layer, or a tuple with one per
-    layer; off when predicting),
-    ``dtype`` (None: float32 for float32 inputs, else float64; or "float32", "float64"),
-    ``device`` (None: where the inputs live; "cpu", "cuda", "cuda:N") and ``check_every``
-    (steps between divergence checks; 0: once per epoch, no extra host reads), ``comm`` (an
-    mpi4py communicator: data-parallel training). ``learning_rate`` adds "cosine" (decay to
-    0 over ``max_iter`` epochs, every stochastic solver); "invscaling" and "adaptive" apply
-    to solver="sgd", as scikit-learn's.
+    Softmax outputs and log-loss for several classes, one logistic output for two, one
+    logistic output per label for multi-label y (an indicator matrix), as scikit-learn's.
+    Parameters as scikit-learn's ``MLPClassifier`` (see the user guide's table for the
+    differences), plus ``class_weight``, ``weight_decay``, ``dropout``, ``dtype``,
+    ``device``, ``check_every`` and ``comm``.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : array-like of int, default=(100,)
+        The width of each hidden layer.
+    activation : str, default="relu"
+        The hidden activation: scikit-learn's "identity", "logistic", "tanh", "relu", or
+        "leaky_relu", "elu", "softplus", "silu", "gelu" (``activations.ACTIVATIONS``).
+    solver : {"adam", "adamw", "sgd", "lbfgs"}, default="adam"
+        The optimizer; "adamw" is Adam with ``weight_decay`` decoupled; "lbfgs" full-batch
+        L-BFGS (scipy.optimize) with gradients on the device.
+    alpha : float, default=0.0001
+        Strength of the L2 penalty on the weights (not the biases).
+    batch_size : int or {"auto", "full"}, default="auto"
+        Rows per step; "auto": min(200, n_samples); "full": every row.
+    learning_rate : {"constant", "invscaling", "adaptive", "cosine"}, default="constant"
+        The schedule. "cosine" decays to 0 over ``max_iter`` epochs (every stochastic solver,
+        not in partial_fit); "invscaling" and "adaptive" apply to solver="sgd", as
+        scikit-learn's.
+    learning_rate_init : float, default=0.001
+        The initial learning rate (stochastic solvers).
+    power_t : float, default=0.5
+        The exponent of "invscaling".
+    max_iter : int, default=200
+        Epochs (lbfgs: iterations) in all.
+    shuffle : bool, default=True
+        Shuffle the rows each epoch.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the weights, the shuffles, the holdout split and dropout's masks.
+    tol : float, default=1e-4
+        The plateau rule's tolerance.
+    verbose : bool, default=False
+        Print scikit-learn's progress lines on stdout (with ``comm``, rank 0 alone).
+    warm_start : bool, default=False
+        ``fit`` starts from the fitted weights.
+    momentum : float, default=0.9
+        SGD's momentum, in [0, 1].
+    nesterovs_momentum : bool, default=True
+        Nesterov's momentum for SGD.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the rows (stratified for classes), stop when its
+        score stops improving and keep the best epoch's weights.
+    validation_fraction : float, default=0.1
+        The holdout's share, with early stopping.
+    beta_1, beta_2 : float, default=0.9, 0.999
+        Adam's decay rates of the first and second moments.
+    epsilon : float, default=1e-8
+        Adam's epsilon, added to sqrt(v).
+    n_iter_no_change : int or numpy.inf, default=10
+        Epochs without an improvement of ``tol`` before the plateau rule acts.
+    max_fun : int, default=15000
+        The most loss evaluations of "lbfgs".
+    class_weight : dict, list of dict, "balanced" or None, default=None
+        As scikit-learn's linear classifiers: None, a dict ``{class: weight}`` or "balanced";
+        multi-label y: "balanced" or one dict per label column. Multiplied into the rows'
+        sample weights.
+    weight_decay : float, default=0.0
+        AdamW's decoupled decay (solver="adamw").
+    dropout : float or tuple of float, default=0.0
+        Inverted dropout on the hidden layers' outputs while training: one rate in [0, 1) for
+        every hidden layer, or a tuple with one per layer; off when predicting.
+    dtype : {"float32", "float64"} or None, default=None
+        The training dtype; None: float32 for float32 inputs, else float64.
+    device : str or None, default=None
+        None: where the inputs live; "cpu", "cuda", "cuda:N".
+    check_every : int, default=0
+        Steps between divergence checks; 0: once per epoch, no extra host reads.
+    comm : mpi4py communicator or None, default=None
+        Data-parallel training over its ranks.
+
+    Attributes
+    ----------
+    coefs_, intercepts_ : list of array
+        The weights and biases of each layer, on the training device (with early stopping,
+        the best epoch's).
+    params_ : dict
+        The same, as ``{"w1", "b1", ...}``.
+    n_iter_ : int
+        Epochs (lbfgs: iterations) run; partial_fit: this call's.
+    loss_ : float
+        The last epoch's training loss.
+    loss_curve_ : list of float
+        The training loss per epoch (stochastic solvers).
+    best_loss_, validation_scores_, best_validation_score_ : float, list or None
+        As scikit-learn's (early stopping: the validation scores).
+    history_ : list of dict
+        One row per epoch: loss, training metric, validation loss and score, learning rate,
+        seconds.
+    t_ : int
+        Training rows seen.
+    n_outputs_, n_layers_ : int
+        Outputs; layers including input and output.
+    out_activation_ : str
+        The output head, a key of ``heads.HEADS``.
+    dtype_ : str
+        The training dtype.
+    classes_ : numpy.ndarray
+        The class labels (multi-label: the label columns).
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn.model_selection import train_test_split
+    >>> from xpnn import MLPClassifier
+    >>> X, y = load_digits(return_X_y=True)
+    >>> X_train, X_test, y_train, y_test = train_test_split(X / 16.0, y, random_state=0)
+    >>> clf = MLPClassifier(hidden_layer_sizes=(64,), max_iter=50, random_state=0)
+    >>> clf.fit(X_train, y_train).score(X_test, y_test) > 0.9
+    True
+    >>> clf.predict_proba(X_test[:2]).shape
+    (2, 10)
+
+    ``MLPClassifier(device="cuda").fit(X, y)`` trains on the GPU and answers in NumPy;
+    ``MLPClassifier().fit(X_torch, y_torch)`` answers in torch, on the tensors' device.
     """
 
     _parameter_constraints: dict = {**BaseMLP._parameter_constraints,
@@ -668,8 +866,31 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     @available_if(lambda est: est._has_partial_fit())
     @with_callbacks
     def partial_fit(self, X, y, sample_weight=None, classes=None):
-        """One pass over the given rows (one epoch). The first call needs ``classes``: every
-        label that any later call may bring (multi-label y: its label columns decide)."""
+        """One pass over the given rows (one epoch).
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+            The rows.
+        y : array-like
+            Class labels (n_samples,), or an indicator matrix (n_samples, n_labels)
+            (multi-label).
+        sample_weight : array-like of shape (n_samples,) or None, default=None
+            Weights each row's loss.
+        classes : array-like or None, default=None
+            Needed by the first call: every label that any later call may bring (multi-label y:
+            its label columns decide).
+
+        Returns
+        -------
+        self
+            The estimator.
+
+        Raises
+        ------
+        ValueError
+            Without ``classes`` on the first call, or with other ones later.
+        """
         if not hasattr(self, "state_") and classes is None:
             raise ValueError("classes must be passed on the first call to partial_fit.")
         given = None if classes is None else np.unique(inputs.host_labels(classes))
@@ -762,16 +983,38 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         return decided
 
     def predict_proba(self, X):
-        """Class probabilities (n, k) (multi-label: each label's), in X's namespace and on
-        X's device."""
+        """Class probabilities (n, k) (multi-label: each label's).
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+            The rows, from any namespace and device.
+
+        Returns
+        -------
+        array
+            Shape (n_samples, n_classes), in X's namespace and on X's device.
+        """
         caller, outputs = self._outputs(X, "predict_proba")
         with self.backend_.activate():
             probs = self._probabilities(outputs, self.backend_.xp)
         return inputs.to_caller(probs, self.backend_, caller)
 
     def predict_log_proba(self, X):
-        """log(predict_proba(X)), as scikit-learn defines it (-inf where a probability
-        underflows to 0)."""
+        """log(predict_proba(X)), as scikit-learn defines it.
+
+        -inf where a probability underflows to 0.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+            The rows, from any namespace and device.
+
+        Returns
+        -------
+        array
+            Shape (n_samples, n_classes), in X's namespace and on X's device.
+        """
         caller, outputs = self._outputs(X, "predict_log_proba")
         xp = self.backend_.xp
         with self.backend_.activate(), self.backend_.quiet_float_errors():
@@ -779,9 +1022,19 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         return inputs.to_caller(log_probs, self.backend_, caller)
 
     def predict(self, X):
-        """Predicted class labels (n,) (multi-label: the indicator matrix (n, k)), in X's
-        namespace and on X's device (class names: a NumPy array, the only namespace with
-        strings)."""
+        """Predicted class labels (n,) (multi-label: the indicator matrix (n, k)).
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+            The rows, from any namespace and device.
+
+        Returns
+        -------
+        array
+            In X's namespace and on X's device (class names: a NumPy array, the only namespace
+            with strings).
+        """
         caller, outputs = self._outputs(X, "predict")
         xp = self.backend_.xp
         with self.backend_.activate():
@@ -794,18 +1047,138 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         return inputs.to_caller(labels, self.backend_, caller)
 
     def score(self, X, y, sample_weight=None):
-        """Mean (weighted) accuracy of predict(X) against y (multi-label: subset accuracy),
-        a Python float."""
+        """Mean (weighted) accuracy of predict(X) against y (multi-label: subset accuracy).
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+            The rows.
+        y : array-like
+            The true labels.
+        sample_weight : array-like of shape (n_samples,) or None, default=None
+            Row weights.
+
+        Returns
+        -------
+        float
+            The accuracy, a Python float.
+        """
         weights = inputs.check_sample_weight(sample_weight, None)
         return float(accuracy_score(inputs.host_labels(y), as_host_array(self.predict(X)),
                                     sample_weight=weights))
 
 
 class MLPRegressor(RegressorMixin, BaseMLP):
-    """Multi-layer perceptron regressor on any namespace and device: identity outputs and
-    half squared error (``loss="squared_error"``), or exp outputs and half Poisson deviance
-    (``loss="poisson"``, y >= 0); y of shape (n,) or (n, k), R^2 score. Parameters as
-    MLPClassifier's, with ``loss`` first, as scikit-learn's."""
+    """Multi-layer perceptron regressor on any namespace and device.
+
+    Identity outputs and half squared error (``loss="squared_error"``), or exp outputs and
+    half Poisson deviance (``loss="poisson"``, y >= 0); y of shape (n,) or (n, k), R^2
+    score. Parameters as MLPClassifier's, with ``loss`` first, as scikit-learn's.
+
+    Parameters
+    ----------
+    loss : {"squared_error", "poisson"}, default="squared_error"
+        Half squared error with identity outputs, or half Poisson deviance with exp outputs
+        (y >= 0).
+    hidden_layer_sizes : array-like of int, default=(100,)
+        The width of each hidden layer.
+    activation : str, default="relu"
+        The hidden activation: scikit-learn's "identity", "logistic", "tanh", "relu", or
+        "leaky_relu", "elu", "softplus", "silu", "gelu" (``activations.ACTIVATIONS``).
+    solver : {"adam", "adamw", "sgd", "lbfgs"}, default="adam"
+        The optimizer; "adamw" is Adam with ``weight_decay`` decoupled; "lbfgs" full-batch
+        L-BFGS (scipy.optimize) with gradients on the device.
+    alpha : float, default=0.0001
+        Strength of the L2 penalty on the weights (not the biases).
+    batch_size : int or {"auto", "full"}, default="auto"
+        Rows per step; "auto": min(200, n_samples); "full": every row.
+    learning_rate : {"constant", "invscaling", "adaptive", "cosine"}, default="constant"
+        The schedule. "cosine" decays to 0 over ``max_iter`` epochs (every stochastic solver,
+        not in partial_fit); "invscaling" and "adaptive" apply to solver="sgd", as
+        scikit-learn's.
+    learning_rate_init : float, default=0.001
+        The initial learning rate (stochastic solvers).
+    power_t : float, default=0.5
+        The exponent of "invscaling".
+    max_iter : int, default=200
+        Epochs (lbfgs: iterations) in all.
+    shuffle : bool, default=True
+        Shuffle the rows each epoch.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the weights, the shuffles, the holdout split and dropout's masks.
+    tol : float, default=1e-4
+        The plateau rule's tolerance.
+    verbose : bool, default=False
+        Print scikit-learn's progress lines on stdout (with ``comm``, rank 0 alone).
+    warm_start : bool, default=False
+        ``fit`` starts from the fitted weights.
+    momentum : float, default=0.9
+        SGD's momentum, in [0, 1].
+    nesterovs_momentum : bool, default=True
+        Nesterov's momentum for SGD.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the rows (stratified for classes), stop when its
+        score stops improving and keep the best epoch's weights.
+    validation_fraction : float, default=0.1
+        The holdout's share, with early stopping.
+    beta_1, beta_2 : float, default=0.9, 0.999
+        Adam's decay rates of the first and second moments.
+    epsilon : float, default=1e-8
+        Adam's epsilon, added to sqrt(v).
+    n_iter_no_change : int or numpy.inf, default=10
+        Epochs without an improvement of ``tol`` before the plateau rule acts.
+    max_fun : int, default=15000
+        The most loss evaluations of "lbfgs".
+    weight_decay : float, default=0.0
+        AdamW's decoupled decay (solver="adamw").
+    dropout : float or tuple of float, default=0.0
+        Inverted dropout on the hidden layers' outputs while training: one rate in [0, 1) for
+        every hidden layer, or a tuple with one per layer; off when predicting.
+    dtype : {"float32", "float64"} or None, default=None
+        The training dtype; None: float32 for float32 inputs, else float64.
+    device : str or None, default=None
+        None: where the inputs live; "cpu", "cuda", "cuda:N".
+    check_every : int, default=0
+        Steps between divergence checks; 0: once per epoch, no extra host reads.
+    comm : mpi4py communicator or None, default=None
+        Data-parallel training over its ranks.
+
+    Attributes
+    ----------
+    coefs_, intercepts_ : list of array
+        The weights and biases of each layer, on the training device (with early stopping,
+        the best epoch's).
+    params_ : dict
+        The same, as ``{"w1", "b1", ...}``.
+    n_iter_ : int
+        Epochs (lbfgs: iterations) run; partial_fit: this call's.
+    loss_ : float
+        The last epoch's training loss.
+    loss_curve_ : list of float
+        The training loss per epoch (stochastic solvers).
+    best_loss_, validation_scores_, best_validation_score_ : float, list or None
+        As scikit-learn's (early stopping: the validation scores).
+    history_ : list of dict
+        One row per epoch: loss, training metric, validation loss and score, learning rate,
+        seconds.
+    t_ : int
+        Training rows seen.
+    n_outputs_, n_layers_ : int
+        Outputs; layers including input and output.
+    out_activation_ : str
+        The output head, a key of ``heads.HEADS``.
+    dtype_ : str
+        The training dtype.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_regression
+    >>> from xpnn import MLPRegressor
+    >>> X, y = make_regression(n_samples=200, n_features=5, noise=0.1, random_state=0)
+    >>> reg = MLPRegressor(hidden_layer_sizes=(32,), max_iter=500, random_state=0)
+    >>> reg.fit(X, y / 100.0).score(X, y / 100.0) > 0.9
+    True
+    """
 
     _parameter_constraints: dict = {**BaseMLP._parameter_constraints,
                                     "loss": [StrOptions(set(REGRESSION_HEADS))]}
@@ -833,7 +1206,22 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     @available_if(lambda est: est._has_partial_fit())
     @with_callbacks
     def partial_fit(self, X, y, sample_weight=None):
-        """One pass over the given rows (one epoch)."""
+        """One pass over the given rows (one epoch).
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+            The rows.
+        y : array-like
+            Targets (n_samples,) or (n_samples, n_outputs).
+        sample_weight : array-like of shape (n_samples,) or None, default=None
+            Weights each row's loss.
+
+        Returns
+        -------
+        self
+            The estimator.
+        """
         return self._fit(X, y, sample_weight, self._plan("partial"), task_name="partial_fit")
 
     def _check_y(self, y, n_rows, plan, classes=None):
@@ -856,7 +1244,18 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         return backend.asarray(y_host, dtype=self.dtype_)
 
     def predict(self, X):
-        """Predictions (n,) for a single output, else (n, k), in X's namespace and device."""
+        """Predictions (n,) for a single output, else (n, k).
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+            The rows, from any namespace and device.
+
+        Returns
+        -------
+        array
+            In X's namespace and on X's device.
+        """
         caller, outputs = self._outputs(X, "predict")
         with self.backend_.activate():
             predictions = self._predictions(outputs, self.backend_.xp)
@@ -868,7 +1267,22 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         return predictions[:, 0] if predictions.shape[1] == 1 else predictions
 
     def score(self, X, y, sample_weight=None):
-        """R^2 of predict(X) (averaged over outputs), a Python float."""
+        """R^2 of predict(X), averaged over outputs.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+            The rows.
+        y : array-like
+            Targets (n_samples,) or (n_samples, n_outputs).
+        sample_weight : array-like of shape (n_samples,) or None, default=None
+            Row weights.
+
+        Returns
+        -------
+        float
+            R^2, a Python float.
+        """
         weights = inputs.check_sample_weight(sample_weight, None)
         return float(r2_score(as_host_array(inputs.host_values(y)),
                               as_host_array(self.predict(X)), sample_weight=weights))

@@ -151,3 +151,53 @@ def test_missing_matplotlib_gives_install_hint(tmp_path, monkeypatch):
     with pytest.raises(XpnnError, match=r"--plots needs matplotlib: pip install 'xpnn\[plots\]'"):
         plots.plot_history(_history(2, with_val=False), tmp_path / "h.png")
     assert os.listdir(tmp_path) == []
+
+
+def _early_stopped_history():
+    """Validation loss lowest at epoch 20, validation accuracy best at epoch 14: the run keeps
+    epoch 14's weights (early stopping watches the accuracy)."""
+    history = _history(20, with_val=True)
+    for row in history:
+        row["val_accuracy"] = 0.90 + 0.001 * row["epoch"]
+        row["seconds"] = 0.01
+    history[13]["val_accuracy"] = 0.99
+    return history
+
+
+def test_history_marks_the_kept_epoch_on_both_panels(tmp_path, monkeypatch):
+    """One best epoch, the kept one, named as such on both panels (the loss panel once
+    marked the lowest validation loss instead); the title's time says what it counts."""
+    history = _early_stopped_history()
+    assert plots.kept_epoch(history) == 14
+    assert plots.kept_epoch(_history(5, with_val=False)) == 5  # no validation: the last
+    drawn = {}
+    monkeypatch.setattr(plots, "_save_png", lambda figure, path: drawn.update(figure=figure))
+    plots.plot_history(history, tmp_path / "history.png")
+    figure = drawn["figure"]
+    for ax in figure.axes:
+        labels = [text.get_text() for text in ax.get_legend().get_texts()]
+        assert labels == ["train", "validation", "kept: epoch 14 (best validation accuracy)"]
+        marks = [line for line in ax.get_lines() if line.get_linestyle() == ":"]
+        assert [list(line.get_xdata()) for line in marks] == [[14, 14]]
+    assert figure._suptitle.get_text() == (
+        "training history: 20 epochs, 0.2 s of training (the epochs alone)")
+    plots.plot_history(history, tmp_path / "history.png", kept=20)  # the caller knows best
+    labels = [t.get_text() for t in drawn["figure"].axes[0].get_legend().get_texts()]
+    assert labels[-1] == "kept: epoch 20 (best validation accuracy)"
+
+
+def test_train_plots_and_summary_agree_on_the_kept_epoch_and_time(tmp_path):
+    """xpnn train --early-stopping --plots: history.png's title time is the summary's
+    "of training" time (the epochs alone), and its kept epoch is the model's."""
+    from clirun import xpnn
+
+    from xpnn.checkpoint import load_model
+
+    result = xpnn("train", "--early-stopping", "--epochs", "12", "--hidden", "32",
+                  "--plots", tmp_path, "--save", tmp_path / "m.safetensors", "--quiet")
+    assert result.returncode == 0, result.stderr
+    model, _, _ = load_model(tmp_path / "m.safetensors")
+    training = sum(row["seconds"] for row in model.history_)
+    assert f"s: {training:.1f} s of training, " in result.stdout
+    assert plots.history_title(model.history_).endswith(
+        f"{training:.1f} s of training (the epochs alone)")

@@ -109,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_evaluate(commands)
     _add_predict(commands)
     _add_export(commands)
+    _add_serve(commands)
     _add_gradcheck(commands)
     devices = commands.add_parser("devices", formatter_class=HelpFormat,
                                   help="which backends and devices are usable here, and why not")
@@ -200,6 +201,11 @@ def _add_train(commands):
                      help="log the run to MLflow's store ($MLFLOW_TRACKING_URI, else "
                           "./mlflow.db) in EXPERIMENT (default: xpnn): hyperparameters, "
                           "metrics per epoch, test scores, the --save file (xpnn[tracking])")
+    run.add_argument("--dashboard", action="store_true",
+                     help="show the curves live in the browser (http://HOST:PORT/), and "
+                          "after training the drawing pad with the model, until Ctrl-C "
+                          "(with MPI: rank 0 serves)")
+    _add_server_flags(run)
     run.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     run.add_argument("--quiet", action="store_true", help="no progress output")
     train.set_defaults(run=_lazy("train"), data_parallel=True)
@@ -259,6 +265,31 @@ def _add_export(commands):
                         help="the .onnx file to write (atomically)")
     export.add_argument("--quiet", action="store_true", help="no progress output")
     export.set_defaults(run=_lazy("export"))
+
+
+def _add_serve(commands):
+    serve = commands.add_parser(
+        "serve", formatter_class=HelpFormat,
+        help="a drawing pad in the browser that a saved model reads; a run's curves",
+        description="Serve a local web page where you draw with mouse, pen or finger and see "
+                    "MODEL read it as you draw (28x28 models: MNIST's preparation; 8x8: "
+                    "scikit-learn's digits'), and/or a finished run's curves from --metrics-log. "
+                    "POST /api/predict takes JSON or a PNG. Ctrl-C stops it.")
+    serve.add_argument("model", metavar="MODEL", nargs="?",
+                       help="a classifier saved by xpnn train --save, trained on images")
+    serve.add_argument("--metrics-log", metavar="FILE",
+                       help="show this run's curves (xpnn train --metrics-log's JSON lines)")
+    _add_server_flags(serve)
+    serve.add_argument("--open", action="store_true", help="open the page in a browser")
+    serve.set_defaults(run=_lazy("serve"))
+
+
+def _add_server_flags(parser, port=8000):
+    parser.add_argument("--port", type=_number(int, 0, 65536, what="a port 0-65535"),
+                        default=port, help="TCP port (0: any free one)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (another than 127.0.0.1 exposes the page "
+                             "to the network)")
 
 
 def _add_gradcheck(commands):

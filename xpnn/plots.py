@@ -38,14 +38,39 @@ def square_image_shape(n_features: int):
 # --------------------------------------------------------------------------- history
 
 
-def plot_history(history: list[dict], path) -> None:
-    """Two panels: loss and accuracy per epoch, train and (when present) validation."""
+def kept_epoch(history: list[dict]) -> int:
+    """The epoch whose weights a run keeps: with validation (early stopping), the first with
+    the best validation score, the rule ``plateau.after_epoch`` keeps by; without, the last."""
+    scored = [(_validation_score(row), row["epoch"]) for row in history]
+    scored = [(score, epoch) for score, epoch in scored if score is not None]
+    if not scored:
+        return int(history[-1]["epoch"])
+    best = max(score for score, _ in scored)
+    return int(next(epoch for score, epoch in scored if score == best))
+
+
+def _validation_score(row):
+    return next((row[key] for key in ("val_accuracy", "val_r2") if row.get(key) is not None),
+                None)
+
+
+def plot_history(history: list[dict], path, *, kept=None) -> None:
+    """Two panels: loss and accuracy per epoch, train and (when present) validation, and on
+    both the one epoch whose weights the model kept (``kept``; default: ``kept_epoch``).
+
+    The title's time says what it counts: the epochs' own (the sum of the history's
+    ``seconds``; ``xpnn train``'s summary prints it as "training"), not loading or evaluation.
+    """
     if not history:
         raise XpnnError(f"cannot plot {path}: the training history is empty")
     figure = _new_figure(figsize=(11, 4.4))
     ax_loss, ax_acc = figure.subplots(1, 2)
 
     epochs = np.array([row["epoch"] for row in history], dtype=np.float64)
+    has_validation = any(_validation_score(row) is not None for row in history)
+    kept = kept_epoch(history) if kept is None else int(kept)
+    kept_label = (f"kept: epoch {kept} (best validation accuracy)" if has_validation
+                  else f"kept: epoch {kept} (the last)")
     for ax, key, title, ylabel in (
         (ax_loss, "loss", "loss", "cross-entropy loss"),
         (ax_acc, "accuracy", "accuracy", "accuracy"),
@@ -57,9 +82,8 @@ def plot_history(history: list[dict], path) -> None:
         if has_val.any():
             ax.plot(epochs[has_val], val[has_val], marker=_marker_for(int(has_val.sum())),
                     markersize=4, label="validation")
-            best = int(np.nanargmin(val) if key == "loss" else np.nanargmax(val))
-            ax.axvline(epochs[best], color="grey", linestyle=":", linewidth=1,
-                       label=f"best validation (epoch {int(epochs[best])})")
+        if has_validation or kept != int(epochs[-1]):
+            ax.axvline(kept, color="grey", linestyle=":", linewidth=1, label=kept_label)
         ax.set_title(title, fontsize=13)
         ax.set_xlabel("epoch", fontsize=11)
         ax.set_ylabel(ylabel, fontsize=11)
@@ -68,13 +92,17 @@ def plot_history(history: list[dict], path) -> None:
         _integer_ticks(ax.xaxis)
     if np.nanmax(_column(history, "accuracy")) <= 1.0:
         _percent_ticks(ax_acc.yaxis)
-
-    seconds = [row.get("seconds") for row in history if row.get("seconds") is not None]
-    summary = f"training history: {len(history)} epochs"
-    if seconds:
-        summary += f", {sum(seconds):.1f} s"
-    figure.suptitle(summary, fontsize=14)
+    figure.suptitle(history_title(history), fontsize=14)
     _save_png(figure, path)
+
+
+def history_title(history: list[dict]) -> str:
+    """"training history: 20 epochs, 0.2 s of training (the epochs alone)"."""
+    seconds = [row.get("seconds") for row in history if row.get("seconds") is not None]
+    title = f"training history: {len(history)} epochs"
+    if seconds:
+        title += f", {sum(seconds):.1f} s of training (the epochs alone)"
+    return title
 
 
 def _marker_for(n_points):

@@ -14,6 +14,15 @@ def class_names(clf):
     return [str(label) for label in as_host_array(clf.classes_).tolist()]
 
 
+def kept_epoch(clf) -> int:
+    """The epoch whose weights ``clf`` predicts with: early stopping's best validation
+    epoch, else the last."""
+    state = clf.state_
+    if clf.early_stopping and state.best_params is not None:
+        return int(state.best_epoch)
+    return int(clf.history_[-1]["epoch"])
+
+
 def classification_summary(clf, data, predicted):
     """(confusion matrix, per-class report dict, text table) for host labels."""
     classes = as_host_array(clf.classes_)
@@ -35,7 +44,7 @@ def write_plots(directory, clf, data, predicted, *, history=True) -> list[str]:
         raise XpnnDataError(f"--plots {directory}: cannot create it ({exc.strerror})") from exc
     written = []
     if history and clf.history_:
-        plots.plot_history(clf.history_, out / "history.png")
+        plots.plot_history(clf.history_, out / "history.png", kept=kept_epoch(clf))
         written.append(out / "history.png")
     cm, _, _ = classification_summary(clf, data, predicted)
     plots.plot_confusion(cm, out / "confusion.png", class_names(clf))

@@ -31,6 +31,7 @@ from ..config import config_context, get_config
 from ..train_state import TrainingInterrupted
 from .common import (check_known_labels, check_output_path, check_test_labels, print_json,
                      say)
+from .dashboard import Dashboard, dashboard_for
 from .progress import Progress
 from .tracking import Trackers, trackers_for
 from ..recipes import with_recipe
@@ -194,6 +195,7 @@ class _Run:
     log_path: object  # --metrics-log, likewise
     trackers: Trackers  # --tensorboard, --mlflow: none on every rank but 0
     started: float  # time.perf_counter() at the start
+    dashboard: Dashboard  # --dashboard: rank 0's live curves; else one that does nothing
 
 
 def _train(args, comm) -> int:
@@ -218,6 +220,7 @@ def _train(args, comm) -> int:
             "seed": args.seed, "standardize": bool(args.standardize), "classes": args.classes,
             "source": train_set.source, "image_shape": train_set.image_shape}
     _announce(run, model, train_set, test_set)
+    run.dashboard.start(model, train_set.source)
     # the trackers' runs end with the block: finished, or failed/interrupted by its exception
     with run.trackers.running({**model.get_params(), "data": train_set.source}):
         _fit(run, model, X_train, train_set.y, preprocessing, info, scaling)
@@ -231,8 +234,9 @@ def _train(args, comm) -> int:
             run.trackers.log_artifact(run.save_path)
     if not run.lead:
         return 0
+    run.dashboard.end(model, preprocessing, info, test_accuracy, run.started)
     _report(run, model, train_set, test_set, X_test, (test_loss, test_accuracy))
-    return 0
+    return run.dashboard.stay_up()
 
 
 def _start(args, comm) -> _Run:
@@ -255,8 +259,9 @@ def _start(args, comm) -> _Run:
 
         require_matplotlib()
     trackers = trackers_for(args) if lead else Trackers()
+    dashboard = dashboard_for(args, lead)  # listening now: a port in use fails before data
     return _Run(args, comm, lead, 1 if comm is None else comm.Get_size(), device, backend,
-                save_path, log_path, trackers, started)
+                save_path, log_path, trackers, started, dashboard)
 
 
 def _load_resumed(run):
@@ -347,6 +352,7 @@ def _fit(run, model, X_train, y_train, preprocessing, info, scaling):
     def on_epoch(record):  # resumed: the epochs go on from the saved ones
         progress.on_epoch(record)
         run.trackers.log_epoch(record)
+        run.dashboard.epoch(record)
 
     try:
         with _quiet_convergence():
@@ -392,7 +398,8 @@ def _report(run, model, train_set, test_set, X_test, test_scores):
         print_json(summary)
     else:
         print(f"test accuracy {test_accuracy:.4f}  test loss {test_loss:.4f}  "
-              f"({summary['epochs']} epochs, {summary['seconds']:.1f} s on {backend.label})")
+              f"({summary['epochs']} epochs: {summary['train_seconds']:.1f} s of training, "
+              f"{summary['seconds']:.1f} s in all on {backend.label})")
 
 
 @contextlib.contextmanager

@@ -1,0 +1,131 @@
+"""A drawing on the pad -> the grid a model reads, prepared the way its training images were.
+
+Pure NumPy/SciPy on the host. ``ink`` is a (height, width) array of ink in [0, 1] (the
+canvas's alpha channel / 255). Each recipe returns the grid in the data's own units, before
+the model file's saved preprocessing (``Preprocessing.apply``) runs on it:
+
+- 28x28 (MNIST, Kaggle's CSV, Fashion-MNIST): MNIST's recipe (LeCun et al.): crop to the
+  ink, scale the longer side to 20 px with anti-aliasing (a box filter), pad to 28x28, move
+  the centre of mass to the centre; pixels 0-255.
+- 8x8 (scikit-learn's digits, UCI optdigits): crop to the ink, scale the longer side to 32 px,
+  place it in a 32x32 bitmap on the 4x4 block grid (centre of mass nearest the middle), count the ink in each block: 0-16.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+INK_THRESHOLD = 0.5 / 255  # ink that rounds to 0 in an 8-bit canvas is not the drawing's extent
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How drawings become one image shape's grids, and what that shape is known as."""
+    prepare: Callable  # ink (h, w) in [0, 1] -> grid (rows, cols) float64 in the data's units
+    shape: tuple       # (rows, cols) of the grid
+    value_range: float  # the data's largest value (ink at full strength)
+    known_as: str
+
+
+def crop_to_ink(ink: np.ndarray) -> np.ndarray:
+    """The smallest rectangle holding every pixel of ``ink`` above ``INK_THRESHOLD``."""
+    rows = np.flatnonzero((ink > INK_THRESHOLD).any(axis=1))
+    cols = np.flatnonzero((ink > INK_THRESHOLD).any(axis=0))
+    return ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+
+
+def box_weights(n_in: int, n_out: int) -> np.ndarray:
+    """(n_out, n_in) weights of an area resampling: output cell i averages the input cells
+    it overlaps, each weighted by the overlap (anti-aliased down, blocky up)."""
+    edges_out = np.arange(n_out + 1) * (n_in / n_out)  # output cell edges in input units
+    lo, hi = edges_out[:-1, None], edges_out[1:, None]
+    cells = np.arange(n_in)[None, :]
+    overlap = np.clip(np.minimum(hi, cells + 1) - np.maximum(lo, cells), 0.0, None)
+    return overlap / overlap.sum(axis=1, keepdims=True)
+
+
+def resize(image: np.ndarray, shape) -> np.ndarray:
+    """``image`` area-resampled to ``shape`` (rows, cols)."""
+    rows = box_weights(image.shape[0], shape[0])
+    cols = box_weights(image.shape[1], shape[1])
+    return rows @ image @ cols.T
+
+
+def fit_longer_side(ink: np.ndarray, side: int) -> np.ndarray:
+    """``ink`` scaled, aspect kept, so that its longer side is ``side`` pixels."""
+    height, width = ink.shape
+    scale = side / max(height, width)
+    shape = (max(1, round(height * scale)), max(1, round(width * scale)))
+    return resize(ink, shape)
+
+
+def paste_centred(image: np.ndarray, side: int) -> np.ndarray:
+    """``image`` in the middle of a blank ``side`` x ``side`` field."""
+    field = np.zeros((side, side))
+    top, left = ((side - extent) // 2 for extent in image.shape)
+    field[top:top + image.shape[0], left:left + image.shape[1]] = image
+    return field
+
+
+def paste_on_blocks(image: np.ndarray, side: int, block: int) -> np.ndarray:
+    """``image`` in a blank ``side`` x ``side`` field, centred, its corner snapped to the
+    ``block`` grid: to the nearest place, or, halfway between two, to the one that brings
+    its centre of mass nearer the middle."""
+    from scipy import ndimage
+
+    mass = np.array(ndimage.center_of_mass(image))  # (row, col) within the image
+    corner = []
+    for axis, extent in enumerate(image.shape):
+        places = np.arange(0, side - extent + 1, block)
+        off_centre = np.abs(places - (side - extent) / 2)
+        off_mass = np.abs(places + mass[axis] - (side - 1) / 2)
+        corner.append(int(places[np.lexsort((off_mass, np.round(off_centre, 6)))[0]]))
+    field = np.zeros((side, side))
+    field[corner[0]:corner[0] + image.shape[0], corner[1]:corner[1] + image.shape[1]] = image
+    return field
+
+
+def mnist_grid(ink: np.ndarray) -> np.ndarray:
+    """MNIST's recipe: 20x20 box, 28x28 field, centre of mass at the centre; 0-255."""
+    from scipy import ndimage
+
+    box = fit_longer_side(crop_to_ink(ink), 20)
+    field = paste_centred(box, 28)
+    centre = (np.array(field.shape) - 1) / 2
+    # a whole-pixel move: the box keeps its sharpness and its extent (sub-pixel moves blur)
+    shift = np.round(centre - np.array(ndimage.center_of_mass(field)))
+    field = ndimage.shift(field, shift, order=0, mode="constant", cval=0.0)
+    return np.round(np.clip(field, 0.0, 1.0) * 255.0)  # 8-bit pixels, as MNIST's
+
+
+def optdigits_grid(ink: np.ndarray) -> np.ndarray:
+    """scikit-learn's digits (UCI optdigits): 32x32 bitmap, ink per 4x4 block, 0-16."""
+    # on the 4x4 block grid, as the data's digits are (whole blocks): a digit 5 blocks wide
+    # starts at block 1 or 2, never half a block across; the side its mass leans to decides
+    # (the placement of 92% of the data's digits, drawn large and prepared again)
+    bitmap = paste_on_blocks(fit_longer_side(crop_to_ink(ink), 32), 32, block=4)
+    blocks = bitmap.reshape(8, 4, 8, 4).sum(axis=(1, 3))  # (8, 8) ink in 16 pixels each
+    return np.clip(np.round(blocks), 0.0, 16.0)
+
+
+# the image shapes the pad can make, keyed by (rows, cols)
+RECIPES = {
+    (28, 28): Recipe(mnist_grid, (28, 28), 255.0,
+                     "MNIST's: crop to the ink, longer side 20 px, 28x28, centre of mass centred"),
+    (8, 8): Recipe(optdigits_grid, (8, 8), 16.0,
+                   "scikit-learn's digits: crop to the ink, longer side 32 px, ink per 4x4 "
+                   "block, 0-16"),
+}
+
+
+def has_ink(ink: np.ndarray) -> bool:
+    return bool((ink > INK_THRESHOLD).any())
+
+
+def image_to_ink(grid: np.ndarray, value_range: float, canvas: int) -> np.ndarray:
+    """A data set's image (rows, cols) in its own units drawn at ``canvas`` x ``canvas``
+    pixels as ink in [0, 1]: what a test image looks like on the pad (the tests use it)."""
+    return np.clip(resize(np.asarray(grid, dtype=np.float64) / value_range,
+                          (canvas, canvas)), 0.0, 1.0)

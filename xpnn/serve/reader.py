@@ -1,0 +1,72 @@
+"""A saved model that reads drawings: the recipe for its image shape, then its preprocessing,
+then predict and predict_proba, one drawing at a time (a lock: one model, many threads)."""
+from __future__ import annotations
+
+import math
+import threading
+
+import numpy as np
+
+from ..backend import as_host_array
+from ..errors import XpnnDataError
+from .drawing import RECIPES, has_ink
+
+
+def image_shape_of(n_features: int, info: dict):
+    """The model's image shape: what its data source recorded, else the square its
+    feature count makes (Kaggle's CSV: 784 = 28x28); None when that is no image."""
+    recorded = info.get("image_shape")
+    if recorded:
+        return tuple(int(side) for side in recorded)
+    side = math.isqrt(n_features)
+    return (side, side) if side * side == n_features else None
+
+
+class DrawingReader:
+    """``read(ink)``: the label (as ``xpnn predict`` writes it), the probabilities per class
+    and the grid the model saw."""
+
+    def __init__(self, clf, preprocessing, info, path="the model"):
+        shape = image_shape_of(clf.n_features_in_, info)
+        if shape not in RECIPES or not hasattr(clf, "predict_proba"):
+            kinds = ", ".join(f"{r}x{c}" for r, c in RECIPES)
+            what = (f"rows of {clf.n_features_in_} features" if shape is None
+                    else f"{shape[0]}x{shape[1]} images")
+            if not hasattr(clf, "predict_proba"):
+                what = "a regressor"
+            raise XpnnDataError(f"{path}: its rows are {what}; the drawing pad makes the "
+                                f"images of a classifier trained on {kinds} images")
+        self.clf, self.preprocessing, self.info = clf, preprocessing, info
+        self.recipe = RECIPES[shape]
+        self.classes = [str(label) for label in as_host_array(clf.classes_).tolist()]
+        self.lock = threading.Lock()
+
+    @classmethod
+    def load(cls, path) -> "DrawingReader":
+        from ..checkpoint import load_model
+
+        clf, preprocessing, info = load_model(path, device="cpu")
+        return cls(clf, preprocessing, info, path)
+
+    def describe(self) -> dict:
+        return {"classes": self.classes, "shape": list(self.recipe.shape),
+                "value_range": self.recipe.value_range, "recipe": self.recipe.known_as,
+                "source": self.info.get("source")}
+
+    def read(self, ink: np.ndarray) -> dict:
+        """The model's answer for a drawing (ink in [0, 1]); no label for a blank pad."""
+        if not has_ink(ink):
+            return {"label": None, "probabilities": {}, "grid": []}
+        grid = self.recipe.prepare(ink)  # (rows, cols) in the data's units
+        labels, probs = self.read_grids(grid.reshape(1, -1))
+        return {"label": labels[0], "probabilities": dict(zip(self.classes, probs[0])),
+                "grid": grid.tolist()}
+
+    def read_grids(self, grids: np.ndarray):
+        """(labels as text, probabilities (n, classes) as lists) for rows of grids."""
+        X = self.preprocessing.apply(grids, self.clf.dtype_)
+        with self.lock:
+            X = self.clf.backend_.asarray(X)
+            labels = as_host_array(self.clf.predict(X)).tolist()
+            probs = as_host_array(self.clf.predict_proba(X))[:, :len(self.classes)]
+        return [str(label) for label in labels], np.round(probs.astype(np.float64), 6).tolist()

@@ -1,17 +1,20 @@
 """A drawing on the pad -> the grid a model reads, prepared the way its training images were.
 
 Pure NumPy/SciPy on the host. ``ink`` is a (height, width) array of ink in [0, 1] (the
-canvas's alpha channel / 255). Each recipe returns the grid in the data's own units, before
+canvas's alpha channel / 255). Each recipe returns grids in the data's own units, before
 the model file's saved preprocessing (``Preprocessing.apply``) runs on it:
 
 - 28x28 (MNIST, Kaggle's CSV, Fashion-MNIST): MNIST's recipe (LeCun et al.): crop to the
   ink, scale the longer side to 20 px with anti-aliasing (a box filter), pad to 28x28, move
   the centre of mass to the centre; pixels 0-255.
 - 8x8 (scikit-learn's digits, UCI optdigits): crop to the ink, scale the longer side to 32 px,
-  place it in a 32x32 bitmap on the 4x4 block grid (centre of mass nearest the middle), count the ink in each block: 0-16.
+  centre it in a 32x32 bitmap on the 4x4 block grid (where the centre falls between two
+  blocks: both places, and the reader keeps the one the model is surer of), count the ink
+  in each block: 0-16.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -22,8 +25,12 @@ INK_THRESHOLD = 0.5 / 255  # ink that rounds to 0 in an 8-bit canvas is not the 
 
 @dataclass(frozen=True)
 class Recipe:
-    """How drawings become one image shape's grids, and what that shape is known as."""
-    prepare: Callable  # ink (h, w) in [0, 1] -> grid (rows, cols) float64 in the data's units
+    """How drawings become one image shape's grids, and what that shape is known as.
+
+    ``prepare`` gives the grids a drawing may be, (k, rows, cols): k = 1 where the recipe
+    decides (MNIST's), more where the data itself does not (the reader takes the one the
+    model reads with the most confidence)."""
+    prepare: Callable  # ink (h, w) in [0, 1] -> grids (k, rows, cols) in the data's units
     shape: tuple       # (rows, cols) of the grid
     value_range: float  # the data's largest value (ink at full strength)
     known_as: str
@@ -69,26 +76,29 @@ def paste_centred(image: np.ndarray, side: int) -> np.ndarray:
     return field
 
 
-def paste_on_blocks(image: np.ndarray, side: int, block: int) -> np.ndarray:
-    """``image`` in a blank ``side`` x ``side`` field, centred, its corner snapped to the
-    ``block`` grid: to the nearest place, or, halfway between two, to the one that brings
-    its centre of mass nearer the middle."""
-    from scipy import ndimage
+def block_places(extent: int, side: int, block: int) -> list[int]:
+    """Where a run of ``extent`` pixels can start in ``side`` on the ``block`` grid next to
+    the centred start: that start itself when it lies on the grid, else the two around it."""
+    centred = (side - extent) / 2
+    places = {block * math.floor(centred / block), block * math.ceil(centred / block)}
+    return sorted(place for place in places if 0 <= place <= side - extent)
 
-    mass = np.array(ndimage.center_of_mass(image))  # (row, col) within the image
-    corner = []
-    for axis, extent in enumerate(image.shape):
-        places = np.arange(0, side - extent + 1, block)
-        off_centre = np.abs(places - (side - extent) / 2)
-        off_mass = np.abs(places + mass[axis] - (side - 1) / 2)
-        corner.append(int(places[np.lexsort((off_mass, np.round(off_centre, 6)))[0]]))
-    field = np.zeros((side, side))
-    field[corner[0]:corner[0] + image.shape[0], corner[1]:corner[1] + image.shape[1]] = image
-    return field
+
+def paste_on_blocks(image: np.ndarray, side: int, block: int) -> np.ndarray:
+    """``image`` in blank ``side`` x ``side`` fields, centred and snapped to the ``block``
+    grid: (k, side, side), one field per place next to the centre (1, 2 or 4 of them)."""
+    fields = []
+    for top in block_places(image.shape[0], side, block):
+        for left in block_places(image.shape[1], side, block):
+            field = np.zeros((side, side))
+            field[top:top + image.shape[0], left:left + image.shape[1]] = image
+            fields.append(field)
+    return np.array(fields)
 
 
 def mnist_grid(ink: np.ndarray) -> np.ndarray:
-    """MNIST's recipe: 20x20 box, 28x28 field, centre of mass at the centre; 0-255."""
+    """MNIST's recipe: 20x20 box, 28x28 field, centre of mass at the centre; 0-255:
+    (28, 28)."""
     from scipy import ndimage
 
     box = fit_longer_side(crop_to_ink(ink), 20)
@@ -100,23 +110,24 @@ def mnist_grid(ink: np.ndarray) -> np.ndarray:
     return np.round(np.clip(field, 0.0, 1.0) * 255.0)  # 8-bit pixels, as MNIST's
 
 
-def optdigits_grid(ink: np.ndarray) -> np.ndarray:
-    """scikit-learn's digits (UCI optdigits): 32x32 bitmap, ink per 4x4 block, 0-16."""
-    # on the 4x4 block grid, as the data's digits are (whole blocks): a digit 5 blocks wide
-    # starts at block 1 or 2, never half a block across; the side its mass leans to decides
-    # (the placement of 92% of the data's digits, drawn large and prepared again)
-    bitmap = paste_on_blocks(fit_longer_side(crop_to_ink(ink), 32), 32, block=4)
-    blocks = bitmap.reshape(8, 4, 8, 4).sum(axis=(1, 3))  # (8, 8) ink in 16 pixels each
+def optdigits_grids(ink: np.ndarray) -> np.ndarray:
+    """scikit-learn's digits (UCI optdigits): 32x32 bitmap, ink per 4x4 block, 0-16:
+    (k, 8, 8), one grid per block place next to the centre (see ``RECIPES``)."""
+    bitmaps = paste_on_blocks(fit_longer_side(crop_to_ink(ink), 32), 32, block=4)
+    blocks = bitmaps.reshape(-1, 8, 4, 8, 4).sum(axis=(2, 4))  # (k, 8, 8): ink per block
     return np.clip(np.round(blocks), 0.0, 16.0)
 
 
 # the image shapes the pad can make, keyed by (rows, cols)
 RECIPES = {
-    (28, 28): Recipe(mnist_grid, (28, 28), 255.0,
+    (28, 28): Recipe(lambda ink: mnist_grid(ink)[None], (28, 28), 255.0,
                      "MNIST's: crop to the ink, longer side 20 px, 28x28, centre of mass centred"),
-    (8, 8): Recipe(optdigits_grid, (8, 8), 16.0,
-                   "scikit-learn's digits: crop to the ink, longer side 32 px, ink per 4x4 "
-                   "block, 0-16"),
+    # the data's digits sit on whole blocks, but where a digit's centred place falls
+    # between two (a digit 5 blocks wide), they sit at either (at the left one for 24% of
+    # them, the right one for 75%): both are asked
+    (8, 8): Recipe(optdigits_grids, (8, 8), 16.0,
+                   "scikit-learn's digits: crop to the ink, longer side 32 px, centred on "
+                   "the 4x4 blocks, ink per block, 0-16"),
 }
 
 

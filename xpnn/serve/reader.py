@@ -57,10 +57,12 @@ class DrawingReader:
         """The model's answer for a drawing (ink in [0, 1]); no label for a blank pad."""
         if not has_ink(ink):
             return {"label": None, "probabilities": {}, "grid": []}
-        grid = self.recipe.prepare(ink)  # (rows, cols) in the data's units
-        labels, probs = self.read_grids(grid.reshape(1, -1))
-        return {"label": labels[0], "probabilities": dict(zip(self.classes, probs[0])),
-                "grid": grid.tolist()}
+        grids = self.recipe.prepare(ink)  # (k, rows, cols) in the data's units
+        labels, probs = self.read_grids(grids.reshape(len(grids), -1))
+        surest = int(np.argmax(np.max(probs, axis=1)))  # k > 1: the recipe left a choice
+        return {"label": labels[surest],
+                "probabilities": dict(zip(self.classes, probs[surest])),
+                "grid": grids[surest].tolist()}
 
     def read_grids(self, grids: np.ndarray):
         """(labels as text, probabilities (n, classes) as lists) for rows of grids."""

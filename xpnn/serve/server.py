@@ -118,6 +118,8 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
         for name, value in {**SECURITY_HEADERS, **(extra or {})}.items():
             self.send_header(name, value)
         self.end_headers()
@@ -214,6 +216,7 @@ def events(handler: Handler):
     handler.close_connection = True  # the stream ends with the connection
     handler.send_response(200)
     handler.send_header("Content-Type", "text/event-stream")
+    handler.send_header("Connection", "close")
     for name, value in SECURITY_HEADERS.items():
         handler.send_header(name, value)
     handler.end_headers()

@@ -19,13 +19,13 @@ release = version = xpnn.__version__
 extensions = ["sphinx.ext.autodoc", "sphinx.ext.autosummary", "sphinx.ext.intersphinx",
               "numpydoc", "myst_parser", "sphinx_gallery.gen_gallery"]
 exclude_patterns = ["_build", "guide/_*.md"]
+templates_path = ["_templates"]  # autosummary/class.rst: each method in full, once
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 
 # the API reference (api.rst): one page per public name, its docstring in numpydoc form,
 # validated at build time (a missing parameter or return is a warning, so an error under -W)
 autosummary_generate = True
-autodoc_default_options = {"members": False, "inherited-members": False}
-numpydoc_show_class_members = True
+numpydoc_show_class_members = False  # autosummary's class pages list the methods
 numpydoc_show_inherited_class_members = False
 numpydoc_class_members_toctree = False
 numpydoc_xref_param_type = False

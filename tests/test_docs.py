@@ -70,6 +70,9 @@ def test_the_docs_build_without_a_warning_and_run_the_gallery(tmp_path):
     public += [f"xpnn.onnx.{name}" for name in xpnn.onnx.__all__]
     missing = [name for name in public if not (out / "generated" / f"{name}.html").exists()]
     assert not missing, missing
+    estimator_page = (out / "generated" / "xpnn.MLPClassifier.html").read_text()
+    for method in ("fit", "partial_fit", "predict_proba", "score"):  # each method in full
+        assert f'id="xpnn.MLPClassifier.{method}"' in estimator_page, method
 
 
 def test_the_code_map_names_every_module_and_only_modules_that_exist():

@@ -417,7 +417,6 @@ class NumpyStep:
             else:
                 grad_w = flat_grads[f"w{layer}"]
                 np.matmul(below.T, delta, out=grad_w)
-            bias = params[f"b{layer}"]
             grads[f"w{layer}"] = grad_w
             grads[f"b{layer}"] = np.sum(delta, axis=0,
                                         out=flat_grads[f"b{layer}"])

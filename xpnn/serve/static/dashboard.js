@@ -38,10 +38,11 @@ function chart(id, key, percent) {
   if (high - low < 1e-9) { high = low + 1; }
   const x = (e) => M.left + (W - M.left - M.right) * (epochs > 1 ? (e - 1) / (epochs - 1) : 0.5);
   const y = (v) => H - M.bottom - (H - M.top - M.bottom) * (v - low) / (high - low);
-  for (const v of niceTicks(low, high, 5)) {
+  const ticks = niceTicks(low, high, 5);
+  for (const v of ticks) {
     svgElement("line", { x1: M.left, x2: W - M.right, y1: y(v), y2: y(v), class: "gridline" }, svg);
     svgElement("text", { x: M.left - 6, y: y(v) + 4, "text-anchor": "end" }, svg).textContent =
-      percent ? (100 * v).toFixed(0) + "%" : v.toPrecision(2);
+      percent ? (100 * v).toFixed(0) + "%" : v.toFixed(Math.max(0, -Math.floor(Math.log10(ticks[1] - ticks[0] || 1))));
   }
   for (const e of niceTicks(1, epochs, 8).filter((e) => Number.isInteger(e))) {
     svgElement("text", { x: x(e), y: H - M.bottom + 16, "text-anchor": "middle" }, svg).textContent = e;
@@ -69,9 +70,10 @@ function facts() {
   const training = records.reduce((sum, r) => sum + (r.seconds || 0), 0);
   text("epoch", run ? (done ? "epoch " + done + " of " + run.epochs : "waiting for the first epoch") : "");
   let time = "training " + seconds(training) + " (the epochs alone)";
-  if (run && !run.finished) time += ", " + seconds((end ? end.wall_seconds : Date.now() / 1000 - run.started) || 0) + " since the start";
+  if (end && end.wall_seconds) time += ", " + seconds(end.wall_seconds) + " the whole run";
+  else if (run && !run.finished) time += ", " + seconds(Date.now() / 1000 - run.started) + " since the start";
   text("time", time);
-  if (end) text("eta", run.finished ? "finished" : "finished after " + done + " epochs");
+  if (end) text("eta", done < run.epochs ? "stopped early after " + done + " of " + run.epochs + " epochs" : "finished: " + done + " epochs");
   else if (done) {
     const left = (training / records.length) * (run.epochs - done);
     text("eta", "about " + seconds(left) + " (" + (run.epochs - done) + " epochs" + (run.early_stopping ? ", fewer if it stops early)" : ")"));

@@ -1,0 +1,202 @@
+"""The pages of xpnn serve in a real browser: Debian's chromium driven by Playwright 1.64
+(its own Chromium is the same 156; it cannot download browsers here, so it launches
+/usr/bin/chromium). Digits drawn with mouse strokes are read on the page, #clear empties the
+pad, the dashboard gains a point per epoch, and nothing is requested from elsewhere.
+
+With XPNN_SCREENSHOTS=DIR the tests also save both pages there (docs/images/ holds them).
+"""
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from clirun import xpnn
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync",
+                 "--disable-quic", "--disable-frame-rate-limit", "--disable-gpu-vsync"]
+SCREENSHOTS = os.environ.get("XPNN_SCREENSHOTS")
+
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="Playwright is not installed (the test extra has it)")
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="no /usr/bin/chromium (apt-get install chromium; .ci/run "
+                                  "installs it)")
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """A model from ``xpnn train --save`` (digits, its recipe, early stopping) and its
+    --metrics-log records."""
+    import json
+
+    folder = tmp_path_factory.mktemp("browser")
+    result = xpnn("train", "--early-stopping", "--save", folder / "digits.safetensors",
+                  "--metrics-log", folder / "metrics.jsonl", "--quiet")
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
+    return folder / "digits.safetensors", records
+
+
+@pytest.fixture(scope="module")
+def server(run):
+    """The pad and dashboard server for that model, on a free port of 127.0.0.1; the
+    dashboard's run is fed by the tests."""
+    from xpnn.serve.events import RunEvents
+    from xpnn.serve.reader import DrawingReader
+    from xpnn.serve.server import PadServer
+
+    server = PadServer(("127.0.0.1", 0), reader=DrawingReader.load(run[0]), events=RunEvents())
+    server.start_in_thread()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    playwright = sync_api.sync_playwright().start()
+    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+    playwright.stop()
+
+
+@pytest.fixture(scope="module")
+def page(browser, server):
+    """One page for the module, with every request and console error it made."""
+    page = browser.new_page(viewport={"width": 1100, "height": 720})
+    page.requests, page.errors = [], []
+    page.on("request", lambda request: page.requests.append(request.url))
+    page.on("console", lambda message: message.type == "error"
+            and page.errors.append(message.text))
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    yield page
+    page.close()
+
+
+def _one_digit_per_class():
+    """The first held-out digit (xpnn train's test split) of each class: [(label, 8x8)]."""
+    from xpnn.data.sources import load_source
+    from xpnn.data.split import holdout_split
+
+    _, test = holdout_split(load_source(None, "digits").train, 0.2, 0)
+    return [(label, test.X[int(np.flatnonzero(test.y == label)[0])].reshape(8, 8))
+            for label in range(10)]
+
+
+def _strokes(image, threshold=9):
+    """Mouse strokes over an 8x8 digit's inked cells (value >= threshold), as a hand would
+    join them: every pair of inked neighbours (across, down, diagonal) joined by a line,
+    the lines walked as few strokes as it takes; a cell alone is a dot. [[(row, col), ...]]"""
+    inked = image >= threshold
+    cells = [(int(row), int(col)) for row, col in np.argwhere(inked)]
+    edges = {(cell, (cell[0] + dr, cell[1] + dc)) for cell in cells
+             for dr, dc in ((0, 1), (1, 0), (1, 1), (1, -1))
+             if 0 <= cell[0] + dr < 8 and 0 <= cell[1] + dc < 8
+             and inked[cell[0] + dr, cell[1] + dc]}
+    unused = {frozenset(edge) for edge in edges}
+    strokes = [[cell, cell] for cell in cells
+               if not any(cell in edge for edge in unused)]  # dots
+    while unused:
+        degree = {cell: sum(cell in edge for edge in unused) for cell in cells}
+        start = min((cell for cell in cells if degree[cell]),
+                    key=lambda cell: (degree[cell] % 2 == 0, cell))  # odd ends first
+        stroke = [start]
+        while True:
+            here = stroke[-1]
+            edge = next((edge for edge in sorted(unused, key=sorted) if here in edge), None)
+            if edge is None:
+                break
+            unused.discard(edge)
+            stroke.append(next(iter(edge - {here})))
+        strokes.append(stroke)
+    return strokes
+
+
+def _draw(page, image):
+    """The digit's strokes, 200 px high in the middle of the 280 px pad (a hand leaves a
+    margin; the pen is the page's own)."""
+    box = page.locator("#pad").bounding_box()
+    cell = box["width"] * 25 / 280
+    margin = (box["width"] - 8 * cell) / 2
+
+    def at(row, col):
+        return box["x"] + margin + (col + 0.5) * cell, box["y"] + margin + (row + 0.5) * cell
+
+    for stroke in _strokes(image):
+        page.mouse.move(*at(*stroke[0]))
+        page.mouse.down()
+        for point in stroke[1:]:
+            page.mouse.move(*at(*point))
+        page.mouse.up()
+    page.wait_for_selector("#pad[data-state=idle]")
+
+
+def test_drawn_digits_are_read_on_the_page(page, server):
+    """Ten digits, one per class, drawn as mouse strokes over their inked cells: #prediction
+    reads at least 8 right."""
+    page.goto(server.url + "pad")
+    page.wait_for_selector("body[data-ready=true]")
+    read = []
+    for label, image in _one_digit_per_class():
+        page.click("#clear")
+        _draw(page, image)
+        read.append(page.inner_text("#prediction"))
+        if SCREENSHOTS and label == 3:
+            page.screenshot(path=str(Path(SCREENSHOTS) / "serve_draw.png"))
+    right = sum(text == str(label) for label, text in zip(range(10), read))
+    print(f"drawn digits read right in Chromium: {right}/10 ({read})")
+    assert right >= 8, read
+    assert page.locator("#bars .bar").count() == 10  # a bar per class
+
+
+def test_clear_empties_the_pad(page, server):
+    page.goto(server.url + "pad")
+    page.wait_for_selector("body[data-ready=true]")
+    _draw(page, _one_digit_per_class()[0][1])
+    ink = "() => { const c = document.getElementById('pad'); return c.getContext('2d')" \
+          ".getImageData(0, 0, c.width, c.height).data.reduce((a, b) => a + b, 0); }"
+    assert page.evaluate(ink) > 0 and page.inner_text("#prediction") != ""
+    page.click("#clear")
+    assert page.evaluate(ink) == 0
+    assert page.inner_text("#prediction") == ""
+
+
+def test_the_dashboard_gains_a_point_per_epoch(page, server, run):
+    """Epoch records fed to the run one at a time: each adds one point to both curves
+    (training and validation) on both charts, and the epoch; the end names the kept epoch."""
+    from xpnn.plots import kept_epoch
+
+    records = run[1]
+    page.goto(server.url + "dashboard")
+    server.events.start(len(records), source="scikit-learn digits", early_stopping=True,
+                        finished=False)
+    for done, record in enumerate(records, start=1):
+        server.events.epoch(record)
+        page.wait_for_selector(f"body[data-epochs='{done}']")
+        for chart in ("#loss-chart", "#accuracy-chart"):
+            assert page.locator(f"{chart} circle.train").count() == done
+            assert page.locator(f"{chart} circle.val").count() == done
+        assert page.inner_text("#epoch") == f"epoch {done} of {len(records)}"
+    kept = kept_epoch(records)
+    server.events.end(kept, sum(r["seconds"] for r in records), test_accuracy=0.97,
+                      wall_seconds=3.0)
+    page.wait_for_selector("body[data-finished=true]")
+    assert page.inner_text("#kept").startswith(f"epoch {kept} (best validation accuracy)")
+    assert page.locator("#loss-chart line.kept").count() == 1
+    if SCREENSHOTS:
+        page.set_viewport_size({"width": 1100, "height": 780})
+        page.screenshot(path=str(Path(SCREENSHOTS) / "serve_dashboard.png"))
+
+
+def test_the_pages_request_nothing_from_elsewhere(page, server):
+    """Playwright's request log after the tests above: only the server's own origin; and no
+    console error (a Content-Security-Policy violation would be one)."""
+    assert page.requests
+    assert all(url.startswith(server.url) for url in page.requests), page.requests
+    assert {url[len(server.url) - 1:].split("?")[0] for url in page.requests} >= {
+        "/pad", "/pad.js", "/style.css", "/api/model", "/api/predict", "/dashboard",
+        "/dashboard.js", "/api/events"}
+    assert page.errors == []

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from clirun import xpnn
+from clirun import xpnn_json
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -32,12 +32,14 @@ def run(tmp_path_factory):
     --metrics-log records."""
     import json
 
+    from xpnn.checkpoint import load_model
+
     folder = tmp_path_factory.mktemp("browser")
-    result = xpnn("train", "--early-stopping", "--save", folder / "digits.safetensors",
-                  "--metrics-log", folder / "metrics.jsonl", "--quiet")
-    assert result.returncode == 0, result.stderr
+    summary = xpnn_json("train", "--early-stopping", "--save", folder / "digits.safetensors",
+                        "--metrics-log", folder / "metrics.jsonl", "--quiet")
     records = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
-    return folder / "digits.safetensors", records
+    planned = load_model(folder / "digits.safetensors")[0].max_iter
+    return folder / "digits.safetensors", records, summary, planned
 
 
 @pytest.fixture(scope="module")
@@ -169,20 +171,19 @@ def test_the_dashboard_gains_a_point_per_epoch(page, server, run):
     (training and validation) on both charts, and the epoch; the end names the kept epoch."""
     from xpnn.plots import kept_epoch
 
-    records = run[1]
+    _, records, summary, planned = run
     page.goto(server.url + "dashboard")
-    server.events.start(len(records), source="scikit-learn digits", early_stopping=True,
-                        finished=False)
+    server.events.start(planned, source=summary["data"], early_stopping=True, finished=False)
     for done, record in enumerate(records, start=1):
         server.events.epoch(record)
         page.wait_for_selector(f"body[data-epochs='{done}']")
         for chart in ("#loss-chart", "#accuracy-chart"):
             assert page.locator(f"{chart} circle.train").count() == done
             assert page.locator(f"{chart} circle.val").count() == done
-        assert page.inner_text("#epoch") == f"epoch {done} of {len(records)}"
+        assert page.inner_text("#epoch") == f"epoch {done} of {planned}"
     kept = kept_epoch(records)
-    server.events.end(kept, sum(r["seconds"] for r in records), test_accuracy=0.97,
-                      wall_seconds=3.0)
+    server.events.end(kept, sum(r["seconds"] for r in records),
+                      test_accuracy=summary["test_accuracy"], wall_seconds=summary["seconds"])
     page.wait_for_selector("body[data-finished=true]")
     assert page.inner_text("#kept").startswith(f"epoch {kept} (best validation accuracy)")
     assert page.locator("#loss-chart line.kept").count() == 1

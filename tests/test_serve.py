@@ -344,8 +344,9 @@ def test_port_without_dashboard_is_refused():
 
 
 def test_under_load_no_5xx_and_no_dropped_connection(digits_model):
-    """bench/serve_load.py, smaller: 4 clients x 75 predictions against 127.0.0.1, one
-    body in 50 malformed or oversized; every answer 200 or 4xx, every connection kept."""
+    """bench/serve_load.py, smaller: two rounds of 4 clients x 75 predictions against
+    127.0.0.1, one body in 50 malformed or oversized; every answer 200 or 4xx, every
+    connection kept, and the server's memory no larger after the second round."""
     sys.path.insert(0, str(ROOT / "bench"))
     try:
         import serve_load
@@ -353,9 +354,14 @@ def test_under_load_no_5xx_and_no_dropped_connection(digits_model):
         sys.path.remove(str(ROOT / "bench"))
     process, port = serve_load.start_server(digits_model)
     try:
-        result = serve_load.run_round(port, clients=4, requests=75, bad_every=50)
+        results, memory = [], []
+        for _ in range(2):
+            results.append(serve_load.run_round(port, clients=4, requests=75, bad_every=50))
+            memory.append(serve_load.rss_mib(process.pid))
     finally:
         _interrupt(process)
-    assert result["requests"] == 300
-    assert result["server_errors"] == 0 and result["failed_connections"] == 0, result
-    assert result["statuses"][200] == 296 and set(result["statuses"]) <= {200, 400, 413}
+    for result in results:
+        assert result["requests"] == 300
+        assert result["server_errors"] == 0 and result["failed_connections"] == 0, result
+        assert result["statuses"][200] == 296 and set(result["statuses"]) <= {200, 400, 413}
+    assert memory[1] - memory[0] < 4.0, memory  # MiB: the second round needs no more

@@ -81,6 +81,7 @@ class PadServer(ThreadingHTTPServer):
 class Handler(BaseHTTPRequestHandler):
     server: PadServer
     protocol_version = "HTTP/1.1"  # keep-alive: a drawing's calls share one connection
+    disable_nagle_algorithm = True  # headers and body leave at once: no 40 ms delayed-ACK wait
     server_version = "xpnn-serve"
     sys_version = ""
 
@@ -111,16 +112,21 @@ class Handler(BaseHTTPRequestHandler):
             self.send_json(bad.status, {"error": str(bad)})
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client left; nothing to answer
+        except Exception as exc:  # a bug, not the request: one line here and in the answer
+            line = f"{self.command} {path}: {type(exc).__name__}: {exc}"
+            print(f"xpnn serve: internal error: {line}", file=sys.stderr)
+            self.close_connection = True
+            self.send_json(500, {"error": f"internal error: {line}"})
 
     # -- answers ---------------------------------------------------------------------
 
-    def send_bytes(self, status, body: bytes, content_type: str, extra=None):
+    def send_bytes(self, status, body: bytes, content_type: str):
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         if self.close_connection:
             self.send_header("Connection", "close")
-        for name, value in {**SECURITY_HEADERS, **(extra or {})}.items():
+        for name, value in SECURITY_HEADERS.items():
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(body)

@@ -30,7 +30,8 @@ function niceTicks(low, high, count) {
 function chart(id, key, percent) {
   const svg = document.getElementById(id);
   svg.replaceChildren();
-  const epochs = run ? Math.max(run.epochs, records.length, 1) : 1;
+  // while training: the planned epochs; once it ended (early, perhaps): the epochs it ran
+  const epochs = end ? Math.max(records.length, 1) : run ? Math.max(run.epochs, records.length, 1) : 1;
   const values = records.flatMap((r) => [r[key], r["val_" + key]]).filter((v) => v !== null && v !== undefined);
   let low = values.length ? Math.min(...values) : 0, high = values.length ? Math.max(...values) : 1;
   if (percent) { low = Math.max(0, low - 0.02); high = Math.min(1, high + 0.02); }
@@ -97,9 +98,12 @@ function draw() {
 const stream = new EventSource("/api/events");
 stream.addEventListener("run", (event) => { run = JSON.parse(event.data); records = []; end = null; draw(); });
 stream.addEventListener("epoch", (event) => { records.push(JSON.parse(event.data)); draw(); });
-stream.addEventListener("end", (event) => { end = JSON.parse(event.data); draw(); });
+stream.addEventListener("end", (event) => { end = JSON.parse(event.data); draw(); linkPad(); });
 setInterval(() => { if (run && !end) facts(); }, 1000);
 
-fetch("/api/model").then((r) => r.json()).then((about) => {
-  document.getElementById("to-pad").hidden = !about.model;
-});
+function linkPad() { // after training, the pad reads drawings with the trained model
+  fetch("/api/model").then((r) => r.json()).then((about) => {
+    document.getElementById("to-pad").hidden = !about.model;
+  });
+}
+linkPad();

@@ -6,6 +6,7 @@ import base64
 import http.client
 import io
 import json
+import os
 import re
 import signal
 import subprocess
@@ -246,9 +247,9 @@ def test_a_model_whose_rows_are_not_images_is_refused_with_one_line(tmp_path):
     assert xpnn("serve").stderr.startswith("xpnn serve: error: give a MODEL")
 
 
-def _start(*args):
+def _start(*args, launcher=()):
     """``xpnn`` in a new process with a server; (process, its URL from the first line)."""
-    process = subprocess.Popen([sys.executable, "-m", "xpnn", *map(str, args)],
+    process = subprocess.Popen([*launcher, sys.executable, "-m", "xpnn", *map(str, args)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     line = process.stderr.readline()
     match = re.search(r"(http://127\.0\.0\.1:\d+/)", line)
@@ -321,6 +322,33 @@ def test_train_dashboard_streams_each_epoch_then_stays_up(tmp_path):
     assert about["model"]["shape"] == [8, 8] and about["run"] is True
     assert status == 0 and err == (f"xpnn train: done; the dashboard stays at {url} until "
                                    f"Ctrl-C\nxpnn train: stopped serving {url}\n")
+
+
+MPIEXEC = Path(sys.executable).parent / "mpiexec"
+
+
+@pytest.mark.skipif(not MPIEXEC.exists(), reason=f"no {MPIEXEC}: install the MPI extra, "
+                                                 f"pip install -e '.[test,mpi]'")
+def test_with_mpi_rank_0_alone_serves_the_dashboard():
+    """mpiexec -n 2 xpnn train --dashboard: one server (rank 0's), every epoch streamed;
+    the other rank ends with training, and Ctrl-C on mpiexec ends rank 0 with its line."""
+    from xpnn.launcher import LAUNCHER_VARIABLES
+
+    assert not any(name in os.environ for name in LAUNCHER_VARIABLES)
+    process, url = _start("train", "--dashboard", "--port", "0", "--epochs", "3", "--hidden",
+                          "16", "--quiet", launcher=(str(MPIEXEC), "-n", "2"))
+    try:
+        events = _read_events(url)
+        time.sleep(0.5)  # rank 1 ends meanwhile
+        status, err = _interrupt(process)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert [kind for kind, _ in events] == ["run", "epoch", "epoch", "epoch", "end"]
+    assert status == 0
+    ours = [line for line in err.splitlines() if not line.startswith("[mpiexec@")]
+    assert ours == [f"xpnn train: done; the dashboard stays at {url} until Ctrl-C",
+                    f"xpnn train: stopped serving {url}"]
 
 
 def test_serve_shows_a_finished_runs_metrics_log(tmp_path):

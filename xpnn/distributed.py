@@ -56,6 +56,16 @@ def world_comm():
     return MPI.COMM_WORLD
 
 
+def leave_mpi(comm) -> None:
+    """This rank is done with MPI (MPI_Finalize, which waits for every rank): the others
+    can end while it goes on alone (``xpnn train --dashboard``: rank 0 serves until
+    Ctrl-C). Nothing without a communicator."""
+    if comm is not None:
+        from mpi4py import MPI
+
+        MPI.Finalize()
+
+
 def launched_comm():
     """COMM_WORLD when an MPI launcher started more than one rank, else None (and then
     mpi4py is not imported when no launcher variable is set)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 import time
 
+from ..distributed import leave_mpi
 from ..errors import XpnnError
 from ..serve.events import RunEvents
 from ..serve.reader import DrawingReader
@@ -30,7 +31,7 @@ class Dashboard:
     def end(self, model, preprocessing, info, test_accuracy, started) -> None:
         pass
 
-    def stay_up(self) -> int:
+    def stay_up(self, comm=None) -> int:
         return 0
 
 
@@ -58,8 +59,10 @@ class LiveDashboard(Dashboard):
         self.events.end(kept_epoch(model), sum(row["seconds"] for row in model.history_),
                         test_accuracy=test_accuracy, wall_seconds=time.perf_counter() - started)
 
-    def stay_up(self) -> int:
-        """Serve the finished run until Ctrl-C: one line, status 0."""
+    def stay_up(self, comm=None) -> int:
+        """Serve the finished run until Ctrl-C: one line, status 0. With MPI, this rank (0)
+        leaves MPI first, so that the other ranks end now."""
+        leave_mpi(comm)
         print(f"xpnn train: done; the dashboard stays at {self.server.url} until Ctrl-C",
               file=sys.stderr, flush=True)
         try:

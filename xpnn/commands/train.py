@@ -236,7 +236,7 @@ def _train(args, comm) -> int:
         return 0
     run.dashboard.end(model, preprocessing, info, test_accuracy, run.started)
     _report(run, model, train_set, test_set, X_test, (test_loss, test_accuracy))
-    return run.dashboard.stay_up()
+    return run.dashboard.stay_up(run.comm)
 
 
 def _start(args, comm) -> _Run:

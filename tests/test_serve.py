@@ -243,8 +243,56 @@ def test_a_model_whose_rows_are_not_images_is_refused_with_one_line(tmp_path):
     result = xpnn("serve", tmp_path / "table.safetensors")
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1
-    assert "its rows are rows of 10 features" in result.stderr
+    assert result.stderr == (f"xpnn serve: error: {tmp_path / 'table.safetensors'}: its rows "
+                             f"are 10 features, not images; the drawing pad makes 28x28 or 8x8 "
+                             f"images for a classifier of one label\n")
     assert xpnn("serve").stderr.startswith("xpnn serve: error: give a MODEL")
+
+
+def _fitted(estimator, n_features, y):
+    import warnings
+
+    rng = np.random.default_rng(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return estimator.fit(rng.random((len(y), n_features)), y)
+
+
+REFUSED = [  # (what is fitted, the line's reason)
+    (lambda xp: _fitted(xp.MLPRegressor(max_iter=2), 64, np.arange(12.0)), "a regressor"),
+    (lambda xp: _fitted(xp.MLPClassifier(max_iter=2), 64, np.eye(3, dtype=int)[[0, 1, 2] * 4]),
+     "a multi-label classifier"),
+    (lambda xp: _fitted(xp.MLPClassifier(max_iter=2), 256, np.arange(12) % 2),
+     "its rows are 16x16 images"),
+]
+
+
+@pytest.mark.parametrize("fit, reason", REFUSED, ids=[case[1] for case in REFUSED])
+def test_models_the_pad_cannot_feed_are_refused(fit, reason):
+    import xpnn as library
+    from xpnn.errors import XpnnDataError
+    from xpnn.preprocess import Preprocessing
+
+    with pytest.raises(XpnnDataError, match=f"^model.safetensors: {reason}; the drawing pad "):
+        DrawingReader(fit(library), Preprocessing("scale", 1.0), {}, "model.safetensors")
+
+
+def test_a_kaggle_csv_model_is_read_as_28x28(tmp_path):
+    """Kaggle's CSV records no image shape: its 784 pixels make the 28x28 grid (MNIST's
+    recipe), 0-255 before the model's own /255."""
+    rng = np.random.default_rng(0)
+    rows = np.column_stack([np.arange(40) % 2, rng.integers(0, 256, (40, 784))])
+    header = "label," + ",".join(f"pixel{i}" for i in range(784))
+    np.savetxt(tmp_path / "train.csv", rows, delimiter=",", fmt="%d", header=header,
+               comments="")
+    assert xpnn("train", "--data", tmp_path / "train.csv", "--epochs", "1", "--save",
+                tmp_path / "kaggle.safetensors", "--quiet").returncode == 0
+    reader = DrawingReader.load(tmp_path / "kaggle.safetensors")
+    assert reader.describe()["shape"] == [28, 28] and reader.recipe.value_range == 255.0
+    ink = np.zeros((CANVAS, CANVAS))
+    ink[40:240, 130:150] = 1.0
+    answer = reader.read(ink)
+    assert answer["label"] in ("0", "1") and np.array(answer["grid"]).max() == 255
 
 
 def _start(*args, launcher=()):

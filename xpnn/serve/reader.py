@@ -22,20 +22,30 @@ def image_shape_of(n_features: int, info: dict):
     return (side, side) if side * side == n_features else None
 
 
+def refusal_of(clf, shape) -> str | None:
+    """Why the pad cannot feed ``clf`` (rows of ``shape``), or None when it can."""
+    if not hasattr(clf, "predict_proba"):
+        return "a regressor"
+    if clf.n_outputs_ > 1 and clf.out_activation_ == "logistic":
+        return "a multi-label classifier"
+    if shape is None:
+        return f"its rows are {clf.n_features_in_} features, not images"
+    if shape not in RECIPES:
+        return f"its rows are {shape[0]}x{shape[1]} images"
+    return None
+
+
 class DrawingReader:
     """``read(ink)``: the label (as ``xpnn predict`` writes it), the probabilities per class
     and the grid the model saw."""
 
     def __init__(self, clf, preprocessing, info, path="the model"):
         shape = image_shape_of(clf.n_features_in_, info)
-        if shape not in RECIPES or not hasattr(clf, "predict_proba"):
-            kinds = ", ".join(f"{r}x{c}" for r, c in RECIPES)
-            what = (f"rows of {clf.n_features_in_} features" if shape is None
-                    else f"{shape[0]}x{shape[1]} images")
-            if not hasattr(clf, "predict_proba"):
-                what = "a regressor"
-            raise XpnnDataError(f"{path}: its rows are {what}; the drawing pad makes the "
-                                f"images of a classifier trained on {kinds} images")
+        refusal = refusal_of(clf, shape)
+        if refusal is not None:
+            shapes = " or ".join(f"{rows}x{cols}" for rows, cols in RECIPES)
+            raise XpnnDataError(f"{path}: {refusal}; the drawing pad makes {shapes} images "
+                                f"for a classifier of one label")
         self.clf, self.preprocessing, self.info = clf, preprocessing, info
         self.recipe = RECIPES[shape]
         self.classes = [str(label) for label in as_host_array(clf.classes_).tolist()]

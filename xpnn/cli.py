@@ -286,10 +286,10 @@ def _add_serve(commands):
 
 def _add_server_flags(parser, port=8000):
     parser.add_argument("--port", type=_number(int, 0, 65536, what="a port 0-65535"),
-                        default=port, help="TCP port (0: any free one)")
+                        default=port, help="the page's TCP port (0: any free one)")
     parser.add_argument("--host", default="127.0.0.1",
-                        help="address to listen on (another than 127.0.0.1 exposes the page "
-                             "to the network)")
+                        help="the address to listen on; any other than 127.0.0.1 exposes "
+                             "the page to the network")
 
 
 def _add_gradcheck(commands):

@@ -107,6 +107,25 @@ def test_digits_recipe_counts_ink_per_block_and_returns_the_datas_images():
     assert np.mean(found) >= 0.9
 
 
+@pytest.mark.parametrize("recipe", sorted(drawing.RECIPES),
+                         ids=lambda shape: f"{shape[0]}x{shape[1]}")
+def test_where_and_how_large_a_digit_is_drawn_does_not_matter(recipe):
+    """A 7 drawn small and low in the box, or large in its middle, is the same grid: the
+    complaint about drawing pads that feed the canvas to the model as it is."""
+    from sklearn.datasets import load_digits
+
+    seven = load_digits().images[7]
+    grids = []
+    for side, top, left in ((240, 20, 20), (90, 180, 10), (120, 150, 150)):
+        ink = np.zeros((CANVAS, CANVAS))
+        ink[top:top + side, left:left + side] = drawing.image_to_ink(seven, 16, side)
+        grids.append(drawing.RECIPES[recipe].prepare(ink))
+    value_range = drawing.RECIPES[recipe].value_range
+    for grid in grids[1:]:
+        assert grid.shape == grids[0].shape
+        assert np.abs(grid - grids[0]).mean() / value_range < 0.03
+
+
 def test_digit_images_through_the_pad_keep_their_accuracy(digits_model):
     """8x8: the held-out digits drawn at canvas size and read through the pad's own path
     (recipe, preprocessing, model) are read within 2 points of the same images given

@@ -15,6 +15,7 @@ import numpy as np
 
 from xpnn.errors import XpnnError
 from xpnn.fileio import write_file_atomic
+from xpnn.history import kept_epoch, training_seconds, validation_score
 from xpnn.metrics import class_labels
 
 _DPI = 110
@@ -38,25 +39,9 @@ def square_image_shape(n_features: int):
 # --------------------------------------------------------------------------- history
 
 
-def kept_epoch(history: list[dict]) -> int:
-    """The epoch whose weights a run keeps: with validation (early stopping), the first with
-    the best validation score, the rule ``plateau.after_epoch`` keeps by; without, the last."""
-    scored = [(_validation_score(row), row["epoch"]) for row in history]
-    scored = [(score, epoch) for score, epoch in scored if score is not None]
-    if not scored:
-        return int(history[-1]["epoch"])
-    best = max(score for score, _ in scored)
-    return int(next(epoch for score, epoch in scored if score == best))
-
-
-def _validation_score(row):
-    return next((row[key] for key in ("val_accuracy", "val_r2") if row.get(key) is not None),
-                None)
-
-
 def plot_history(history: list[dict], path, *, kept=None) -> None:
     """Two panels: loss and accuracy per epoch, train and (when present) validation, and on
-    both the one epoch whose weights the model kept (``kept``; default: ``kept_epoch``).
+    both the one epoch whose weights the model kept (``kept``; default: ``history.kept_epoch``).
 
     The title's time says what it counts: the epochs' own (the sum of the history's
     ``seconds``; ``xpnn train``'s summary prints it as "training"), not loading or evaluation.
@@ -67,7 +52,7 @@ def plot_history(history: list[dict], path, *, kept=None) -> None:
     ax_loss, ax_acc = figure.subplots(1, 2)
 
     epochs = np.array([row["epoch"] for row in history], dtype=np.float64)
-    has_validation = any(_validation_score(row) is not None for row in history)
+    has_validation = any(validation_score(row) is not None for row in history)
     kept = kept_epoch(history) if kept is None else int(kept)
     kept_label = (f"kept: epoch {kept} (best validation accuracy)" if has_validation
                   else f"kept: epoch {kept} (the last)")
@@ -98,10 +83,9 @@ def plot_history(history: list[dict], path, *, kept=None) -> None:
 
 def history_title(history: list[dict]) -> str:
     """"training history: 20 epochs, 0.2 s of training (the epochs alone)"."""
-    seconds = [row.get("seconds") for row in history if row.get("seconds") is not None]
     title = f"training history: {len(history)} epochs"
-    if seconds:
-        title += f", {sum(seconds):.1f} s of training (the epochs alone)"
+    if any(row.get("seconds") is not None for row in history):
+        title += f", {training_seconds(history):.1f} s of training (the epochs alone)"
     return title
 
 

@@ -15,7 +15,8 @@ from ..distributed import leave_mpi
 from ..errors import XpnnError
 from ..serve.events import RunEvents
 from ..serve.reader import DrawingReader
-from .report import kept_epoch
+from ..history import training_seconds
+from .report import model_kept_epoch
 from .serve import announce, start_server
 
 
@@ -56,7 +57,7 @@ class LiveDashboard(Dashboard):
             self.server.reader = DrawingReader(model, preprocessing, info)
         except XpnnError:
             pass
-        self.events.end(kept_epoch(model), sum(row["seconds"] for row in model.history_),
+        self.events.end(model_kept_epoch(model), training_seconds(model.history_),
                         test_accuracy=test_accuracy, wall_seconds=time.perf_counter() - started)
 
     def stay_up(self, comm=None) -> int:

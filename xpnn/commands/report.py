@@ -14,7 +14,7 @@ def class_names(clf):
     return [str(label) for label in as_host_array(clf.classes_).tolist()]
 
 
-def kept_epoch(clf) -> int:
+def model_kept_epoch(clf) -> int:
     """The epoch whose weights ``clf`` predicts with: early stopping's best validation
     epoch, else the last."""
     state = clf.state_
@@ -44,7 +44,7 @@ def write_plots(directory, clf, data, predicted, *, history=True) -> list[str]:
         raise XpnnDataError(f"--plots {directory}: cannot create it ({exc.strerror})") from exc
     written = []
     if history and clf.history_:
-        plots.plot_history(clf.history_, out / "history.png", kept=kept_epoch(clf))
+        plots.plot_history(clf.history_, out / "history.png", kept=model_kept_epoch(clf))
         written.append(out / "history.png")
     cm, _, _ = classification_summary(clf, data, predicted)
     plots.plot_confusion(cm, out / "confusion.png", class_names(clf))

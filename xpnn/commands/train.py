@@ -25,6 +25,7 @@ from ..data.sources import load_source
 from ..data.split import holdout_split
 from ..distributed import barrier, launched_comm, local_device
 from ..errors import XpnnDataError, XpnnError
+from ..history import training_seconds
 from ..estimator import CHANGEABLE_ON_RESUME, MLPClassifier, same_param
 from ..preprocess import fit_preprocessing
 from ..config import config_context, get_config
@@ -385,7 +386,7 @@ def _report(run, model, train_set, test_set, X_test, test_scores):
         "hidden": list(model.hidden_layer_sizes), "activation": model.activation,
         "optimizer": args.optimizer, "lr": model.learning_rate_init,
         "batch_size": model.batch_size, "data": train_set.source, "train_rows": len(train_set),
-        "test_rows": len(test_set), "train_seconds": sum(r["seconds"] for r in history),
+        "test_rows": len(test_set), "train_seconds": training_seconds(history),
         "saved": str(run.save_path) if run.save_path else None, "ranks": run.ranks,
     }
     if args.plots:

@@ -10,7 +10,7 @@ import json
 import threading
 import time
 
-from ..plots import kept_epoch
+from ..history import kept_epoch, training_seconds
 
 
 class RunEvents:
@@ -84,5 +84,5 @@ class RunEvents:
         events.start(len(records), source=str(path), finished=True)
         for record in records:
             events.epoch(record)
-        events.end(kept_epoch(records), sum(r.get("seconds") or 0.0 for r in records))
+        events.end(kept_epoch(records), training_seconds(records))
         return events

@@ -2,13 +2,13 @@
 then predict and predict_proba, one drawing at a time (a lock: one model, many threads)."""
 from __future__ import annotations
 
-import math
 import threading
 
 import numpy as np
 
 from ..backend import as_host_array
 from ..errors import XpnnDataError
+from ..plots import square_image_shape
 from .drawing import RECIPES, has_ink
 
 
@@ -18,8 +18,7 @@ def image_shape_of(n_features: int, info: dict):
     recorded = info.get("image_shape")
     if recorded:
         return tuple(int(side) for side in recorded)
-    side = math.isqrt(n_features)
-    return (side, side) if side * side == n_features else None
+    return square_image_shape(n_features)
 
 
 def refusal_of(clf, shape) -> str | None:

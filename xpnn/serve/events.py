@@ -32,10 +32,10 @@ class RunEvents:
         self._add("epoch", {key: value for key, value in record.items()
                             if isinstance(value, (int, float, str, type(None)))})
 
-    def end(self, kept_epoch, training_seconds: float, **summary) -> None:
-        """The run is over: the epoch whose weights the model kept, the epochs' time."""
-        self._add("end", {"kept_epoch": kept_epoch, "training_seconds": training_seconds,
-                          **summary})
+    def end(self, kept: int, seconds: float, **summary) -> None:
+        """The run is over: ``kept``, the epoch whose weights the model kept; ``seconds``,
+        the epochs' own time."""
+        self._add("end", {"kept_epoch": kept, "training_seconds": seconds, **summary})
 
     def close(self) -> None:
         with self.changed:

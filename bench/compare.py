@@ -367,7 +367,7 @@ def plot(result: dict, path: Path) -> None:
     import io
 
     import matplotlib
-    from xpnn.fileio import write_file_atomic
+    from xpnn.files.fileio import write_file_atomic
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -59,9 +59,10 @@ def step_extra_seconds(n_features, hidden, batch_size, rate) -> dict:
     """One step's extra work alone: the masks' draw, and their products in the kernel's
     forward and backward (with masks minus without)."""
     import xpnn
-    from xpnn import kernels, mlp
-    from xpnn.backend import numpy_backend
-    from xpnn.dropout import Dropout
+    from xpnn import kernels
+    from xpnn.core import mlp
+    from xpnn.backend.devices import numpy_backend
+    from xpnn.training.dropout import Dropout
 
     backend, rng = numpy_backend(), np.random.default_rng(0)
     kernel = kernels.select(backend, mlp.MLPSpec(), xpnn.MLPClassifier()._optimizer())

@@ -47,8 +47,8 @@ def prepare(args) -> dict:
     """Train both models on the training rows and write the three files under --models."""
     import xpnn
     from sklearn.neural_network import MLPClassifier as SkMLPClassifier
-    from xpnn.checkpoint import save_model
-    from xpnn.fileio import write_file_atomic
+    from xpnn.saving.checkpoint import save_model
+    from xpnn.files.fileio import write_file_atomic
     from xpnn.onnx import to_onnx
 
     X, y, _, _ = peers.load_fashion_mnist(args.data, args.subset)
@@ -76,7 +76,7 @@ def load_predict(implementation: str, path: Path):
         session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         return lambda X: session.run(["label"], {"X": X})[0]
     if implementation == "xpnn":
-        from xpnn.checkpoint import load_model
+        from xpnn.saving.checkpoint import load_model
 
         model = load_model(path, device="cpu")[0]
         return model.predict

@@ -30,7 +30,7 @@ def load_fashion_mnist(data: str | None = None, subset: int | None = None, dtype
     (Fashion-MNIST's order is already shuffled); the test split stays whole.
     """
     from xpnn.data.sources import load_source
-    from xpnn.preprocess import fit_preprocessing
+    from xpnn.data.preprocess import fit_preprocessing
 
     if data:
         splits = load_source(data=data)
@@ -76,8 +76,8 @@ def train_xpnn(X, y, X_test, y_test, *, epochs, batch_size, lr, seed, device=Non
 
 def xpnn_initial_params(seed: int, n_features: int = N_FEATURES, n_classes: int = N_CLASSES):
     """The host float32 weights MLPClassifier(random_state=seed) starts from: {"w1": ...}."""
-    from xpnn import mlp
-    from xpnn.backend import numpy_backend
+    from xpnn.core import mlp
+    from xpnn.backend.devices import numpy_backend
 
     sizes = mlp.layer_sizes(n_features, HIDDEN, n_classes)
     return mlp.init_params(sizes, np.random.default_rng(seed), "float32", numpy_backend())
@@ -183,7 +183,8 @@ def register_torch_compiled_step() -> None:
     import types
 
     import torch
-    from xpnn import kernels, mlp
+    from xpnn import kernels
+    from xpnn.core import mlp
 
     class TorchCompiledStep(kernels.ReferenceStep):
         def __init__(self, spec, optimizer, xp):

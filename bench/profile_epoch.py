@@ -3,9 +3,9 @@
 Four measurements of the same epoch (same seed, so the same initial weights and batches):
   0. the epoch through xpnn's NumPy step kernel (what fit runs), each kernel method timed;
   1. a plain ``MLPClassifier.fit`` epoch: the reference time;
-  2. a hand-written replica of xpnn.train's inner loop that calls xpnn.mlp / xpnn.ops /
-     xpnn.optim itself and times every call. The matrix products are written inline (as
-     in xpnn.mlp) because they are the split this script exists to measure; a check on the
+  2. a hand-written replica of xpnn.training.train's inner loop that calls xpnn.core.mlp / xpnn.core.ops /
+     xpnn.core.optim itself and times every call. The matrix products are written inline (as
+     in xpnn.core.mlp) because they are the split this script exists to measure; a check on the
      first batch asserts the replica's gradients equal ``mlp.loss_and_grads``;
   3. cProfile's top functions of a real ``fit`` epoch. cProfile does not see ``@``: the
      time of a product lands in the tottime of the function that wrote it (mlp.forward,
@@ -68,11 +68,11 @@ class PhaseTimer:
 
 
 def step_with_timers(params, opt_state, optimizer, inputs, labels, xp, timer, keep_grads=False):
-    """One training step as xpnn.train runs it, each call timed.
+    """One training step as xpnn.training.train runs it, each call timed.
 
     Returns (params, opt_state, loss, logits, grads), the new state first.
     """
-    from xpnn import mlp, ops
+    from xpnn.core import mlp, ops
 
     n_layers = mlp.n_layers(params)
     activations, hidden = [inputs], inputs  # as mlp.forward: a0 = inputs, a_l = relu(z_l)
@@ -112,9 +112,9 @@ def step_with_timers(params, opt_state, optimizer, inputs, labels, xp, timer, ke
 def fresh_state(n_features: int, args):
     """What MLPClassifier(random_state=seed).fit builds before its first epoch: weights, Adam,
     rng, backend."""
-    from xpnn import mlp
-    from xpnn.backend import numpy_backend
-    from xpnn.optim import make_optimizer
+    from xpnn.core import mlp
+    from xpnn.backend.devices import numpy_backend
+    from xpnn.core.optim import make_optimizer
 
     backend = numpy_backend()
     rng = np.random.default_rng(args.seed)  # init first, then one permutation per epoch
@@ -126,7 +126,7 @@ def fresh_state(n_features: int, args):
 
 def check_replica(X, y, args) -> float:
     """Max relative difference between the replica's and mlp.loss_and_grads' gradients."""
-    from xpnn import mlp
+    from xpnn.core import mlp
 
     params, optimizer, opt_state, _, backend = fresh_state(X.shape[1], args)
     xp = backend.xp
@@ -138,17 +138,17 @@ def check_replica(X, y, args) -> float:
     worst = max(float(np.max(np.abs(got[name] - expected[name]))
                       / (np.max(np.abs(expected[name])) + 1e-30)) for name in expected)
     if worst > 1e-5:
-        raise SystemExit(f"the replica no longer matches xpnn.mlp (max relative gradient "
+        raise SystemExit(f"the replica no longer matches xpnn.core.mlp (max relative gradient "
                          f"difference {worst:.2e}); update step_with_timers to follow it")
     return worst
 
 
 def replica_epoch(X, y, args) -> tuple[dict, float, float]:
     """One epoch of the replica: (seconds per phase, wall seconds, mean training loss)."""
-    from xpnn import ops
-    from xpnn.backend import copy_array
-    from xpnn.optim import state_arrays
-    from xpnn.batches import batch_slices
+    from xpnn.core import ops
+    from xpnn.backend.devices import copy_array
+    from xpnn.core.optim import state_arrays
+    from xpnn.training.batches import batch_slices
 
     params, optimizer, opt_state, rng, backend = fresh_state(X.shape[1], args)
     xp, timer = backend.xp, PhaseTimer()
@@ -192,10 +192,10 @@ KERNEL_PHASES = {  # NumpyStep method -> phase (xpnn/kernels/numpy_step.py)
 def kernel_epoch(X, y, args) -> tuple[dict, float, float]:
     """One epoch as fit runs it on NumPy (the step kernel's stages, as FitRun.step calls
     them without L2), each stage timed."""
-    from xpnn import ops
+    from xpnn.core import ops
     from xpnn.kernels.numpy_step import NumpyStep
-    from xpnn.mlp import MLPSpec
-    from xpnn.batches import batch_slices
+    from xpnn.core.mlp import MLPSpec
+    from xpnn.training.batches import batch_slices
 
     params, optimizer, opt_state, rng, backend = fresh_state(X.shape[1], args)
     xp, timer = backend.xp, PhaseTimer()
@@ -324,7 +324,7 @@ def measure(X, y, args) -> EpochMeasurements:
     phases, wall, replica_loss = replica_epoch(X, y, args)
     if not np.isclose(replica_loss, fit_row["loss"], rtol=1e-4):
         raise SystemExit(f"the replica's epoch loss {replica_loss:.6f} differs from fit's "
-                         f"{fit_row['loss']:.6f}: it no longer runs the same epoch as xpnn.train")
+                         f"{fit_row['loss']:.6f}: it no longer runs the same epoch as xpnn.training.train")
     kernel_phases, kernel_wall, kernel_loss = kernel_epoch(X, y, args)
     if not np.isclose(kernel_loss, fit_row["loss"], rtol=1e-6):
         raise SystemExit(f"the kernel replica's epoch loss {kernel_loss:.6f} differs from "

@@ -37,7 +37,7 @@ MPIEXEC = Path(sys.executable).parent / "mpiexec"
 def worker(args) -> dict:
     """One training run on this process (one rank under mpiexec); rank 0 returns the record."""
     import xpnn
-    import xpnn.distributed as distributed
+    import xpnn.parallel.distributed as distributed
 
     comm = distributed.launched_comm()
     made = []  # the reducer the estimator makes, kept to read its counters afterwards

@@ -11,7 +11,7 @@ kernel against its reference, a resumed run against an uninterrupted one), and
 Arrays go to array-api-extra's ``assert_close`` / ``assert_equal``, which check namespace,
 shape, dtype and device as well as values. Those helpers refuse two namespaces, so a CuPy or
 torch run compared with a NumPy reference is first moved to the host with
-``xpnn.backend.as_host_array``; both sides are NumPy then, and the dtype and shape are still
+``xpnn.backend.devices.as_host_array``; both sides are NumPy then, and the dtype and shape are still
 checked. The scale-aware atol is computed here (array-api-extra takes a plain atol), from the
 expected array.
 """
@@ -24,7 +24,7 @@ import numpy as np
 from array_api_compat import array_namespace
 from array_api_extra.testing import assert_close, assert_equal
 
-from xpnn.backend import as_host_array
+from xpnn.backend.devices import as_host_array
 
 # one seeded run on two backends, step for step: float64 agrees to rounding (only the order
 # of a sum differs), float32 accumulates those reordering differences

@@ -1,6 +1,6 @@
 """Run the ``xpnn`` command as a user would, in this process or in a new one.
 
-In this process (the default) the command runs through ``xpnn.cli.main`` with its stdout
+In this process (the default) the command runs through ``xpnn.cli.parser.main`` with its stdout
 and stderr captured and its warnings printed to that stderr as Python prints them: the same
 code, flags, messages and exit status as the console script, without paying Python's and
 scikit-learn's start-up again for every call (about 1.5 s each on a 2-core machine). A new
@@ -18,7 +18,7 @@ import sys
 import traceback
 import warnings
 
-from xpnn.launcher import launched_by_mpi
+from xpnn.parallel.launcher import launched_by_mpi
 
 # Python's own warning filters in a fresh process (python -W / PYTHONWARNINGS unset), latest
 # first as filterwarnings inserts: what a user of the console script sees
@@ -42,7 +42,7 @@ def xpnn_json(*args, **kwargs):
 
 
 def _in_process(argv, timeout):
-    from xpnn import cli
+    from xpnn.cli import parser as cli
 
     out, err = io.StringIO(), io.StringIO()
     faulthandler.dump_traceback_later(timeout, exit=True)  # a hang fails, never waits

@@ -19,7 +19,7 @@ os.environ.setdefault("SCIPY_ARRAY_API", "1")
 import numpy as np
 import pytest
 
-from xpnn.backend import Backend, backend_of, numpy_backend
+from xpnn.backend.devices import Backend, backend_of, numpy_backend
 
 def _strict_backend() -> Backend:
     import array_api_strict
@@ -81,7 +81,7 @@ def _cupy_backend() -> Backend:
     reason = gpu_skip_reason()
     if reason:
         pytest.skip(reason)
-    from xpnn.backend import resolve_device
+    from xpnn.backend.devices import resolve_device
 
     return resolve_device("cuda:0")
 

@@ -161,7 +161,7 @@ def fit_case(name, comm):
 
 
 def run_fits(out):
-    from xpnn.backend import as_host_array
+    from xpnn.backend.devices import as_host_array
 
     comm = None
     if "PMI_RANK" in os.environ or "OMPI_COMM_WORLD_RANK" in os.environ:
@@ -193,7 +193,7 @@ def run_cli(args):
         with open(os.path.join(pid_dir, f"rank-{rank}.pid"), "w") as file:
             file.write(str(os.getpid()))
     if os.environ.get("XPNN_TEST_FAULT_RANK") == str(rank):
-        from xpnn.train import FitRun
+        from xpnn.training.train import FitRun
 
         step = FitRun.step
 
@@ -207,14 +207,14 @@ def run_cli(args):
         # rank 0's marker is the one the test waits for (rank 1 reaches some points first)
         PAUSES[os.environ["XPNN_TEST_PAUSE"]](
             os.path.join(pid_dir, "paused" if rank == 0 else f"paused-rank-{rank}"))
-    from xpnn.cli import main
+    from xpnn.cli.parser import main
 
     return main(args)
 
 
 def slow_steps_from(marker, step_of_epoch_2):
     """From step ``step_of_epoch_2(run)`` of the 2nd epoch on, every step takes 0.1 s more."""
-    from xpnn.train import FitRun
+    from xpnn.training.train import FitRun
 
     step, counts = FitRun.step, {}
 
@@ -244,19 +244,19 @@ def hang_in(owner, name, marker):
 
 
 def pause_in_evaluation(marker):
-    from xpnn.estimator import MLPClassifier
+    from xpnn.estimators.estimator import MLPClassifier
 
     hang_in(MLPClassifier, "evaluate", marker)
 
 
 def pause_in_saving(marker):  # the temp file written, not yet renamed onto the model's path
-    import xpnn.fileio
+    import xpnn.files.fileio
 
-    hang_in(xpnn.fileio, "move_into_place", marker)
+    hang_in(xpnn.files.fileio, "move_into_place", marker)
 
 
 def pause_after_the_last_epoch(marker):  # its sums agreed, the loop about to end
-    from xpnn.train import FitRun
+    from xpnn.training.train import FitRun
 
     after_epoch = FitRun.after_epoch
 
@@ -417,7 +417,7 @@ class FakeGpus:
         return Device
 
     def backend(self, index: int):
-        from xpnn.backend import Backend
+        from xpnn.backend.devices import Backend
 
         return Backend(xp=None, device=self.cupy.cuda.Device(index), name="cupy",
                        label=f"cuda:{index}")
@@ -438,7 +438,7 @@ def run_nccl_choice():
     communicators two fits made, and which GPU was current at each NCCL sum."""
     from mpi4py import MPI
 
-    from xpnn import distributed
+    from xpnn.parallel import distributed
 
     comm = MPI.COMM_WORLD
     rank, report = comm.Get_rank(), {"rank": comm.Get_rank()}

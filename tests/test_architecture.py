@@ -33,15 +33,15 @@ def test_an_upward_import_a_cycle_and_a_stray_cupy_import_break_it(tmp_path):
     shutil.copytree(ROOT / "xpnn", tmp_path / "xpnn",
                     ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
-    with open(tmp_path / "xpnn" / "ops.py", "a") as file:  # math importing the training loop
-        file.write("\nfrom . import train  # noqa\n")
-    with open(tmp_path / "xpnn" / "evaluation.py", "a") as file:
+    with open(tmp_path / "xpnn" / "core" / "ops.py", "a") as file:  # math importing the loop
+        file.write("\nfrom ..training import train  # noqa\n")
+    with open(tmp_path / "xpnn" / "training" / "evaluation.py", "a") as file:
         file.write("\nimport cupy  # noqa\nimport jax  # noqa\nimport mlflow  # noqa\n")
     result = _lint(tmp_path)
     assert result.returncode != 0
-    assert "xpnn.ops -> xpnn.train" in result.stdout
+    assert "xpnn.core.ops -> xpnn.training.train" in result.stdout
     assert "No import cycles among the modules of a package BROKEN" in result.stdout
     assert "CuPy only in the backend, its random source and the kernels BROKEN" in result.stdout
-    assert "xpnn.evaluation -> cupy" in result.stdout
+    assert "xpnn.training.evaluation -> cupy" in result.stdout
     assert "JAX only in the backend, its random source and the kernels BROKEN" in result.stdout
     assert "tensorboardX and mlflow only in xpnn.callbacks BROKEN" in result.stdout

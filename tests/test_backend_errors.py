@@ -4,7 +4,7 @@ import types
 
 import pytest
 
-from xpnn.backend import resolve_device
+from xpnn.backend.devices import resolve_device
 from xpnn.errors import XpnnDeviceError
 
 
@@ -60,7 +60,7 @@ def test_data_larger_than_free_gpu_memory_names_both_sizes(monkeypatch):
 
     import numpy as np
 
-    from xpnn.backend import Backend
+    from xpnn.backend.devices import Backend
 
     runtime = types.SimpleNamespace(memGetInfo=lambda: (50 * 2**20, 80 * 2**30))
     pool = types.SimpleNamespace(free_bytes=lambda: 0)
@@ -82,8 +82,8 @@ def test_a_data_sized_gather_is_checked_against_free_gpu_memory(monkeypatch):
 
     import numpy as np
 
-    from xpnn.backend import Backend
-    from xpnn.batches import DeviceSplit
+    from xpnn.backend.devices import Backend
+    from xpnn.training.batches import DeviceSplit
 
     calls = []
 
@@ -121,7 +121,7 @@ def test_gpu_room_reads_the_memory_pool_of_the_requested_gpu(monkeypatch):
     current before either is read."""
     import numpy as np
 
-    from xpnn.backend import Backend
+    from xpnn.backend.devices import Backend
 
     current = {"gpu": 0}
 
@@ -159,8 +159,10 @@ def test_parameter_and_state_creation_make_the_backends_device_current(monkeypat
 
     import numpy as np
 
-    from xpnn import backend as backend_module, mlp, optim
-    from xpnn.backend import Backend, numpy_backend
+    from xpnn.backend import devices as backend_module
+
+    from xpnn.core import mlp, optim
+    from xpnn.backend.devices import Backend, numpy_backend
 
     entered = []
 
@@ -187,7 +189,7 @@ def test_parameter_and_state_creation_make_the_backends_device_current(monkeypat
 def test_has_nccl_reads_cupys_available_flag(monkeypatch, available):
     """A mock (no GPU here): CuPy's ``cupy.cuda.nccl`` imports even without the NCCL
     library and says so in ``available``; has_nccl must read it, not the import."""
-    from xpnn.backend import Backend
+    from xpnn.backend.devices import Backend
 
     nccl = types.ModuleType("cupy.cuda.nccl")
     nccl.available = available
@@ -203,7 +205,7 @@ def test_has_nccl_reads_cupys_available_flag(monkeypatch, available):
 
 
 def test_has_nccl_is_false_without_cupy(monkeypatch):
-    from xpnn.backend import Backend
+    from xpnn.backend.devices import Backend
 
     monkeypatch.setitem(sys.modules, "cupy", None)  # import cupy -> ImportError
     assert not Backend(xp=None, device=None, name="cupy", label="cuda:0").has_nccl()

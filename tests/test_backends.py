@@ -7,10 +7,10 @@ deviance), with the L2 term and row weights, run through the same comparison.
 import numpy as np
 import pytest
 
-from xpnn import mlp
-from xpnn.activations import ACTIVATIONS
-from xpnn.backend import as_host_array, numpy_backend
-from xpnn.optim import make_optimizer, state_arrays
+from xpnn.core import mlp
+from xpnn.core.activations import ACTIVATIONS
+from xpnn.backend.devices import as_host_array, numpy_backend
+from xpnn.core.optim import make_optimizer, state_arrays
 from assertions import assert_curve_close, assert_params_close, assert_params_equal
 from conftest import backend_params, make_backend
 

@@ -32,7 +32,7 @@ def run(tmp_path_factory):
     --metrics-log records."""
     import json
 
-    from xpnn.checkpoint import load_model
+    from xpnn.saving.checkpoint import load_model
 
     folder = tmp_path_factory.mktemp("browser")
     summary = xpnn_json("train", "--early-stopping", "--save", folder / "digits.safetensors",
@@ -169,7 +169,7 @@ def test_clear_empties_the_pad(page, server):
 def test_the_dashboard_gains_a_point_per_epoch(page, server, run):
     """Epoch records fed to the run one at a time: each adds one point to both curves
     (training and validation) on both charts, and the epoch; the end names the kept epoch."""
-    from xpnn.history import kept_epoch
+    from xpnn.reports.history import kept_epoch
 
     _, records, summary, planned = run
     page.goto(server.url + "dashboard")

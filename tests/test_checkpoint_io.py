@@ -8,8 +8,8 @@ import pytest
 from safetensors.numpy import load_file as safetensors_load_file
 from safetensors.numpy import save as safetensors_save
 
-from xpnn import fileio
-from xpnn.checkpoint_io import FORMAT_VERSION, load_checkpoint, save_checkpoint
+from xpnn.files import fileio
+from xpnn.files.checkpoint_io import FORMAT_VERSION, load_checkpoint, save_checkpoint
 from xpnn.errors import XpnnCheckpointError, XpnnError
 
 

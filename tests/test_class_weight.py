@@ -161,8 +161,8 @@ def test_balanced_with_a_class_whose_rows_all_weigh_0(rows):
 
 
 def test_a_parameter_clone_set_params_and_fixed_on_resume(rows, tmp_path):
-    from xpnn.checkpoint import load_model, save_model
-    from xpnn.estimator import CHANGEABLE_ON_RESUME
+    from xpnn.saving.checkpoint import load_model, save_model
+    from xpnn.estimators.estimator import CHANGEABLE_ON_RESUME
 
     X, labels = rows
     y = np.array(["cat", "dog", "emu"])[labels % 3]
@@ -181,8 +181,8 @@ def test_a_parameter_clone_set_params_and_fixed_on_resume(rows, tmp_path):
 
 
 def test_a_file_from_before_class_weight_loads(rows, tmp_path):
-    from xpnn.checkpoint import load_model, save_model
-    from xpnn.checkpoint_io import load_checkpoint, save_checkpoint
+    from xpnn.saving.checkpoint import load_model, save_model
+    from xpnn.files.checkpoint_io import load_checkpoint, save_checkpoint
 
     X, labels = rows
     clf = xpnn.MLPClassifier(hidden_layer_sizes=(8,), max_iter=2, random_state=0).fit(X, labels)

@@ -156,8 +156,8 @@ def test_bad_checkpoints_exit_2(damage, model, kaggle, tmp_path):
 
 
 def test_newer_checkpoint_format_is_refused(model, kaggle, tmp_path):
-    from xpnn.checkpoint_io import load_checkpoint, save_checkpoint
-    import xpnn.checkpoint_io as io
+    from xpnn.files.checkpoint_io import load_checkpoint, save_checkpoint
+    import xpnn.files.checkpoint_io as io
 
     tensors, metadata = load_checkpoint(model)
     newer = tmp_path / "newer.safetensors"
@@ -173,7 +173,7 @@ def test_newer_checkpoint_format_is_refused(model, kaggle, tmp_path):
 
 def test_resume_continues_exactly(tmp_path):
     """4 epochs == 2 epochs + resume 2 epochs, bit for bit (NumPy)."""
-    from xpnn.checkpoint_io import load_checkpoint
+    from xpnn.files.checkpoint_io import load_checkpoint
 
     full, half = tmp_path / "full.safetensors", tmp_path / "half.safetensors"
     common = ["--hidden", "32", "--quiet"]
@@ -211,7 +211,7 @@ def test_ctrl_c_saves_a_resumable_checkpoint(tmp_path):
     status, err = _train_then_ctrl_c(save, after_epoch=3)
     assert status == 130
     assert "resumable checkpoint" in err and save.exists()
-    from xpnn.checkpoint import load_model
+    from xpnn.saving.checkpoint import load_model
 
     clf, _, _ = load_model(save)
     assert clf.state_.epoch >= 3 and len(clf.history_) == clf.state_.epoch
@@ -219,8 +219,8 @@ def test_ctrl_c_saves_a_resumable_checkpoint(tmp_path):
 
 def test_checkpoint_from_torch_or_strict_loads_on_numpy(digits_data, tmp_path):
     import xpnn
-    from xpnn.backend import as_host_array
-    from xpnn.checkpoint import load_model, save_model
+    from xpnn.backend.devices import as_host_array
+    from xpnn.saving.checkpoint import load_model, save_model
     from conftest import make_backend
 
     X, y = digits_data
@@ -287,7 +287,7 @@ def test_offline_mnist_without_a_copy_is_a_clear_error(tmp_path):
 
 def test_library_saved_model_works_with_the_cli(digits_data, tmp_path):
     from xpnn import MLPClassifier
-    from xpnn.checkpoint import save_model
+    from xpnn.saving.checkpoint import save_model
 
     X, y = digits_data
     clf = MLPClassifier(hidden_layer_sizes=(16,), max_iter=5).fit(X[:1500], y[:1500])
@@ -322,7 +322,7 @@ def test_failed_run_leaves_an_existing_metrics_log_alone(tmp_path):
 
 
 def test_interrupted_run_resumes_to_the_same_result_as_an_uninterrupted_one(tmp_path):
-    from xpnn.checkpoint_io import load_checkpoint
+    from xpnn.files.checkpoint_io import load_checkpoint
 
     save = tmp_path / "interrupted.safetensors"
     assert _train_then_ctrl_c(save, after_epoch=2)[0] == 130

@@ -13,7 +13,7 @@ def test_default_train_on_digits_reaches_97_percent():
 
 
 def test_flags_reach_the_model(tmp_path):
-    from xpnn.checkpoint import load_model
+    from xpnn.saving.checkpoint import load_model
 
     path = tmp_path / "model.safetensors"
     summary = xpnn_json("train", "--hidden", "32,16", "--epochs", "2", "--batch-size", "full",
@@ -121,7 +121,7 @@ def test_resume_accepts_repeated_values_and_refuses_changed_ones(tmp_path):
 
 
 def test_class_weight_balanced_is_saved_and_fixed_on_resume(tmp_path):
-    from xpnn.checkpoint import load_model
+    from xpnn.saving.checkpoint import load_model
 
     balanced, plain = tmp_path / "balanced.safetensors", tmp_path / "plain.safetensors"
     for path, flags in ((balanced, ["--class-weight", "balanced"]), (plain, [])):
@@ -140,7 +140,7 @@ def test_resuming_a_library_checkpoint_without_its_data_record_is_refused(tmp_pa
     import numpy as np
 
     import xpnn as library
-    from xpnn.checkpoint import save_model
+    from xpnn.saving.checkpoint import save_model
 
     model = tmp_path / "lib.safetensors"
     X = np.random.default_rng(0).random((40, 64))
@@ -179,7 +179,7 @@ def test_out_of_range_numeric_flags_are_one_line_errors(flags, needle):
 
 
 def test_adaptive_schedule_divides_on_plateaus_and_resume_keeps_patience(tmp_path):
-    from xpnn.checkpoint_io import load_checkpoint
+    from xpnn.files.checkpoint_io import load_checkpoint
 
     model = tmp_path / "m.safetensors"
     # full-batch SGD at lr 1e-5 improves the loss by less than tol each epoch: plateaus
@@ -208,8 +208,8 @@ def test_the_cli_starts_without_importing_what_the_command_does_not_need(argv):
     import subprocess
     import sys
 
-    code = ("import sys, xpnn.cli\n"
-            "try:\n    xpnn.cli.main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+    code = ("import sys, xpnn.cli.parser\n"
+            "try:\n    xpnn.cli.parser.main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
             f"print([m for m in {HEAVY!r} if m in sys.modules])")
     result = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True,
                             text=True, timeout=60)
@@ -220,7 +220,7 @@ def test_the_cli_starts_without_importing_what_the_command_does_not_need(argv):
 # -- named recipes (issue 19) ---------------------------------------------------------------
 
 def parsed(*argv):
-    from xpnn.cli import build_parser
+    from xpnn.cli.parser import build_parser
 
     args = build_parser().parse_args(["train", *argv])
     args.given = {token.split("=", 1)[0] for token in argv if token.startswith("--")}
@@ -228,7 +228,7 @@ def parsed(*argv):
 
 
 def test_a_recipe_fills_the_flags_left_out_and_explicit_flags_win():
-    from xpnn.recipes import RECIPES, with_recipe
+    from xpnn.cli.recipes import RECIPES, with_recipe
 
     accurate = RECIPES["fashion-mnist"]["accurate"]
     filled = with_recipe(parsed("--dataset", "fashion-mnist", "--epochs", "3"), "accurate")
@@ -241,7 +241,7 @@ def test_a_recipe_fills_the_flags_left_out_and_explicit_flags_win():
 
 
 def test_every_recipe_is_listed_in_help_and_an_unknown_one_is_refused(tmp_path):
-    from xpnn.recipes import RECIPES
+    from xpnn.cli.recipes import RECIPES
 
     help_text = " ".join(xpnn("train", "--help").stdout.split())
     for source, recipes in RECIPES.items():

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import xpnn
-from xpnn import mlp, optim
-from xpnn.backend import as_host_array
+from xpnn.core import mlp, optim
+from xpnn.backend.devices import as_host_array
 from xpnn.errors import XpnnConfigError
 from clirun import xpnn as xpnn_cli
 

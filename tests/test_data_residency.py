@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import xpnn
-from xpnn import estimator as estimator_module
-from xpnn.backend import as_host_array
+from xpnn.estimators import estimator as estimator_module
+from xpnn.backend.devices import as_host_array
 from assertions import assert_array_equal, assert_params_equal
 
 
@@ -114,7 +114,7 @@ def test_xpnn_trains_preprocessing_applied_per_batch_equals_the_scaled_set(
     each gathered batch is cast and scaled with apply's arithmetic, so the fit is bit for
     bit the fit on the whole set scaled first (early stopping's validation rows too)."""
     from xpnn.data.dataset import Dataset
-    from xpnn.preprocess import fit_preprocessing
+    from xpnn.data.preprocess import fit_preprocessing
 
     X8, y = _digits_uint8(digits_data)
     preprocessing = fit_preprocessing(Dataset(X8, y, source="digits", value_range=16.0),

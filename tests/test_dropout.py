@@ -1,6 +1,6 @@
 """Dropout (issue 19): inverted dropout on the hidden layers' outputs while training.
 
-Masks come from each backend's own generator on the device (``xpnn/device_random.py``), a
+Masks come from each backend's own generator on the device (``xpnn/backend/device_random.py``), a
 pure function of (seed, position): reproducible on each backend, drawn again by the
 divergence replay, continued exactly by a resumed or rolled-back run. Backends draw
 different masks from one seed, so across backends the math is compared through one fixed
@@ -14,10 +14,11 @@ import pytest
 from array_api_compat import device as device_of
 
 import xpnn
-from xpnn import dropout, mlp
-from xpnn.backend import as_host_array, numpy_backend
-from xpnn.device_random import bernoulli, jax_bernoulli, key_words, random_source
-from xpnn.train import FitRun
+from xpnn.training import dropout
+from xpnn.core import mlp
+from xpnn.backend.devices import as_host_array, numpy_backend
+from xpnn.backend.device_random import bernoulli, jax_bernoulli, key_words, random_source
+from xpnn.training.train import FitRun
 from assertions import (assert_array_equal, assert_curve_close, assert_params_close,
                         assert_params_equal)
 from clirun import xpnn as xpnn_cli
@@ -197,7 +198,7 @@ def test_the_divergence_replay_draws_the_masks_of_the_step_it_replays(digits_dat
 
 
 def test_a_resumed_model_file_continues_as_an_uninterrupted_run(digits_data, tmp_path):
-    from xpnn.checkpoint import load_model, save_model
+    from xpnn.saving.checkpoint import load_model, save_model
 
     X, y = digits_data
     full = _fit(X, y, dropout=RATES, max_iter=4)
@@ -217,7 +218,7 @@ def test_a_resumed_model_file_continues_as_an_uninterrupted_run(digits_data, tmp
 
 
 def test_an_interrupt_mid_epoch_rolls_back_and_resumes_to_the_same_end(digits_data):
-    from xpnn.train import TrainingInterrupted
+    from xpnn.training.train import TrainingInterrupted
 
     X, y = digits_data
     calls = {"steps": 0}
@@ -298,7 +299,7 @@ def test_bad_dropout_flags_are_one_line_errors(flags, needle):
 
 
 def test_the_dropout_flag_trains_saves_and_is_fixed_on_resume(tmp_path):
-    from xpnn.checkpoint import load_model
+    from xpnn.saving.checkpoint import load_model
 
     path = tmp_path / "m.safetensors"
     summary = xpnn_json("train", "--epochs", "1", "--hidden", "8,8", "--dropout", "0.2,0.1",

@@ -113,8 +113,8 @@ def test_runs_on_the_2023_12_standard_without_scalar_arguments(digits_data):
 def test_resume_fit_refuses_settings_that_would_change_the_fitted_model(tmp_path, digits_data):
     """CHANGEABLE_ON_RESUME is the library's rule, enforced by resume_fit itself (fitted or
     loaded models); fit still trains anew with any settings."""
-    from xpnn.checkpoint import load_model, save_model
-    from xpnn.estimator import CHANGEABLE_ON_RESUME
+    from xpnn.saving.checkpoint import load_model, save_model
+    from xpnn.estimators.estimator import CHANGEABLE_ON_RESUME
 
     X, y = digits_data[0][:300], digits_data[1][:300]
     clf = xpnn.MLPClassifier(hidden_layer_sizes=(8,), max_iter=2, random_state=0).fit(X, y)

@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from xpnn import fileio
+from xpnn.files import fileio
 
 
 def test_new_file_is_rw_r__r__(tmp_path):

@@ -2,8 +2,8 @@
 
 tests/fixtures/ was written by xpnn while its modules lay flat in xpnn/ (make_fixtures.py):
 a pickle and a skops file of a fitted classifier and regressor (they name the module paths
-``xpnn.estimator`` and ``xpnn.train_state``), and the weights of four small fixed-seed NumPy
-fits. Old files must still load and predict the same; a refactoring must not move a weight
+``xpnn.estimator`` and ``xpnn.train_state``), and the weights of four small fixed-seed
+NumPy fits. Old files must still load and predict the same; a refactoring must not move a weight
 by one bit, on the fast paths or the reference.
 """
 import pickle

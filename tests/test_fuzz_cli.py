@@ -1,6 +1,6 @@
 """A seeded corpus of mutated inputs through the real CLI: exit 0 or 2, one line, nothing lost.
 
-Every mutant (CSV, IDX raw and gzip, npz, checkpoint) runs through ``xpnn.cli.main``
+Every mutant (CSV, IDX raw and gzip, npz, checkpoint) runs through ``xpnn.cli.parser.main``
 in-process (one process per mutant would take minutes): numeric RuntimeWarnings are
 errors, and a failure must be exit status 2 with exactly one line on stderr and the
 outputs that existed before (``predict --out``, ``train --save``) byte-identical. A
@@ -17,7 +17,7 @@ import pytest
 from clirun import xpnn
 from datagen import csv_bytes, fuzz_seed_arrays, idx_bytes, mutate, npz_bytes, random_operations
 
-from xpnn.cli import main
+from xpnn.cli.parser import main
 
 N_MUTANTS = 500
 SENTINEL = b"previous output, must survive a failed run\n"

@@ -19,7 +19,7 @@ from datagen import (MUTATION_KINDS, csv_bytes, fuzz_seed_arrays, idx_bytes, mut
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from xpnn.checkpoint_io import load_checkpoint, save_checkpoint
+from xpnn.files.checkpoint_io import load_checkpoint, save_checkpoint
 from xpnn.data import load_csv, load_idx, load_npz, load_source
 from xpnn.errors import XpnnError
 

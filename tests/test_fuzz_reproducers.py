@@ -9,8 +9,8 @@ import pytest
 from datagen import csv_bytes, fuzz_seed_arrays, idx_bytes, write_csv
 from test_fuzz_cli import run_main
 
-from xpnn.checkpoint_io import load_checkpoint, save_checkpoint
-from xpnn.commands.predict import submission_csv
+from xpnn.files.checkpoint_io import load_checkpoint, save_checkpoint
+from xpnn.cli.commands.predict import submission_csv
 from xpnn.data import load_csv, load_idx, load_npz, stratified_split
 from xpnn.errors import XpnnCheckpointError, XpnnDataError
 

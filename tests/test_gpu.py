@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import xpnn
-from xpnn.backend import as_host_array
+from xpnn.backend.devices import as_host_array
 from assertions import (assert_array_close, assert_array_equal, assert_curve_close,
                         assert_params_close)
 
@@ -58,7 +58,7 @@ def test_every_output_is_a_cupy_array_on_the_requested_device(digits_data, index
 
 @pytest.mark.gpu
 def test_checkpoint_saved_on_gpu_predicts_the_same_on_cpu(digits_data, tmp_path):
-    from xpnn.checkpoint import load_model, save_model
+    from xpnn.saving.checkpoint import load_model, save_model
 
     X, y = digits_data
     gpu = xpnn.MLPClassifier(hidden_layer_sizes=(16,), max_iter=3, device="cuda").fit(X, y)

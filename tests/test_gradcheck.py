@@ -2,7 +2,7 @@
 import pytest
 
 import xpnn
-from xpnn.activations import ACTIVATIONS
+from xpnn.core.activations import ACTIVATIONS
 
 GRAD_TOL = 1e-6
 
@@ -34,7 +34,7 @@ def _check_with_l2_and_weights(backend, activation, head):
 def test_every_activation_and_loss_with_l2_and_weights(activation, head):
     """Each activation's derivative (from its output or its input), each head's loss, the
     L2 term and row weights, all against finite differences, on NumPy."""
-    from xpnn.backend import resolve_device
+    from xpnn.backend.devices import resolve_device
 
     _check_with_l2_and_weights(resolve_device("cpu"), activation, head)
 
@@ -46,7 +46,7 @@ def test_activations_and_losses_on_every_backend(backend, activation, head):
 
 def test_gradcheck_detects_a_wrong_gradient(monkeypatch):
     """The check must be able to fail: break dL/db and it must report a large error."""
-    from xpnn import mlp
+    from xpnn.core import mlp
 
     original = mlp.backward
 

@@ -14,11 +14,12 @@ import numpy as np
 import pytest
 
 import xpnn
-from xpnn import kernels, mlp
-from xpnn.activations import ACTIVATIONS
-from xpnn.backend import as_host_array
-from xpnn.heads import HEADS
-from xpnn.optim import make_optimizer, state_arrays
+from xpnn import kernels
+from xpnn.core import mlp
+from xpnn.core.activations import ACTIVATIONS
+from xpnn.backend.devices import as_host_array
+from xpnn.core.heads import HEADS
+from xpnn.core.optim import make_optimizer, state_arrays
 from assertions import assert_curve_close, assert_params_close, assert_params_equal
 from conftest import make_backend
 
@@ -177,7 +178,7 @@ def test_divergence_is_found_and_named_as_without_the_kernel(monkeypatch, digits
 def test_a_resumed_fit_equals_an_uninterrupted_one(digits_data, tmp_path):
     """Bit for bit: 2 epochs, then resume_fit up to 5, against 5 epochs in one fit (float32,
     Adam, the compiled step); the model file of the 2-epoch fit holds its exact state."""
-    from xpnn.checkpoint import load_model, save_model
+    from xpnn.saving.checkpoint import load_model, save_model
 
     backend, X, y = _digits_on_jax(digits_data, rows=700, dtype="float32")
     options = dict(hidden_layer_sizes=(16,), batch_size=64, random_state=0, alpha=1e-4,

@@ -11,11 +11,11 @@ import pytest
 
 import xpnn
 from xpnn import kernels
-from xpnn.backend import numpy_backend
+from xpnn.backend.devices import numpy_backend
 from xpnn.kernels import ReferenceStep
 from xpnn.kernels.numpy_step import NumpyStep
-from xpnn.mlp import MLPSpec
-from xpnn.optim import state_arrays
+from xpnn.core.mlp import MLPSpec
+from xpnn.core.optim import state_arrays
 from assertions import assert_params_equal
 
 CASES = {
@@ -170,7 +170,7 @@ def _softsign_grad_in_place(delta, activation, scratch):
 def test_a_new_activation_is_one_table_entry(monkeypatch, digits_data):
     """Registered in activations.ACTIVATIONS alone, it trains (the NumPy step falls back to
     the reference); given a kernel entry too, the kernel runs it, bit for bit the same."""
-    from xpnn.activations import ACTIVATIONS, Activation
+    from xpnn.core.activations import ACTIVATIONS, Activation
     from xpnn.kernels import numpy_step
 
     X, y = digits_data[0][:600], digits_data[1][:600]
@@ -196,8 +196,8 @@ def test_updates_the_fused_table_declines_run_the_reference_update_in_the_kernel
     """Settings no fused entry takes (Adam's L2-style decay, SGD's weight decay: reachable
     from the library API, not from the estimators) run the optimizer's own update inside the
     kernel: steps bit-identical to the reference's."""
-    from xpnn import mlp
-    from xpnn.optim import SGD, Adam
+    from xpnn.core import mlp
+    from xpnn.core.optim import SGD, Adam
 
     rule = {"coupled adam": Adam(lr=0.01, weight_decay=0.1, decoupled=False),
             "sgd momentum with decay": SGD(lr=0.05, momentum=0.9, nesterov=True,

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from xpnn.errors import XpnnDataError
-from xpnn.metrics import confusion_matrix, format_report, per_class_report
+from xpnn.reports.metrics import confusion_matrix, format_report, per_class_report
 
 # 3 classes, 6 samples; worked out by hand:
 #   true 0: predicted 0, 1      true 1: predicted 1      true 2: predicted 2, 0, 2

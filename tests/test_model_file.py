@@ -1,5 +1,5 @@
 """Issue class 6: a model file whose tensors or metadata disagree with the architecture or
-with xpnn/model_file.py's description is refused on load, naming the field; never a
+with xpnn/saving/model_file.py's description is refused on load, naming the field; never a
 traceback when the model runs.
 
 Each case edits a valid file's tensors or metadata and writes it again through
@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 
 import xpnn
-from xpnn.activations import ACTIVATIONS
-from xpnn.checkpoint import load_model, save_model
-from xpnn.checkpoint_io import load_checkpoint, save_checkpoint
+from xpnn.core.activations import ACTIVATIONS
+from xpnn.saving.checkpoint import load_model, save_model
+from xpnn.files.checkpoint_io import load_checkpoint, save_checkpoint
 from xpnn.errors import XpnnCheckpointError
-from xpnn.optim import OPTIMIZERS
-from xpnn.preprocess import Preprocessing
+from xpnn.core.optim import OPTIMIZERS
+from xpnn.data.preprocess import Preprocessing
 
 
 @pytest.fixture(scope="module")
@@ -182,7 +182,7 @@ def test_a_momentum_buffer_from_before_the_velocity_form_resumes_exactly(tmp_pat
 def test_a_format_1_file_is_refused_with_one_line(saved, tmp_path, monkeypatch):
     """Format 1 was written only by development versions before the first release: it is
     refused by name, not upgraded."""
-    from xpnn import checkpoint_io
+    from xpnn.files import checkpoint_io
 
     tensors, metadata = load_checkpoint(saved)
     monkeypatch.setattr(checkpoint_io, "FORMAT_VERSION", 1)
@@ -221,8 +221,8 @@ def test_every_optimizer_round_trips_with_exactly_its_declared_slots(tmp_path, s
                                                                        momentum):
     """A new optimizer in optim.OPTIMIZERS is one edit: the file's optim/ tensors are the
     slots it declares, and they load back as they were saved."""
-    from xpnn.backend import as_host_array
-    from xpnn.model_file import FIELDS, TENSORS, optimizer_slots
+    from xpnn.backend.devices import as_host_array
+    from xpnn.saving.model_file import FIELDS, TENSORS, optimizer_slots
 
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(40, 5)), rng.integers(0, 3, size=40)

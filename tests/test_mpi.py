@@ -35,7 +35,7 @@ pytestmark = pytest.mark.skipif(
 
 def clean_env(**extra):
     """The environment without any MPI launcher's variables (as a user's shell)."""
-    from xpnn.launcher import LAUNCHER_VARIABLES
+    from xpnn.parallel.launcher import LAUNCHER_VARIABLES
 
     env = {k: v for k, v in os.environ.items() if k not in LAUNCHER_VARIABLES}
     env.update(extra)
@@ -117,7 +117,7 @@ TRAIN = ("train", "--hidden", "32", "--dtype", "float64", "--batch-size", "50")
 
 
 def load_params(path):
-    from xpnn.checkpoint import load_model
+    from xpnn.saving.checkpoint import load_model
 
     model, _, _ = load_model(path)
     return model, {name: np.asarray(value) for name, value in model.params_.items()}
@@ -156,7 +156,7 @@ def test_checkpoints_move_between_two_ranks_and_one_process(tmp_path):
 
 
 def test_a_plain_train_never_imports_mpi4py():
-    code = ("import sys; from xpnn.cli import main; "
+    code = ("import sys; from xpnn.cli.parser import main; "
             "status = main(['train', '--epochs', '1', '--hidden', '8', '--quiet']); "
             "assert 'mpi4py' not in sys.modules, 'mpi4py was imported'; sys.exit(status)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -167,7 +167,7 @@ def test_a_plain_train_never_imports_mpi4py():
 @pytest.mark.parametrize("variable", ["PMI_RANK", "PMI_SIZE", "PMIX_RANK",
                                       "OMPI_COMM_WORLD_SIZE", "MPI_LOCALRANKID"])
 def test_launchers_are_recognised_by_their_variables(variable):
-    from xpnn.launcher import launched_by_mpi
+    from xpnn.parallel.launcher import launched_by_mpi
 
     assert launched_by_mpi({variable: "0"})
     assert not launched_by_mpi({"HOME": "/root", "SLURM_PROCID": "0"})
@@ -175,7 +175,7 @@ def test_launchers_are_recognised_by_their_variables(variable):
 
 @pytest.mark.parametrize("rows,ranks", [(64, 3), (2, 3), (100, 2), (7, 4)])
 def test_shards_cover_a_batch_once_and_differ_by_at_most_one_row(rows, ranks):
-    from xpnn.batches import shard_bounds
+    from xpnn.training.batches import shard_bounds
 
     bounds = [shard_bounds(10, 10 + rows, rank, ranks) for rank in range(ranks)]
     assert bounds[0][0] == 10 and bounds[-1][1] == 10 + rows
@@ -210,7 +210,7 @@ def test_comm_is_a_parameter_kept_by_reference_and_left_out_of_pickles_and_check
     from sklearn.base import clone
 
     import xpnn
-    from xpnn.checkpoint import load_model, save_model
+    from xpnn.saving.checkpoint import load_model, save_model
 
     X, y = mpi_jobs.digits()
     comm = FakeComm()
@@ -430,8 +430,8 @@ def test_two_ranks_on_cuda_train_the_model_of_one_gpu_process(tmp_path):
 
 NCCL_SUM = """
 from mpi4py import MPI
-from xpnn.backend import resolve_device
-from xpnn.distributed import NcclReducer
+from xpnn.backend.devices import resolve_device
+from xpnn.parallel.distributed import NcclReducer
 
 comm = MPI.COMM_WORLD
 backend = resolve_device(f"cuda:{comm.rank}")  # one GPU per rank
@@ -452,7 +452,7 @@ assert summed["w1"].device.id == comm.rank and reducer.calls == 1
 def test_nccl_sums_cupy_gradients_on_the_gpus():
     import cupy
 
-    from xpnn.backend import resolve_device
+    from xpnn.backend.devices import resolve_device
 
     if not resolve_device("cuda:0").has_nccl():
         pytest.skip("CuPy has no NCCL here (cupy.cuda.nccl.available is False)")

@@ -19,8 +19,8 @@ from sklearn.datasets import load_digits  # noqa: E402
 
 import xpnn  # noqa: E402
 from assertions import assert_array_close, assert_params_close  # noqa: E402
-from xpnn.activations import ACTIVATIONS  # noqa: E402
-from xpnn.backend import as_host_array  # noqa: E402
+from xpnn.core.activations import ACTIVATIONS  # noqa: E402
+from xpnn.backend.devices import as_host_array  # noqa: E402
 from xpnn.onnx import model_outputs, to_onnx  # noqa: E402
 
 # onnxruntime's GEMM sums in another order than NumPy's BLAS: float32's rounding, float64's
@@ -213,7 +213,7 @@ def kaggle(tmp_path_factory):
 
 
 def _cli(*argv) -> int:
-    from xpnn.cli import main
+    from xpnn.cli.parser import main
 
     return main([str(arg) for arg in argv])
 

@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
-from xpnn import ops
-from xpnn.activations import ACTIVATIONS, OUTPUT, PRE_ACTIVATION
-from xpnn.backend import as_host_array
-from xpnn.gradient_check import numeric_gradient, relative_error
+from xpnn.core import ops
+from xpnn.core.activations import ACTIVATIONS, OUTPUT, PRE_ACTIVATION
+from xpnn.backend.devices import as_host_array
+from xpnn.training.gradient_check import numeric_gradient, relative_error
 
 GRAD_TOL = 1e-6
 
@@ -137,7 +137,7 @@ def test_new_activations_match_torch_values_and_gradients(name, dtype):
     """Values and d sum(w f(z)) / dz against torch.nn.functional (autograd), z over
     [-30, 30]."""
     torch = pytest.importorskip("torch", reason="torch is not installed")
-    from xpnn.backend import numpy_backend
+    from xpnn.backend.devices import numpy_backend
 
     xp, rng = np, np.random.default_rng(6)
     entry = ACTIVATIONS[name]

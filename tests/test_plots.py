@@ -7,7 +7,9 @@ import pytest
 
 pytest.importorskip("matplotlib", reason="plots need matplotlib (pip install 'xpnn[plots]')")
 
-from xpnn import fileio, plots  # noqa: E402
+from xpnn.files import fileio
+
+from xpnn.reports import plots  # noqa: E402
 from xpnn.errors import XpnnError  # noqa: E402
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -191,7 +193,7 @@ def test_train_plots_and_summary_agree_on_the_kept_epoch_and_time(tmp_path):
     "of training" time (the epochs alone), and its kept epoch is the model's."""
     from clirun import xpnn
 
-    from xpnn.checkpoint import load_model
+    from xpnn.saving.checkpoint import load_model
 
     result = xpnn("train", "--early-stopping", "--epochs", "12", "--hidden", "32",
                   "--plots", tmp_path, "--save", tmp_path / "m.safetensors", "--quiet")

@@ -152,7 +152,7 @@ def test_28x28_images_through_the_pad_keep_their_accuracy(tmp_path):
     from sklearn.datasets import load_digits
 
     from xpnn import MLPClassifier
-    from xpnn.preprocess import Preprocessing
+    from xpnn.data.preprocess import Preprocessing
 
     digits = load_digits()
     mnist_like = np.array([drawing.mnist_grid(drawing.image_to_ink(image, 16, 80))
@@ -290,7 +290,7 @@ REFUSED = [  # (what is fitted, the line's reason)
 def test_models_the_pad_cannot_feed_are_refused(fit, reason):
     import xpnn as library
     from xpnn.errors import XpnnDataError
-    from xpnn.preprocess import Preprocessing
+    from xpnn.data.preprocess import Preprocessing
 
     with pytest.raises(XpnnDataError, match=f"^model.safetensors: {reason}; the drawing pad "):
         DrawingReader(fit(library), Preprocessing("scale", 1.0), {}, "model.safetensors")
@@ -399,7 +399,7 @@ MPIEXEC = Path(sys.executable).parent / "mpiexec"
 def test_with_mpi_rank_0_alone_serves_the_dashboard():
     """mpiexec -n 2 xpnn train --dashboard: one server (rank 0's), every epoch streamed;
     the other rank ends with training, and Ctrl-C on mpiexec ends rank 0 with its line."""
-    from xpnn.launcher import LAUNCHER_VARIABLES
+    from xpnn.parallel.launcher import LAUNCHER_VARIABLES
 
     assert not any(name in os.environ for name in LAUNCHER_VARIABLES)
     process, url = _start("train", "--dashboard", "--port", "0", "--epochs", "3", "--hidden",

@@ -19,7 +19,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import xpnn
-from xpnn.backend import as_host_array
+from xpnn.backend.devices import as_host_array
 
 def _expected_failures(estimator):
     """L-BFGS fits the multi-label check's data so well that some probabilities round to
@@ -178,7 +178,7 @@ def test_pickle_and_joblib_round_trip(digits, tmp_path):
 
 
 def test_save_and_load_both_estimators(digits, tmp_path):
-    from xpnn.checkpoint import load_model, save_model
+    from xpnn.saving.checkpoint import load_model, save_model
 
     X_train, X_test, y_train, _ = digits
     targets = np.stack([y_train / 9.0, X_train[:, 20]], axis=1)  # two outputs
@@ -262,7 +262,7 @@ def test_scikit_learns_own_mlp_cannot_do_that(digits):
 def test_validation_r2_is_scikit_learns_also_for_constant_outputs():
     from sklearn.metrics import r2_score
 
-    from xpnn.heads import SquaredErrorIdentity
+    from xpnn.core.heads import SquaredErrorIdentity
 
     y = np.array([[1.0, 0.0, 5.0], [2.0, 0.0, 5.0], [3.0, 0.0, 5.0], [5.0, 0.0, 5.0]])
     predicted = y + np.array([[0.5, 1.0, 0.0], [-0.2, 1.0, 0.0], [0.1, 1.0, 0.0],
@@ -272,7 +272,7 @@ def test_validation_r2_is_scikit_learns_also_for_constant_outputs():
 
 
 def test_float_and_bool_class_labels_save_and_load(digits, tmp_path):
-    from xpnn.checkpoint import load_model, save_model
+    from xpnn.saving.checkpoint import load_model, save_model
 
     X_train, X_test, y_train, _ = digits
     for labels in (y_train.astype(float), y_train > 4):

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from sklearn.neural_network._stochastic_optimizers import AdamOptimizer, SGDOptimizer
 
-from xpnn import optim
-from xpnn.backend import as_host_array, numpy_backend
+from xpnn.core import optim
+from xpnn.backend.devices import as_host_array, numpy_backend
 from xpnn.kernels.numpy_step import NumpyStep
-from xpnn.mlp import MLPSpec
+from xpnn.core.mlp import MLPSpec
 
 SHAPES = {"w1": (5, 4), "b1": (4,), "w2": (4, 3), "b2": (3,)}
 RATES = [0.1, 0.1, 0.05, 0.05, 0.2, 0.01]  # the scheduled rate of each step

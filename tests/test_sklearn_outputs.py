@@ -11,8 +11,8 @@ from sklearn.neural_network import MLPRegressor as SkMLPRegressor
 from sklearn.neural_network._base import binary_log_loss, poisson_loss
 
 import xpnn
-from xpnn import ops
-from xpnn.backend import numpy_backend
+from xpnn.core import ops
+from xpnn.backend.devices import numpy_backend
 
 SETTINGS = dict(hidden_layer_sizes=(32,), max_iter=60, random_state=0, tol=0.0)
 
@@ -153,7 +153,7 @@ def test_classes_that_change_between_calls_are_scikit_learns_errors(digits):
 
 
 def test_binary_multilabel_and_poisson_models_round_trip_through_a_file(digits, tmp_path):
-    from xpnn.checkpoint import load_model, save_model
+    from xpnn.saving.checkpoint import load_model, save_model
 
     X, y = digits
     models = [

@@ -99,7 +99,7 @@ def test_ctrl_c_in_a_warm_start_fit_keeps_the_earlier_fits_history(digits_data):
 
 
 def test_ctrl_c_in_an_lbfgs_fit_warns_and_keeps_the_last_iteration(digits_data, monkeypatch):
-    from xpnn import lbfgs
+    from xpnn.training import lbfgs
 
     X, y = digits_data
     full_batch, calls = lbfgs._full_batch, {"n": 0}

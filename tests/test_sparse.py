@@ -12,8 +12,8 @@ import pytest
 import scipy.sparse
 
 import xpnn
-from xpnn.backend import numpy_backend
-from xpnn.batches import rows_on_device
+from xpnn.backend.devices import numpy_backend
+from xpnn.training.batches import rows_on_device
 from xpnn.errors import DivergenceError
 from assertions import RTOL, assert_array_close, assert_params_close, assert_params_equal
 
@@ -146,7 +146,7 @@ def test_cupy_trains_and_predicts_on_cupyx_sparse_rows_like_numpy(data):
     import cupyx.scipy.sparse
 
     X, y = data
-    rows = rows_on_device(X, 0, 64, xpnn.backend.resolve_device("cuda:0"), "float64")
+    rows = rows_on_device(X, 0, 64, xpnn.backend.devices.resolve_device("cuda:0"), "float64")
     assert isinstance(rows, cupyx.scipy.sparse.csr_matrix)
     gpu = _quiet(lambda: xpnn.MLPClassifier(device="cuda", **OPTIONS).fit(X, y))
     cpu = _quiet(lambda: xpnn.MLPClassifier(**OPTIONS).fit(X, y))

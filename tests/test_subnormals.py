@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 
 import xpnn
-from xpnn import mlp, ops, optim
-from xpnn.backend import as_host_array, numpy_backend
+from xpnn.core import mlp, ops, optim
+from xpnn.backend.devices import as_host_array, numpy_backend
 from xpnn.kernels import ReferenceStep, fused
 from xpnn.kernels.numpy_step import NumpyStep
-from xpnn.mlp import MLPSpec
-from xpnn.optim import state_arrays
+from xpnn.core.mlp import MLPSpec
+from xpnn.core.optim import state_arrays
 from assertions import assert_params_equal
 
 DTYPES = ("float32", "float64")

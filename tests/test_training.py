@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 
 import xpnn
-from xpnn import mlp
-from xpnn.backend import as_host_array
+from xpnn.core import mlp
+from xpnn.backend.devices import as_host_array
 from xpnn.data.split import stratified_split
-from xpnn.optim import state_arrays
+from xpnn.core.optim import state_arrays
 from assertions import assert_params_equal
 
 
@@ -206,7 +206,7 @@ def test_same_seed_same_history_different_seed_different(digits_data):
 
 
 def test_interrupt_mid_epoch_rolls_back_to_the_last_completed_epoch(digits_data):
-    from xpnn.train import TrainingInterrupted
+    from xpnn.training.train import TrainingInterrupted
 
     X, y = digits_data
     calls = {"steps": 0}
@@ -229,8 +229,8 @@ def test_interrupt_mid_epoch_rolls_back_to_the_last_completed_epoch(digits_data)
 
 def test_no_float64_anywhere_in_a_float32_step(backend, digits_data):
     """Forward activations, logits, loss, every gradient and the updated state: float32."""
-    from xpnn import mlp
-    from xpnn.optim import make_optimizer
+    from xpnn.core import mlp
+    from xpnn.core.optim import make_optimizer
 
     X, y = digits_data
     xp = backend.xp
@@ -468,7 +468,7 @@ def test_weighted_steps_with_l2_are_the_reference_math_bit_for_bit(digits_data):
     """An epoch of fit (float32, row weights, alpha, batches in order) is, batch by batch,
     mlp.loss_and_grads, whose L2 term divides by the batch's weights summed on the device,
     and SGD's update: the same bits."""
-    from xpnn.backend import numpy_backend
+    from xpnn.backend.devices import numpy_backend
 
     X, y = digits_data[0][:257].astype(np.float32), digits_data[1][:257]
     weights = (np.random.default_rng(5).exponential(size=257) * 3.7).astype(np.float32)
@@ -489,7 +489,7 @@ def test_an_interrupted_cosine_run_resumed_to_its_planned_epochs_is_the_uninterr
         digits_data):
     """README: the cosine schedule decays over the planned max_iter epochs; a run stopped by
     Ctrl-C in epoch 3 and resumed to them equals the run that was never stopped."""
-    from xpnn.train_state import TrainingInterrupted
+    from xpnn.training.train_state import TrainingInterrupted
 
     X, y = digits_data
     kwargs = dict(hidden_layer_sizes=(16,), learning_rate="cosine", learning_rate_init=0.01,

@@ -122,7 +122,7 @@ def test_lbfgs_passes_scipy_what_scikit_learn_passes(monkeypatch):
     SciPy 1.15, nothing after, where the option is deprecated): no DeprecationWarning."""
     import scipy.optimize
 
-    from xpnn import lbfgs
+    from xpnn.training import lbfgs
 
     seen = []
     minimize = scipy.optimize.minimize

@@ -5,6 +5,9 @@ or ``from xpnn import MLPClassifier``): importing xpnn, or running ``xpnn --vers
 in neither NumPy nor scikit-learn and SciPy, and the CLI can take Ctrl-C in hand first.
 """
 import importlib
+import importlib.abc
+import importlib.util
+import sys
 
 from .errors import (DivergenceError, XpnnCheckpointError, XpnnDataError, XpnnDeviceError,
                      XpnnError)
@@ -12,12 +15,44 @@ from .errors import (DivergenceError, XpnnCheckpointError, XpnnDataError, XpnnDe
 __version__ = "0.1.0"
 
 # public name -> the module that defines it, imported on first access (PEP 562)
-_LAZY = {"MLPClassifier": "estimator", "MLPRegressor": "estimator",
-         "gradcheck": "gradient_check", "gradcheck_report": "gradient_check",
+_LAZY = {"MLPClassifier": "estimators.estimator", "MLPRegressor": "estimators.estimator",
+         "gradcheck": "training.gradient_check", "gradcheck_report": "training.gradient_check",
+         "save_model": "saving.checkpoint", "load_model": "saving.checkpoint",
          "config_context": "config", "get_config": "config", "set_config": "config"}
 
 __all__ = [*_LAZY, "DivergenceError", "XpnnError", "XpnnDataError", "XpnnDeviceError",
            "XpnnCheckpointError", "__version__"]
+
+
+# module paths from before the layer packages that files name (pickles and skops files name
+# xpnn.estimator and xpnn.train_state) or users imported (xpnn.checkpoint's save/load_model):
+# old path -> today's module, imported when asked for
+_MOVED = {"estimator": "estimators.estimator", "train_state": "training.train_state",
+          "checkpoint": "saving.checkpoint"}
+
+
+class _MovedModules(importlib.abc.MetaPathFinder):
+    """Finds the old paths of ``_MOVED`` as today's modules."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        old = fullname.removeprefix(__name__ + ".")
+        if fullname.startswith(__name__ + ".") and old in _MOVED:
+            return importlib.util.spec_from_loader(fullname, _AliasLoader(_MOVED[old]))
+        return None
+
+
+class _AliasLoader(importlib.abc.Loader):
+    def __init__(self, target):
+        self.target = target
+
+    def create_module(self, spec):
+        return importlib.import_module(f".{self.target}", __name__)
+
+    def exec_module(self, module):
+        pass
+
+
+sys.meta_path.append(_MovedModules())
 
 
 def __getattr__(name):

@@ -2,11 +2,11 @@
 else is imported (``launcher.py`` says why), then the CLI runs."""
 from __future__ import annotations
 
-from .launcher import end_start_up_on_interrupt
+from .parallel.launcher import end_start_up_on_interrupt
 
 
 def main() -> int:
     end_start_up_on_interrupt()
-    from .cli import main as cli_main
+    from .cli.parser import main as cli_main
 
     return cli_main()

@@ -8,7 +8,7 @@ and early stopping, and ``test.csv`` (pixels only) turned into ``submission.csv`
 (``ImageId,Label``, ImageId from 1). Kaggle's files are 28x28 MNIST digits; here the same
 files are written from scikit-learn's bundled 8x8 digits, so the example runs anywhere, in
 seconds. The commands are the ``xpnn`` command's own, run in this process through
-``xpnn.cli.main`` (in a shell: ``xpnn train --data train.csv ...``).
+``xpnn.cli.parser.main`` (in a shell: ``xpnn train --data train.csv ...``).
 """
 import csv
 import tempfile
@@ -19,7 +19,7 @@ import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from xpnn.cli import main as xpnn
+from xpnn.cli.parser import main as xpnn
 
 folder = Path(tempfile.mkdtemp(prefix="xpnn-kaggle-"))
 X, y = load_digits(return_X_y=True)

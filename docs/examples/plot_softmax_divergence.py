@@ -21,8 +21,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import xpnn
-from xpnn import ops
-from xpnn.gradient_check import numeric_gradient, relative_error
+from xpnn.core import ops
+from xpnn.training.gradient_check import numeric_gradient, relative_error
 
 
 def learners_softmax(z):

@@ -7,7 +7,7 @@ Lookup order for a dataset's four .gz files:
      ``apt-get install dataset-fashion-mnist`` puts Fashion-MNIST in /usr/share/datasets);
   3. a download into the cache, from the mirrors given, then ``$XPNN_MIRRORS``
      (comma-separated base URLs), then ``DEFAULT_MIRRORS``, each file checked
-     against ``SHA256`` before it is moved into place (xpnn.fileio: temp file, fsync, rename).
+     against ``SHA256`` before it is moved into place (xpnn.files.fileio: temp file, fsync, rename).
 
 Local copies are not re-hashed on every load; the IDX reader checks their structure.
 """
@@ -22,7 +22,7 @@ import urllib.request
 from pathlib import Path
 
 from ..errors import XpnnDataError
-from ..fileio import flush_to_disk, fsync_directory, move_into_place, temp_path_beside
+from ..files.fileio import flush_to_disk, fsync_directory, move_into_place, temp_path_beside
 from .idx import find_idx_file, missing_idx_files
 
 DATASET_NAMES = ("mnist", "fashion-mnist")

@@ -5,7 +5,7 @@ the group (data parallel) between ``backward`` and ``update``:
 
 - ``take(array, batch_idx, slot, dtype, scaling)``: the rows ``batch_idx`` of ``array``
   (a batch gather), cast to ``dtype`` (None: the array's own) and scaled as
-  ``batches.reference_take`` does;
+  ``rows.reference_take`` does;
 - ``forward(params, inputs, masks=None)`` -> (outputs, trace), as ``mlp.forward`` (a
   ``ForwardTrace``; ``masks``: dropout's, one per hidden layer, or None);
 - ``loss_with_grad(outputs, targets, weights)`` -> (loss, d loss / d outputs), as the head's;
@@ -41,10 +41,10 @@ from __future__ import annotations
 
 import importlib
 
-from .. import mlp
-from ..batches import reference_take
+from ..core import mlp
+from ..core.rows import reference_take
 from ..config import get_config
-from ..heads import HEADS
+from ..core.heads import HEADS
 
 # namespace name -> module whose ``build(spec, optimizer, xp)`` returns its step or None
 KERNELS = {"numpy": "xpnn.kernels.numpy_step", "jax": "xpnn.kernels.jax_step"}

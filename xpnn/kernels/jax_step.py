@@ -25,7 +25,7 @@ import functools
 
 import jax
 
-from .. import mlp
+from ..core import mlp
 from . import ReferenceStep
 
 

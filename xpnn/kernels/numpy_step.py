@@ -23,11 +23,11 @@ from typing import Callable
 import numpy as np
 
 from . import fused
-from .. import ops
-from ..activations import ACTIVATIONS as REFERENCE_ACTIVATIONS
-from ..activations import OUTPUT
-from ..backend import is_sparse
-from ..mlp import ForwardTrace, MLPSpec, l2_term, n_layers, weight_grad
+from ..core import ops
+from ..core.activations import ACTIVATIONS as REFERENCE_ACTIVATIONS
+from ..core.activations import OUTPUT
+from ..backend.devices import is_sparse
+from ..core.mlp import ForwardTrace, MLPSpec, l2_term, n_layers, weight_grad
 
 # -- the kernel's variants: tables keyed like activations.ACTIVATIONS, heads.HEADS and the
 # optimizers' ``kind``; a name with no entry runs the reference step (``build``) --------
@@ -340,7 +340,7 @@ class NumpyStep:
     # -- gathers -------------------------------------------------------------------------
 
     def take(self, array, batch_idx, slot, dtype=None, scaling=None):
-        """batches.reference_take into reused buffers: the rows, cast, then scaled in place."""
+        """rows.reference_take into reused buffers: the rows, cast, then scaled in place."""
         shape = (batch_idx.shape[0], *array.shape[1:])
         out = self._buffer(f"take/{slot}", shape, array.dtype)
         # mode="clip": with "raise", NumPy writes through a temporary; the indices come from
@@ -349,7 +349,7 @@ class NumpyStep:
         if dtype is not None and rows.dtype != dtype:  # uint8 rows -> the training dtype
             rows = self._buffer(f"cast/{slot}", shape, dtype)
             np.copyto(rows, out, casting="unsafe")
-        if scaling is not None:  # batches.scaled: (x - shift) * factor
+        if scaling is not None:  # rows.scaled: (x - shift) * factor
             shift, factor = scaling
             if shift is not None:
                 rows -= shift

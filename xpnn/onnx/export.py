@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sklearn.utils.validation import check_is_fitted
 
-from ..estimator import BaseMLP
-from ..fileio import write_file_atomic
+from ..estimators.estimator import BaseMLP
+from ..files.fileio import write_file_atomic
 from .graph import trace
 
 

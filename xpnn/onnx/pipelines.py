@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..estimator import MLPClassifier, MLPRegressor
+from ..estimators.estimator import MLPClassifier, MLPRegressor
 from .extra import require
 from .graph import trace
 

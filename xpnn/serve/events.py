@@ -10,7 +10,7 @@ import json
 import threading
 import time
 
-from ..history import kept_epoch, training_seconds
+from ..reports.history import kept_epoch, training_seconds
 
 
 class RunEvents:

@@ -6,9 +6,9 @@ import threading
 
 import numpy as np
 
-from ..backend import as_host_array
+from ..backend.devices import as_host_array
 from ..errors import XpnnDataError
-from ..plots import square_image_shape
+from ..reports.plots import square_image_shape
 from .drawing import RECIPES, has_ink
 
 
@@ -52,7 +52,7 @@ class DrawingReader:
 
     @classmethod
     def load(cls, path) -> "DrawingReader":
-        from ..checkpoint import load_model
+        from ..saving.checkpoint import load_model
 
         clf, preprocessing, info = load_model(path, device="cpu")
         return cls(clf, preprocessing, info, path)

@@ -1,0 +1,261 @@
+"""What the estimators accept, checked at their entry points, and where it goes.
+
+Two kinds of X: arrays of an array-API namespace other than NumPy (torch, CuPy, JAX,
+array-api-strict) stay in their namespace and on their device, checked here; everything
+scikit-learn accepts on the NumPy path (NumPy, lists, pandas and polars DataFrames,
+scipy.sparse) goes through scikit-learn's own ``validate_data``, which also records and
+checks ``feature_names_in_``. Targets and sample weights are small: they are checked on
+the host and moved to the training device once.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import array_api_compat
+import numpy as np
+from sklearn import get_config
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import check_array, column_or_1d, validate_data
+
+from ..backend.devices import Backend, as_host_array, backend_of, is_sparse, numpy_backend
+from ..errors import XpnnDataError
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Where the caller's arrays live: outputs go back there."""
+
+    backend: Backend
+
+    @property
+    def key(self) -> tuple:
+        return self.backend.name, str(self.backend.device)
+
+
+def is_device_array(X) -> bool:
+    """An array of a namespace other than NumPy (kept where it lives)."""
+    return array_api_compat.is_array_api_obj(X) and not isinstance(X, np.ndarray) and not (
+        is_sparse(X))
+
+
+def check_X(estimator, X, *, reset: bool):
+    """(Caller, X checked): 2-D, finite, the fitted feature count (and names)."""
+    if not is_device_array(X):
+        # dense numbers keep their dtype (uint8 images stay uint8: batches are cast as they
+        # are gathered, batches.py); sparse matrices become float CSR
+        X = validate_data(estimator, X, reset=reset, accept_sparse=["csr", "csc"],
+                          dtype=(np.float64, np.float32) if is_sparse(X) else "numeric")
+        if is_sparse(X):
+            X = X.tocsr()  # batches gather rows
+        return Caller(numpy_backend()), X
+    caller = Caller(backend_of(X))
+    xp = caller.backend.xp
+    if X.ndim != 2:
+        raise ValueError(f"Expected 2D array, got {X.ndim}D array instead: reshape your data "
+                         f"to (n_samples, n_features).")
+    if X.shape[0] == 0:
+        raise ValueError(f"Found array with 0 sample(s) (shape={tuple(X.shape)}) while a "
+                         f"minimum of 1 is required.")
+    if not xp.isdtype(X.dtype, ("real floating", "integral")):
+        raise ValueError(f"X has dtype {X.dtype}; expected real numbers")
+    if reset:
+        estimator.n_features_in_ = int(X.shape[1])
+        estimator.__dict__.pop("feature_names_in_", None)
+    elif X.shape[1] != estimator.n_features_in_:
+        raise ValueError(f"X has {X.shape[1]} features, but {type(estimator).__name__} is "
+                         f"expecting {estimator.n_features_in_} features as input.")
+    if xp.isdtype(X.dtype, "real floating"):
+        with caller.backend.activate():
+            finite = bool(as_host_array(xp.all(xp.isfinite(X))))  # one read per call
+        if not finite:
+            raise ValueError("Input X contains NaN or infinity; clean or impute it first.")
+    return caller, X
+
+
+def host_labels(y) -> np.ndarray:
+    """Class labels from any namespace, list or pandas/polars Series, as a NumPy array."""
+    if is_device_array(y):
+        return as_host_array(y)
+    if is_sparse(y):  # a sparse label indicator matrix: small, made dense
+        return y.toarray()
+    if hasattr(y, "to_numpy"):
+        return np.asarray(y.to_numpy())
+    return np.asarray(y)
+
+
+def host_values(y) -> np.ndarray:
+    """Regression targets on the host as float64 (any namespace or container)."""
+    return np.asarray(host_labels(y), dtype=np.float64)
+
+
+def _require_y(y, estimator_name="this estimator"):
+    if y is None:
+        raise ValueError(f"{estimator_name} requires y to be passed, but the target y is None.")
+
+
+def _check_length(n_rows, y, what="y"):
+    if n_rows is not None and y.shape[0] != n_rows:
+        raise ValueError(f"Found input variables with inconsistent numbers of samples: "
+                         f"[{n_rows}, {y.shape[0]}] ({what})")
+
+
+def is_multilabel(y) -> bool:
+    """Whether y is a multi-label indicator matrix (n, k) of 0/1 (scikit-learn's type)."""
+    return y is not None and type_of_target(host_labels(y)) == "multilabel-indicator"
+
+
+def check_class_labels(y, n_rows) -> np.ndarray:
+    """(n,) host labels, numbers or names (a column vector is flattened with a warning), or
+    a multi-label indicator matrix (n, k)."""
+    _require_y(y, "the classifier")
+    host = host_labels(y)
+    if is_multilabel(host):
+        labels = np.asarray(host)
+    else:
+        labels = column_or_1d(host, warn=True)
+        check_classification_targets(labels)
+    _check_length(n_rows, labels)
+    return labels
+
+
+def classes_of(labels: np.ndarray) -> np.ndarray:
+    """scikit-learn's classes_: the sorted labels, or 0..k-1 for an indicator matrix."""
+    return np.arange(labels.shape[1]) if labels.ndim == 2 else np.unique(labels)
+
+
+def encode_labels(labels: np.ndarray, classes: np.ndarray, columns: bool) -> np.ndarray:
+    """Host labels -> the output head's targets: class indices 0..k-1 (int64), or with
+    ``columns`` 0/1 columns (n, k) (float64): an indicator matrix as it is, and for one
+    logistic output whether each label is the second class. Labels not in ``classes`` are
+    an error."""
+    if labels.ndim == 2:
+        return labels.astype(np.float64)
+    indices = class_indices(labels, classes)
+    return (indices == 1).astype(np.float64)[:, None] if columns else indices
+
+
+def class_indices(labels: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """Host labels -> class indices 0..k-1 (int64); labels not in ``classes`` are an error."""
+    if classes.dtype.kind in "biuf" and labels.dtype.kind not in "biuf":
+        raise ValueError(f"y holds class names ({labels[0]!r}, ...) but the model's classes "
+                         f"are numbers {classes.tolist()}")
+    idx = np.clip(np.searchsorted(classes, labels), 0, classes.size - 1)
+    unknown = classes[idx] != labels
+    if np.any(unknown):
+        raise ValueError(f"y has classes not in classes_: {labels[unknown][0].item()!r} is not "
+                         f"one of the model's classes {classes.tolist()}")
+    return idx.astype(np.int64)
+
+
+def check_regression_targets(y, n_rows) -> np.ndarray:
+    """(n,) or (n, k) float64 host targets, finite; (n, 1) becomes (n,) with a warning."""
+    _require_y(y, "the regressor")
+    values = check_array(host_labels(y), ensure_2d=False, dtype=np.float64,
+                         input_name="y")
+    if values.ndim == 2 and values.shape[1] == 1:
+        values = column_or_1d(values, warn=True)
+    if values.ndim not in (1, 2):
+        raise ValueError(f"y must be (n_samples,) or (n_samples, n_outputs); got shape "
+                         f"{values.shape}")
+    _check_length(n_rows, values)
+    return values
+
+
+def training_dtype(X) -> str:
+    """scikit-learn's rule: float32 features train in float32, any others in float64."""
+    return "float32" if str(X.dtype).endswith("float32") else "float64"
+
+
+def check_sample_weight(sample_weight, n_rows):
+    """None, or (n,) float64 host weights: finite, non-negative, not all zero."""
+    if sample_weight is None:
+        return None
+    if isinstance(sample_weight, (int, float, np.integer, np.floating)):
+        return np.full(n_rows, float(sample_weight))
+    weights = np.asarray(host_labels(sample_weight), dtype=np.float64)
+    if weights.ndim != 1:
+        raise ValueError(f"Sample weights must be 1D array or scalar; got shape "
+                         f"{weights.shape}")
+    _check_length(n_rows, weights, "sample_weight")
+    if not np.all(np.isfinite(weights)) or np.any(weights < 0):
+        raise ValueError("Negative values in data passed to sample_weight, or NaN/inf: "
+                         "weights must be finite and >= 0")
+    if not np.any(weights > 0):
+        raise ValueError("sample_weight: all weights are zero; at least one must be positive")
+    return weights
+
+
+def seed_from(random_state) -> int:
+    """An integer seed for the host Generator: the int given, one drawn from a RandomState
+    or Generator, or fresh entropy for None (as scikit-learn's check_random_state)."""
+    if random_state is None:
+        return int(np.random.SeedSequence().entropy % (2**63))
+    if isinstance(random_state, (int, np.integer)):
+        return int(random_state)
+    if isinstance(random_state, np.random.RandomState):
+        return int(random_state.randint(np.iinfo(np.int32).max))
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(2**63))
+    raise ValueError(f"random_state must be None, an int, a RandomState or a Generator; got "
+                     f"{random_state!r}")
+
+
+def check_model_size(sizes, dtype: str):
+    """Refuse, clearly, a network whose parameters and training state cannot fit in memory."""
+    n_params = sum(fan_in * fan_out + fan_out for fan_in, fan_out in zip(sizes[:-1], sizes[1:]))
+    # parameters, gradients and two optimizer moments
+    needed = 4 * n_params * np.dtype(dtype).itemsize
+    try:
+        available = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return
+    if needed > available:
+        raise XpnnDataError(
+            f"layer sizes {list(sizes)} make {n_params:,} parameters: training needs about "
+            f"{needed / 2**30:,.1f} GiB (weights, gradients, optimizer state) but this machine "
+            f"has {available / 2**30:,.1f} GiB; use smaller hidden layers")
+
+
+def to_backend(X, caller: Caller, backend: Backend, dtype: str):
+    """X on ``backend`` in the dtype it came in (each batch is cast to the training dtype
+    as it is gathered: ``batches.DeviceSplit``): where it lives already, no copy; else one
+    move via the host. Sparse X stays a host CSR matrix in ``dtype`` (its batches stay
+    sparse: ``batches.rows_on_device``)."""
+    if is_sparse(X):
+        return X.astype(dtype, copy=False)
+    if same_place(caller.backend, backend):
+        return X
+    return backend.asarray(as_host_array(X))
+
+
+def scaling_on(backend: Backend, scaling, dtype: str):
+    """``fit``'s scaling = (shift or None, factor) as arrays in ``dtype`` on ``backend``."""
+    if scaling is None:
+        return None
+    shift, factor = scaling
+    return (None if shift is None else backend.asarray(shift, dtype=dtype),
+            backend.asarray(factor, dtype=dtype))
+
+
+def to_caller(array, backend: Backend, caller: Caller):
+    if same_place(caller.backend, backend):
+        return array
+    return caller.backend.asarray(as_host_array(array))
+
+
+def same_place(a: Backend, b: Backend) -> bool:
+    return a.name == b.name and str(a.device) == str(b.device)
+
+
+def check_same_namespace(estimator, caller: Caller, method: str):
+    """With scikit-learn's array_api_dispatch on, follow its rule: a fitted estimator's
+    methods take inputs of fit's namespace and device. (Off, xpnn moves them.)"""
+    if not get_config()["array_api_dispatch"]:
+        return
+    fitted = getattr(estimator, "_fit_caller", None)
+    if fitted is not None and tuple(fitted) != caller.key:
+        raise ValueError(
+            f"Inputs passed to {type(estimator).__name__}.{method}() must use the same "
+            f"namespace and the same device as those passed to fit(): fitted on "
+            f"{fitted[0]} ({fitted[1]}), got {caller.key[0]} ({caller.key[1]}).")

@@ -143,7 +143,13 @@ def _add_train(commands):
                     "each global batch split across them, the same model as one process.")
     _add_data_flags(train)
     _add_device_flags(train, dtype=True)
-    model = train.add_argument_group("model and optimizer")
+    _add_model_flags(train.add_argument_group("model and optimizer"))
+    _add_run_flags(train.add_argument_group("validation, checkpoints, output"))
+    train.set_defaults(run=_lazy("train"), data_parallel=True)
+
+
+def _add_model_flags(model):
+    """train's network, optimizer, regularization, seed and classes (recipe flags among them)."""
     model.add_argument("--recipe", default=recipes.DEFAULT, choices=recipes.names(),
                        help="the data source's named settings for the flags left out (see "
                             "above; explicit flags win)")
@@ -172,7 +178,10 @@ def _add_train(commands):
     model.add_argument("--classes", type=_positive_int,
                        help="number of classes: labels must lie in 0..K-1 (default: what the "
                             "data set defines, else any integers or class names)")
-    run = train.add_argument_group("validation, checkpoints, output")
+
+
+def _add_run_flags(run):
+    """train's held-out data, divergence checks, kernels, and what the run writes or shows."""
     run.add_argument("--test-split", type=_fraction, default=0.2,
                      help="stratified held-out test fraction when the source has no test set")
     run.add_argument("--early-stopping", action="store_true",
@@ -208,7 +217,6 @@ def _add_train(commands):
     _add_server_flags(run)
     run.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     run.add_argument("--quiet", action="store_true", help="no progress output")
-    train.set_defaults(run=_lazy("train"), data_parallel=True)
 
 
 def _add_regularization(model):

@@ -78,19 +78,7 @@ def load_csv(
     """
     source = str(path)
     lines = _read_lines(path, source)  # [(line number, text)], blank lines dropped
-    if not lines:
-        raise XpnnDataError(f"{source}: the file is empty")
-    header = _header(lines)
-    rows = lines[1:] if header is not None else lines
-    if not rows:
-        raise XpnnDataError(f"{source}: a header row (line {lines[0][0]}) but no data rows")
-    n_columns = _column_count(lines[0][1])
-    for line_no, text in rows:
-        found = _column_count(text)
-        if found != n_columns:
-            raise XpnnDataError(
-                f"{source}, line {line_no}: {n_columns} columns expected, found {found}"
-            )
+    header, rows, n_columns = _header_and_rows(source, lines)
     label_index = _label_index(source, header, n_columns, label_column, n_features, need_labels)
 
     if label_index is None:
@@ -102,14 +90,7 @@ def load_csv(
         features = _features(source, rows, list(range(n_columns)), header)
         return arrays_to_dataset(features, None, source, n_classes=n_classes)
 
-    feature_columns = [col for col in range(n_columns) if col != label_index]
-    if not feature_columns:
-        raise XpnnDataError(f"{source}: only a label column, no feature columns")
-    if n_features is not None and len(feature_columns) != n_features:
-        raise XpnnDataError(
-            f"{source}: {len(feature_columns)} feature columns (besides the label), "
-            f"but the model expects {n_features} features"
-        )
+    feature_columns = _feature_columns(source, n_columns, label_index, n_features)
     features = _features(source, rows, feature_columns, header)
     labels = _labels(source, rows, label_index, n_classes)
     return arrays_to_dataset(features, labels, source, n_classes=n_classes)
@@ -168,6 +149,24 @@ def _header(lines) -> list[str] | None:
     return None
 
 
+def _header_and_rows(source, lines) -> tuple[list[str] | None, list[tuple[int, str]], int]:
+    """(header cells or None, the data rows, the column count every row must have)."""
+    if not lines:
+        raise XpnnDataError(f"{source}: the file is empty")
+    header = _header(lines)
+    rows = lines[1:] if header is not None else lines
+    if not rows:
+        raise XpnnDataError(f"{source}: a header row (line {lines[0][0]}) but no data rows")
+    n_columns = _column_count(lines[0][1])
+    for line_no, text in rows:
+        found = _column_count(text)
+        if found != n_columns:
+            raise XpnnDataError(
+                f"{source}, line {line_no}: {n_columns} columns expected, found {found}"
+            )
+    return header, rows, n_columns
+
+
 def _label_index(source, header, n_columns, label_column, n_features, need_labels) -> int | None:
     """Which column holds the labels, or None for an unlabeled file (see load_csv)."""
     if label_column is not None:
@@ -205,6 +204,19 @@ def _label_index(source, header, n_columns, label_column, n_features, need_label
 
 
 # ---------------------------------------------------------------- features and labels
+
+
+def _feature_columns(source, n_columns, label_index, n_features) -> list[int]:
+    """Every column but the label's; as many as the model's inputs when it has some."""
+    feature_columns = [col for col in range(n_columns) if col != label_index]
+    if not feature_columns:
+        raise XpnnDataError(f"{source}: only a label column, no feature columns")
+    if n_features is not None and len(feature_columns) != n_features:
+        raise XpnnDataError(
+            f"{source}: {len(feature_columns)} feature columns (besides the label), "
+            f"but the model expects {n_features} features"
+        )
+    return feature_columns
 
 
 def _features(source, rows, columns, header) -> np.ndarray:

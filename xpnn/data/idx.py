@@ -121,6 +121,18 @@ def load_idx(
         For a corrupt or truncated file, a labels file where images were expected (or the
         reverse), or labels that do not match the images in count or type.
     """
+    features, image_shape = _idx_images(images_path)
+    labels = None
+    if labels_path is not None:
+        labels = _idx_labels(labels_path, images_path, len(features), n_classes)
+    source = str(images_path)
+    return arrays_to_dataset(
+        features, labels, source, n_classes=n_classes, image_shape=image_shape, record="record",
+        labels_source=None if labels_path is None else str(labels_path))
+
+
+def _idx_images(images_path: str | Path) -> tuple[np.ndarray, tuple[int, int] | None]:
+    """The images flattened to (n, rows*cols), and (rows, cols) when the file is 3-D."""
     images = read_idx(images_path)
     if images.ndim < 2:
         raise XpnnDataError(
@@ -130,32 +142,31 @@ def load_idx(
     if n_images == 0:
         raise XpnnDataError(f"{images_path}: the header says 0 images; there is nothing to load")
     image_shape = (int(images.shape[1]), int(images.shape[2])) if images.ndim == 3 else None
-    features = images.reshape(n_images, -1)  # (n, rows*cols)
+    return images.reshape(n_images, -1), image_shape
 
-    labels = None
-    if labels_path is not None:
-        labels = read_idx(labels_path)
-        if labels.ndim != 1:
-            raise XpnnDataError(
-                f"{labels_path}: expected labels (1 dimension), found {labels.ndim} dimensions"
-            )
-        if labels.dtype.kind not in "iu":
-            raise XpnnDataError(
-                f"{labels_path}: labels stored as {labels.dtype}; expected an integer type"
-            )
-        if labels.shape[0] != n_images:
-            raise XpnnDataError(
-                f"{labels_path}: {labels.shape[0]} labels for {n_images} images in {images_path}; "
-                "the counts must match"
-            )
-        bad_label = first_bad_label(labels, n_classes)
-        if bad_label is not None:
-            index, problem = bad_label
-            raise XpnnDataError(f"{labels_path}, record {index} (from 0): {problem}")
-    source = str(images_path)
-    return arrays_to_dataset(
-        features, labels, source, n_classes=n_classes, image_shape=image_shape, record="record",
-        labels_source=None if labels_path is None else str(labels_path))
+
+def _idx_labels(labels_path: str | Path, images_path: str | Path, n_images: int,
+                n_classes: int | None) -> np.ndarray:
+    """The labels (n,), one integer per image, each a valid class."""
+    labels = read_idx(labels_path)
+    if labels.ndim != 1:
+        raise XpnnDataError(
+            f"{labels_path}: expected labels (1 dimension), found {labels.ndim} dimensions"
+        )
+    if labels.dtype.kind not in "iu":
+        raise XpnnDataError(
+            f"{labels_path}: labels stored as {labels.dtype}; expected an integer type"
+        )
+    if labels.shape[0] != n_images:
+        raise XpnnDataError(
+            f"{labels_path}: {labels.shape[0]} labels for {n_images} images in {images_path}; "
+            "the counts must match"
+        )
+    bad_label = first_bad_label(labels, n_classes)
+    if bad_label is not None:
+        index, problem = bad_label
+        raise XpnnDataError(f"{labels_path}, record {index} (from 0): {problem}")
+    return labels
 
 
 def find_idx_file(directory: str | Path, stem: str) -> Path | None:

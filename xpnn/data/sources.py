@@ -25,16 +25,10 @@ class DataSplits:
 
 
 def load_source(
-    data: str | Path | None = None,
-    dataset: str | None = None,
-    *,
-    label_column: str | None = None,
-    n_features: int | None = None,
-    n_classes: int | None = None,
-    need_labels: bool = True,
-    offline: bool = False,
-    cache_dir: str | Path | None = None,
-    mirrors=None,
+    data: str | Path | None = None, dataset: str | None = None, *,
+    label_column: str | None = None, n_features: int | None = None,
+    n_classes: int | None = None, need_labels: bool = True,
+    offline: bool = False, cache_dir: str | Path | None = None, mirrors=None,
     progress: bool = False,
 ) -> DataSplits:
     """Load ``data`` (a file or directory) or ``dataset`` (a name); exactly one of them.
@@ -78,14 +72,7 @@ def load_source(
         For no source or two, an unknown format or dataset, data that cannot be read, or
         data that does not fit the model.
     """
-    if (data is None) == (dataset is None):
-        raise XpnnDataError(
-            "give exactly one data source: a path (--data) or a named dataset (--dataset "
-            f"{'|'.join(NAMED_DATASETS)})"
-        )
-    if label_column is not None and not _is_csv(Path(data) if data is not None else None):
-        where = data if data is not None else f"--dataset {dataset}"
-        raise XpnnDataError(f"{where}: a label column name only applies to CSV files")
+    _check_one_source(data, dataset, label_column)
     if dataset is not None:
         splits = _load_named(dataset, n_classes, offline, cache_dir, mirrors, progress)
     else:
@@ -94,6 +81,18 @@ def load_source(
         if part is not None:
             _check_against_model(part, n_features, need_labels)
     return splits
+
+
+def _check_one_source(data, dataset, label_column) -> None:
+    """A path or a dataset name, not both nor neither; a label column only for a CSV."""
+    if (data is None) == (dataset is None):
+        raise XpnnDataError(
+            "give exactly one data source: a path (--data) or a named dataset (--dataset "
+            f"{'|'.join(NAMED_DATASETS)})"
+        )
+    if label_column is not None and not _is_csv(Path(data) if data is not None else None):
+        where = data if data is not None else f"--dataset {dataset}"
+        raise XpnnDataError(f"{where}: a label column name only applies to CSV files")
 
 
 def _load_named(dataset, n_classes, offline, cache_dir, mirrors, progress) -> DataSplits:

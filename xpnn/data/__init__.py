@@ -1,4 +1,4 @@
-"""Host-side data: one loader per source, each returning a validated ``Dataset``."""
+"""Host-side data, one loader per source, each a validated ``Dataset``; imports files, errors."""
 from .csv import load_csv
 from .dataset import Dataset
 from .digits import load_digits

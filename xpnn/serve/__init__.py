@@ -1,6 +1,7 @@
-"""``xpnn serve`` and ``xpnn train --dashboard``: a drawing pad that a saved model reads, and
-a training run's curves, live, in the browser (Python's own HTTP server, every asset in the
-package).
+"""The browser pages of ``xpnn serve`` and ``xpnn train --dashboard``; imports saving and below.
+
+A drawing pad that a saved model reads, and a training run's curves, live (Python's own HTTP
+server, every asset in the package).
 
 drawing.py  a drawing -> the grid a model reads (MNIST's recipe, scikit-learn's digits')
 bodies.py   request bodies (JSON, PNG) -> ink, or a 4xx with its message

@@ -1,1 +1,1 @@
-"""One module per ``xpnn`` sub-command; each exposes ``run(args) -> exit status``."""
+"""One module per ``xpnn`` sub-command, each a ``run(args) -> exit status``; imports any layer."""

@@ -30,9 +30,10 @@ numpydoc_show_inherited_class_members = False
 numpydoc_class_members_toctree = False
 numpydoc_xref_param_type = False
 numpydoc_validation_checks = {"GL08", "SS01", "PR01", "PR02", "PR07", "RT01"}
-# scikit-learn's own methods, inherited by the estimators, are documented by scikit-learn
+# scikit-learn's own methods, inherited by the estimators, are documented by scikit-learn;
+# the learner's core (xpnn.core) says the math in its docstrings, not numpydoc sections
 numpydoc_validation_exclude = {r"\.get_metadata_routing$", r"\.set_\w+_request$",
-                               r"\.__init__$", r"\.__\w+__$"}
+                               r"\.__init__$", r"\.__\w+__$", r"^xpnn\.core\."}
 intersphinx_mapping = {}  # no network here: no cross-project links fetched at build time
 
 # user-guide pages are Markdown (MyST): sections moved from the README as they were

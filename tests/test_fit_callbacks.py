@@ -200,3 +200,31 @@ def test_progress_bar_draws_the_epochs(digits_data, capsys):
         model.fit(X, y)
     drawn = capsys.readouterr()
     assert "MLPClassifier" in drawn.out + drawn.err  # rich's bar, named by the estimator
+
+
+class Boom:
+    """A callback whose fit-begin hook raises."""
+
+    def setup(self, estimator, context):
+        pass
+
+    def on_fit_task_begin(self, estimator, context, **kwargs):
+        raise RuntimeError("boom")
+
+    def on_fit_task_end(self, estimator, context, **kwargs):
+        return False
+
+    def teardown(self, estimator, context):
+        pass
+
+
+def _one_rank():
+    return pytest.importorskip("mpi4py.MPI", reason="mpi4py is not installed").COMM_SELF
+
+
+@pytest.mark.parametrize("comm", [lambda: None, _one_rank], ids=["no comm", "one rank"])
+def test_a_callbacks_own_error_reaches_the_caller_in_a_group_of_one(digits_data, comm):
+    X, y = digits_data
+    model = xpnn.MLPClassifier(max_iter=3, comm=comm(), **FIT).set_callbacks(Boom())
+    with pytest.raises(RuntimeError, match="boom"):
+        model.fit(X, y)

@@ -392,20 +392,17 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
                              subtask_name="iteration" if self.solver == "lbfgs" else "epoch",
                              fitted=functools.partial(self._attributes_after, plan),
                              active=self.comm is None or self.comm.Get_rank() == 0)
-        except Exception as exc:  # raised below, on every rank at once
-            if self.comm is None:
-                raise
+        except Exception as exc:  # raised below, on every rank of the group at once
             failure = exc
-        group = distributed.host_reducer(self.comm, backend)
-        if group.size > 1:
-            failed, hooked = group.host_sum([float(failure is not None),
-                                             float(tasks is not None and tasks.active)])
-            if failed:
-                if failure is not None:
-                    raise failure
-                raise CallbackError("a callback raised on another rank as the fit began; "
-                                    "this rank stops with it")
-            tasks.anywhere = hooked > 0
+        # one process is a group of one: its sums are its own values
+        failed, hooked = distributed.host_reducer(self.comm, backend).host_sum(
+            [float(failure is not None), float(tasks is not None and tasks.active)])
+        if failure is not None:
+            raise failure
+        if failed:
+            raise CallbackError("a callback raised on another rank as the fit began; this "
+                                "rank stops with it")
+        tasks.anywhere = hooked > 0
         return tasks
 
     def _fit_on(self, backend, caller, X, y_host, weights, plan, on_epoch, on_step,

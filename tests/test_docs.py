@@ -76,19 +76,23 @@ def test_the_docs_build_without_a_warning_and_run_the_gallery(tmp_path):
 
 
 def test_the_code_map_names_every_module_and_only_modules_that_exist():
-    """docs/guide/layout.md (the full map) and the README's short one stay true."""
+    """docs/guide/layout.md (the full map: every module of every package) and the README's
+    short one (the packages and the top's modules) stay true."""
     package = ROOT / "xpnn"
-    modules = {path.name for path in package.glob("*.py") if path.name != "__main__.py"
-               and path.name != "__init__.py"}
+    top = {path.name for path in package.glob("*.py") if path.name != "__main__.py"
+           and path.name != "__init__.py"}
     packages = {f"{path.name}/" for path in package.iterdir()
                 if path.is_dir() and (path / "__init__.py").exists()}
+    every_module = {path.name for path in package.rglob("*.py")
+                    if path.name not in {"__init__.py", "__main__.py"}}
     full_map = (ROOT / "docs" / "guide" / "layout.md").read_text()
     short_map = (ROOT / "README.md").read_text().split("## How the code is laid out")[1]
-    for text, where in ((full_map, "docs/guide/layout.md"), (short_map, "README.md")):
-        missing = sorted(name for name in modules | packages if name not in text)
+    for text, where, names in ((full_map, "docs/guide/layout.md", every_module | packages),
+                               (short_map, "README.md", top | packages)):
+        missing = sorted(name for name in names if name not in text)
         assert not missing, f"{where} does not name {missing}"
         named = set(re.findall(r"\b([a-z_]+\.py)\b", text))
         named = {name for name in named if name not in {"conf.py", "setup.py"}}
-        stale = sorted(name for name in named - modules if not any(
-            list((ROOT / folder).rglob(name)) for folder in ("xpnn", "bench", "docs", "tests")))
+        stale = sorted(name for name in named - every_module if not any(
+            list((ROOT / folder).rglob(name)) for folder in ("bench", "docs", "tests")))
         assert not stale, f"{where} names modules that do not exist: {stale}"

@@ -5,7 +5,7 @@ The issue's own call, as a new user writes it: ``MLPClassifier(hidden_layer_size
 scikit-learn's default alpha=1e-4), every epoch timed. Variants, each run a fresh worker
 process, interleaved across repeats:
 
-- ``xpnn``: as installed (subnormals flushed where they are made: ``ops.flush_subnormal``);
+- ``xpnn``: as installed (subnormals flushed where they are made: ``numerics.flush_subnormal``);
 - ``xpnn-ftz``: the same with the CPU's flush-to-zero and denormals-are-zero modes switched
   on for the whole process (``torch.set_flush_denormal(True)``): no subnormal arithmetic
   at all, the floor the rule aims at (and what xpnn must not do to a user's process);
@@ -14,7 +14,7 @@ process, interleaved across repeats:
 - ``xpnn-warm-start`` (and ``before-warm-start``): the loop a scikit-learn user writes to
   watch each epoch, ``warm_start=True, max_iter=1`` and ``fit`` once per epoch. Each call
   restarts Adam (scikit-learn's rule), whose first large steps leave weights of 1e-32 under
-  L2: normal numbers whose GEMM products are subnormal (``ops.weight_floor``).
+  L2: normal numbers whose GEMM products are subnormal (``numerics.weight_floor``).
 
     python bench/flat_epochs.py --repeats 3 --before /tmp/old
     python bench/flat_epochs.py --repeats 1 --epochs 2 --subset 6000 --out /tmp/smoke

@@ -176,9 +176,9 @@ def _synchronize(torch, device):
 def register_torch_compiled_step() -> None:
     """Give torch tensors, in this process only, a kernel whose ``whole_step`` is
     ``torch.compile`` of what ``xpnn/kernels/jax_step.py`` traces (``mlp.loss_and_grads`` and
-    the optimizer's ``apply``): measured against the eager step and not kept in the library
-    (bench/README.md). The update's host scalars go in as 0-d float64 tensors: as Python
-    floats, every new value (Adam's bias corrections change each step) recompiles."""
+    the optimizer's ``update``): measured against the eager step and not kept in the library
+    (bench/README.md). The update's host numbers go in as 0-d float64 tensors: as Python
+    floats, every new value (Adam's step size changes each step) recompiles."""
     import sys
     import types
 
@@ -190,22 +190,23 @@ def register_torch_compiled_step() -> None:
         def __init__(self, spec, optimizer, xp):
             super().__init__(spec, optimizer, xp)
 
-            def step(params, slots, inputs, targets, weights, scalars):
+            def step(params, slots, inputs, targets, weights, numbers):
                 loss, grads, outputs = mlp.loss_and_grads(params, inputs, targets, xp, spec,
                                                           weights)
-                params, slots = optimizer.apply(params, grads, slots, xp, scalars)
-                return params, slots, loss, outputs
+                params, state = optimizer.update(params, grads, {"step": 0, **slots}, xp,
+                                                 numbers=numbers)
+                return params, {slot: state[slot] for slot in slots}, loss, outputs
 
             self.compiled = torch.compile(step, dynamic=False)
 
-        def whole_step(self, params, opt_state, inputs, targets, weights, lr_scale):
+        def whole_step(self, params, opt_state, inputs, targets, weights, rate_factor):
             step = opt_state["step"] + 1
             slots = {slot: opt_state[slot] for slot in self.optimizer.state_slots}
-            scalars = {key: None if value is None else torch.tensor(value, dtype=torch.float64)
-                       for key, value in self.optimizer.scalars(step, lr_scale).items()}
+            numbers = tuple(torch.tensor(value, dtype=torch.float64)
+                            for value in self.optimizer.step_numbers(step, rate_factor))
             with torch.no_grad():
                 params, slots, loss, outputs = self.compiled(params, slots, inputs, targets,
-                                                             weights, scalars)
+                                                             weights, numbers)
             return params, {"step": step, **slots}, loss, outputs
 
     module = types.ModuleType("bench_torch_compiled_step")

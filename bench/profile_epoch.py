@@ -74,7 +74,7 @@ def step_with_timers(params, opt_state, optimizer, inputs, labels, xp, timer, ke
     """
     from xpnn.core import mlp, ops
 
-    n_layers = mlp.n_layers(params)
+    n_layers = mlp.n_weight_layers(params)
     activations, hidden = [inputs], inputs  # as mlp.forward: a0 = inputs, a_l = relu(z_l)
     for layer in range(1, n_layers + 1):
         with timer("forward GEMMs (a @ w)"):

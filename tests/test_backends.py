@@ -40,7 +40,7 @@ def _run(backend, dtype, optimizer_name, data, spec=mlp.MLPSpec(), weighted=Fals
     y_device = TARGETS[spec.head](X_host, y_host)
     n_outputs = 10 if spec.head == "softmax" else y_device.shape[1]
     params = mlp.init_params(mlp.layer_sizes(64, (32, 16), n_outputs), rng, dtype, backend,
-                             spec.activation)
+                             spec.activation_name)
     solver, options, lr = OPTIMIZERS[optimizer_name]
     optimizer = make_optimizer(solver, lr, **options)
     state = optimizer.init_state(params, xp)

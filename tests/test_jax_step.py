@@ -60,7 +60,7 @@ def _steps(backend, stages, spec, optimizer, batches, dtype, compiled):
     xp = backend.xp
     metric_sum = kernels.compiled(stages, HEADS[spec.head].metric_sum, (2,))
     params = mlp.init_params([6, 5, 4, 3], np.random.default_rng(0), dtype, backend,
-                             spec.activation)
+                             spec.activation_name)
     state = optimizer.init_state(params, xp)
     values, outputs = [], []  # each step: its loss, then its metric sum (if any)
     for scale, (inputs, targets, weights) in zip(SCALES, batches):

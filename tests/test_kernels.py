@@ -189,33 +189,3 @@ def test_a_new_activation_is_one_table_entry(monkeypatch, digits_data):
     fast = xpnn.MLPClassifier(**options).fit(X, y)
     assert fast.loss_curve_ == reference.loss_curve_
     assert_params_equal(fast.params_, reference.params_)
-
-
-@pytest.mark.parametrize("optimizer", ["coupled adam", "sgd momentum with decay"])
-def test_updates_the_fused_table_declines_run_the_reference_update_in_the_kernel(optimizer):
-    """Settings no fused entry takes (Adam's L2-style decay, SGD's weight decay: reachable
-    from the library API, not from the estimators) run the optimizer's own update inside the
-    kernel: steps bit-identical to the reference's."""
-    from xpnn.core import mlp
-    from xpnn.core.optim import SGD, Adam
-
-    rule = {"coupled adam": Adam(lr=0.01, weight_decay=0.1, decoupled=False),
-            "sgd momentum with decay": SGD(lr=0.05, momentum=0.9, nesterov=True,
-                                           weight_decay=0.01)}[optimizer]
-    backend, spec = numpy_backend(), mlp.MLPSpec("tanh", "softmax", 0.0)
-    rng = np.random.default_rng(0)
-    params = mlp.init_params([6, 5, 3], rng, "float64", backend, "tanh")
-    inputs, labels = rng.normal(size=(9, 6)), rng.integers(0, 3, 9)
-    results = []
-    for stages in (kernels.select(backend, spec, rule), ReferenceStep(spec, rule, backend.xp)):
-        state = {k: np.array(v, copy=True) for k, v in params.items()}
-        opt_state = rule.init_state(state, backend.xp)
-        for _ in range(3):
-            outputs, activations = stages.forward(state, inputs)
-            _, grad_outputs = stages.loss_with_grad(outputs, labels, None)
-            grads = stages.backward(state, activations, grad_outputs)
-            state, opt_state = stages.update(state, grads, opt_state, 1.0)
-            state = {k: np.array(v, copy=True) for k, v in state.items()}
-        results.append(state)
-    assert isinstance(kernels.select(backend, spec, rule), NumpyStep)
-    assert_params_equal(*results)

@@ -106,15 +106,14 @@ def test_the_jax_steps_traced_update_is_scikit_learns(name):
 
     optimizer = OPTIMIZERS[name][0]
     xp = array_namespace(jnp.zeros(1))
-    # as kernels/jax_step.py traces it: the slots and the host scalars as arguments
-    apply = jax.jit(lambda params, grads, slots, scalars: optimizer.apply(
-        params, grads, slots, xp, scalars))
+    # as kernels/jax_step.py traces it: the state and the step's host numbers as arguments
+    update = jax.jit(lambda params, grads, state, numbers: optimizer.update(
+        params, grads, state, xp, numbers=numbers))
     host_params, grads = _problem()
     params = {key: jnp.asarray(value) for key, value in host_params.items()}
     state = optimizer.init_state(params, xp)
     for step, (rate, grad, expected) in enumerate(zip(RATES, grads, _sklearn_run(name)), 1):
-        slots = {slot: state[slot] for slot in optimizer.state_slots}
-        params, slots = apply(params, {key: jnp.asarray(value) for key, value in grad.items()},
-                              slots, optimizer.scalars(step, _scale(name, rate)))
-        state = {"step": step, **slots}
+        params, state = update(params, {key: jnp.asarray(value) for key, value in grad.items()},
+                               state, optimizer.step_numbers(step, _scale(name, rate)))
+        state = {**state, "step": step}  # the host's count
         _assert_same(params, expected, step)

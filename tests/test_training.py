@@ -244,7 +244,7 @@ def test_no_float64_anywhere_in_a_float32_step(backend, digits_data):
         optimizer = make_optimizer(name, 1e-3, weight_decay=1e-2)
         state = optimizer.init_state(params, xp)
         fresh = {k: v + 0.0 for k, v in grads.items()}
-        new_params, state = optimizer.update(dict(params), fresh, state, xp, lr_scale=0.5)
+        new_params, state = optimizer.update(dict(params), fresh, state, xp, rate_factor=0.5)
         arrays += [*new_params.values(), *state_arrays(state).values()]
     assert all(a.dtype == xp.float32 for a in arrays), [a.dtype for a in arrays]
 

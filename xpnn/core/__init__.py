@@ -1,1 +1,1 @@
-"""The learner's math: ops, activations, heads, mlp, optim on xp arrays; imports only the backend."""
+"""The learner's math on xp arrays (ops, activations, heads, mlp, optim); imports only backend."""

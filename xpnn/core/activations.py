@@ -28,23 +28,11 @@ OUTPUT, PRE_ACTIVATION = "output", "pre_activation"
 
 @dataclass(frozen=True)
 class Activation:
-    """One hidden-layer activation: its forward, its derivative, its initial-weight gain.
+    """One hidden-layer activation: its forward, its derivative, its initial-weight gain."""
 
-    Parameters
-    ----------
-    forward : callable
-        ``(z, xp) -> a``.
-    backward : callable
-        ``(grad_a, a or z as takes says, xp) -> grad_z``.
-    init_gain : float
-        The gain of the initial weights, std = gain / sqrt(fan_in).
-    takes : str, default=OUTPUT
-        What ``backward`` reads beside the gradient: ``OUTPUT`` (the activation a) or
-        ``PRE_ACTIVATION`` (z, for an activation that is not monotonic).
-    """
     forward: Callable  # (z, xp) -> a
     backward: Callable  # (grad_a, a or z as ``takes`` says, xp) -> grad_z
-    init_gain: float
+    init_gain: float  # the initial weights' std is gain / sqrt(fan_in)
     takes: str = OUTPUT  # OUTPUT or PRE_ACTIVATION
 
 

@@ -1,10 +1,13 @@
 """A multilayer perceptron: Linear -> activation -> ... -> Linear -> output head.
 
-Parameters are a dict of named arrays ``{"w1", "b1", "w2", "b2", ...}``; ``w_l`` has
-shape (fan_in, fan_out) so a batch of rows maps as ``a @ w + b``. Forward returns
-what backward needs (a ``ForwardTrace``); backward returns one gradient per parameter.
-The hidden activation and the output head come from their tables (``activations.py``,
-``heads.py``) through an ``MLPSpec``; nothing here is specific to one of them.
+Parameters are a dict of named arrays ``{"w1", "b1", "w2", "b2", ...}`` of the namespace
+``xp``, in layer order; ``w_l`` has shape (fan_in, fan_out), so a batch of rows (batch,
+fan_in) maps as ``a @ w + b``. Forward returns what backward needs (a ``ForwardTrace``);
+backward returns one gradient per parameter, the parameters' names and shapes. The hidden
+activation and the output head come from their tables (``activations.py``, ``heads.py``)
+through an ``MLPSpec``; nothing here is specific to one of them. Row ``weights`` (batch,)
+weigh the loss's mean (None: equal); ``masks`` are dropout's, one inverted-dropout mask
+(batch, width) or None per hidden layer (None: no dropout, as in prediction).
 
 The inputs may be a sparse batch (scipy.sparse on NumPy, cupyx.scipy.sparse on CuPy): the
 two products that touch them, ``inputs @ w1`` (forward) and ``inputs^T @ delta1``
@@ -16,27 +19,17 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from . import ops
 from .activations import ACTIVATIONS, PRE_ACTIVATION
 from ..backend.devices import Backend, is_sparse
 from .heads import HEADS
+from .numerics import flush_subnormal
 
 
 @dataclass(frozen=True)
 class MLPSpec:
-    """What the network computes, beside its parameters.
+    """What the network computes, beside its parameters."""
 
-    Parameters
-    ----------
-    activation : str, default="relu"
-        The hidden activation, a key of ``activations.ACTIVATIONS``.
-    head : str, default="softmax"
-        The output head, a key of ``heads.HEADS``: softmax, logistic, identity or exp.
-    alpha : float, default=0.0
-        L2 penalty on the weights (not the biases), as scikit-learn's alpha.
-    """
-
-    activation: str = "relu"  # a key of ACTIVATIONS
+    activation_name: str = "relu"  # the hidden activation, a key of ACTIVATIONS
     head: str = "softmax"  # a key of HEADS: softmax, logistic, identity or exp
     alpha: float = 0.0  # L2 penalty on the weights (not biases), as scikit-learn's alpha
 
@@ -46,9 +39,9 @@ def layer_sizes(n_features: int, hidden, n_outputs: int) -> list[int]:
     return [int(n_features), *(int(h) for h in hidden), int(n_outputs)]
 
 
-def parameter_names(n_layers: int) -> list[str]:
+def parameter_names(n_weight_layers: int) -> list[str]:
     """w1, b1, w2, b2, ... in layer order."""
-    return [f"{kind}{layer}" for layer in range(1, n_layers + 1) for kind in ("w", "b")]
+    return [f"{kind}{layer}" for layer in range(1, n_weight_layers + 1) for kind in ("w", "b")]
 
 
 def parameter_shapes(sizes) -> dict:
@@ -59,37 +52,20 @@ def parameter_shapes(sizes) -> dict:
     return shapes
 
 
-def n_layers(params) -> int:
+def n_weight_layers(params) -> int:
+    """How many (w, b) layers: scikit-learn's ``n_layers_`` counts the input layer too."""
     return len(params) // 2
 
 
-def init_params(sizes, rng, dtype: str, backend: Backend, activation: str = "relu") -> dict:
-    """Initial parameters: normal weights with std gain / sqrt(fan_in), zero biases.
+def init_params(sizes, rng, dtype: str, backend: Backend, activation_name: str = "relu") -> dict:
+    """Normal weights with std gain / sqrt(fan_in), zero biases, for layer sizes ``sizes``.
 
-    He init for ReLU (gain sqrt 2); the output layer too uses the hidden activation's gain.
-    Drawn in float64 on the host from ``rng``, then cast and moved: the same seed gives
-    bit-identical starting weights on every backend. The backend's device is made current:
-    CuPy's ``zeros`` allocate on the current GPU.
-
-    Parameters
-    ----------
-    sizes : sequence of int
-        Layer sizes [d, h1, ..., hL, k].
-    rng : numpy.random.Generator
-        The source of the weights.
-    dtype : str
-        The parameters' dtype, e.g. ``"float32"``.
-    backend : Backend
-        The namespace and device the parameters live on.
-    activation : str, default="relu"
-        The hidden activation whose ``init_gain`` scales the weights.
-
-    Returns
-    -------
-    dict
-        ``{"w1", "b1", "w2", "b2", ...}``, arrays of the backend on its device.
+    The gain is the hidden activation's (``activations.py``: He's sqrt 2 for ReLU), the
+    output layer's too. Drawn in float64 on the host from ``rng``, then cast and moved, so
+    the same seed gives bit-identical starting weights on every backend; the backend's
+    device is made current (CuPy's ``zeros`` allocate on the current GPU).
     """
-    gain = ACTIVATIONS[activation].init_gain
+    gain = ACTIVATIONS[activation_name].init_gain
     with backend.activate():
         params = {}
         for layer, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
@@ -102,70 +78,27 @@ def init_params(sizes, rng, dtype: str, backend: Backend, activation: str = "rel
 
 @dataclass(frozen=True)
 class ForwardTrace:
-    """What a forward pass keeps for backward, by layer.
+    """What a forward pass keeps for backward, by layer."""
 
-    Parameters
-    ----------
-    layer_inputs : list of array
-        [a0 = inputs, a1, ..., a_{L-1}]: what each layer multiplied, for its weight gradient.
-        With dropout, the dropped outputs a_l * m_l.
-    derivative_inputs : list of array
-        [for layer 1, ..., L-1]: what each hidden activation's backward reads, a_l itself (the
-        same array: no copy) or, for an entry that takes the pre-activation, z_l (a_l, not the
-        dropped a_l * m_l, with dropout).
-    masks : list or None, default=None
-        With dropout, [for layer 1, ..., L-1]: each hidden layer's inverted-dropout mask
-        (``dropout.py``; None: that layer keeps every unit). None: no dropout in this pass.
-    """
-
+    # [a0 = inputs, a1, ..., a_{L-1}]: what each layer multiplied, for its weight gradient
+    # (with dropout, the dropped outputs a_l * m_l)
     layer_inputs: list
+    # [for layers 1, ..., L-1]: what each hidden activation's backward reads: a_l itself (the
+    # same array, no copy) or, for an entry that takes the pre-activation, z_l
     derivative_inputs: list
-    masks: list | None = None  # None: no dropout in this pass
+    masks: list | None = None  # dropout's masks by hidden layer; None: no dropout in this pass
 
     def mask(self, layer: int):
-        """Hidden layer ``layer``'s dropout mask, or None.
-
-        Parameters
-        ----------
-        layer : int
-            The hidden layer, from 1.
-
-        Returns
-        -------
-        array or None
-            Its mask, or None where it keeps every unit (or the pass had no dropout).
-        """
+        """Hidden layer ``layer``'s (from 1) dropout mask, or None where it keeps every unit."""
         return None if self.masks is None else self.masks[layer - 1]
 
 
 def forward(params, inputs, xp, spec: MLPSpec = MLPSpec(), masks=None):
-    """The forward pass: raw outputs and the trace backward needs.
-
-    Parameters
-    ----------
-    params : dict
-        The parameters ``{"w1": (fan_in, fan_out), "b1": (fan_out,), ...}``, arrays of ``xp``.
-    inputs : array or sparse matrix
-        A batch of rows (batch, n_features): an array of ``xp``, or scipy / cupyx sparse.
-    xp : namespace
-        The array namespace of the parameters.
-    spec : MLPSpec, default=MLPSpec()
-        The hidden activation, the output head and the L2 penalty.
-    masks : list or None, default=None
-        One inverted-dropout mask (batch, width), or None, per hidden layer, multiplied into
-        its outputs (training); None: no dropout (prediction, evaluation).
-
-    Returns
-    -------
-    outputs : array
-        Raw outputs (batch, k) (the logits, for a classifier).
-    trace : ForwardTrace
-        What ``backward`` needs.
-    """
-    activation = ACTIVATIONS[spec.activation]
+    """Raw outputs (batch, k) (the logits, for a classifier) and the trace backward needs."""
+    activation = ACTIVATIONS[spec.activation_name]
     keeps_pre_activation = activation.takes == PRE_ACTIVATION
     layer_inputs, derivative_inputs = [inputs], []
-    last = n_layers(params)
+    last = n_weight_layers(params)
     hidden = inputs
     for layer in range(1, last):
         pre_activation = hidden @ params[f"w{layer}"]  # sparse inputs: sparse x dense
@@ -189,29 +122,12 @@ def weight_grad(below, delta, xp):
 
 
 def predict_outputs(params, inputs, xp, spec: MLPSpec = MLPSpec()):
-    """Forward pass for inference: raw outputs (batch, k).
-
-    Parameters
-    ----------
-    params : dict
-        The parameters ``{"w1": (fan_in, fan_out), "b1": (fan_out,), ...}``, arrays of ``xp``.
-    inputs : array or sparse matrix
-        A batch of rows (batch, n_features): an array of ``xp``, or scipy / cupyx sparse.
-    xp : namespace
-        The array namespace of the parameters.
-    spec : MLPSpec, default=MLPSpec()
-        The hidden activation, the output head and the L2 penalty.
-
-    Returns
-    -------
-    array
-        Raw outputs (batch, k).
-    """
+    """Forward pass for inference: raw outputs (batch, k)."""
     return forward(params, inputs, xp, spec)[0]
 
 
 def backward(params, trace: ForwardTrace, grad_outputs, xp, spec: MLPSpec = MLPSpec()) -> dict:
-    """Gradients of the loss for every parameter, given d loss / d outputs.
+    """Gradients of the loss for every parameter, given d loss / d outputs (batch, k).
 
     Layer l computes z_l = a_{l-1} @ w_l + b_l and a_l = f(z_l). With delta_l = dL/dz_l::
 
@@ -224,29 +140,11 @@ def backward(params, trace: ForwardTrace, grad_outputs, xp, spec: MLPSpec = MLPS
     With dropout the next layer multiplied d_{l-1} = a_{l-1} * m_{l-1}, so delta_l @ w_l^T
     is dL/dd_{l-1}, and dL/da_{l-1} = that * m_{l-1}, before the activation's derivative.
     The input gradient of the first layer is never needed, so it is not computed.
-
-    Parameters
-    ----------
-    params : dict
-        The parameters ``{"w1": (fan_in, fan_out), "b1": (fan_out,), ...}``, arrays of ``xp``.
-    trace : ForwardTrace
-        What ``forward`` kept.
-    grad_outputs : array
-        d loss / d outputs, (batch, k).
-    xp : namespace
-        The array namespace of the parameters.
-    spec : MLPSpec, default=MLPSpec()
-        The hidden activation, the output head and the L2 penalty.
-
-    Returns
-    -------
-    dict
-        One gradient per parameter, the names and shapes of ``params``, in layer order.
     """
-    activation_backward = ACTIVATIONS[spec.activation].backward
+    activation_backward = ACTIVATIONS[spec.activation_name].backward
     grads = {}
     delta = grad_outputs  # (batch, k)
-    for layer in range(n_layers(params), 0, -1):
+    for layer in range(n_weight_layers(params), 0, -1):
         below = trace.layer_inputs[layer - 1]  # (batch, fan_in)
         grads[f"w{layer}"] = weight_grad(below, delta, xp)
         grads[f"b{layer}"] = xp.sum(delta, axis=0)
@@ -256,57 +154,28 @@ def backward(params, trace: ForwardTrace, grad_outputs, xp, spec: MLPSpec = MLPS
             if mask is not None:  # through the dropout mask: dropped units pass nothing back
                 grad_below = grad_below * mask
             delta = activation_backward(grad_below, trace.derivative_inputs[layer - 2], xp)
-    return {name: grads[name] for name in parameter_names(n_layers(params))}
+    return {name: grads[name] for name in parameter_names(n_weight_layers(params))}
 
 
 def l2_term(params, alpha: float, denominator, xp):
-    """scikit-learn's L2 penalty (alpha / 2) sum_l ||w_l||^2 / n; biases are not penalised.
-
-    n is the batch size or its summed weights; the penalty's gradient is alpha w_l / n.
-
-    Parameters
-    ----------
-    params : dict
-        The parameters ``{"w1": (fan_in, fan_out), "b1": (fan_out,), ...}``, arrays of ``xp``.
-    alpha : float
-        The penalty's strength.
-    denominator : float or array
-        n: the batch size, or the summed row weights (0-d array).
-    xp : namespace
-        The array namespace of the parameters.
-
-    Returns
-    -------
-    array
-        The penalty, 0-d.
-    """
+    """scikit-learn's L2 penalty (alpha / 2n) sum_l ||w_l||^2, biases not penalised; n (the
+    ``denominator``) is the batch size or its summed row weights (a 0-d array)."""
     total = 0.0
-    for layer in range(1, n_layers(params) + 1):
+    for layer in range(1, n_weight_layers(params) + 1):
         flat = xp.reshape(params[f"w{layer}"], (-1,))
         total = total + xp.vecdot(flat, flat)  # one read, no (fan_in, fan_out) temporary
     return (0.5 * alpha) * total / denominator
 
 
-def add_l2(loss, grads, params, alpha: float, denominator, xp):
-    """Add the L2 term to ``loss`` and its gradient alpha w_l / n to each weight's gradient
-    (in ``grads``, rebinding); returns the new loss. Nothing to do when alpha is 0."""
-    if not alpha:
-        return loss
-    add_l2_gradient(grads, params, alpha / denominator, xp)
-    return loss + l2_term(params, alpha, denominator, xp)
-
-
 def add_l2_gradient(grads, params, coefficient, xp):
-    """The L2 term's gradient, ``coefficient`` w_l (alpha / n), added to each weight's
-    gradient in ``grads`` (rebinding); nothing for a coefficient of 0 or None.
-
-    The L2 gradient of a tiny weight is subnormal: the sum is flushed (``ops.flush_subnormal``).
-    """
-    if coefficient is None or (isinstance(coefficient, float) and not coefficient):
+    """The L2 term's gradient, ``coefficient`` w_l (coefficient = alpha / n), added to each
+    weight's gradient in ``grads`` (rebinding; None: no L2). The gradient of a tiny weight
+    is subnormal, so the sum is flushed."""
+    if coefficient is None:
         return
-    for layer in range(1, n_layers(params) + 1):
+    for layer in range(1, n_weight_layers(params) + 1):
         penalized = grads[f"w{layer}"] + coefficient * params[f"w{layer}"]
-        grads[f"w{layer}"] = ops.flush_subnormal(penalized, xp)
+        grads[f"w{layer}"] = flush_subnormal(penalized, xp)
 
 
 def loss_denominator(inputs, weights, xp):
@@ -316,39 +185,14 @@ def loss_denominator(inputs, weights, xp):
 
 def loss_and_grads(params, inputs, targets, xp, spec: MLPSpec = MLPSpec(), weights=None,
                    masks=None):
-    """The head's (weighted) mean loss plus the L2 term, its gradients, and the raw outputs.
-
-    Parameters
-    ----------
-    params : dict
-        The parameters ``{"w1": (fan_in, fan_out), "b1": (fan_out,), ...}``, arrays of ``xp``.
-    inputs : array or sparse matrix
-        A batch of rows (batch, n_features): an array of ``xp``, or scipy / cupyx sparse.
-    targets : array
-        The batch's targets, of the kind the head takes (class indices or values).
-    xp : namespace
-        The array namespace of the parameters.
-    spec : MLPSpec, default=MLPSpec()
-        The hidden activation, the output head and the L2 penalty.
-    weights : array or None, default=None
-        Row weights (batch,); None weighs every row equally.
-    masks : list or None, default=None
-        One inverted-dropout mask (batch, width), or None, per hidden layer, multiplied into
-        its outputs (training); None: no dropout (prediction, evaluation).
-
-    Returns
-    -------
-    loss : array
-        The loss, 0-d.
-    grads : dict
-        One gradient per parameter.
-    outputs : array
-        The batch's raw outputs (batch, k).
-    """
+    """The head's (weighted) mean loss plus the L2 term, its gradients, and the raw outputs."""
     outputs, trace = forward(params, inputs, xp, spec, masks)
     loss, grad_outputs = HEADS[spec.head].loss_with_grad(outputs, targets, xp, weights)
     grads = backward(params, trace, grad_outputs, xp, spec)
-    loss = add_l2(loss, grads, params, spec.alpha, loss_denominator(inputs, weights, xp), xp)
+    if spec.alpha:
+        denominator = loss_denominator(inputs, weights, xp)
+        add_l2_gradient(grads, params, spec.alpha / denominator, xp)
+        loss = loss + l2_term(params, spec.alpha, denominator, xp)
     return loss, grads, outputs
 
 

@@ -1,8 +1,13 @@
 """Pure math on xp arrays: activations, softmax, the losses, and their gradients.
 
-Every function takes the array namespace ``xp`` from the caller and never calls NumPy,
-so the same code runs on NumPy, CuPy, torch, JAX and array-api-strict. Each gradient
-sits beside the function it differentiates.
+Every function takes the array namespace ``xp`` from the caller and never calls NumPy, so the
+same code runs on NumPy, CuPy, torch, JAX and array-api-strict. An activation maps z (any
+shape) elementwise; its ``*_backward(grad_out, a, xp)`` takes dL/da and the output a = f(z)
+(or z, where named ``pre_activation``) and returns dL/dz, the shape of ``grad_out``. A loss
+takes raw outputs (batch, k) (logits for classification), targets (integer labels (batch,)
+or values (batch, k)) and optional row ``weights`` (batch,), None weighing rows equally, and
+returns the (weighted) mean over rows as a 0-d array; ``*_with_grad`` returns it with
+d loss / d outputs, the shape of the outputs. Each gradient sits beside its forward.
 """
 from __future__ import annotations
 
@@ -11,219 +16,48 @@ import math
 from ..backend.devices import device_of
 
 
-def flush_subnormal(x, xp):
-    """x with every value below its dtype's smallest normal number in magnitude set to 0.
-
-    Numbers that decay step after step (Adam's moments of a weight whose gradient is 0, a
-    momentum buffer) pass through the subnormal range, where x86 arithmetic is about 100
-    times slower; training flushes them where they are made. The CPU's own flush-to-zero
-    mode would do it for every program in the process, the caller's too.
-    """
-    return flush_below(x, xp.finfo(x.dtype).smallest_normal, xp)
-
-
-def weight_floor(dtype, xp) -> float:
-    """sqrt(smallest normal number) of ``dtype``: 2**-63 in float32, 2**-511 in float64.
-
-    A parameter below it in magnitude is flushed to 0 after each update
-    (``flush_tiny_weight``): its product with an activation or a gradient of the same
-    size or less would be subnormal, and the GEMMs of forward and backward (BLAS's own
-    threads, which no flush reaches) would run at subnormal speed (measured: 25x slower
-    per product, bench/README.md "Flat epochs"). It cannot move any output by an ulp: a
-    float32 weight of 1e-19 next to weights of 1e-3."""
-    return math.sqrt(float(xp.finfo(dtype).smallest_normal))  # exact: a power of two
-
-
-def flush_tiny_weight(x, xp):
-    """A parameter after its update: values below ``weight_floor`` (and so every subnormal
-    value) set to 0."""
-    return flush_below(x, weight_floor(x.dtype, xp), xp)
-
-
-def flush_below(x, floor, xp):
-    """x with every value of magnitude below ``floor`` set to 0 (NaN and inf kept)."""
-    kept = xp.abs(x) >= floor  # False for 0 (and NaN)
-    return x * xp.astype(kept, x.dtype)  # NaN and inf stay as they are, for the guard
-
-
 def relu(z, xp):
-    """ReLU: max(z, 0), elementwise.
-
-    Computed as z times its 0/1 mask, so NaN stays NaN (for the divergence guard).
-
-    Parameters
-    ----------
-    z : array
-        Pre-activations, any shape.
-    xp : namespace
-        The array namespace of ``z``.
-
-    Returns
-    -------
-    array
-        The activation, the shape and dtype of ``z``.
-    """
+    """max(z, 0) as z times its 0/1 mask, so NaN stays NaN (for the divergence guard)."""
     return z * xp.astype(z > 0.0, z.dtype)
 
 
 def relu_backward(grad_out, activation, xp):
-    """Gradient of ReLU: d relu(z) / dz = 1 where z > 0, else 0.
-
-    Takes the activation a = relu(z) (what forward keeps), not z itself: relu(z) > 0
-    exactly where z > 0. A multiply by the 0/1 mask is several times faster than
-    ``where`` on NumPy.
-
-    Parameters
-    ----------
-    grad_out : array
-        Gradient of the loss with respect to the activation's output.
-    activation : array
-        The activation's output a = f(z), as forward keeps it.
-    xp : namespace
-        The array namespace of the arrays.
-
-    Returns
-    -------
-    array
-        Gradient of the loss with respect to z, the shape of ``grad_out``.
-    """
+    """1 where z > 0, else 0; relu(z) > 0 exactly where z > 0, so the output decides.
+    (A multiply by the 0/1 mask is several times faster than ``where`` on NumPy.)"""
     return grad_out * xp.astype(activation > 0.0, grad_out.dtype)
 
 
 def tanh(z, xp):
-    """Hyperbolic tangent, elementwise.
-
-    Parameters
-    ----------
-    z : array
-        Pre-activations, any shape.
-    xp : namespace
-        The array namespace of ``z``.
-
-    Returns
-    -------
-    array
-        The activation, the shape and dtype of ``z``.
-    """
     return xp.tanh(z)
 
 
 def tanh_backward(grad_out, activation, xp):
-    """Gradient of tanh: d tanh(z) / dz = 1 - tanh(z)^2, from the output a = tanh(z).
-
-    Parameters
-    ----------
-    grad_out : array
-        Gradient of the loss with respect to the activation's output.
-    activation : array
-        The activation's output a = f(z), as forward keeps it.
-    xp : namespace
-        The array namespace of the arrays.
-
-    Returns
-    -------
-    array
-        Gradient of the loss with respect to z, the shape of ``grad_out``.
-    """
+    """d tanh(z)/dz = 1 - tanh(z)^2 = 1 - a^2."""
     return grad_out * (1.0 - activation * activation)
 
 
 def logistic(z, xp):
-    """Logistic sigmoid 1 / (1 + exp(-z)), elementwise.
-
-    Written through tanh so it never overflows: (1 + tanh(z/2)) / 2.
-
-    Parameters
-    ----------
-    z : array
-        Pre-activations, any shape.
-    xp : namespace
-        The array namespace of ``z``.
-
-    Returns
-    -------
-    array
-        The activation, the shape and dtype of ``z``.
-    """
+    """The sigmoid 1 / (1 + exp(-z)) as (1 + tanh(z/2)) / 2, which never overflows."""
     return 0.5 * (1.0 + xp.tanh(0.5 * z))
 
 
 def logistic_probability(z, xp):
-    """The sigmoid exp(-softplus(-z)), to full relative precision in both tails.
-
-    A probability of 1e-20 stays 1e-20 where the tanh form rounds it to 0 (scikit-learn's
-    expit keeps it too); the output head's probabilities.
-
-    Parameters
-    ----------
-    z : array
-        Logits, any shape.
-    xp : namespace
-        The array namespace of ``z``.
-
-    Returns
-    -------
-    array
-        sigmoid(z), the shape and dtype of ``z``.
-    """
+    """The sigmoid as exp(-softplus(-z)), to full relative precision in both tails: a
+    probability of 1e-20 stays 1e-20 where the tanh form rounds it to 0 (as scikit-learn's
+    expit); the logistic head's probabilities."""
     return xp.exp(-softplus(-z, xp))
 
 
 def logistic_backward(grad_out, activation, xp):
-    """Gradient of the sigmoid: d sigma(z) / dz = sigma(z) (1 - sigma(z)), from a = sigma(z).
-
-    Parameters
-    ----------
-    grad_out : array
-        Gradient of the loss with respect to the activation's output.
-    activation : array
-        The activation's output a = f(z), as forward keeps it.
-    xp : namespace
-        The array namespace of the arrays.
-
-    Returns
-    -------
-    array
-        Gradient of the loss with respect to z, the shape of ``grad_out``.
-    """
+    """d sigma(z)/dz = sigma(z) (1 - sigma(z)) = a (1 - a)."""
     return grad_out * (activation * (1.0 - activation))
 
 
 def identity(z, xp):
-    """The identity activation: z itself.
-
-    Parameters
-    ----------
-    z : array
-        Pre-activations, any shape.
-    xp : namespace
-        The array namespace of ``z``.
-
-    Returns
-    -------
-    array
-        ``z``, unchanged.
-    """
     return z
 
 
 def identity_backward(grad_out, activation, xp):
-    """Gradient of the identity: ``grad_out`` unchanged.
-
-    Parameters
-    ----------
-    grad_out : array
-        Gradient of the loss with respect to the activation's output.
-    activation : array
-        The activation's output a = f(z), as forward keeps it.
-    xp : namespace
-        The array namespace of the arrays.
-
-    Returns
-    -------
-    array
-        Gradient of the loss with respect to z, the shape of ``grad_out``.
-    """
     return grad_out
 
 
@@ -231,173 +65,45 @@ LEAKY_RELU_SLOPE = 0.01  # scikit-learn's name, torch's default negative_slope
 
 
 def leaky_relu(z, xp):
-    """Leaky ReLU: z where z > 0, else 0.01 z.
-
-    The slope 0.01 is torch.nn.functional.leaky_relu's default (``LEAKY_RELU_SLOPE``).
-
-    Parameters
-    ----------
-    z : array
-        Pre-activations, any shape.
-    xp : namespace
-        The array namespace of ``z``.
-
-    Returns
-    -------
-    array
-        The activation, the shape and dtype of ``z``.
-    """
+    """z where z > 0, else 0.01 z."""
     return xp.where(z > 0.0, z, z * LEAKY_RELU_SLOPE)
 
 
 def leaky_relu_backward(grad_out, activation, xp):
-    """Gradient of leaky ReLU: 1 where z > 0, else 0.01.
-
-    leaky_relu(z) > 0 exactly where z > 0 (the slope is positive), so the output decides.
-
-    Parameters
-    ----------
-    grad_out : array
-        Gradient of the loss with respect to the activation's output.
-    activation : array
-        The activation's output a = f(z), as forward keeps it.
-    xp : namespace
-        The array namespace of the arrays.
-
-    Returns
-    -------
-    array
-        Gradient of the loss with respect to z, the shape of ``grad_out``.
-    """
+    """1 where z > 0, else 0.01; a > 0 exactly where z > 0 (the slope is positive)."""
     return xp.where(activation > 0.0, grad_out, grad_out * LEAKY_RELU_SLOPE)
 
 
 def elu(z, xp):
-    """ELU (alpha 1): z where z > 0, else exp(z) - 1.
-
-    Computed as expm1 of min(z, 0): accurate near 0, and never exp of a large z, even in
-    the branch ``where`` discards.
-
-    Parameters
-    ----------
-    z : array
-        Pre-activations, any shape.
-    xp : namespace
-        The array namespace of ``z``.
-
-    Returns
-    -------
-    array
-        The activation, the shape and dtype of ``z``.
-    """
+    """ELU (alpha 1): z where z > 0, else exp(z) - 1, as expm1 of min(z, 0): accurate near
+    0, and never exp of a large z, even in the branch ``where`` discards."""
     return xp.where(z > 0.0, z, xp.expm1(xp.minimum(z, xp.zeros_like(z))))
 
 
 def elu_backward(grad_out, activation, xp):
-    """Gradient of ELU: 1 where z > 0, else exp(z) = a + 1.
-
-    From the output a = exp(z) - 1, which is > 0 exactly where z > 0.
-
-    Parameters
-    ----------
-    grad_out : array
-        Gradient of the loss with respect to the activation's output.
-    activation : array
-        The activation's output a = f(z), as forward keeps it.
-    xp : namespace
-        The array namespace of the arrays.
-
-    Returns
-    -------
-    array
-        Gradient of the loss with respect to z, the shape of ``grad_out``.
-    """
+    """1 where z > 0 (where a > 0), else exp(z) = a + 1."""
     return xp.where(activation > 0.0, grad_out, grad_out * (activation + 1.0))
 
 
 def softplus(z, xp):
-    """Softplus log(1 + exp(z)), stable for any magnitude.
-
-    Computed as max(z, 0) + log1p(exp(-abs(z))).
-
-    Parameters
-    ----------
-    z : array
-        Pre-activations, any shape.
-    xp : namespace
-        The array namespace of ``z``.
-
-    Returns
-    -------
-    array
-        The activation, the shape and dtype of ``z``.
-    """
+    """log(1 + exp(z)) as max(z, 0) + log1p(exp(-|z|)), stable for any magnitude."""
     return xp.maximum(z, xp.zeros_like(z)) + xp.log1p(xp.exp(-xp.abs(z)))
 
 
 def softplus_backward(grad_out, activation, xp):
-    """Gradient of softplus: d softplus(z) / dz = sigmoid(z) = 1 - exp(-a).
-
-    From the output a = log(1 + exp(z)) (exp(-a) = 1 / (1 + exp(z))); as -expm1(-a),
-    exact where a is tiny (z very negative).
-
-    Parameters
-    ----------
-    grad_out : array
-        Gradient of the loss with respect to the activation's output.
-    activation : array
-        The activation's output a = f(z), as forward keeps it.
-    xp : namespace
-        The array namespace of the arrays.
-
-    Returns
-    -------
-    array
-        Gradient of the loss with respect to z, the shape of ``grad_out``.
-    """
+    """d softplus(z)/dz = sigmoid(z) = 1 - exp(-a) (exp(-a) = 1 / (1 + exp(z))); as
+    -expm1(-a), exact where a is tiny (z very negative)."""
     return grad_out * -xp.expm1(-activation)
 
 
 def silu(z, xp):
-    """SiLU ("swish"): z sigmoid(z), elementwise.
-
-    The sigmoid is ``logistic`` (no overflow).
-
-    Parameters
-    ----------
-    z : array
-        Pre-activations, any shape.
-    xp : namespace
-        The array namespace of ``z``.
-
-    Returns
-    -------
-    array
-        The activation, the shape and dtype of ``z``.
-    """
+    """SiLU ("swish"): z sigmoid(z), the sigmoid as ``logistic`` (no overflow)."""
     return z * logistic(z, xp)
 
 
 def silu_backward(grad_out, pre_activation, xp):
-    """Gradient of SiLU: d [z s(z)] / dz = s (1 + z (1 - s)), s = sigmoid(z).
-
-    s + z s (1 - s) = s (1 + z (1 - s)). SiLU is not monotonic (two z give one a below
-    0), so this takes the pre-activation z.
-
-    Parameters
-    ----------
-    grad_out : array
-        Gradient of the loss with respect to the activation's output.
-    pre_activation : array
-        The activation's input z.
-    xp : namespace
-        The array namespace of the arrays.
-
-    Returns
-    -------
-    array
-        Gradient of the loss with respect to z, the shape of ``grad_out``.
-    """
+    """d [z s(z)]/dz = s + z s (1 - s) = s (1 + z (1 - s)), s = sigmoid(z). SiLU is not
+    monotonic (two z give one a below 0), so this takes z."""
     gate = logistic(pre_activation, xp)
     return grad_out * (gate * (1.0 + pre_activation * (1.0 - gate)))
 
@@ -409,48 +115,16 @@ GELU_SATURATED = 10.0
 
 
 def gelu(z, xp):
-    """GELU, tanh form: 0.5 z (1 + tanh(u)), u = sqrt(2/pi) (z + 0.044715 z^3).
-
-    torch's gelu(approximate="tanh"); the array API has no erf for the exact form. z is
-    clipped to [-10, 10] inside u (z^3 overflows far out, where tanh is exactly +-1).
-
-    Parameters
-    ----------
-    z : array
-        Pre-activations, any shape.
-    xp : namespace
-        The array namespace of ``z``.
-
-    Returns
-    -------
-    array
-        The activation, the shape and dtype of ``z``.
-    """
+    """GELU's tanh form, torch's gelu(approximate="tanh") (the array API has no erf):
+    0.5 z (1 + tanh(u)), u = sqrt(2/pi) (z + 0.044715 z^3), z clipped to [-10, 10] in u."""
     near = xp.clip(z, -GELU_SATURATED, GELU_SATURATED)  # z^3 overflows far out; tanh is 1
     inner = GELU_SCALE * (near + GELU_CUBIC * (near * near * near))
     return 0.5 * z * (1.0 + xp.tanh(inner))
 
 
 def gelu_backward(grad_out, pre_activation, xp):
-    """Gradient of GELU's tanh form.
-
-    d/dz of 0.5 z (1 + t), t = tanh(u(z)), is 0.5 (1 + t) + 0.5 z (1 - t^2) u'(z), with
-    u'(z) = sqrt(2/pi) (1 + 3 * 0.044715 z^2). Not monotonic either: takes z.
-
-    Parameters
-    ----------
-    grad_out : array
-        Gradient of the loss with respect to the activation's output.
-    pre_activation : array
-        The activation's input z.
-    xp : namespace
-        The array namespace of the arrays.
-
-    Returns
-    -------
-    array
-        Gradient of the loss with respect to z, the shape of ``grad_out``.
-    """
+    """d/dz of 0.5 z (1 + t), t = tanh(u(z)): 0.5 (1 + t) + 0.5 z (1 - t^2) u'(z), with
+    u'(z) = sqrt(2/pi) (1 + 3 * 0.044715 z^2). Not monotonic either: takes z."""
     z = pre_activation
     near = xp.clip(z, -GELU_SATURATED, GELU_SATURATED)  # else 0 * inf far out
     square = near * near
@@ -460,66 +134,21 @@ def gelu_backward(grad_out, pre_activation, xp):
 
 
 def log_softmax(logits, xp):
-    """Row-wise log-softmax of logits (batch, classes), stable for any magnitude.
-
-    log softmax(z)_j = z_j - log sum_k exp(z_k); the row max m is subtracted first
-    (z - m <= 0, so exp never overflows and the largest term is exactly 1).
-
-    Parameters
-    ----------
-    logits : array
-        Scores, shape (batch, classes).
-    xp : namespace
-        The array namespace of ``logits``.
-
-    Returns
-    -------
-    array
-        Log-probabilities, the shape of ``logits``.
-    """
+    """Row-wise z_j - log sum_k exp(z_k), stable for any magnitude: the row max m is
+    subtracted first (z - m <= 0, so exp never overflows and the largest term is 1)."""
     shifted = logits - xp.max(logits, axis=1, keepdims=True)
     return shifted - xp.log(xp.sum(xp.exp(shifted), axis=1, keepdims=True))
 
 
 def softmax(logits, xp):
-    """Row-wise softmax over the class axis (axis 1), stable for any magnitude.
-
-    Parameters
-    ----------
-    logits : array
-        Scores, shape (batch, classes).
-    xp : namespace
-        The array namespace of ``logits``.
-
-    Returns
-    -------
-    array
-        Probabilities, the shape of ``logits``; each row sums to 1.
-    """
+    """Row-wise softmax over the classes (axis 1), max-shifted as ``log_softmax``."""
     shifted = logits - xp.max(logits, axis=1, keepdims=True)
     unnormalised = xp.exp(shifted)
     return unnormalised / xp.sum(unnormalised, axis=1, keepdims=True)
 
 
 def one_hot(labels, n_classes, dtype, xp):
-    """One-hot rows of integer labels, by comparison with ``arange(n_classes)``.
-
-    Parameters
-    ----------
-    labels : array
-        Integer labels, shape (batch,).
-    n_classes : int
-        Number of classes (columns).
-    dtype : dtype
-        The dtype of the result.
-    xp : namespace
-        The array namespace of ``labels``.
-
-    Returns
-    -------
-    array
-        Shape (batch, n_classes), 1 in each row's label column, else 0.
-    """
+    """(batch, n_classes) rows of 0 and 1, by comparison with arange(n_classes)."""
     classes = xp.arange(n_classes, dtype=labels.dtype, device=device_of(labels))
     return xp.astype(labels[:, None] == classes[None, :], dtype)
 
@@ -539,53 +168,18 @@ def _row_scale(per_row_grad, weights, xp):
 
 
 def cross_entropy(logits, labels, xp, weights=None):
-    """Mean (or weighted mean) negative log-likelihood of integer labels under softmax.
-
-    Parameters
-    ----------
-    logits : array
-        Scores, shape (batch, classes).
-    labels : array
-        Integer labels, shape (batch,).
-    xp : namespace
-        The array namespace of the arrays.
-    weights : array or None, default=None
-        Row weights, shape (batch,); None weighs every row equally.
-
-    Returns
-    -------
-    array
-        The loss, 0-d.
-    """
+    """Mean negative log-likelihood of integer labels under softmax(logits)."""
     targets = one_hot(labels, logits.shape[1], logits.dtype, xp)
     return _row_mean(-xp.sum(log_softmax(logits, xp) * targets, axis=1), weights, xp)
 
 
 def cross_entropy_with_grad(logits, labels, xp, weights=None):
-    """Cross-entropy and its gradient with respect to the logits, sharing one softmax pass.
+    """Cross-entropy and its gradient w.r.t. the logits, sharing one softmax pass.
 
     With p = softmax(z) and t the one-hot target, L = -(1/B) sum_i sum_j t_ij log p_ij.
     d log p_ij / d z_ik = [j == k] - p_ik, and sum_j t_ij = 1, so
     dL/dz_ik = (p_ik - t_ik) / B: the fused gradient, no division by p. With row weights
     w, L = sum_i w_i l_i / sum(w) and the row's gradient is scaled by w_i / sum(w).
-
-    Parameters
-    ----------
-    logits : array
-        Scores, shape (batch, classes).
-    labels : array
-        Integer labels, shape (batch,).
-    xp : namespace
-        The array namespace of the arrays.
-    weights : array or None, default=None
-        Row weights, shape (batch,); None weighs every row equally.
-
-    Returns
-    -------
-    loss : array
-        The loss, 0-d.
-    grad_logits : array
-        d loss / d logits, the shape of ``logits``.
     """
     shifted = logits - xp.max(logits, axis=1, keepdims=True)
     exp_shifted = xp.exp(shifted)
@@ -598,55 +192,14 @@ def cross_entropy_with_grad(logits, labels, xp, weights=None):
 
 
 def squared_error(outputs, targets, xp, weights=None):
-    """Half the squared error, as scikit-learn defines it.
-
-    0.5 * the mean over outputs of the (weighted) mean over rows of (y_hat - y)^2.
-
-    Parameters
-    ----------
-    outputs : array
-        Predictions y_hat, shape (batch, k).
-    targets : array
-        Targets y, shape (batch, k).
-    xp : namespace
-        The array namespace of the arrays.
-    weights : array or None, default=None
-        Row weights, shape (batch,); None weighs every row equally.
-
-    Returns
-    -------
-    array
-        The loss, 0-d.
-    """
+    """Half the squared error, scikit-learn's: L = (1 / 2Bk) sum_ij (y_hat_ij - y_ij)^2."""
     residual = outputs - targets
     per_row = xp.sum(residual * residual, axis=1) / (2.0 * outputs.shape[1])
     return _row_mean(per_row, weights, xp)
 
 
 def squared_error_with_grad(outputs, targets, xp, weights=None):
-    """Half the squared error and its gradient with respect to the outputs.
-
-    L = (1 / 2Bk) sum_ij (y_hat_ij - y_ij)^2, so dL / d y_hat_ij = (y_hat_ij - y_ij) / (B k)
-    (w_i / sum(w) in place of 1/B with row weights).
-
-    Parameters
-    ----------
-    outputs : array
-        Predictions y_hat, shape (batch, k).
-    targets : array
-        Targets y, shape (batch, k).
-    xp : namespace
-        The array namespace of the arrays.
-    weights : array or None, default=None
-        Row weights, shape (batch,); None weighs every row equally.
-
-    Returns
-    -------
-    loss : array
-        The loss, 0-d.
-    grad_outputs : array
-        d loss / d outputs, the shape of ``outputs``.
-    """
+    """dL / d y_hat_ij = (y_hat_ij - y_ij) / (B k) (w_i / sum(w) in place of 1/B)."""
     residual = outputs - targets
     per_row = xp.sum(residual * residual, axis=1) / (2.0 * outputs.shape[1])
     loss = _row_mean(per_row, weights, xp)
@@ -654,55 +207,14 @@ def squared_error_with_grad(outputs, targets, xp, weights=None):
 
 
 def binary_cross_entropy(logits, targets, xp, weights=None):
-    """scikit-learn's binary log-loss of 0/1 targets under sigmoid(logits).
-
-    Summed over the outputs, (weighted) mean over rows. With s = sigmoid(z),
-    -[t log s + (1 - t) log(1 - s)] = softplus(z) - t z, which never overflows.
-
-    Parameters
-    ----------
-    logits : array
-        Scores z, shape (batch, k).
-    targets : array
-        0/1 targets t, shape (batch, k).
-    xp : namespace
-        The array namespace of the arrays.
-    weights : array or None, default=None
-        Row weights, shape (batch,); None weighs every row equally.
-
-    Returns
-    -------
-    array
-        The loss, 0-d.
-    """
+    """scikit-learn's binary log-loss of 0/1 targets t under s = sigmoid(z), summed over
+    the outputs: -[t log s + (1 - t) log(1 - s)] = softplus(z) - t z, which never overflows."""
     per_row = xp.sum(softplus(logits, xp) - targets * logits, axis=1)
     return _row_mean(per_row, weights, xp)
 
 
 def binary_cross_entropy_with_grad(logits, targets, xp, weights=None):
-    """Binary log-loss and its gradient with respect to the logits.
-
-    d(softplus(z) - t z)/dz = sigmoid(z) - t, per row scaled by 1/B (or w_i / sum(w)), as
-    softmax's p - one_hot.
-
-    Parameters
-    ----------
-    logits : array
-        Scores z, shape (batch, k).
-    targets : array
-        0/1 targets t, shape (batch, k).
-    xp : namespace
-        The array namespace of the arrays.
-    weights : array or None, default=None
-        Row weights, shape (batch,); None weighs every row equally.
-
-    Returns
-    -------
-    loss : array
-        The loss, 0-d.
-    grad_logits : array
-        d loss / d logits, the shape of ``logits``.
-    """
+    """d(softplus(z) - t z)/dz = sigmoid(z) - t, per row scaled as softmax's p - one_hot."""
     loss = binary_cross_entropy(logits, targets, xp, weights)
     return loss, _row_scale(logistic(logits, xp) - targets, weights, xp)
 
@@ -715,74 +227,21 @@ def xlogx(values, xp):
 
 
 def half_poisson_deviance(log_means, targets, xp, weights=None):
-    """scikit-learn's poisson_loss with the log link, mu = exp(z).
-
-    Per output y log(y / mu) - y + mu = xlogy(y, y) - y z - y + exp(z); summed over the
-    outputs, (weighted) mean over rows.
-
-    Parameters
-    ----------
-    log_means : array
-        z = log(mu), shape (batch, k).
-    targets : array
-        Non-negative targets y, shape (batch, k).
-    xp : namespace
-        The array namespace of the arrays.
-    weights : array or None, default=None
-        Row weights, shape (batch,); None weighs every row equally.
-
-    Returns
-    -------
-    array
-        The loss, 0-d.
-    """
+    """scikit-learn's poisson_loss with the log link mu = exp(z), summed over the outputs:
+    y log(y / mu) - y + mu = xlogy(y, y) - y z - y + exp(z)."""
     per_row = xp.sum(xlogx(targets, xp) - targets * log_means - targets + xp.exp(log_means),
                      axis=1)
     return _row_mean(per_row, weights, xp)
 
 
 def half_poisson_deviance_with_grad(log_means, targets, xp, weights=None):
-    """Half Poisson deviance and its gradient with respect to z.
-
-    d(exp(z) - y z)/dz = exp(z) - y = mu - y, per row scaled by 1/B (or w_i / sum(w)).
-
-    Parameters
-    ----------
-    log_means : array
-        z = log(mu), shape (batch, k).
-    targets : array
-        Non-negative targets y, shape (batch, k).
-    xp : namespace
-        The array namespace of the arrays.
-    weights : array or None, default=None
-        Row weights, shape (batch,); None weighs every row equally.
-
-    Returns
-    -------
-    loss : array
-        The loss, 0-d.
-    grad_log_means : array
-        d loss / d z, the shape of ``log_means``.
-    """
+    """d(exp(z) - y z)/dz = exp(z) - y = mu - y, per row scaled by 1/B (or w_i / sum(w))."""
     loss = half_poisson_deviance(log_means, targets, xp, weights)
     return loss, _row_scale(xp.exp(log_means) - targets, weights, xp)
 
 
 def exp(z, xp):
-    """exp(z), elementwise: the Poisson head's means from its log means.
-
-    Parameters
-    ----------
-    z : array
-        Log means, any shape.
-    xp : namespace
-        The array namespace of ``z``.
-
-    Returns
-    -------
-    array
-        exp(z), the shape and dtype of ``z``.
-    """
+    """The Poisson head's means from its log means."""
     return xp.exp(z)
 
 
@@ -792,27 +251,9 @@ def predicted_labels(logits, xp):
 
 
 def correct_indicator_rows(logits, targets, xp, weights=None):
-    """How many rows have every output on the right side of 0: subset accuracy's numerator.
-
-    A row is right where sigmoid > 1/2 (z > 0) exactly where its 0/1 target is 1:
-    scikit-learn's (subset) accuracy; with weights, those rows' summed weights.
-
-    Parameters
-    ----------
-    logits : array
-        Scores z, shape (batch, k).
-    targets : array
-        0/1 targets, shape (batch, k).
-    xp : namespace
-        The array namespace of the arrays.
-    weights : array or None, default=None
-        Row weights, shape (batch,); None weighs every row equally.
-
-    Returns
-    -------
-    array
-        The count (or summed weight), 0-d.
-    """
+    """Rows with every output on the right side of 0 (sigmoid > 1/2 exactly where z > 0)
+    where the 0/1 target is 1: scikit-learn's subset accuracy's numerator (or those rows'
+    summed weights)."""
     hits = xp.all((logits > 0.0) == (targets > 0.5), axis=1)
     if weights is None:
         return xp.sum(xp.astype(hits, logits.dtype))
@@ -820,25 +261,7 @@ def correct_indicator_rows(logits, targets, xp, weights=None):
 
 
 def correct_count(logits, labels, xp, weights=None):
-    """How many rows' argmax equals the label, or the summed weights of those rows.
-
-    Parameters
-    ----------
-    logits : array
-        Scores, shape (batch, classes).
-    labels : array
-        Integer labels, shape (batch,).
-    xp : namespace
-        The array namespace of the arrays.
-    weights : array or None, default=None
-        Row weights, shape (batch,); None weighs every row equally.
-
-    Returns
-    -------
-    array
-        0-d: the count in the labels' integer dtype, or the summed weight in the weights'
-        dtype.
-    """
+    """Rows whose argmax is the label: a count in the labels' dtype, or their summed weights."""
     hits = predicted_labels(logits, xp) == labels
     if weights is None:
         return xp.sum(xp.astype(hits, labels.dtype))

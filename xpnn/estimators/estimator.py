@@ -586,7 +586,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
         # training goes on from state.params, the last epoch's
         best = self.early_stopping and state.best_params is not None
         params = state.best_params if best else state.params
-        n = mlp.n_layers(params)
+        n = mlp.n_weight_layers(params)
         fitted = {
             "params_": params,
             "coefs_": [params[f"w{layer}"] for layer in range(1, n + 1)],

@@ -25,18 +25,18 @@ def available() -> bool:
 
 
 def _flush(x, tiny):
-    # ops.flush_below of one value: x times 0 below ``tiny`` (the dtype's smallest normal
-    # number, or ops.weight_floor) (a signed zero, as the reference's mask); x - x is a zero of x's own type (a
-    # literal 0.0 would make the float32 loop float64)
+    # numerics.flush_below of one value: x times 0 below ``tiny`` (the dtype's smallest
+    # normal number, or numerics.weight_floor), a signed zero as the reference's mask gives;
+    # x - x is a zero of x's own type (a literal 0.0 would make the float32 loop float64)
     return x * (x - x) if abs(x) < tiny else x
 
 
-def _adam(param, grad, m, v, b1, c1, b2, c2, eps, step_size, l2, shrink, tiny, floor,
+def _adam(param, grad, m, v, b1, c1, b2, c2, eps, alpha_t, l2, shrink, tiny, floor,
           has_l2, shrinks):
-    # mlp.add_l2 first (has_l2): g = flush(g + l2 p), from the weights before the update;
-    # AdamW's shrink (shrinks): p = p shrink; then optim.Adam.apply in its order of
+    # mlp.add_l2_gradient first (has_l2): g = flush(g + l2 p), from the weights before the
+    # update; AdamW's shrink (shrinks): p = p shrink; then optim.Adam.update in its order of
     # operations: m = flush(b1 m + c1 g); v = flush(b2 v + c2 (g g));
-    # p = p - step_size m / (sqrt(v) + eps), flushed below ``floor``
+    # p = p - alpha_t m / (sqrt(v) + eps), flushed below ``floor``
     for i in range(param.size):
         p = param[i]
         g = _flush(grad[i] + l2 * p, tiny) if has_l2 else grad[i]
@@ -46,13 +46,13 @@ def _adam(param, grad, m, v, b1, c1, b2, c2, eps, step_size, l2, shrink, tiny, f
         v_i = _flush(b2 * v[i] + c2 * (g * g), tiny)
         m[i] = m_i
         v[i] = v_i
-        param[i] = _flush(p - step_size * m_i / (np.sqrt(v_i) + eps), floor)
+        param[i] = _flush(p - alpha_t * m_i / (np.sqrt(v_i) + eps), floor)
 
 
 def _momentum(param, grad, velocity, mu, lr, tiny, floor, nesterov, l2, has_l2):
-    # mlp.add_l2 first (has_l2): g = flush(g + l2 p); then optim.SGD.update:
-    # velocity = flush(velocity mu - lr g); p = p + (mu velocity - lr g) (Nesterov) or
-    # p + velocity, flushed below ``floor`` (ops.flush_tiny_weight)
+    # mlp.add_l2_gradient first (has_l2): g = flush(g + l2 p); then optim.SGD.update:
+    # velocity = flush(mu velocity - lr g); p = p + (mu velocity - lr g) (Nesterov) or
+    # p + velocity, flushed below ``floor`` (numerics.flush_tiny_weight)
     for i in range(param.size):
         g = _flush(grad[i] + l2 * param[i], tiny) if has_l2 else grad[i]
         u = _flush(mu * velocity[i] - lr * g, tiny)

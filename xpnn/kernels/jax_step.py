@@ -3,14 +3,14 @@
 JAX runs array-API code op by op, each op a dispatch from Python; ``jax.jit`` traces a
 function once per argument structure and shape and runs it as one compiled program. The
 step of a group of one (``whole_step``) is ``mlp.loss_and_grads`` (forward, the head's loss
-and gradient, backward, the L2 term) and the optimizer's ``apply``, the very functions the
+and gradient, backward, the L2 term) and the optimizer's ``update``, the very functions the
 reference runs, traced on JAX's arrays: there is no second implementation of the math. What
 changes from step to step enters as arguments, never as constants of the trace: the
-parameters, the optimizer's slots, the batch, and the update's host scalars
-(``optimizer.scalars``: the scheduled rate, Adam's bias corrections), so a fit compiles once
-per batch shape (the last, smaller batch of an epoch once more) and the compiled program is
-shared by every later fit with the same spec and optimizer in the process. The step counter
-stays a host int outside the trace, as in the reference's state.
+parameters, the optimizer's state, the batch, and the update's host numbers
+(``optimizer.step_numbers``: the scheduled rate, Adam's step size alpha_t), so a fit compiles
+once per batch shape (the last, smaller batch of an epoch once more) and the compiled program
+is shared by every later fit with the same spec and optimizer in the process. The step
+counter stays a host int, counted outside the trace, as in the reference's state.
 
 The stages are the reference's (``ReferenceStep``): data-parallel steps (the Allreduce sits
 between backward and the update, outside any trace) and the divergence replay run them. The
@@ -43,23 +43,22 @@ class JaxStep(ReferenceStep):
         compiled programs outlive the fit)."""
         return _jitted(function, static_argnums)
 
-    def whole_step(self, params, opt_state, inputs, targets, weights, lr_scale):
+    def whole_step(self, params, opt_state, inputs, targets, weights, rate_factor):
         """As ``FitRun.step`` for one process: (params, opt_state, loss, outputs)."""
-        optimizer = self.optimizer
         step = opt_state["step"] + 1
-        slots = {slot: opt_state[slot] for slot in optimizer.state_slots}
-        params, slots, loss, outputs = _step(
-            self.spec, optimizer, self.xp, params, slots, inputs, targets, weights,
-            optimizer.scalars(step, lr_scale))
-        return params, {"step": step, **slots}, loss, outputs
+        numbers = self.optimizer.step_numbers(step, rate_factor)
+        params, opt_state, loss, outputs = _step(
+            self.spec, self.optimizer, self.xp, params, opt_state, inputs, targets, weights,
+            numbers)
+        return params, {**opt_state, "step": step}, loss, outputs  # the host's count
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1, 2))
-def _step(spec, optimizer, xp, params, slots, inputs, targets, weights, scalars):
+def _step(spec, optimizer, xp, params, opt_state, inputs, targets, weights, numbers):
     """One step, traced: the loss with the L2 term, its gradients, the update."""
     loss, grads, outputs = mlp.loss_and_grads(params, inputs, targets, xp, spec, weights)
-    params, slots = optimizer.apply(params, grads, slots, xp, scalars)
-    return params, slots, loss, outputs
+    params, opt_state = optimizer.update(params, grads, opt_state, xp, numbers=numbers)
+    return params, opt_state, loss, outputs
 
 
 @functools.lru_cache(maxsize=None)

@@ -27,7 +27,8 @@ from ..core import ops
 from ..core.activations import ACTIVATIONS as REFERENCE_ACTIVATIONS
 from ..core.activations import OUTPUT
 from ..backend.devices import is_sparse
-from ..core.mlp import ForwardTrace, MLPSpec, l2_term, n_layers, weight_grad
+from ..core.mlp import ForwardTrace, MLPSpec, l2_term, n_weight_layers, weight_grad
+from ..core.numerics import weight_floor
 
 # -- the kernel's variants: tables keyed like activations.ACTIVATIONS, heads.HEADS and the
 # optimizers' ``kind``; a name with no entry runs the reference step (``build``) --------
@@ -194,37 +195,36 @@ class FlatArrays:
                 (False, {kind: self.buffers[kind][split:] for kind in kinds})]
 
 
-def _fused_adam(optimizer, step, lr_scale, l2, dtype):
-    """mlp.add_l2's gradient (``l2`` = alpha / n, or None) and optim.Adam.update of 1-based
-    ``step`` as numba's one pass over a segment's flat arrays (decoupled decay, or none):
-    ``run(has_l2, arrays)``, or None (declined: the reference's update runs)."""
-    if optimizer.weight_decay and not optimizer.decoupled:
-        return None
-    host = optimizer.scalars(step, lr_scale)
+def _fused_adam(optimizer, step, rate_factor, l2, dtype):
+    """mlp.add_l2_gradient (``l2`` = alpha / n, or None) and optim.Adam.update of 1-based
+    ``step`` as numba's one pass over a segment's flat arrays: ``run(has_l2, arrays)``."""
+    lr, alpha_t = optimizer.step_numbers(step, rate_factor)
     b1, b2, decay = float(optimizer.beta1), float(optimizer.beta2), float(
         optimizer.weight_decay)
-    cast = dtype.type  # the scalars as NumPy casts Python floats
-    scalars = (cast(b1), cast(1.0 - b1), cast(b2), cast(1.0 - b2), cast(optimizer.eps),
-               cast(host["step_size"]))
-    shrink, l2_cast = cast(host["shrink"]), cast(l2 or 0.0)
-    tiny, floor = np.finfo(dtype).tiny, cast(ops.weight_floor(dtype, np))
+    cast = dtype.type  # the numbers as NumPy casts Python floats
+    numbers = (cast(b1), cast(1.0 - b1), cast(b2), cast(1.0 - b2), cast(optimizer.eps),
+               cast(alpha_t))
+    shrink, l2_cast = cast(1.0 - lr * decay), cast(l2 or 0.0)
+    tiny, floor = np.finfo(dtype).tiny, cast(weight_floor(dtype, np))
 
     def run(has_l2, arrays):
         adds_l2 = has_l2 and l2 is not None
-        fused.adam(arrays["params"], arrays["grads"], arrays["m"], arrays["v"], *scalars,
+        fused.adam(arrays["params"], arrays["grads"], arrays["m"], arrays["v"], *numbers,
                    l2_cast if adds_l2 else cast(0.0), shrink, tiny, floor, adds_l2,
                    bool(decay))  # AdamW's shrink: decay
     return run
 
 
-def _fused_momentum(optimizer, step, lr_scale, l2, dtype):
-    """mlp.add_l2's gradient and optim.SGD.update with momentum (heavy ball or Nesterov)
-    as numba's one pass over a segment's flat arrays, or None (declined)."""
-    if not optimizer.momentum or optimizer.weight_decay:
+def _fused_momentum(optimizer, step, rate_factor, l2, dtype):
+    """mlp.add_l2_gradient and optim.SGD.update with momentum (heavy ball or Nesterov) as
+    numba's one pass over a segment's flat arrays, or None without momentum (the reference's
+    update runs)."""
+    if not optimizer.momentum:
         return None
     cast = dtype.type
-    mu, lr = cast(optimizer.momentum), cast(float(optimizer.lr) * lr_scale)
-    tiny, floor = np.finfo(dtype).tiny, cast(ops.weight_floor(dtype, np))
+    (lr,) = optimizer.step_numbers(step, rate_factor)
+    mu, lr = cast(optimizer.momentum), cast(lr)
+    tiny, floor = np.finfo(dtype).tiny, cast(weight_floor(dtype, np))
     l2_cast = cast(l2 or 0.0)
 
     def run(has_l2, arrays):
@@ -238,22 +238,20 @@ def _fused_momentum(optimizer, step, lr_scale, l2, dtype):
 FUSED_UPDATES = {"adam": _fused_adam, "sgd": _fused_momentum}
 
 
-def _inplace_adam(step_kernel, params, grads, state, step, lr_scale) -> bool:
-    """optim.Adam's update without numba: its formulas in place on the state's arrays, in
-    its order of operations (bit for bit), scratch buffers reused per shape; False where it
-    declines (coupled weight decay: the reference runs)."""
+def _inplace_adam(step_kernel, params, grads, state, step, rate_factor) -> bool:
+    """optim.Adam.update without numba: its formulas in place on the state's arrays, in its
+    order of operations (bit for bit), scratch buffers reused per shape."""
     optimizer = step_kernel.optimizer
-    if optimizer.weight_decay and not optimizer.decoupled:
-        return False
-    host = optimizer.scalars(step, lr_scale)
+    lr, alpha_t = optimizer.step_numbers(step, rate_factor)
     b1, b2, eps = float(optimizer.beta1), float(optimizer.beta2), float(optimizer.eps)
+    shrink = 1.0 - lr * float(optimizer.weight_decay)
     for name, param in params.items():
         grad, m, v = grads[name], state["m"][name], state["v"][name]
         tiny = np.finfo(param.dtype).tiny
         update = step_kernel._buffer("update", param.shape, param.dtype)
         denominator = step_kernel._buffer("denominator", param.shape, param.dtype)
-        if optimizer.weight_decay:
-            param *= host["shrink"]
+        if optimizer.weight_decay:  # AdamW: p = p (1 - lr weight_decay)
+            param *= shrink
         m *= b1  # m = b1 m + (1 - b1) g
         m += np.multiply(grad, 1.0 - b1, out=update)
         step_kernel._flush_below(m, tiny)
@@ -262,22 +260,23 @@ def _inplace_adam(step_kernel, params, grads, state, step, lr_scale) -> bool:
         update *= 1.0 - b2
         v += update
         step_kernel._flush_below(v, tiny)
-        np.multiply(m, host["step_size"], out=update)  # p -= alpha_t m / (sqrt(v) + eps)
+        np.multiply(m, alpha_t, out=update)  # p -= alpha_t m / (sqrt(v) + eps)
         np.sqrt(v, out=denominator)
         denominator += eps
         update /= denominator
         param -= update
-        step_kernel._flush_below(param, ops.weight_floor(param.dtype, np))
+        step_kernel._flush_below(param, weight_floor(param.dtype, np))
     return True
 
 
-def _inplace_momentum(step_kernel, params, grads, state, step, lr_scale) -> bool:
-    """optim.SGD's update with momentum without numba, in place and bit for bit; False
-    where it declines (no momentum, or weight decay: the reference runs)."""
+def _inplace_momentum(step_kernel, params, grads, state, step, rate_factor) -> bool:
+    """optim.SGD.update with momentum without numba, in place and bit for bit; False
+    without momentum (the reference's update runs)."""
     optimizer = step_kernel.optimizer
-    if not optimizer.momentum or optimizer.weight_decay:
+    if not optimizer.momentum:
         return False
-    lr, mu = float(optimizer.lr) * lr_scale, float(optimizer.momentum)
+    (lr,) = optimizer.step_numbers(step, rate_factor)
+    mu = float(optimizer.momentum)
     for name, param in params.items():
         grad, velocity = grads[name], state["velocity"][name]
         scaled = step_kernel._buffer("update", param.shape, param.dtype)
@@ -292,7 +291,7 @@ def _inplace_momentum(step_kernel, params, grads, state, step, lr_scale) -> bool
             param += step
         else:  # p += velocity
             param += velocity
-        step_kernel._flush_below(param, ops.weight_floor(param.dtype, np))
+        step_kernel._flush_below(param, weight_floor(param.dtype, np))
     return True
 
 
@@ -303,8 +302,8 @@ INPLACE_UPDATES = {"adam": _inplace_adam, "sgd": _inplace_momentum}
 def build(spec: MLPSpec, optimizer, xp):
     """The kernel for ``spec`` and ``optimizer``, or None when a table lacks an entry (or
     the activation's derivative takes its pre-activation, which forward overwrites here)."""
-    if (spec.activation not in ACTIVATIONS or spec.head not in LOSSES
-            or REFERENCE_ACTIVATIONS[spec.activation].takes != OUTPUT):
+    if (spec.activation_name not in ACTIVATIONS or spec.head not in LOSSES
+            or REFERENCE_ACTIVATIONS[spec.activation_name].takes != OUTPUT):
         return None
     return NumpyStep(spec, optimizer, xp)
 
@@ -314,7 +313,7 @@ class NumpyStep:
 
     def __init__(self, spec: MLPSpec, optimizer, xp):
         self.spec, self.optimizer, self.xp = spec, optimizer, xp
-        self.activation = ACTIVATIONS[spec.activation]
+        self.activation = ACTIVATIONS[spec.activation_name]
         self.loss = LOSSES[spec.head]
         self.fused_update = FUSED_UPDATES.get(optimizer.kind)
         self.buffers = {}
@@ -363,7 +362,7 @@ class NumpyStep:
         dropout mask m, the next layer takes a * m from a buffer of its own (backward's
         derivative reads a)."""
         rows, dtype = inputs.shape[0], inputs.dtype
-        last = n_layers(params)
+        last = n_weight_layers(params)
         activations, outputs_of_f, hidden = [inputs], [], inputs
         for layer in range(1, last):
             weight = params[f"w{layer}"]
@@ -409,7 +408,7 @@ class NumpyStep:
         grads = {}
         delta = grad_outputs
         flat_grads = self._flat(params).views["grads"]
-        for layer in range(n_layers(params), 0, -1):
+        for layer in range(n_weight_layers(params), 0, -1):
             below = trace.layer_inputs[layer - 1]
             weight = params[f"w{layer}"]
             if is_sparse(below):  # the first layer's sparse batch
@@ -493,7 +492,7 @@ class NumpyStep:
         return self.optimizer.update(params, grads, state, self.xp, lr_scale)
 
     def _flush_below(self, array, floor):
-        """ops.flush_below in place: x times 0 where |x| < floor (its signed zero)."""
+        """numerics.flush_below in place: x times 0 where |x| < floor (its signed zero)."""
         scratch = self._buffer("flush", array.shape, array.dtype)
         np.abs(array, out=scratch)
         np.multiply(array, 0.0, out=array, where=scratch < floor)

@@ -112,7 +112,7 @@ def _gradcheck_report(hidden, n_features, n_outputs, n_samples, seed, eps, backe
     xp = backend.xp
     rng = np.random.default_rng(seed)
     params = mlp.init_params(mlp.layer_sizes(n_features, hidden, n_outputs), rng, "float64",
-                             backend, spec.activation)
+                             backend, spec.activation_name)
     # random biases too, so every ReLU sits well away from its kink and b-gradients are tested
     params = {name: value + backend.asarray(rng.normal(0, 0.1, tuple(value.shape)),
                                             dtype="float64")

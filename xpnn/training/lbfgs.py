@@ -113,5 +113,7 @@ def _full_batch(params, data: DeviceSplit, spec, backend, total_weight, dtype):
         else:
             loss_total = loss_total + loss * share
             grads_total = {k: grads_total[k] + g * share for k, g in grads.items()}
-    loss_total = mlp.add_l2(loss_total, grads_total, params, spec.alpha, total_weight, xp)
+    if spec.alpha:
+        mlp.add_l2_gradient(grads_total, params, spec.alpha / total_weight, xp)
+        loss_total = loss_total + mlp.l2_term(params, spec.alpha, total_weight, xp)
     return read_scalars([loss_total], xp)[0], grads_total

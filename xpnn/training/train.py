@@ -30,7 +30,7 @@ from .dropout import Dropout
 from ..errors import CallbackError, DivergenceError
 from .evaluation import Validation
 from ..core.heads import HEADS
-from ..core.optim import lr_scale
+from ..core.optim import schedule_factor
 from .train_state import TrainingInterrupted, TrainState, snapshot
 
 
@@ -437,7 +437,7 @@ class FitRun:
         """
         state, config = self.state, self.config
         opt_state = state.opt_state if opt_state is None else opt_state
-        return state.lr_factor * lr_scale(config.learning_rate, opt_state["step"],
+        return state.lr_factor * schedule_factor(config.learning_rate, opt_state["step"],
                                           config.max_iter * len(self.batches),
                                           state.samples_seen, config.power_t)
 
@@ -570,7 +570,7 @@ class FitRun:
     def dropout(self) -> Dropout:
         """The run's dropout (``dropout.Dropout``), for the hidden layers' widths."""
         widths = [self.state.params[f"b{layer}"].shape[0]
-                  for layer in range(1, mlp.n_layers(self.state.params))]
+                  for layer in range(1, mlp.n_weight_layers(self.state.params))]
         return Dropout(self.config.dropout, widths, self.config.seed, self.backend,
                        self.reducer.rank, self.reducer.size)
 
@@ -664,7 +664,7 @@ class FitRun:
         state, batches = self.state, self.batches
         lr = float(getattr(self.optimizer, "lr", float("nan")))
         (params, opt_state), first_step = self.copy(*checkpoint[0]), checkpoint[1]
-        check = divergence.stage_check(self.xp, self.reducer, mlp.n_layers(params))
+        check = divergence.stage_check(self.xp, self.reducer, mlp.n_weight_layers(params))
         empty = batches.empty_steps(order)
         for step, (start, stop) in enumerate(batches.slices[first_step:], first_step + 1):
             if step in empty:

@@ -71,7 +71,7 @@ def _steps(backend, stages, spec, optimizer, batches, dtype, compiled):
             out, activations = stages.forward(params, inputs)
             loss, grad_outputs = stages.loss_with_grad(out, targets, weights)
             grads = stages.backward(params, activations, grad_outputs)
-            loss = stages.l2_loss(loss, params, spec.alpha, xp.sum(weights))
+            loss = loss + mlp.l2_term(params, spec.alpha, xp.sum(weights), xp)
             params, state = stages.update(params, grads, state, scale,
                                           l2=spec.alpha / xp.sum(weights))
         values.append(float(as_host_array(loss)))

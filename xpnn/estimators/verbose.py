@@ -9,7 +9,7 @@ words are here, so the loop itself never prints.
 from __future__ import annotations
 
 from ..core.heads import HEADS
-from ..training.train import TrainConfig
+from ..training.train_config import TrainConfig
 from ..training.train_state import TrainState
 
 # scikit-learn's optimizers' trigger_stopping: what follows the plateau message

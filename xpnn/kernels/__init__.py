@@ -1,7 +1,8 @@
 """Backend-specific fast paths for the training step, behind one small interface.
 
-A step is six stages; ``train.FitRun.step`` runs them in order, with the gradient sum over
-the group (data parallel) between ``backward`` and ``update``:
+A step is five stages; ``train.FitRun.step`` runs them in order, with the L2 term added to
+the loss (``mlp.l2_term``) and the gradient sum over the group (data parallel) between
+``backward`` and ``update``:
 
 - ``take(array, batch_idx, slot, dtype, scaling)``: the rows ``batch_idx`` of ``array``
   (a batch gather), cast to ``dtype`` (None: the array's own) and scaled as
@@ -10,16 +11,16 @@ the group (data parallel) between ``backward`` and ``update``:
   ``ForwardTrace``; ``masks``: dropout's, one per hidden layer, or None);
 - ``loss_with_grad(outputs, targets, weights)`` -> (loss, d loss / d outputs), as the head's;
 - ``backward(params, trace, grad_outputs)`` -> grads, as ``mlp.backward``;
-- ``l2_loss(loss, params, alpha, denominator)`` -> the loss with the L2 term
-  (``mlp.l2_term``);
-- ``update(params, grads, opt_state, lr_scale, l2=None)`` -> (params, opt_state): the L2
-  term's gradient ``l2`` w (l2 = alpha / n, ``mlp.add_l2_gradient``) added to the summed
-  gradients, then the optimizer's update (a kernel may fuse the two).
+- ``update(params, grads, opt_state, rate_factor, l2=None)`` -> (params, opt_state): the L2
+  term's gradient ``l2`` w (l2 = alpha / n, or None: ``mlp.add_l2_gradient``) added to the
+  summed gradients, then the optimizer's update with the learning rate times
+  ``rate_factor`` (a kernel may fuse the two; ``tests/test_kernels.py`` holds it to them).
 
 A kernel may also offer ``whole_step(params, opt_state, inputs, targets, weights,
-lr_scale)`` -> (params, opt_state, loss, outputs): what the stages give one process, as one
-call (a compiled program). The loop uses it in a group of one (data parallel runs the
-stages, the Allreduce between them) and never in the divergence replay. And it may offer
+rate_factor)`` -> (params, opt_state, loss, outputs): what the stages give one process, as one
+call (a compiled program). The loop uses it in a group of one without dropout (data
+parallel runs the stages, the Allreduce between them) and never in the divergence replay
+(``FitRun.__init__`` chooses). And it may offer
 ``compile(function, static_argnums)``: the small pure array functions the loop calls each
 step or epoch besides the step (the head's batch metric, the finite flag), compiled.
 
@@ -69,12 +70,9 @@ class ReferenceStep:
     def backward(self, params, trace, grad_outputs):
         return mlp.backward(params, trace, grad_outputs, self.xp, self.spec)
 
-    def l2_loss(self, loss, params, alpha, denominator):
-        return loss + mlp.l2_term(params, alpha, denominator, self.xp) if alpha else loss
-
-    def update(self, params, grads, opt_state, lr_scale, l2=None):
+    def update(self, params, grads, opt_state, rate_factor, l2=None):
         mlp.add_l2_gradient(grads, params, l2, self.xp)
-        return self.optimizer.update(params, grads, opt_state, self.xp, lr_scale)
+        return self.optimizer.update(params, grads, opt_state, self.xp, rate_factor)
 
 
 def select(backend, spec: mlp.MLPSpec, optimizer):
@@ -92,7 +90,7 @@ def select(backend, spec: mlp.MLPSpec, optimizer):
 
 def whole_step(stages):
     """The step's compiled whole, or None: a kernel's ``whole_step(params, opt_state,
-    inputs, targets, weights, lr_scale)`` -> (params, opt_state, loss, outputs), what the
+    inputs, targets, weights, rate_factor)`` -> (params, opt_state, loss, outputs), what the
     stages give one process (``FitRun.step``), as one call."""
     return getattr(stages, "whole_step", None)
 

@@ -27,7 +27,7 @@ from ..core import ops
 from ..core.activations import ACTIVATIONS as REFERENCE_ACTIVATIONS
 from ..core.activations import OUTPUT
 from ..backend.devices import is_sparse
-from ..core.mlp import ForwardTrace, MLPSpec, l2_term, n_weight_layers, weight_grad
+from ..core.mlp import ForwardTrace, MLPSpec, n_weight_layers, weight_grad
 from ..core.numerics import weight_floor
 
 # -- the kernel's variants: tables keyed like activations.ACTIVATIONS, heads.HEADS and the
@@ -443,53 +443,62 @@ class NumpyStep:
         fused.sparse_weight_grad(below.indptr, below.indices, below.data, delta, grad_w)
         return grad_w
 
-    def l2_loss(self, loss, params, alpha, denominator):
-        """The loss with the L2 term (``mlp.l2_term``), as the reference's."""
-        return loss + l2_term(params, alpha, denominator, self.xp) if alpha else loss
-
     # -- the update ---------------------------------------------------------------------
 
-    def update(self, params, grads, state, lr_scale, l2=None):
+    def update(self, params, grads, state, rate_factor, l2=None):
         """The L2 gradient ``l2`` w (alpha / n), then optim's update; with numba
         (xpnn[fast]), both in the optimizer kind's fused pass (``FUSED_UPDATES``,
         ``fused.py``) as it reads each weight, where it takes these settings, else the L2
         gradient in place and the reference's update: the reference's operations either
         way, without two fresh (fan_in, fan_out) temporaries per weight and step."""
         step = state["step"] + 1
-        run = (self.fused_update(self.optimizer, step, lr_scale, l2,
-                                 next(iter(params.values())).dtype)
-               if self.fused_update is not None and fused.available() else None)
-        if run is not None:
-            slots = self.optimizer.state_slots
-            flat = self.flat
-            if flat is not None and flat.holds("grads", grads):
-                # backward's gradients (so params have the flat layout): two passes in all
-                params = flat.adopt("params", params)
-                new_slots = {slot: flat.adopt(slot, state[slot]) for slot in slots}
-                for has_l2, arrays in flat.segments(("params", "grads", *slots)):
-                    run(has_l2, arrays)
-                return params, {"step": step, **new_slots}
-            per_name = [(name, {"params": params[name], "grads": grads[name],
-                                **{slot: state[slot][name] for slot in slots}})
-                        for name in params]
-            if all(array.flags.c_contiguous for _, arrays in per_name
-                   for array in arrays.values()):  # e.g. gradients summed over MPI ranks
-                for name, arrays in per_name:
-                    run(name.startswith("w"), {kind: array.reshape(-1)
-                                               for kind, array in arrays.items()})
-                return params, {"step": step, **{slot: state[slot] for slot in slots}}
-        if l2 is not None:  # mlp.add_l2's gradient, in place: flush(grad + (alpha / n) w)
-            for name, param in params.items():
-                if name.startswith("w"):
-                    scratch = self._scratch(param)
-                    grad = grads[name]
-                    grad += np.multiply(param, l2, out=scratch)
-                    np.abs(grad, out=scratch)
-                    np.copyto(grad, 0.0, where=scratch < np.finfo(grad.dtype).tiny)
+        if self.fused_update is not None and fused.available():
+            run = self.fused_update(self.optimizer, step, rate_factor, l2,
+                                    next(iter(params.values())).dtype)
+            updated = None if run is None else self._run_fused(run, params, grads, state, step)
+            if updated is not None:
+                return updated
+        self._add_l2_gradient(params, grads, l2)
         inplace = INPLACE_UPDATES.get(self.optimizer.kind)
-        if inplace is not None and inplace(self, params, grads, state, step, lr_scale):
+        if inplace is not None and inplace(self, params, grads, state, step, rate_factor):
             return params, {**state, "step": step}  # the arrays updated where they are
-        return self.optimizer.update(params, grads, state, self.xp, lr_scale)
+        return self.optimizer.update(params, grads, state, self.xp, rate_factor)
+
+    def _run_fused(self, run, params, grads, state, step):
+        """(params, opt_state) after ``run``, the fused pass, over the flat buffers (two
+        passes in all) or each parameter's arrays; None where they are neither flat nor
+        contiguous."""
+        slots = self.optimizer.state_slots
+        flat = self.flat
+        if flat is not None and flat.holds("grads", grads):
+            # backward's gradients (so params have the flat layout)
+            params = flat.adopt("params", params)
+            new_slots = {slot: flat.adopt(slot, state[slot]) for slot in slots}
+            for has_l2, arrays in flat.segments(("params", "grads", *slots)):
+                run(has_l2, arrays)
+            return params, {"step": step, **new_slots}
+        per_name = [(name, {"params": params[name], "grads": grads[name],
+                            **{slot: state[slot][name] for slot in slots}})
+                    for name in params]
+        if not all(array.flags.c_contiguous for _, arrays in per_name
+                   for array in arrays.values()):
+            return None
+        for name, arrays in per_name:  # e.g. gradients summed over MPI ranks
+            run(name.startswith("w"), {kind: array.reshape(-1)
+                                       for kind, array in arrays.items()})
+        return params, {"step": step, **{slot: state[slot] for slot in slots}}
+
+    def _add_l2_gradient(self, params, grads, l2):
+        """mlp.add_l2_gradient in place: flush(grad + l2 w) for each weight; None: no L2."""
+        if l2 is None:
+            return
+        for name, param in params.items():
+            if name.startswith("w"):
+                scratch = self._scratch(param)
+                grad = grads[name]
+                grad += np.multiply(param, l2, out=scratch)
+                np.abs(grad, out=scratch)
+                np.copyto(grad, 0.0, where=scratch < np.finfo(grad.dtype).tiny)
 
     def _flush_below(self, array, floor):
         """numerics.flush_below in place: x times 0 where |x| < floor (its signed zero)."""

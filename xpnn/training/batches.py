@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import numpy as np
 
@@ -148,6 +149,16 @@ def rows_on_device(X, start, stop, backend: Backend, dtype, host_rows=None):
     return backend.xp.astype(X[start:stop, ...], dtype, copy=False)
 
 
+class MemberBatch(NamedTuple):
+    """A member's rows of a global batch (``Batches.local``), and their part of its mean."""
+
+    inputs: object
+    targets: object
+    weights: object  # None without row weights
+    share: float  # W_r / W: this member's rows (or summed weights) over the batch's
+    denominator: object  # W, the batch mean's: a float, or a 0-d array (a group of one)
+
+
 @dataclass(frozen=True)
 class EpochOrder:
     """One epoch's order: the rows of the split's arrays, step by step, on the host (None:
@@ -197,17 +208,23 @@ class Batches:
         sums = np.add.reduceat(weights, [start for start, _ in self.slices])
         return {step for step, total in enumerate(sums, start=1) if not total > 0}
 
-    def local(self, order: EpochOrder, start: int, stop: int):
-        """(inputs, targets, weights, portion) of this rank's rows of the global batch
-        start:stop: its contiguous share, and portion = (share, denominator): the share
-        W_r / W of the global batch's rows (or summed weights) and the global denominator W
-        of its mean. A group of one holds every batch whole: share 1, and the denominator
-        its rows or its weights summed on the device, as the reference's own mean."""
+    def steps(self, order: EpochOrder, after: int = 0):
+        """(step, start, stop) of each step of the epoch after step ``after`` (1-based),
+        but those whose rows all have weight 0 (nothing to learn from, and a 0/0 mean)."""
+        empty = self.empty_steps(order)
+        for step, (start, stop) in enumerate(self.slices[after:], start=after + 1):
+            if step not in empty:
+                yield step, start, stop
+
+    def local(self, order: EpochOrder, start: int, stop: int) -> MemberBatch:
+        """This rank's rows of the global batch start:stop: its contiguous share. A group of
+        one holds every batch whole: share 1, and the denominator its rows or its weights
+        summed on the device, as the reference's own mean."""
         lo, hi = shard_bounds(start, stop, self.rank, self.size)
         inputs, targets, weights = self.rows(order, lo, hi)
         if self.size == 1:
-            return inputs, targets, weights, (1.0, loss_denominator(inputs, weights,
-                                                                    self.backend.xp))
+            return MemberBatch(inputs, targets, weights, 1.0,
+                               loss_denominator(inputs, weights, self.backend.xp))
         if self.host_weights is None:
             share, denominator = (hi - lo) / (stop - start), float(stop - start)
         else:  # every rank sums the same host weights: the same denominator everywhere
@@ -216,7 +233,7 @@ class Batches:
             denominator = float(np.sum(batch_w))
             local = float(np.sum(batch_w[lo - start:hi - start]))
             share = local / denominator if local else 0.0
-        return inputs, targets, weights, (share, denominator)
+        return MemberBatch(inputs, targets, weights, share, denominator)
 
     def rows(self, order: EpochOrder, start: int, stop: int):
         """(inputs in the training dtype, targets, weights) of rows start:stop of this

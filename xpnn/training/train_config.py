@@ -1,0 +1,56 @@
+"""The training loop's settings (``train.train``'s ``config``)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..core.mlp import MLPSpec
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The training loop's settings, fixed for one fit.
+
+    Parameters
+    ----------
+    max_iter : int
+        Epochs in all.
+    batch_size : int
+        Rows per step; 0: the full training set every step.
+    shuffle : bool
+        Shuffle the rows each epoch.
+    tol : float
+        The plateau rule's tolerance (``plateau.py``).
+    n_iter_no_change : int or float
+        Epochs without improvement before the plateau rule acts; ``math.inf`` never stops
+        early.
+    early_stopping : bool
+        Monitor the validation score and keep the best weights.
+    learning_rate : str
+        The schedule, a key of ``optim.SCHEDULES``.
+    learning_rate_init : float
+        The initial learning rate.
+    power_t : float
+        invscaling's exponent.
+    check_every : int
+        Steps between divergence checks; 0: once per epoch.
+    spec : MLPSpec
+        What the network computes.
+    dropout : tuple of float, default=()
+        One rate per hidden layer (all 0, or none: no dropout).
+    seed : int, default=0
+        The fit's seed, which dropout's masks are drawn from (``dropout.py``).
+    """
+
+    max_iter: int
+    batch_size: int
+    shuffle: bool
+    tol: float
+    n_iter_no_change: float
+    early_stopping: bool
+    learning_rate: str
+    learning_rate_init: float
+    power_t: float
+    check_every: int
+    spec: MLPSpec
+    dropout: tuple = ()
+    seed: int = 0

@@ -189,3 +189,52 @@ def test_a_new_activation_is_one_table_entry(monkeypatch, digits_data):
     fast = xpnn.MLPClassifier(**options).fit(X, y)
     assert fast.loss_curve_ == reference.loss_curve_
     assert_params_equal(fast.params_, reference.params_)
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd momentum", "plain sgd"])
+@pytest.mark.parametrize("gradients", ["backward's", "summed over ranks"])
+@pytest.mark.parametrize("fused_update", [True, False], ids=["numba-update", "numpy-update"])
+def test_the_kernel_adds_the_l2_gradient_once_as_the_reference(monkeypatch, solver, gradients,
+                                                               fused_update):
+    """The L2 term's gradient l2 w (l2 = alpha / n) is one line of the reference
+    (``mlp.add_l2_gradient``, in ``ReferenceStep.update``); the NumPy kernel folds it into its
+    update (numba's pass over the flat buffers or each parameter's arrays, or NumPy in place
+    before the update). Its steps are the reference's bit for bit, and not those of a step
+    that drops the L2 gradient or adds it twice: a kernel that did either fails here."""
+    from xpnn.core import mlp
+    from xpnn.core.optim import make_optimizer
+    from xpnn.kernels import fused
+
+    _numba_or_skip(fused_update)
+    if not fused_update:
+        monkeypatch.setattr(fused, "available", lambda: False)
+    optimizer = {"adam": make_optimizer("adam", 0.01),
+                 "sgd momentum": make_optimizer("sgd", 0.05, momentum=0.9),
+                 "plain sgd": make_optimizer("sgd", 0.05, momentum=0.0)}[solver]
+    backend, spec = numpy_backend(), MLPSpec("tanh", "softmax", 0.5)
+    rng = np.random.default_rng(0)
+    params = mlp.init_params([6, 5, 3], rng, "float64", backend, "tanh")
+    inputs, labels = rng.normal(size=(9, 6)), rng.integers(0, 3, 9)
+    l2 = spec.alpha / inputs.shape[0]
+
+    def three_steps(stages, l2, l2_added_before=None):
+        state = {k: np.array(v, copy=True) for k, v in params.items()}
+        opt_state = optimizer.init_state(state, backend.xp)
+        for _ in range(3):
+            outputs, trace = stages.forward(state, inputs)
+            _, grad_outputs = stages.loss_with_grad(outputs, labels, None)
+            grads = stages.backward(state, trace, grad_outputs)
+            if gradients == "summed over ranks":  # new arrays, not the kernel's flat buffers
+                grads = {k: np.array(v, copy=True) for k, v in grads.items()}
+            mlp.add_l2_gradient(grads, state, l2_added_before, backend.xp)
+            state, opt_state = stages.update(state, grads, opt_state, 1.0, l2)
+            state = {k: np.array(v, copy=True) for k, v in state.items()}
+        return {**state, **{k: np.array(v, copy=True)
+                            for k, v in state_arrays(opt_state).items()}}
+
+    kernel = three_steps(kernels.select(backend, spec, optimizer), l2)
+    assert isinstance(kernels.select(backend, spec, optimizer), NumpyStep)
+    reference = ReferenceStep(spec, optimizer, backend.xp)
+    assert_params_equal(kernel, three_steps(reference, l2))
+    for wrong in (three_steps(reference, None), three_steps(reference, l2, l2)):
+        assert not all(np.array_equal(kernel[k], wrong[k]) for k in kernel)

@@ -162,7 +162,7 @@ def test_balanced_with_a_class_whose_rows_all_weigh_0(rows):
 
 def test_a_parameter_clone_set_params_and_fixed_on_resume(rows, tmp_path):
     from xpnn.saving.checkpoint import load_model, save_model
-    from xpnn.estimators.estimator import CHANGEABLE_ON_RESUME
+    from xpnn.estimators.params import CHANGEABLE_ON_RESUME
 
     X, labels = rows
     y = np.array(["cat", "dog", "emu"])[labels % 3]

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import xpnn
-from xpnn.estimators import estimator as estimator_module
+from xpnn.estimators import base as estimator_base
 from xpnn.backend.devices import as_host_array
 from assertions import assert_array_equal, assert_params_equal
 
@@ -58,13 +58,13 @@ def test_the_training_rows_are_the_callers_array_not_a_copy(monkeypatch, digits_
     X, y = digits_data
     X = make(X)
     seen = []
-    original = estimator_module.train
+    original = estimator_base.train
 
     def spy(state, optimizer, data, config, *args, val=None, **kwargs):
         seen.append((data, val))
         return original(state, optimizer, data, config, *args, val=val, **kwargs)
 
-    monkeypatch.setattr(estimator_module, "train", spy)
+    monkeypatch.setattr(estimator_base, "train", spy)
     for early_stopping in (False, True):
         xpnn.MLPClassifier(hidden_layer_sizes=(8,), max_iter=1, random_state=0,
                            dtype="float32", early_stopping=early_stopping).fit(X, y)

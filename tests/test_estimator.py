@@ -114,7 +114,7 @@ def test_resume_fit_refuses_settings_that_would_change_the_fitted_model(tmp_path
     """CHANGEABLE_ON_RESUME is the library's rule, enforced by resume_fit itself (fitted or
     loaded models); fit still trains anew with any settings."""
     from xpnn.saving.checkpoint import load_model, save_model
-    from xpnn.estimators.estimator import CHANGEABLE_ON_RESUME
+    from xpnn.estimators.params import CHANGEABLE_ON_RESUME
 
     X, y = digits_data[0][:300], digits_data[1][:300]
     clf = xpnn.MLPClassifier(hidden_layer_sizes=(8,), max_iter=2, random_state=0).fit(X, y)

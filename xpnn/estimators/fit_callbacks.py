@@ -6,7 +6,7 @@ weights as they were after that epoch (with early stopping, the best so far: wha
 have returned had it stopped there). An ``on_fit_task_end`` that returns True stops
 training after that epoch. The hooks run where the estimator's ``comm`` has rank 0 (or in
 a lone process); the training loop tells every rank the stop at the same epoch
-(``train.EpochHooks``). On scikit-learn before 1.9 there is no ``set_callbacks``, and fits
+(``epoch_hooks.EpochHooks``). On scikit-learn before 1.9 there is no ``set_callbacks``, and fits
 run as before.
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ except ImportError:  # scikit-learn < 1.9: no callback API
     def with_callbacks(method):
         return method
 
-from ..training.train import EpochHooks
+from ..training.epoch_hooks import EpochHooks
 
 SUPPORTED = hasattr(CallbackSupportMixin, "set_callbacks")
 
@@ -80,9 +80,8 @@ class FitTasks:
 
     def iteration(self, record, params) -> bool:
         """One L-BFGS iteration, reported by SciPy at its end: its begin and end hooks
-        together (its end with the model after it); true: a callback asks to stop."""
-        if not self.active:
-            return False
+        together (its end with the model after it); true: a callback asks to stop. Called
+        only where the tasks are active."""
         context = self.root.subcontext(task_name=self.subtask_name)
         context.call_on_fit_task_begin(**self._arguments())
         return context.call_on_fit_task_end(

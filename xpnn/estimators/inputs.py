@@ -1,16 +1,20 @@
 """What the estimators accept, checked at their entry points, and where it goes.
 
-Two kinds of X: arrays of an array-API namespace other than NumPy (torch, CuPy, JAX,
-array-api-strict) stay in their namespace and on their device, checked here; everything
-scikit-learn accepts on the NumPy path (NumPy, lists, pandas and polars DataFrames,
-scipy.sparse) goes through scikit-learn's own ``validate_data``, which also records and
-checks ``feature_names_in_``. Targets and sample weights are small: they are checked on
-the host and moved to the training device once.
+Each public entry (fit, partial_fit, predict, ...) resolves X once (``resolve_X``) into
+``Features``: the checked array, the namespace and device it came in, sparse or dense, and
+the training dtype it asks for, carried down so that nothing below asks X again. Two kinds
+of X: arrays of an array-API namespace other than NumPy (torch, CuPy, JAX, array-api-strict)
+stay in their namespace and on their device, checked here; everything scikit-learn accepts
+on the NumPy path (NumPy, lists, pandas and polars DataFrames, scipy.sparse) goes through
+scikit-learn's own ``validate_data``, which also records and checks ``feature_names_in_``.
+Targets and sample weights are small: they are checked on the host and moved to the
+training device once.
 """
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import array_api_compat
 import numpy as np
@@ -22,35 +26,72 @@ from ..backend.devices import Backend, as_host_array, backend_of, is_sparse, num
 from ..errors import XpnnDataError
 
 
-@dataclass(frozen=True)
-class Caller:
-    """Where the caller's arrays live: outputs go back there."""
+@dataclass(frozen=True, eq=False)  # compared by identity: X is an array
+class Features:
+    """X as an estimator's public entry resolved it, once (``resolve_X``), and carried down:
+    nothing below asks X again where it lives or what it holds."""
 
-    backend: Backend
+    X: Any  # (n, d) checked: a NumPy array, a host CSR matrix, or the caller's own array
+    caller: Backend  # the namespace and device X came in: outputs go back there
+    sparse: bool  # a scipy.sparse CSR matrix, whose rows stay sparse up to the first layer
+    dtype: str  # scikit-learn's training dtype for X: float32 for float32 features, else float64
 
     @property
-    def key(self) -> tuple:
-        return self.backend.name, str(self.backend.device)
+    def n_rows(self) -> int:
+        return self.X.shape[0]
+
+    @property
+    def place(self) -> tuple:
+        """(namespace name, device) of the caller: what ``fit`` records as ``_fit_caller``."""
+        return self.caller.name, str(self.caller.device)
+
+    def on(self, backend: Backend, dtype: str):
+        """X on ``backend`` in the dtype it came in (each batch is cast to the training dtype
+        as it is gathered: ``batches.DeviceSplit``): where it lives already, no copy; else one
+        move via the host. Sparse X stays a host CSR matrix in ``dtype`` (its batches stay
+        sparse: ``batches.rows_on_device``)."""
+        if self.sparse:
+            return self.X.astype(dtype, copy=False)
+        if same_place(self.caller, backend):
+            return self.X
+        return backend.asarray(as_host_array(self.X))
+
+    def to_caller(self, array, backend: Backend):
+        """An output computed on ``backend`` in the caller's namespace and on its device."""
+        if same_place(self.caller, backend):
+            return array
+        return self.caller.asarray(as_host_array(array))
 
 
-def is_device_array(X) -> bool:
-    """An array of a namespace other than NumPy (kept where it lives)."""
-    return array_api_compat.is_array_api_obj(X) and not isinstance(X, np.ndarray) and not (
-        is_sparse(X))
+def resolve_X(estimator, X, *, reset: bool) -> Features:
+    """X checked (2-D, finite, the fitted feature count and names) and described once.
+
+    ``reset``: a first fit, which records ``n_features_in_`` (and ``feature_names_in_``)."""
+    if (array_api_compat.is_array_api_obj(X) and not isinstance(X, np.ndarray)
+            and not is_sparse(X)):
+        return _device_features(estimator, X, reset)
+    return _host_features(estimator, X, reset)
 
 
-def check_X(estimator, X, *, reset: bool):
-    """(Caller, X checked): 2-D, finite, the fitted feature count (and names)."""
-    if not is_device_array(X):
-        # dense numbers keep their dtype (uint8 images stay uint8: batches are cast as they
-        # are gathered, batches.py); sparse matrices become float CSR
-        X = validate_data(estimator, X, reset=reset, accept_sparse=["csr", "csc"],
-                          dtype=(np.float64, np.float32) if is_sparse(X) else "numeric")
-        if is_sparse(X):
-            X = X.tocsr()  # batches gather rows
-        return Caller(numpy_backend()), X
-    caller = Caller(backend_of(X))
-    xp = caller.backend.xp
+def _host_features(estimator, X, reset: bool) -> Features:
+    """What scikit-learn accepts on the NumPy path, through its own ``validate_data``: dense
+    numbers keep their dtype (uint8 images stay uint8: batches are cast as they are
+    gathered, batches.py); sparse matrices (a DataFrame of sparse columns becomes one)
+    become float CSR, whose rows batches gather."""
+    X = validate_data(estimator, X, reset=reset, accept_sparse=["csr", "csc"], dtype="numeric")
+    sparse = is_sparse(X)
+    if sparse:
+        X = X.tocsr()
+        if X.dtype not in (np.float32, np.float64):
+            X = X.astype(np.float64)
+    return Features(X, numpy_backend(), sparse, training_dtype(X.dtype))
+
+
+def _device_features(estimator, X, reset: bool) -> Features:
+    """An array of a namespace other than NumPy (torch, CuPy, JAX, array-api-strict), checked
+    where it lives, with scikit-learn's words."""
+    caller = backend_of(X)
+    xp = caller.xp
     if X.ndim != 2:
         raise ValueError(f"Expected 2D array, got {X.ndim}D array instead: reshape your data "
                          f"to (n_samples, n_features).")
@@ -66,19 +107,24 @@ def check_X(estimator, X, *, reset: bool):
         raise ValueError(f"X has {X.shape[1]} features, but {type(estimator).__name__} is "
                          f"expecting {estimator.n_features_in_} features as input.")
     if xp.isdtype(X.dtype, "real floating"):
-        with caller.backend.activate():
+        with caller.activate():
             finite = bool(as_host_array(xp.all(xp.isfinite(X))))  # one read per call
         if not finite:
             raise ValueError("Input X contains NaN or infinity; clean or impute it first.")
-    return caller, X
+    return Features(X, caller, False, training_dtype(X.dtype))
+
+
+def training_dtype(dtype) -> str:
+    """scikit-learn's rule: float32 features train in float32, any others in float64."""
+    return "float32" if str(dtype).endswith("float32") else "float64"
 
 
 def host_labels(y) -> np.ndarray:
     """Class labels from any namespace, list or pandas/polars Series, as a NumPy array."""
-    if is_device_array(y):
-        return as_host_array(y)
     if is_sparse(y):  # a sparse label indicator matrix: small, made dense
         return y.toarray()
+    if array_api_compat.is_array_api_obj(y) and not isinstance(y, np.ndarray):
+        return as_host_array(y)
     if hasattr(y, "to_numpy"):
         return np.asarray(y.to_numpy())
     return np.asarray(y)
@@ -100,18 +146,13 @@ def _check_length(n_rows, y, what="y"):
                          f"[{n_rows}, {y.shape[0]}] ({what})")
 
 
-def is_multilabel(y) -> bool:
-    """Whether y is a multi-label indicator matrix (n, k) of 0/1 (scikit-learn's type)."""
-    return y is not None and type_of_target(host_labels(y)) == "multilabel-indicator"
-
-
 def check_class_labels(y, n_rows) -> np.ndarray:
     """(n,) host labels, numbers or names (a column vector is flattened with a warning), or
     a multi-label indicator matrix (n, k)."""
     _require_y(y, "the classifier")
     host = host_labels(y)
-    if is_multilabel(host):
-        labels = np.asarray(host)
+    if type_of_target(host) == "multilabel-indicator":  # 0/1 columns (n, k)
+        labels = host
     else:
         labels = column_or_1d(host, warn=True)
         check_classification_targets(labels)
@@ -162,11 +203,6 @@ def check_regression_targets(y, n_rows) -> np.ndarray:
     return values
 
 
-def training_dtype(X) -> str:
-    """scikit-learn's rule: float32 features train in float32, any others in float64."""
-    return "float32" if str(X.dtype).endswith("float32") else "float64"
-
-
 def check_sample_weight(sample_weight, n_rows):
     """None, or (n,) float64 host weights: finite, non-negative, not all zero."""
     if sample_weight is None:
@@ -187,18 +223,14 @@ def check_sample_weight(sample_weight, n_rows):
 
 
 def seed_from(random_state) -> int:
-    """An integer seed for the host Generator: the int given, one drawn from a RandomState
-    or Generator, or fresh entropy for None (as scikit-learn's check_random_state)."""
+    """An integer seed for the host Generator from what the parameter table lets through
+    (as scikit-learn's check_random_state): the int given, one drawn from a RandomState, or
+    fresh entropy for None."""
     if random_state is None:
         return int(np.random.SeedSequence().entropy % (2**63))
-    if isinstance(random_state, (int, np.integer)):
-        return int(random_state)
     if isinstance(random_state, np.random.RandomState):
         return int(random_state.randint(np.iinfo(np.int32).max))
-    if isinstance(random_state, np.random.Generator):
-        return int(random_state.integers(2**63))
-    raise ValueError(f"random_state must be None, an int, a RandomState or a Generator; got "
-                     f"{random_state!r}")
+    return int(random_state)
 
 
 def check_model_size(sizes, dtype: str):
@@ -217,18 +249,6 @@ def check_model_size(sizes, dtype: str):
             f"has {available / 2**30:,.1f} GiB; use smaller hidden layers")
 
 
-def to_backend(X, caller: Caller, backend: Backend, dtype: str):
-    """X on ``backend`` in the dtype it came in (each batch is cast to the training dtype
-    as it is gathered: ``batches.DeviceSplit``): where it lives already, no copy; else one
-    move via the host. Sparse X stays a host CSR matrix in ``dtype`` (its batches stay
-    sparse: ``batches.rows_on_device``)."""
-    if is_sparse(X):
-        return X.astype(dtype, copy=False)
-    if same_place(caller.backend, backend):
-        return X
-    return backend.asarray(as_host_array(X))
-
-
 def scaling_on(backend: Backend, scaling, dtype: str):
     """``fit``'s scaling = (shift or None, factor) as arrays in ``dtype`` on ``backend``."""
     if scaling is None:
@@ -238,24 +258,19 @@ def scaling_on(backend: Backend, scaling, dtype: str):
             backend.asarray(factor, dtype=dtype))
 
 
-def to_caller(array, backend: Backend, caller: Caller):
-    if same_place(caller.backend, backend):
-        return array
-    return caller.backend.asarray(as_host_array(array))
-
-
 def same_place(a: Backend, b: Backend) -> bool:
     return a.name == b.name and str(a.device) == str(b.device)
 
 
-def check_same_namespace(estimator, caller: Caller, method: str):
+def check_same_namespace(estimator, features: Features, method: str):
     """With scikit-learn's array_api_dispatch on, follow its rule: a fitted estimator's
     methods take inputs of fit's namespace and device. (Off, xpnn moves them.)"""
     if not get_config()["array_api_dispatch"]:
         return
     fitted = getattr(estimator, "_fit_caller", None)
-    if fitted is not None and tuple(fitted) != caller.key:
+    if fitted is not None and tuple(fitted) != features.place:
+        name, device = features.place
         raise ValueError(
             f"Inputs passed to {type(estimator).__name__}.{method}() must use the same "
             f"namespace and the same device as those passed to fit(): fitted on "
-            f"{fitted[0]} ({fitted[1]}), got {caller.key[0]} ({caller.key[1]}).")
+            f"{fitted[0]} ({fitted[1]}), got {name} ({device}).")

@@ -25,8 +25,6 @@ from .base import BaseMLP, FitPlan
 from .docstrings import shared_docs
 from .fit_callbacks import with_callbacks
 from .params import REGRESSION_HEADS
-# the CLI's resume rule (cli/commands/train.py imports it from here)
-from .params import CHANGEABLE_ON_RESUME, same_param  # noqa: F401
 
 
 @shared_docs

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sklearn.utils.validation import check_is_fitted
 
-from ..estimators.estimator import BaseMLP
+from ..estimators.base import BaseMLP
 from ..files.fileio import write_file_atomic
 from .graph import trace
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from ..backend.devices import numpy_backend, resolve_device
 from ..files.checkpoint_io import load_checkpoint, save_checkpoint
 from ..errors import XpnnCheckpointError
-from ..estimators.estimator import BaseMLP
+from ..estimators.base import BaseMLP
 from .model_file import from_file, to_file, upgrade_tensors, validate
 from ..data.preprocess import Preprocessing
 

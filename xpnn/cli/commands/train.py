@@ -26,7 +26,8 @@ from ...data.split import holdout_split
 from ...parallel.distributed import barrier, launched_comm, local_device
 from ...errors import XpnnDataError, XpnnError
 from ...reports.history import training_seconds
-from ...estimators.estimator import CHANGEABLE_ON_RESUME, MLPClassifier, same_param
+from ...estimators.estimator import MLPClassifier
+from ...estimators.params import CHANGEABLE_ON_RESUME, same_param
 from ...data.preprocess import fit_preprocessing
 from ...config import config_context, get_config
 from ...training.train_state import TrainingInterrupted

@@ -9,10 +9,10 @@ import argparse
 import sys
 
 from .. import __version__
-from . import recipes
 from ..config import CHOICES
 from ..errors import DivergenceError, XpnnError
 from ..parallel.launcher import end_interrupted, name_command, release_interrupts
+from . import recipes
 
 
 class HelpFormat(argparse.ArgumentDefaultsHelpFormatter):

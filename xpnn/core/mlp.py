@@ -19,8 +19,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .activations import ACTIVATIONS, PRE_ACTIVATION
 from ..backend.devices import Backend, is_sparse
+from .activations import ACTIVATIONS, PRE_ACTIVATION
 from .heads import HEADS
 from .numerics import flush_subnormal
 

@@ -5,8 +5,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .dataset import Dataset
 from ..errors import XpnnDataError
+from .dataset import Dataset
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,6 @@ from sklearn.base import BaseEstimator, is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
-from . import inputs
 from ..backend.devices import backend_of, numpy_backend, resolve_device
 from ..core import mlp
 from ..core.heads import HEADS
@@ -35,6 +34,7 @@ from ..training.evaluation import evaluate, outputs_in_batches
 from ..training.train import train
 from ..training.train_config import TrainConfig
 from ..training.train_state import TrainingInterrupted, TrainState, snapshot
+from . import inputs
 from .docstrings import shared_docs
 from .fit_callbacks import CallbackSupportMixin, FitTasks, with_callbacks
 from .params import CHANGEABLE_ON_RESUME, PARAMETER_CONSTRAINTS, same_param

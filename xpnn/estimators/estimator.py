@@ -18,9 +18,9 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.metaestimators import available_if
 
-from . import class_weights, inputs
 from ..backend.devices import Backend, as_host_array
 from ..core.heads import HEADS
+from . import class_weights, inputs
 from .base import BaseMLP, FitPlan
 from .docstrings import shared_docs
 from .fit_callbacks import with_callbacks

@@ -42,10 +42,10 @@ from __future__ import annotations
 
 import importlib
 
-from ..core import mlp
-from ..core.rows import reference_take
 from ..config import get_config
+from ..core import mlp
 from ..core.heads import HEADS
+from ..core.rows import reference_take
 
 # namespace name -> module whose ``build(spec, optimizer, xp)`` returns its step or None
 KERNELS = {"numpy": "xpnn.kernels.numpy_step", "jax": "xpnn.kernels.jax_step"}

@@ -22,13 +22,13 @@ from typing import Callable
 
 import numpy as np
 
-from . import fused
+from ..backend.devices import is_sparse
 from ..core import ops
 from ..core.activations import ACTIVATIONS as REFERENCE_ACTIVATIONS
 from ..core.activations import OUTPUT
-from ..backend.devices import is_sparse
 from ..core.mlp import ForwardTrace, MLPSpec, n_weight_layers, weight_grad
 from ..core.numerics import weight_floor
+from . import fused
 
 # -- the kernel's variants: tables keyed like activations.ACTIVATIONS, heads.HEADS and the
 # optimizers' ``kind``; a name with no entry runs the reference step (``build``) --------

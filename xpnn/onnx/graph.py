@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import is_classifier
 
-from ..core import mlp
 from ..backend.devices import as_host_array
+from ..core import mlp
 from .extra import require
 
 INPUT_NAME = "X"  # (N, n_features), N symbolic

@@ -11,11 +11,11 @@ and that every tensor is finite.
 from __future__ import annotations
 
 from ..backend.devices import numpy_backend, resolve_device
-from ..files.checkpoint_io import load_checkpoint, save_checkpoint
+from ..data.preprocess import Preprocessing
 from ..errors import XpnnCheckpointError
 from ..estimators.base import BaseMLP
+from ..files.checkpoint_io import load_checkpoint, save_checkpoint
 from .model_file import from_file, to_file, upgrade_tensors, validate
-from ..data.preprocess import Preprocessing
 
 
 def save_model(path, model: BaseMLP, *, preprocessing: Preprocessing | None = None,

@@ -28,14 +28,14 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.base import is_classifier
 
-from ..core.activations import ACTIVATIONS
 from ..backend.devices import DTYPES, as_host_array
-from ..errors import XpnnCheckpointError
-from ..estimators.estimator import MLPClassifier, MLPRegressor
+from ..core.activations import ACTIVATIONS
 from ..core.heads import HEADS
 from ..core.mlp import layer_sizes, parameter_shapes
 from ..core.optim import OPTIMIZERS, state_arrays, state_from_arrays, velocity_from_buffer
 from ..data.preprocess import Preprocessing
+from ..errors import XpnnCheckpointError
+from ..estimators.estimator import MLPClassifier, MLPRegressor
 from ..training.train_state import TrainState
 
 ESTIMATORS = {cls.__name__: cls for cls in (MLPClassifier, MLPRegressor)}

@@ -17,9 +17,9 @@ trains. With every rate 0 nothing is drawn.
 """
 from __future__ import annotations
 
+from ..backend.device_random import bernoulli, random_source
 from ..backend.devices import Backend
 from .batches import shard_bounds
-from ..backend.device_random import bernoulli, random_source
 
 STREAM = 0x64726F70  # "drop": the first word of every position (the estimator's validation
                      # split draws from SeedSequence([seed, 1]))

@@ -6,10 +6,10 @@ sum over the group (``distributed.py``), so every member decides alike.
 """
 from __future__ import annotations
 
-from . import divergence
 from .. import kernels
 from ..backend.devices import as_host_array, read_scalars
 from ..core.heads import HEADS
+from . import divergence
 from .evaluation import Validation
 
 

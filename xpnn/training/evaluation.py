@@ -6,10 +6,10 @@ reduced once.
 """
 from __future__ import annotations
 
-from ..core import mlp
 from ..backend.devices import Backend, as_host_array, read_scalars
-from .batches import DeviceSplit, batch_slices, rows_on_device, shard_bounds
+from ..core import mlp
 from ..core.heads import HEADS
+from .batches import DeviceSplit, batch_slices, rows_on_device, shard_bounds
 
 EVAL_BATCH_ROWS = 8192
 

@@ -13,10 +13,10 @@ import math
 
 import numpy as np
 
-from ..core import mlp
 from ..backend.devices import Backend, as_host_array, device_of, numpy_backend
-from .dropout import scaled_mask
+from ..core import mlp
 from ..core.heads import HEADS
+from .dropout import scaled_mask
 
 
 def relative_error(analytic, numeric) -> float:

@@ -14,8 +14,8 @@ import numpy as np
 import scipy
 import scipy.optimize
 
-from ..core import mlp
 from ..backend.devices import Backend, as_host_array, read_scalars
+from ..core import mlp
 from .batches import DeviceSplit, batch_slices
 from .train_state import TrainState
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 import time
 from functools import partial
 
-from . import divergence, plateau
 from .. import kernels
 from ..backend.devices import Backend
 from ..core import mlp
 from ..core.heads import HEADS
 from ..core.optim import schedule_factor
 from ..errors import DivergenceError
+from . import divergence, plateau
 from .batches import Batches, DeviceSplit, MemberBatch
 from .dropout import Dropout
 from .epoch_hooks import EpochCallbacks, EpochHooks

@@ -11,11 +11,11 @@ from __future__ import annotations
 import sys
 import time
 
-from ...parallel.distributed import leave_mpi
 from ...errors import XpnnError
+from ...parallel.distributed import leave_mpi
+from ...reports.history import training_seconds
 from ...serve.events import RunEvents
 from ...serve.reader import DrawingReader
-from ...reports.history import training_seconds
 from .report import model_kept_epoch
 from .serve import announce, start_server
 

@@ -20,23 +20,23 @@ from sklearn.exceptions import ConvergenceWarning
 # everything a run needs, imported with the module, so at start-up (launcher.py: Ctrl-C
 # ends the process there) and not where a KeyboardInterrupt would cut an import short
 from ...backend.devices import as_host_array, resolve_device
-from ...saving.checkpoint import load_model, save_model
+from ...config import config_context, get_config
+from ...data.preprocess import fit_preprocessing
 from ...data.sources import load_source
 from ...data.split import holdout_split
-from ...parallel.distributed import barrier, launched_comm, local_device
 from ...errors import XpnnDataError, XpnnError
-from ...reports.history import training_seconds
 from ...estimators.estimator import MLPClassifier
 from ...estimators.params import CHANGEABLE_ON_RESUME, same_param
-from ...data.preprocess import fit_preprocessing
-from ...config import config_context, get_config
+from ...parallel.distributed import barrier, launched_comm, local_device
+from ...reports.history import training_seconds
+from ...saving.checkpoint import load_model, save_model
 from ...training.train_state import TrainingInterrupted
+from ..recipes import with_recipe
 from .common import (check_known_labels, check_output_path, check_test_labels, print_json,
                      say)
 from .dashboard import Dashboard, dashboard_for
 from .progress import Progress
 from .tracking import Trackers, trackers_for
-from ..recipes import with_recipe
 
 # --optimizer NAME -> the estimator's solver, momentum and Nesterov switch
 OPTIMIZER_FLAG = {

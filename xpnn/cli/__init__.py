@@ -1,1 +1,1 @@
-"""The xpnn command: flags to library calls, one module per command; imports any layer, none imports it."""
+"""The xpnn command, one module per command; imports any layer, and none imports it."""

@@ -1,1 +1,1 @@
-"""The scikit-learn estimators and what they accept, print and call back; imports training, parallel and below."""
+"""The scikit-learn estimators and their input checks; imports training, parallel and below."""

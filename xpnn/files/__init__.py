@@ -1,1 +1,1 @@
-"""File helpers every layer may use: atomic writes, one safetensors file with its integrity record; imports only errors."""
+"""File helpers: atomic writes, a safetensors file with its integrity record; imports errors."""

@@ -1,4 +1,4 @@
-"""Backend-specific fast paths for the training step, behind one small interface.
+"""Fast paths for the training step behind one small interface; imports core, backend, config.
 
 A step is five stages; ``train.FitRun.step`` runs them in order, with the L2 term added to
 the loss (``mlp.l2_term``) and the gradient sum over the group (data parallel) between

@@ -1,1 +1,1 @@
-"""What a run's records and predictions say, as numbers and pictures (host only); imports files and errors."""
+"""A run's metrics, history and plots (host only); imports files and errors."""

@@ -1,1 +1,1 @@
-"""Whole models to and from files (what a model file holds, save_model, load_model); imports estimators and below."""
+"""Whole models to and from files (save_model, load_model); imports estimators and below."""

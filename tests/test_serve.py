@@ -412,7 +412,7 @@ def test_with_mpi_rank_0_alone_serves_the_dashboard():
         if process.poll() is None:
             process.kill()
     assert [kind for kind, _ in events] == ["run", "epoch", "epoch", "epoch", "end"]
-    assert status == 0
+    assert status == 0, err
     ours = [line for line in err.splitlines() if not line.startswith("[mpiexec@")]
     assert ours == [f"xpnn train: done; the dashboard stays at {url} until Ctrl-C",
                     f"xpnn train: stopped serving {url}"]

@@ -8,7 +8,9 @@ other rank, ``Dashboard()`` does nothing: the training code never asks whether t
 """
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 import time
 
 from ...errors import XpnnError
@@ -39,6 +41,7 @@ class Dashboard:
 class LiveDashboard(Dashboard):
     def __init__(self, host, port):
         self.events = RunEvents()
+        self.stop_serving = threading.Event()  # set by Ctrl-C once the run has ended
         self.server = start_server(host, port, events=self.events)
         self.server.start_in_thread()
         announce("train", self.server, home="dashboard")
@@ -57,6 +60,9 @@ class LiveDashboard(Dashboard):
             self.server.reader = DrawingReader(model, preprocessing, info)
         except XpnnError:
             pass
+        # from the end event on, Ctrl-C means "stop serving", whenever it comes (also
+        # before stay_up, while this rank reports or waits in MPI_Finalize)
+        signal.signal(signal.SIGINT, lambda signum, frame: self.stop_serving.set())
         self.events.end(model_kept_epoch(model), training_seconds(model.history_),
                         test_accuracy=test_accuracy, wall_seconds=time.perf_counter() - started)
 
@@ -67,9 +73,8 @@ class LiveDashboard(Dashboard):
         print(f"xpnn train: done; the dashboard stays at {self.server.url} until Ctrl-C",
               file=sys.stderr, flush=True)
         try:
-            while True:
-                time.sleep(0.5)
-        except KeyboardInterrupt:
+            while not self.stop_serving.wait(0.2):
+                pass
             print(f"xpnn train: stopped serving {self.server.url}", file=sys.stderr)
         finally:
             self.server.stop()

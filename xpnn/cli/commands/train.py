@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import signal
 import sys
 import time
 import warnings
@@ -234,7 +235,8 @@ def _train(args, comm) -> int:
         run.trackers.log_metrics({"test_loss": test_loss, "test_accuracy": test_accuracy})
         if run.save_path is not None:
             run.trackers.log_artifact(run.save_path)
-    if not run.lead:
+    if not run.lead:  # its part is done: a Ctrl-C now is rank 0's to answer (it may be
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # serving the dashboard), no failure
         return 0
     run.dashboard.end(model, preprocessing, info, test_accuracy, run.started)
     _report(run, model, train_set, test_set, X_test, (test_loss, test_accuracy))

@@ -5,9 +5,8 @@ or ``from xpnn import MLPClassifier``): importing xpnn, or running ``xpnn --vers
 in neither NumPy nor scikit-learn and SciPy, and the CLI can take Ctrl-C in hand first.
 """
 import importlib
-import importlib.abc
-import importlib.util
 import sys
+from importlib.machinery import ModuleSpec
 
 from .errors import (DivergenceError, XpnnCheckpointError, XpnnDataError, XpnnDeviceError,
                      XpnnError)
@@ -31,17 +30,19 @@ _MOVED = {"estimator": "estimators.estimator", "train_state": "training.train_st
           "checkpoint": "saving.checkpoint"}
 
 
-class _MovedModules(importlib.abc.MetaPathFinder):
-    """Finds the old paths of ``_MOVED`` as today's modules."""
+class _MovedModules:
+    """Finds the old paths of ``_MOVED`` as today's modules (a meta path finder and its
+    loader, duck-typed: importlib.abc would cost the console script 12 ms before it can take
+    Ctrl-C in hand)."""
 
     def find_spec(self, fullname, path=None, target=None):
         old = fullname.removeprefix(__name__ + ".")
         if fullname.startswith(__name__ + ".") and old in _MOVED:
-            return importlib.util.spec_from_loader(fullname, _AliasLoader(_MOVED[old]))
+            return ModuleSpec(fullname, _AliasLoader(_MOVED[old]))
         return None
 
 
-class _AliasLoader(importlib.abc.Loader):
+class _AliasLoader:
     def __init__(self, target):
         self.target = target
 

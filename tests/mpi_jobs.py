@@ -269,7 +269,39 @@ def pause_after_the_last_epoch(marker):  # its sums agreed, the loop about to en
     FitRun.after_epoch = slow_after_epoch
 
 
+def pause_before_mpi(marker):
+    """Start-up's Ctrl-C handler in place (as the console script's first act), MPI not yet
+    started: wait here until the handler has noted a Ctrl-C, then start as usual."""
+    from xpnn.parallel import launcher
+
+    launcher.end_start_up_on_interrupt()
+    open(marker, "w").close()
+    for _ in range(600):
+        if launcher._StartUp.noted:
+            return
+        time.sleep(0.1)
+
+
+def pause_once_mpi_started(marker):
+    """Start-up's handler in place; once MPI_Init has returned (``mpi_started``), wait for
+    the Ctrl-C there (start-up's handler then ends the job)."""
+    from xpnn.parallel import distributed, launcher
+
+    launcher.end_start_up_on_interrupt()
+    started = distributed.mpi_started
+
+    def started_then_wait():
+        started()
+        open(marker, "w").close()
+        for _ in range(600):
+            time.sleep(0.1)
+
+    distributed.mpi_started = started_then_wait
+
+
 PAUSES = {
+    "before MPI": pause_before_mpi,
+    "MPI started": pause_once_mpi_started,
     "after the last epoch": pause_after_the_last_epoch,
     "early": lambda marker: slow_steps_from(marker, lambda run: 2),
     "late": lambda marker: slow_steps_from(marker, lambda run: len(run.batches) - 2),

@@ -342,13 +342,18 @@ def three_epochs_on_two_ranks(tmp_path_factory):
     return load_params(path)[1]
 
 
-@pytest.mark.parametrize("delay", [0.1, 0.4])  # before MPI has started, or just after
-def test_ctrl_c_at_start_up_ends_every_rank_with_one_line(tmp_path, delay):
-    job = start_mpiexec(2, "-m", "xpnn", *TRAIN, "--epochs", "3", "--save",
-                        tmp_path / "model.safetensors", env=clean_env())
-    elapsed, stderr = interrupt_job(job, delay=delay)  # importing
-    assert_one_clean_line(job.returncode, stderr, elapsed, f"at start-up ({delay} s)")
-    assert not list(tmp_path.iterdir())
+@pytest.mark.parametrize("where", ["before MPI", "MPI started"])
+def test_ctrl_c_at_start_up_ends_every_rank_with_one_line(tmp_path, where):
+    """Ctrl-C once both ranks are at ``where`` of start-up (each wrote its marker): the job
+    ends with status 130 and the one line, whichever rank the launcher sees end first."""
+    job = start_mpiexec(2, "mpi_jobs.py", "cli", *TRAIN, "--epochs", "3", "--save",
+                        tmp_path / "model.safetensors",
+                        env=clean_env(XPNN_TEST_PIDS=str(tmp_path), XPNN_TEST_PAUSE=where))
+    wait_for((tmp_path / "paused-rank-1").exists, 60, "rank 1 at start-up")
+    elapsed, stderr = interrupt_job(job, tmp_path / "paused")
+    assert_one_clean_line(job.returncode, stderr, elapsed, f"at start-up ({where})")
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        "paused", "paused-rank-1", "rank-0.pid", "rank-1.pid"]  # no model, no temp file
 
 
 @pytest.mark.parametrize("where", ["early", "late"])

@@ -237,6 +237,9 @@ def _train(args, comm) -> int:
             run.trackers.log_artifact(run.save_path)
     if not run.lead:  # its part is done: a Ctrl-C now is rank 0's to answer (it may be
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # serving the dashboard), no failure
+    if run.comm is not None:  # ... and rank 0 knows it before its end event, after which
+        barrier(run.comm)  # Ctrl-C means "stop serving": no window where it is a failure
+    if not run.lead:
         return 0
     run.dashboard.end(model, preprocessing, info, test_accuracy, run.started)
     _report(run, model, train_set, test_set, X_test, (test_loss, test_accuracy))

@@ -1,7 +1,8 @@
 """Shared fixtures: one parametrized backend fixture over every installed namespace.
 
-Skips say why: torch not installed, CuPy not installed, no usable GPU. Tests marked ``gpu``
-(CuPy and a GPU) or ``torch_cuda`` (torch with CUDA) skip by one rule each (SKIP_RULES).
+Skips say why: torch not installed, CuPy not installed, no usable CUDA device. Tests marked
+``gpu`` (CuPy and a GPU) or ``torch_cuda`` (torch with CUDA) skip by one rule each
+(SKIP_RULES).
 """
 from __future__ import annotations
 
@@ -42,7 +43,9 @@ def _jax_backend() -> Backend:
 
 @functools.cache
 def gpu_skip_reason() -> str | None:
-    """None when CuPy and a usable GPU are here, else why not (the ``gpu`` marker's rule)."""
+    """None when CuPy and a usable GPU are here, else why not (the ``gpu`` marker's rule):
+    CuPy missing names the install command; CuPy without a device says "no usable CUDA
+    device" and CuPy's first line of reason (CuPy imports without a driver or a GPU)."""
     try:
         import cupy
     except ImportError:
@@ -50,8 +53,8 @@ def gpu_skip_reason() -> str | None:
     try:
         count = cupy.cuda.runtime.getDeviceCount()
     except Exception as exc:  # CUDARuntimeError and friends
-        return f"no usable GPU: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
-    return None if count else "CuPy sees no GPU"
+        return f"no usable CUDA device: {_first_line(exc)}"
+    return None if count else "no usable CUDA device: CuPy sees none"
 
 
 @functools.cache
@@ -61,7 +64,16 @@ def torch_cuda_skip_reason() -> str | None:
         import torch
     except ImportError:
         return "torch is not installed"
-    return None if torch.cuda.is_available() else "torch sees no CUDA device"
+    if torch.cuda.is_available():
+        return None
+    if torch.version.cuda is None:
+        return f"no usable CUDA device: torch {torch.__version__} is built without CUDA"
+    return f"no usable CUDA device: torch {torch.__version__} (CUDA {torch.version.cuda}) sees none"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
 
 
 # marker -> why its tests cannot run here (None: they can); the one place GPU tests skip

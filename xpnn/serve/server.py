@@ -4,7 +4,9 @@ routes, every asset from the package, JSON errors (a 4xx and one line, never a t
 Each answer carries ``Content-Security-Policy: default-src 'self'`` (the page can load
 nothing from elsewhere) and ``Cache-Control: no-store``. Bodies over ``MAX_BODY_BYTES`` are
 refused unread. One thread per connection (daemon threads: Ctrl-C never waits on a
-stream); the listen queue is deep enough for bursts of clients.
+stream), at most ``access.MAX_CONNECTIONS`` of them; the listen queue is deep enough for
+bursts of clients. Only requests named for this server, from its own pages, are answered
+(``access.py``): others get a 403 and one line on stderr.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 
+from .access import IDLE_SECONDS, MAX_CONNECTIONS, ConnectionSlots, own_hosts, refusal
 from .bodies import MAX_BODY_BYTES, BadBody, read_ink
 
 DRAIN_LIMIT_BYTES = 64 * 1024 * 1024  # a larger body is refused without reading it
@@ -46,16 +49,39 @@ def load_assets() -> dict:
 
 class PadServer(ThreadingHTTPServer):
     """What the handlers share: the model's reader (None: dashboard only), the run's events
-    (None: pad only), the assets."""
+    (None: pad only), the assets, the names it answers to, its connections, and the command
+    its log lines name."""
 
     daemon_threads = True
     request_queue_size = 256
     allow_reuse_address = True
 
-    def __init__(self, address, reader=None, events=None):
+    def __init__(self, address, reader=None, events=None, command="serve",
+                 max_connections=MAX_CONNECTIONS, idle_seconds=IDLE_SECONDS):
         super().__init__(address, Handler)
-        self.reader, self.events = reader, events
+        self.reader, self.events, self.command = reader, events, command
         self.assets = load_assets()
+        self.hosts = own_hosts(address[0], self.server_address[1])
+        self.slots, self.idle_seconds = ConnectionSlots(max_connections), idle_seconds
+
+    def process_request(self, request, client_address):
+        """A thread for the connection, when there is a slot for it (else a 503)."""
+        if self.slots.admit(request):
+            super().process_request(request, client_address)
+            return
+        try:  # every connection is busy with a request: say so at once, from this thread
+            request.settimeout(1.0)
+            body = json.dumps({"error": "the server is busy; try again"}).encode()
+            request.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: "
+                            b"application/json\r\nConnection: close\r\nContent-Length: "
+                            + str(len(body)).encode() + b"\r\n\r\n" + body)
+        except OSError:
+            pass
+        self.shutdown_request(request)
+
+    def shutdown_request(self, request):
+        self.slots.release(request)
+        super().shutdown_request(request)
 
     @property
     def url(self) -> str:
@@ -88,6 +114,20 @@ class Handler(BaseHTTPRequestHandler):
     def version_string(self):
         return self.server_version
 
+    def setup(self):
+        self.timeout = self.server.idle_seconds  # no read or write waits longer
+        super().setup()
+
+    def handle_one_request(self):
+        self.server.slots.mark(self.connection, busy=False)  # waiting for a request line
+        super().handle_one_request()
+
+    def parse_request(self):
+        parsed = super().parse_request()
+        if parsed:  # the request's head has arrived: this connection is not idle
+            self.server.slots.mark(self.connection, busy=True)
+        return parsed
+
     def do_GET(self):
         self._route(GET_ROUTES)
 
@@ -100,6 +140,13 @@ class Handler(BaseHTTPRequestHandler):
     def _route(self, routes):
         path = self.path.split("?", 1)[0]
         action = routes.get(path)
+        why = refusal(self.server.hosts, self.headers.get("Host"), self.headers.get("Origin"))
+        if why is not None:
+            print(f"xpnn {self.server.command}: refused {self.command} {path}: {why}",
+                  file=sys.stderr, flush=True)
+            self.close_connection = True  # its body, if any, unread
+            self.send_json(403, {"error": why})
+            return
         try:
             if action is not None:
                 action(self)
@@ -110,11 +157,11 @@ class Handler(BaseHTTPRequestHandler):
                 self.send_json(404, {"error": f"{self.command} {path}: no such page or call"})
         except BadBody as bad:
             self.send_json(bad.status, {"error": str(bad)})
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True  # the client left; nothing to answer
+        except (BrokenPipeError, ConnectionResetError, TimeoutError):
+            self.close_connection = True  # the client left or stalled; nothing to answer
         except Exception as exc:  # a bug, not the request: one line here and in the answer
             line = f"{self.command} {path}: {type(exc).__name__}: {exc}"
-            print(f"xpnn serve: internal error: {line}", file=sys.stderr)
+            print(f"xpnn {self.server.command}: internal error: {line}", file=sys.stderr)
             self.close_connection = True
             self.send_json(500, {"error": f"internal error: {line}"})
 

@@ -42,7 +42,7 @@ class LiveDashboard(Dashboard):
     def __init__(self, host, port):
         self.events = RunEvents()
         self.stop_serving = threading.Event()  # set by Ctrl-C once the run has ended
-        self.server = start_server(host, port, events=self.events)
+        self.server = start_server(host, port, events=self.events, command="train")
         self.server.start_in_thread()
         announce("train", self.server, home="dashboard")
 

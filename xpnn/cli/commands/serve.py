@@ -16,15 +16,15 @@ def run(args) -> int:
                         "curves (or both)")
     reader = None if args.model is None else DrawingReader.load(args.model)
     events = None if args.metrics_log is None else RunEvents.from_metrics_log(args.metrics_log)
-    server = start_server(args.host, args.port, reader=reader, events=events)
+    server = start_server(args.host, args.port, reader=reader, events=events, command="serve")
     announce("serve", server, args.open)
     return serve_until_interrupted(server, "serve")
 
 
-def start_server(host, port, reader=None, events=None):
+def start_server(host, port, reader=None, events=None, command="serve"):
     """The server, listening (not yet serving); a port in use is one line."""
     try:
-        return PadServer((host, port), reader=reader, events=events)
+        return PadServer((host, port), reader=reader, events=events, command=command)
     except OSError as exc:
         raise XpnnError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 

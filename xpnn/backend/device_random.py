@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from .devices import Backend
+from .devices import Backend, require_cuda_libraries
 
 
 @dataclass(frozen=True)
@@ -151,6 +151,7 @@ def _torch_bernoulli(source, position, draws):
 
 
 def _cupy_make(backend):
+    require_cuda_libraries(backend.label, "curand")  # a missing cuRAND: one line, not an import
     import cupy
     from cupy.cuda import curand
 

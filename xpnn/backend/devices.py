@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,8 @@ from ..errors import XpnnDeviceError
 
 DTYPES = ("float32", "float64")
 CUDA_INSTALL_HINT = "pip install 'xpnn[cuda12]' (CUDA 12) or 'xpnn[cuda13]' (CUDA 13)"
+# the start of what CuPy warns (a UserWarning) when ``cupy.cuda.nccl`` cannot load libnccl
+NCCL_MISSING_WARNING = r"\s*nccl library could not be loaded"
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,7 @@ class Backend:
         if self.name == "numpy":
             return block
         if self.name == "cupy":
+            require_cuda_libraries(self.label, "cusparse")
             import cupyx.scipy.sparse
 
             _check_gpu_room(block.data.nbytes + block.indices.nbytes + block.indptr.nbytes,
@@ -90,12 +94,15 @@ class Backend:
     def has_nccl(self) -> bool:
         """Whether CuPy can sum with NCCL here (GPU-to-GPU sums for data parallel).
         ``cupy.cuda.nccl`` imports even without the NCCL library: CuPy then sets its
-        ``available`` to False."""
-        try:
-            from cupy.cuda import nccl
-        except ImportError:
-            return False
-        return bool(getattr(nccl, "available", False))
+        ``available`` to False and warns, nine lines on every rank; the answer (host-buffer
+        sums) is the fallback the reducer chooses, so that warning is silenced here."""
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=NCCL_MISSING_WARNING, category=UserWarning)
+            try:
+                from cupy.cuda import nccl
+            except ImportError:
+                return False
+        return bool(nccl.available)
 
     def quiet_float_errors(self):
         """Silence NumPy's overflow/invalid warnings: the divergence guard reports them."""
@@ -187,20 +194,52 @@ def cupy_backend(index: int, spec: str = "cuda") -> Backend:
         count = cupy.cuda.runtime.getDeviceCount()
     except Exception as exc:  # CuPy raises CUDARuntimeError, or ImportError for missing libs
         raise XpnnDeviceError(
-            f"--device {spec}: CuPy reports {_one_line(exc)!r}; check the NVIDIA driver "
-            f"(nvidia-smi) and the CuPy build for your CUDA version, or use --device cpu"
+            f"--device {spec}: no usable CUDA device: CuPy reports {_one_line(exc)!r}; check "
+            f"the NVIDIA driver (nvidia-smi) and the CuPy build for your CUDA version, or use "
+            f"--device cpu"
         ) from exc
     if count == 0:
-        raise XpnnDeviceError(f"--device {spec}: CuPy sees no GPU; use --device cpu")
+        raise XpnnDeviceError(f"--device {spec}: no usable CUDA device: CuPy sees no GPU; "
+                              f"use --device cpu")
     if not 0 <= index < count:
         raise XpnnDeviceError(
             f"--device {spec}: GPU {index} does not exist; this machine has {count} "
             f"(cuda:0..cuda:{count - 1})"
         )
-    device = cupy.cuda.Device(index)
-    with device:
-        xp = array_api_compat.array_namespace(cupy.empty(0))
+    require_cuda_libraries(spec, "cublas", "nvrtc")
+    try:
+        device = cupy.cuda.Device(index)
+        with device:  # the first call that makes a context on the GPU
+            xp = array_api_compat.array_namespace(cupy.empty(0))
+    except (RuntimeError, MemoryError) as exc:  # CUDA's errors: busy (exclusive mode), lost
+        raise XpnnDeviceError(
+            f"--device {spec}: no usable CUDA device: GPU {index} answers "
+            f"{_one_line(exc)!r}; check nvidia-smi, or use --device cpu") from exc
     return Backend(xp, device, "cupy", f"cuda:{index}")
+
+
+def require_cuda_libraries(spec: str, *names: str) -> None:
+    """Load CuPy's CUDA libraries ``names`` now (CuPy loads each at its first call): a
+    missing one is this one-line error, not an ImportError at the first product, kernel or
+    draw. A pip-installed CuPy finds them in the CUDA Toolkit or its ``[ctk]`` extra."""
+    import cupy
+
+    libraries = {  # name -> (its name for people, a call that loads it)
+        "cublas": ("cuBLAS", lambda: cupy.cuda.cublas),  # the products
+        "nvrtc": ("NVRTC", lambda: cupy.cuda.nvrtc.getVersion()),  # compiles the kernels
+        "curand": ("cuRAND", lambda: cupy.cuda.curand),  # dropout's masks
+        "cusparse": ("cuSPARSE", lambda: cupy.cuda.cusparse),  # sparse rows
+    }
+    for name in names:
+        title, load = libraries[name]
+        try:
+            load()
+        except (ImportError, OSError, RuntimeError) as exc:  # pathfinder's: a RuntimeError
+            cuda = cupy.cuda.runtime.runtimeGetVersion() // 1000
+            raise XpnnDeviceError(
+                f"--device {spec}: CuPy cannot load {title} ({_one_line(exc)}); install "
+                f"the CUDA {cuda} Toolkit or pip install 'cupy-cuda{cuda}x[ctk]', or use "
+                f"--device cpu") from exc
 
 
 def gpu_count() -> int:

@@ -1,7 +1,8 @@
 """The pages of xpnn serve in a real browser: Debian's chromium driven by Playwright 1.64
 (its own Chromium is the same 156; it cannot download browsers here, so it launches
 /usr/bin/chromium). Digits drawn with mouse strokes are read on the page, #clear empties the
-pad, the dashboard gains a point per epoch, and nothing is requested from elsewhere.
+pad, the dashboard gains a point per epoch, nothing is requested from elsewhere, and
+neither a page of another local site nor a rebound name (DNS rebinding) can use the server.
 
 With XPNN_SCREENSHOTS=DIR the tests also save both pages there (docs/images/ holds them).
 """
@@ -201,3 +202,92 @@ def test_the_pages_request_nothing_from_elsewhere(page, server):
         "/pad", "/pad.js", "/style.css", "/api/model", "/api/predict", "/dashboard",
         "/dashboard.js", "/api/events"}
     assert page.errors == []
+
+
+# -- only its own pages -----------------------------------------------------------------
+
+PROBE = """<!doctype html><meta charset="utf-8"><title>another site</title><script>
+const pad = "PAD";
+async function probe() {
+  const seen = {};
+  try { seen.model = await (await fetch(pad + "api/model")).text(); }
+  catch (error) { seen.model = "blocked"; }
+  try {  // a form-like POST needs no CORS to be sent: the server itself must refuse it
+    await fetch(pad + "api/predict", {method: "POST", mode: "no-cors", body: "{}",
+                                      headers: {"Content-Type": "text/plain"}});
+    seen.predict = "sent";
+  } catch (error) { seen.predict = "blocked"; }
+  seen.events = await new Promise((resolve) => {
+    const stream = new EventSource(pad + "api/events");
+    stream.addEventListener("run", () => { stream.close(); resolve("read"); });
+    stream.onerror = () => { stream.close(); resolve("blocked"); };
+  });
+  document.body.dataset.seen = JSON.stringify(seen);
+}
+probe();
+</script><body></body>"""
+
+
+@pytest.fixture
+def other_site(tmp_path, server):
+    """A second local server, on another port, serving a page that tries the pad's API."""
+    import functools
+    import http.server
+    import threading
+
+    (tmp_path / "index.html").write_text(PROBE.replace("PAD", server.url))
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=tmp_path)
+    handler.log_message = lambda *args: None
+    site = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=site.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{site.server_address[1]}/"
+    site.shutdown()
+    site.server_close()
+
+
+def test_a_page_of_another_local_site_cannot_use_the_pad(browser, server, other_site, capfd):
+    """Its fetch of /api/model, its POST to /api/predict and its event stream reach the
+    server with the other site's Origin: each refused (one line each); then the pad's own
+    page still reads a drawing."""
+    import json
+
+    if not server.events.events:  # the stream has something to give a page allowed to read
+        server.events.start(3, source="digits", early_stopping=False, finished=False)
+    other = browser.new_page()
+    try:
+        other.goto(other_site)
+        other.wait_for_selector("body[data-seen]", state="attached")
+        seen = json.loads(other.get_attribute("body", "data-seen"))
+    finally:
+        other.close()
+    assert seen == {"model": "blocked", "predict": "sent", "events": "blocked"}
+    refused = [line for line in capfd.readouterr().err.splitlines() if "refused" in line]
+    for call in ("GET /api/model", "POST /api/predict", "GET /api/events"):
+        assert any(line.startswith(f"xpnn serve: refused {call}: a page of "
+                                   f"'{other_site.rstrip('/')}' may not") for line in refused)
+    own = browser.new_page()
+    try:
+        own.goto(server.url + "pad")
+        own.wait_for_selector("body[data-ready=true]")
+        label, image = _one_digit_per_class()[0]
+        _draw(own, image)
+        assert own.inner_text("#prediction") == str(label)
+    finally:
+        own.close()
+
+
+def test_a_rebound_name_gets_a_403_in_the_browser(browser, server):
+    """DNS rebinding for real: Chromium resolves evil.example to 127.0.0.1; the page it asks
+    the pad's port for is refused, so nothing of the server reaches that site's scripts."""
+    rebound = browser.browser_type.launch(
+        executable_path=str(CHROMIUM),
+        args=[*CHROMIUM_ARGS, "--host-resolver-rules=MAP evil.example 127.0.0.1"])
+    try:
+        page = rebound.new_page()
+        port = server.server_address[1]
+        for path in ("pad", "api/model"):
+            response = page.goto(f"http://evil.example:{port}/{path}")
+            assert response.status == 403
+            assert response.json()["error"].startswith(f"Host 'evil.example:{port}' is not")
+    finally:
+        rebound.close()

@@ -5,6 +5,8 @@
   python mpi_jobs.py cli ARGS...       ``xpnn ARGS...`` after writing this rank's pid to
                                        $XPNN_TEST_PIDS/rank-R.pid; with $XPNN_TEST_FAULT_RANK
                                        set, that rank raises in its 2nd epoch (a fault test);
+                                       the ranks in $XPNN_TEST_START_FAULT_RANKS (0,1) fail
+                                       their device check at start-up;
                                        with $XPNN_TEST_PAUSE (a key of PAUSES) every rank
                                        writes $XPNN_TEST_PIDS/paused at that point of the run
                                        and goes on slowly there (a Ctrl-C test)
@@ -203,6 +205,15 @@ def run_cli(args):
             return step(self, *args, **kwargs)
 
         FitRun.step = failing_step
+    if str(rank) in os.environ.get("XPNN_TEST_START_FAULT_RANKS", "").split(","):
+        # these ranks' device check fails (the same message on each)
+        import xpnn.cli.commands.train
+        from xpnn.errors import XpnnDeviceError
+
+        def no_device(spec):
+            raise XpnnDeviceError(f"--device {spec}: injected fault")
+
+        xpnn.cli.commands.train.resolve_device = no_device
     if os.environ.get("XPNN_TEST_PAUSE"):
         # rank 0's marker is the one the test waits for (rank 1 reaches some points first)
         PAUSES[os.environ["XPNN_TEST_PAUSE"]](

@@ -285,6 +285,18 @@ def test_an_exception_on_one_rank_ends_the_job_with_its_message(tmp_path):
     assert elapsed < DEADLINE
 
 
+@pytest.mark.parametrize("failing, line", [
+    ("1", "rank 1 of 2: --device cpu: injected fault"),  # one rank: it is named
+    ("0,1", "--device cpu: injected fault")])  # every rank alike: the line alone
+def test_a_start_up_check_failing_on_some_ranks_is_one_line_for_the_job(failing, line):
+    """The ranks agree on start-up's checks (device, outputs, flags): rank 0 prints the one
+    line, naming the failing rank unless every rank failed alike; no MPI_Abort."""
+    result = mpiexec(2, "mpi_jobs.py", "cli", *TRAIN, "--device", "cpu", "--quiet",
+                     env=clean_env(XPNN_TEST_START_FAULT_RANKS=failing), timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [f"xpnn train: error: {line}"], result.stderr
+
+
 def test_a_killed_rank_ends_the_job(tmp_path):
     job = start_mpiexec(2, "mpi_jobs.py", "cli", *TRAIN, "--epochs", "1000", "--quiet",
                         "--metrics-log", tmp_path / "log.jsonl",

@@ -363,23 +363,33 @@ def main(argv=None) -> int:
         release_interrupts(raise_noted=False)  # a parse error, --help: Ctrl-C as it was
 
 
+# the exit status of each expected failure (the first class an exception is an instance of)
+EXIT_STATUS = {XpnnError: 2, OSError: 2, DivergenceError: 3, KeyboardInterrupt: 130}
+
+
+def exit_status(exc: BaseException) -> int | None:
+    """The exit status of an expected failure, None for an exception that is not one."""
+    return next((status for kind, status in EXIT_STATUS.items() if isinstance(exc, kind)),
+                None)
+
+
 def report_error(command: str, exc: BaseException) -> int | None:
-    """Print the one line for an expected failure and return the exit status; None for an
-    exception that is not one of them."""
+    """Print the one line for an expected failure (one write: the lines of MPI ranks never
+    run together) and return the exit status; None for an exception that is not one."""
+    status = exit_status(exc)
+    if status is None:
+        return None
     if isinstance(exc, XpnnError):
-        print(f"xpnn {command}: error: {exc}", file=sys.stderr)
-        return 2
-    if isinstance(exc, OSError):  # an output that cannot be written: disk full, permissions
+        line = f"xpnn {command}: error: {exc}"
+    elif isinstance(exc, OSError):  # an output that cannot be written: disk full, permissions
         where = f"{exc.filename}: " if exc.filename else ""
-        print(f"xpnn {command}: error: {where}{exc.strerror or exc}", file=sys.stderr)
-        return 2
-    if isinstance(exc, DivergenceError):
-        print(f"xpnn {command}: {exc}", file=sys.stderr)
-        return 3
-    if isinstance(exc, KeyboardInterrupt):
-        print(f"xpnn {command}: interrupted", file=sys.stderr)
-        return 130
-    return None
+        line = f"xpnn {command}: error: {where}{exc.strerror or exc}"
+    elif isinstance(exc, KeyboardInterrupt):
+        line = f"xpnn {command}: interrupted"
+    else:  # a divergence says what it is itself
+        line = f"xpnn {command}: {exc}"
+    sys.stderr.write(line + "\n")
+    return status
 
 
 if __name__ == "__main__":  # pragma: no cover

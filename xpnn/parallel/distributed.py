@@ -45,6 +45,25 @@ def barrier(comm) -> None:
     wait(comm.Ibarrier())
 
 
+def agree_on_failure(comm, failure: Exception | None) -> None:
+    """Each rank's failure of a step it took alone (None: it went well), agreed: when any
+    rank failed, every rank raises the first failing rank's error, marked ``agreed`` (rank 0
+    reports it, once for the job), naming that rank unless every rank failed alike. Nothing
+    without a communicator."""
+    if comm is None:
+        return
+    messages = comm.allgather(None if failure is None else str(failure))
+    failed = [(rank, message) for rank, message in enumerate(messages) if message is not None]
+    if not failed:
+        return
+    rank, message = failed[0]
+    if len(failed) < len(messages) or len({message for _, message in failed}) > 1:
+        message = f"rank {rank} of {len(messages)}: {message}"
+    error = failure if failure is not None and str(failure) == message else XpnnError(message)
+    error.agreed = True
+    raise error
+
+
 def world_comm():
     """mpi4py's COMM_WORLD (imports mpi4py, which initializes MPI)."""
     try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import signal
 import sys
 import time
@@ -28,7 +29,7 @@ from ...data.split import holdout_split
 from ...errors import XpnnDataError, XpnnError
 from ...estimators.estimator import MLPClassifier
 from ...estimators.params import CHANGEABLE_ON_RESUME, same_param
-from ...parallel.distributed import barrier, launched_comm, local_device
+from ...parallel.distributed import agree_on_failure, barrier, launched_comm, local_device
 from ...reports.history import training_seconds
 from ...saving.checkpoint import load_model, save_model
 from ...training.train_state import TrainingInterrupted
@@ -161,6 +162,8 @@ def _train_on_ranks(args, comm) -> int:
     goes to ``cli.main`` (``distributed.end_interrupted``); any other failure is one line
     from the failing rank, then MPI_Abort: the others may be waiting in a collective and
     would otherwise hang."""
+    from ..parser import exit_status, report_error
+
     rank, size = comm.Get_rank(), comm.Get_size()
     try:
         return _train(args, comm)
@@ -168,20 +171,18 @@ def _train_on_ranks(args, comm) -> int:
         if getattr(exc, "agreed", False):
             if rank == 0:
                 raise
-            return 130 if isinstance(exc, KeyboardInterrupt) else 3
+            return exit_status(exc)
         if isinstance(exc, KeyboardInterrupt):  # one line for the job: cli.main ends it
             raise
-        from ..parser import report_error
-
         status = report_error(f"{args.command} (rank {rank} of {size})", exc)
         if status is None:
-            print(f"xpnn {args.command} (rank {rank} of {size}): error: "
-                  f"{type(exc).__name__}: {exc}", file=sys.stderr)
+            sys.stderr.write(f"xpnn {args.command} (rank {rank} of {size}): error: "
+                             f"{type(exc).__name__}: {exc}\n")
             status = 1
         sys.stderr.flush()
         sys.stdout.flush()
         comm.Abort(status)
-        raise  # not reached: Abort ends this process
+        os._exit(status)  # MPICH's MPI_Abort may return until the launcher ends the rank
 
 
 @dataclass
@@ -203,7 +204,7 @@ class _Run:
 
 def _train(args, comm) -> int:
     """Train (or resume) on one process, save (rank 0), evaluate, report (rank 0)."""
-    run = _start(args, comm)
+    run = _start_on_every_rank(args, comm)
     model, preprocessing = _load_resumed(run) if args.resume else (None, None)
     if args.data is None and args.dataset is None:
         args.dataset = "digits"
@@ -244,6 +245,19 @@ def _train(args, comm) -> int:
     run.dashboard.end(model, preprocessing, info, test_accuracy, run.started)
     _report(run, model, train_set, test_set, X_test, (test_loss, test_accuracy))
     return run.dashboard.stay_up(run.comm)
+
+
+def _start_on_every_rank(args, comm) -> _Run:
+    """``_start``; under MPI, a failure of its checks on any rank is every rank's (one line
+    for the job, status 2), before a collective could wait on the failed rank."""
+    try:
+        run, failure = _start(args, comm), None
+    except XpnnError as exc:
+        if comm is None:
+            raise
+        run, failure = None, exc
+    agree_on_failure(comm, failure)
+    return run
 
 
 def _start(args, comm) -> _Run:

@@ -11,8 +11,6 @@ import re
 import signal
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -177,6 +175,70 @@ def test_28x28_images_through_the_pad_keep_their_accuracy(tmp_path):
     assert abs(pad_accuracy - direct_accuracy) <= 0.02, (direct_accuracy, pad_accuracy)
 
 
+def _line(height, width=20, top=30):
+    """A vertical pen stroke down the middle of the pad (a 1 as most people draw it)."""
+    ink = np.zeros((CANVAS, CANVAS))
+    left = (CANVAS - width) // 2
+    ink[top:top + height, left:left + width] = 1.0
+    return ink
+
+
+def test_the_digits_recipe_widens_to_the_datas_own_ink():
+    """scikit-learn's digits hold the same ink whatever the digit: the recipe's target is
+    their median (313 pixels of the 32x32 bitmap), each class's within 6 % of it."""
+    from sklearn.datasets import load_digits
+
+    from xpnn.serve.strokes import typical_ink
+
+    digits = load_digits()
+    assert typical_ink(digits.images) == drawing.RECIPES[(8, 8)].typical_ink == 313.0
+    for label in range(10):
+        ink = typical_ink(digits.images[digits.target == label])
+        assert abs(ink / 313.0 - 1) < 0.06, (label, ink)
+
+
+def test_a_thin_stroke_drawn_large_is_widened_to_the_datas_ink(digits_model):
+    """A 1 drawn down the pad with the pen's 20 px: the recipe alone makes it a sliver of
+    less than half the data's ink; widened, the grid holds the data's ink (within 5 %) and
+    reads 1, as a JSON drawing and as a PNG. A drawing with that much ink is left as is."""
+    from xpnn.serve.bodies import read_ink
+    from xpnn.serve.strokes import thickened
+
+    reader = DrawingReader.load(digits_model)
+    assert reader.target == pytest.approx(313.0, abs=5)  # its training rows', from the file
+    one = _line(220)
+    assert drawing.optdigits_grids(one)[0].sum() < reader.target / 2
+    from PIL import Image
+
+    png = io.BytesIO()
+    Image.fromarray(np.uint8(255 - one * 255)).save(png, format="PNG")  # dark on light
+    for ink in (one, read_ink("image/png", png.getvalue())):
+        answer = reader.read(ink)
+        assert answer["label"] == "1"
+        assert abs(np.sum(answer["grid"]) / reader.target - 1) < 0.05
+    blot = _line(60, width=40)  # short and wide: more ink than the data's
+    assert thickened(blot, lambda ink: drawing.optdigits_grids(ink)[0], reader.target) is blot
+
+
+def test_28x28_drawings_are_widened_only_to_the_ink_the_model_file_records():
+    """MNIST is not on these machines: the 28x28 recipe has no ink of its own, and a
+    drawing is read as drawn unless the model file records its training images' ink."""
+    from xpnn.data.preprocess import Preprocessing
+
+    class Clf:  # what DrawingReader asks of a classifier, for a 784-pixel model
+        n_features_in_, n_outputs_, out_activation_ = 784, 1, "softmax"
+        classes_, dtype_, predict_proba = np.arange(10), np.float32, None
+
+    scale = Preprocessing("scale", 255.0)
+    assert DrawingReader(Clf(), scale, {"image_shape": [28, 28]}).target is None
+    reader = DrawingReader(Clf(), scale, {"image_shape": [28, 28], "pad_target": 30000.0})
+    as_drawn = drawing.mnist_grid(_line(220)).sum()
+    from xpnn.serve.strokes import thickened
+
+    widened = drawing.mnist_grid(thickened(_line(220), drawing.mnist_grid, reader.target))
+    assert as_drawn < 15000 and abs(widened.sum() / 30000.0 - 1) < 0.05
+
+
 # -- the API ----------------------------------------------------------------------------
 
 
@@ -308,6 +370,8 @@ def test_a_kaggle_csv_model_is_read_as_28x28(tmp_path):
                 tmp_path / "kaggle.safetensors", "--quiet").returncode == 0
     reader = DrawingReader.load(tmp_path / "kaggle.safetensors")
     assert reader.describe()["shape"] == [28, 28] and reader.recipe.value_range == 255.0
+    inks = rows[:, 1:].sum(axis=1)  # the file records its training images' median ink
+    assert inks.min() <= reader.target <= inks.max()
     ink = np.zeros((CANVAS, CANVAS))
     ink[40:240, 130:150] = 1.0
     answer = reader.read(ink)

@@ -11,6 +11,9 @@ the model file's saved preprocessing (``Preprocessing.apply``) runs on it:
   centre it in a 32x32 bitmap on the 4x4 block grid (where the centre falls between two
   blocks: both places, and the reader keeps the one the model is surer of), count the ink
   in each block: 0-16.
+
+Before either, strokes thinner than the data's are widened (``strokes.py``): the recipe
+scales a drawing to its box, and a thin stroke drawn large would arrive as a sliver.
 """
 from __future__ import annotations
 
@@ -34,6 +37,7 @@ class Recipe:
     shape: tuple       # (rows, cols) of the grid
     value_range: float  # the data's largest value (ink at full strength)
     known_as: str
+    typical_ink: float | None  # the data's images' median ink (strokes.py); None: unknown
 
 
 def crop_to_ink(ink: np.ndarray) -> np.ndarray:
@@ -121,13 +125,15 @@ def optdigits_grids(ink: np.ndarray) -> np.ndarray:
 # the image shapes the pad can make, keyed by (rows, cols)
 RECIPES = {
     (28, 28): Recipe(lambda ink: mnist_grid(ink)[None], (28, 28), 255.0,
-                     "MNIST's: crop to the ink, longer side 20 px, 28x28, centre of mass centred"),
+                     "MNIST's: crop to the ink, longer side 20 px, 28x28, centre of mass centred",
+                     None),  # MNIST is not on these machines: the model file's, if it has it
     # the data's digits sit on whole blocks, but where a digit's centred place falls
     # between two (a digit 5 blocks wide), they sit at either (at the left one for 24% of
     # them, the right one for 75%): both are asked
     (8, 8): Recipe(optdigits_grids, (8, 8), 16.0,
                    "scikit-learn's digits: crop to the ink, longer side 32 px, centred on "
-                   "the 4x4 blocks, ink per block, 0-16"),
+                   "the 4x4 blocks, ink per block, 0-16",
+                   313.0),  # load_digits' median (tests/test_serve.py measures it)
 }
 
 

@@ -1,5 +1,6 @@
-"""A saved model that reads drawings: the recipe for its image shape, then its preprocessing,
-then predict and predict_proba, one drawing at a time (a lock: one model, many threads)."""
+"""A saved model that reads drawings: strokes as thick as its data's, the recipe for its image
+shape, then its preprocessing, then predict and predict_proba, one drawing at a time (a lock:
+one model, many threads)."""
 from __future__ import annotations
 
 import threading
@@ -10,6 +11,9 @@ from ..backend.devices import as_host_array
 from ..errors import XpnnDataError
 from ..reports.plots import square_image_shape
 from .drawing import RECIPES, has_ink
+from .strokes import thickened, typical_ink
+
+PAD_TARGET = "pad_target"  # in the model file's info: its training images' median ink
 
 
 def image_shape_of(n_features: int, info: dict):
@@ -19,6 +23,16 @@ def image_shape_of(n_features: int, info: dict):
     if recorded:
         return tuple(int(side) for side in recorded)
     return square_image_shape(n_features)
+
+
+def pad_target(X, info: dict, sample: int = 2000) -> float | None:
+    """The ink the pad widens drawings to for a model trained on rows ``X``: the median of
+    the first ``sample`` images, in the data's units; None when the rows are no image the
+    pad makes (or are sparse)."""
+    shape = image_shape_of(X.shape[1], info) if isinstance(X, np.ndarray) else None
+    if shape not in RECIPES:
+        return None
+    return round(typical_ink(np.asarray(X[:sample], dtype=np.float64).reshape(-1, *shape)), 3)
 
 
 def refusal_of(clf, shape) -> str | None:
@@ -47,6 +61,7 @@ class DrawingReader:
                                 f"for a classifier of one label")
         self.clf, self.preprocessing, self.info = clf, preprocessing, info
         self.recipe = RECIPES[shape]
+        self.target = info.get(PAD_TARGET, self.recipe.typical_ink)  # None: ink as drawn
         self.classes = [str(label) for label in as_host_array(clf.classes_).tolist()]
         self.lock = threading.Lock()
 
@@ -66,6 +81,9 @@ class DrawingReader:
         """The model's answer for a drawing (ink in [0, 1]); no label for a blank pad."""
         if not has_ink(ink):
             return {"label": None, "probabilities": {}, "grid": []}
+        if self.target is not None:
+            ink = thickened(ink, lambda candidate: self.recipe.prepare(candidate)[0],
+                            self.target)
         grids = self.recipe.prepare(ink)  # (k, rows, cols) in the data's units
         labels, probs = self.read_grids(grids.reshape(len(grids), -1))
         surest = int(np.argmax(np.max(probs, axis=1)))  # k > 1: the recipe left a choice

@@ -32,6 +32,7 @@ from ...estimators.params import CHANGEABLE_ON_RESUME, same_param
 from ...parallel.distributed import agree_on_failure, barrier, launched_comm, local_device
 from ...reports.history import training_seconds
 from ...saving.checkpoint import load_model, save_model
+from ...serve.reader import PAD_TARGET, pad_target
 from ...training.train_state import TrainingInterrupted
 from ..recipes import with_recipe
 from .common import (check_known_labels, check_output_path, check_test_labels, print_json,
@@ -223,6 +224,7 @@ def _train(args, comm) -> int:
     info = {"data": args.data, "dataset": args.dataset, "test_split": args.test_split,
             "seed": args.seed, "standardize": bool(args.standardize), "classes": args.classes,
             "source": train_set.source, "image_shape": train_set.image_shape}
+    info[PAD_TARGET] = pad_target(train_set.X, info)  # how thick the pad makes drawings
     _announce(run, model, train_set, test_set)
     run.dashboard.start(model, train_set.source)
     # the trackers' runs end with the block: finished, or failed/interrupted by its exception

@@ -184,30 +184,31 @@ def _line(height, width=20, top=30):
 
 
 def test_the_digits_recipe_widens_to_the_datas_own_ink():
-    """scikit-learn's digits hold the same ink whatever the digit: the recipe's target is
-    their median (313 pixels of the 32x32 bitmap), each class's within 6 % of it."""
+    """scikit-learn's digits hold the same ink whatever the digit (each class's median
+    within 6 % of all's, 313 pixels of the 32x32 bitmap): the recipe's target is the ink
+    19 in 20 of them hold at least, 261."""
     from sklearn.datasets import load_digits
 
-    from xpnn.serve.strokes import typical_ink
+    from xpnn.serve.strokes import least_ink
 
     digits = load_digits()
-    assert typical_ink(digits.images) == drawing.RECIPES[(8, 8)].typical_ink == 313.0
+    assert least_ink(digits.images) == drawing.RECIPES[(8, 8)].least_ink == 261.0
+    inks = digits.images.sum(axis=(1, 2))
     for label in range(10):
-        ink = typical_ink(digits.images[digits.target == label])
-        assert abs(ink / 313.0 - 1) < 0.06, (label, ink)
+        assert abs(np.median(inks[digits.target == label]) / np.median(inks) - 1) < 0.06
 
 
 def test_a_thin_stroke_drawn_large_is_widened_to_the_datas_ink(digits_model):
     """A 1 drawn down the pad with the pen's 20 px: the recipe alone makes it a sliver of
-    less than half the data's ink; widened, the grid holds the data's ink (within 5 %) and
+    about half the data's ink; widened, the grid holds the data's ink (within 10 %) and
     reads 1, as a JSON drawing and as a PNG. A drawing with that much ink is left as is."""
     from xpnn.serve.bodies import read_ink
     from xpnn.serve.strokes import thickened
 
     reader = DrawingReader.load(digits_model)
-    assert reader.target == pytest.approx(313.0, abs=5)  # its training rows', from the file
+    assert reader.target == pytest.approx(261.0, abs=5)  # its training rows', from the file
     one = _line(220)
-    assert drawing.optdigits_grids(one)[0].sum() < reader.target / 2
+    assert drawing.optdigits_grids(one)[0].sum() < reader.target * 0.6
     from PIL import Image
 
     png = io.BytesIO()
@@ -215,7 +216,7 @@ def test_a_thin_stroke_drawn_large_is_widened_to_the_datas_ink(digits_model):
     for ink in (one, read_ink("image/png", png.getvalue())):
         answer = reader.read(ink)
         assert answer["label"] == "1"
-        assert abs(np.sum(answer["grid"]) / reader.target - 1) < 0.05
+        assert abs(np.sum(answer["grid"]) / reader.target - 1) < 0.1
     blot = _line(60, width=40)  # short and wide: more ink than the data's
     assert thickened(blot, lambda ink: drawing.optdigits_grids(ink)[0], reader.target) is blot
 
@@ -236,7 +237,7 @@ def test_28x28_drawings_are_widened_only_to_the_ink_the_model_file_records():
     from xpnn.serve.strokes import thickened
 
     widened = drawing.mnist_grid(thickened(_line(220), drawing.mnist_grid, reader.target))
-    assert as_drawn < 15000 and abs(widened.sum() / 30000.0 - 1) < 0.05
+    assert as_drawn < 15000 and abs(widened.sum() / 30000.0 - 1) < 0.1
 
 
 # -- the API ----------------------------------------------------------------------------
@@ -370,7 +371,7 @@ def test_a_kaggle_csv_model_is_read_as_28x28(tmp_path):
                 tmp_path / "kaggle.safetensors", "--quiet").returncode == 0
     reader = DrawingReader.load(tmp_path / "kaggle.safetensors")
     assert reader.describe()["shape"] == [28, 28] and reader.recipe.value_range == 255.0
-    inks = rows[:, 1:].sum(axis=1)  # the file records its training images' median ink
+    inks = rows[:, 1:].sum(axis=1)  # the file records its training images' least ink
     assert inks.min() <= reader.target <= inks.max()
     ink = np.zeros((CANVAS, CANVAS))
     ink[40:240, 130:150] = 1.0

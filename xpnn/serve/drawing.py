@@ -37,7 +37,7 @@ class Recipe:
     shape: tuple       # (rows, cols) of the grid
     value_range: float  # the data's largest value (ink at full strength)
     known_as: str
-    typical_ink: float | None  # the data's images' median ink (strokes.py); None: unknown
+    least_ink: float | None  # the ink nearly all the data's images hold (strokes.py); None: unknown
 
 
 def crop_to_ink(ink: np.ndarray) -> np.ndarray:
@@ -133,7 +133,7 @@ RECIPES = {
     (8, 8): Recipe(optdigits_grids, (8, 8), 16.0,
                    "scikit-learn's digits: crop to the ink, longer side 32 px, centred on "
                    "the 4x4 blocks, ink per block, 0-16",
-                   313.0),  # load_digits' median (tests/test_serve.py measures it)
+                   261.0),  # load_digits' (tests/test_serve.py measures it)
 }
 
 

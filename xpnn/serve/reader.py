@@ -11,9 +11,9 @@ from ..backend.devices import as_host_array
 from ..errors import XpnnDataError
 from ..reports.plots import square_image_shape
 from .drawing import RECIPES, has_ink
-from .strokes import thickened, typical_ink
+from .strokes import least_ink, thickened
 
-PAD_TARGET = "pad_target"  # in the model file's info: its training images' median ink
+PAD_TARGET = "pad_target"  # in the model file's info: its training images' least ink
 
 
 def image_shape_of(n_features: int, info: dict):
@@ -26,13 +26,13 @@ def image_shape_of(n_features: int, info: dict):
 
 
 def pad_target(X, info: dict, sample: int = 2000) -> float | None:
-    """The ink the pad widens drawings to for a model trained on rows ``X``: the median of
-    the first ``sample`` images, in the data's units; None when the rows are no image the
-    pad makes (or are sparse)."""
+    """The ink the pad widens drawings to for a model trained on rows ``X``: ``least_ink``
+    of the first ``sample`` images, in the data's units; None when the rows are no image
+    the pad makes (or are sparse)."""
     shape = image_shape_of(X.shape[1], info) if isinstance(X, np.ndarray) else None
     if shape not in RECIPES:
         return None
-    return round(typical_ink(np.asarray(X[:sample], dtype=np.float64).reshape(-1, *shape)), 3)
+    return round(least_ink(np.asarray(X[:sample], dtype=np.float64).reshape(-1, *shape)), 3)
 
 
 def refusal_of(clf, shape) -> str | None:
@@ -61,7 +61,7 @@ class DrawingReader:
                                 f"for a classifier of one label")
         self.clf, self.preprocessing, self.info = clf, preprocessing, info
         self.recipe = RECIPES[shape]
-        self.target = info.get(PAD_TARGET, self.recipe.typical_ink)  # None: ink as drawn
+        self.target = info.get(PAD_TARGET, self.recipe.least_ink)  # None: ink as drawn
         self.classes = [str(label) for label in as_host_array(clf.classes_).tolist()]
         self.lock = threading.Lock()
 

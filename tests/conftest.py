@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+import signal
 
 # JAX stays on the CPU in the tests (set before anything imports jax): on a GPU machine it
 # would otherwise take the GPU, with TF32 matmuls and 75 % of its memory preallocated. The
@@ -16,6 +17,10 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 # scikit-learn's array API dispatch needs SciPy's, switched on before SciPy is imported
 os.environ.setdefault("SCIPY_ARRAY_API", "1")
+# the tests send Ctrl-C (SIGINT) to the processes they start; a shell that started pytest as
+# a background job (cmd &) left SIGINT ignored, which every child would inherit and keep
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 import numpy as np
 import pytest

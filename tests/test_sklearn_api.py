@@ -10,6 +10,7 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import gpu_skip_reason
 from sklearn import config_context
 from sklearn.base import clone
 from sklearn.datasets import load_diabetes, load_digits
@@ -38,6 +39,8 @@ def _expected_failures(estimator):
     [xpnn.MLPClassifier(), xpnn.MLPRegressor(), xpnn.MLPClassifier(solver="lbfgs"),
      xpnn.MLPRegressor(solver="lbfgs")], expected_failed_checks=_expected_failures)
 def test_scikit_learn_estimator_checks(estimator, check):
+    if getattr(check, "keywords", {}).get("array_namespace") == "cupy" and gpu_skip_reason():
+        pytest.skip(gpu_skip_reason())  # CuPy imports without a GPU; its arrays do not
     check(estimator)
 
 

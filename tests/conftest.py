@@ -135,3 +135,15 @@ def digits_data():
 
     data = load_digits()
     return data.X.astype(np.float64) / 16.0, data.y
+
+
+@pytest.fixture(scope="session")
+def default_digits_model(tmp_path_factory):
+    """The model of ``xpnn train --save`` as a user first makes it (digits, its default
+    recipe), trained once for every test that serves or reads it."""
+    from clirun import xpnn
+
+    path = tmp_path_factory.mktemp("default-model") / "digits.safetensors"
+    result = xpnn("train", "--save", path, "--quiet")
+    assert result.returncode == 0, result.stderr
+    return path

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from clirun import xpnn, xpnn_json
+from clirun import xpnn_json
+from pen_drawings import DRAWINGS, PLACES, cells_on_pad, on_pad
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -44,23 +45,14 @@ def run(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def default_model(tmp_path_factory):
-    """The model of ``xpnn train --save`` as a user first makes it (digits, its default
-    recipe): the one the pad is tested with."""
-    path = tmp_path_factory.mktemp("default") / "digits.safetensors"
-    assert xpnn("train", "--save", path, "--quiet").returncode == 0
-    return path
-
-
-@pytest.fixture(scope="module")
-def server(default_model):
+def server(default_digits_model):
     """The pad and dashboard server for the default model, on a free port of 127.0.0.1;
     the dashboard's run is fed by the tests."""
     from xpnn.serve.events import RunEvents
     from xpnn.serve.reader import DrawingReader
     from xpnn.serve.server import PadServer
 
-    server = PadServer(("127.0.0.1", 0), reader=DrawingReader.load(default_model),
+    server = PadServer(("127.0.0.1", 0), reader=DrawingReader.load(default_digits_model),
                        events=RunEvents())
     server.start_in_thread()
     yield server
@@ -99,79 +91,25 @@ def _one_digit_per_class():
             for label in range(10)]
 
 
-def _strokes(image, threshold=9):
-    """Mouse strokes over an 8x8 digit's inked cells (value >= threshold), as a hand would
-    join them: every pair of inked neighbours (across, down, diagonal) joined by a line,
-    the lines walked as few strokes as it takes; a cell alone is a dot. [[(row, col), ...]]"""
-    inked = image >= threshold
-    cells = [(int(row), int(col)) for row, col in np.argwhere(inked)]
-    edges = {(cell, (cell[0] + dr, cell[1] + dc)) for cell in cells
-             for dr, dc in ((0, 1), (1, 0), (1, 1), (1, -1))
-             if 0 <= cell[0] + dr < 8 and 0 <= cell[1] + dc < 8
-             and inked[cell[0] + dr, cell[1] + dc]}
-    unused = {frozenset(edge) for edge in edges}
-    strokes = [[cell, cell] for cell in cells
-               if not any(cell in edge for edge in unused)]  # dots
-    while unused:
-        degree = {cell: sum(cell in edge for edge in unused) for cell in cells}
-        start = min((cell for cell in cells if degree[cell]),
-                    key=lambda cell: (degree[cell] % 2 == 0, cell))  # odd ends first
-        stroke = [start]
-        while True:
-            here = stroke[-1]
-            edge = next((edge for edge in sorted(unused, key=sorted) if here in edge), None)
-            if edge is None:
-                break
-            unused.discard(edge)
-            stroke.append(next(iter(edge - {here})))
-        strokes.append(stroke)
-    return strokes
-
-
 def _draw(page, image):
-    """The digit's strokes, 200 px high in the middle of the 280 px pad (a hand leaves a
-    margin; the pen is the page's own)."""
-    box = page.locator("#pad").bounding_box()
-    cell = box["width"] * 25 / 280
-    margin = (box["width"] - 8 * cell) / 2
-
-    def at(row, col):
-        return box["x"] + margin + (col + 0.5) * cell, box["y"] + margin + (row + 0.5) * cell
-
-    for stroke in _strokes(image):
-        page.mouse.move(*at(*stroke[0]))
-        page.mouse.down()
-        for point in stroke[1:]:
-            page.mouse.move(*at(*point))
-        page.mouse.up()
-    page.wait_for_selector("#pad[data-state=idle]")
+    """The digit's strokes over its cells, 200 px high in the middle of the 280 px pad (the
+    pen is the page's own)."""
+    _pen(page, cells_on_pad(image))
 
 
-def _late_digits(per_class=5):
-    """The last ``per_class`` held-out digits (xpnn train's test split) of each class:
-    [(label, 8x8)]."""
-    from xpnn.data.sources import load_source
-    from xpnn.data.split import holdout_split
-
-    _, test = holdout_split(load_source(None, "digits").train, 0.2, 0)
-    return [(label, test.X[int(row)].reshape(8, 8)) for label in range(10)
-            for row in np.flatnonzero(test.y == label)[-per_class:]]
-
-
-def test_digits_drawn_over_their_cells_are_read_on_the_page(page, server):
-    """50 held-out digits, five per class, drawn as mouse strokes over their inked cells
-    (one pen width a cell): #prediction reads at least 45 right."""
+def test_drawn_digits_are_read_on_the_page(page, server):
+    """Ten held-out digits, one per class, drawn as mouse strokes over their inked cells:
+    #prediction reads at least 9 right (tests/test_serve.py draws 50 with the pad's pen)."""
     page.goto(server.url + "pad")
     page.wait_for_selector("body[data-ready=true]")
-    wrong = []
-    for label, image in _late_digits():
+    read = []
+    for label, image in _one_digit_per_class():
         page.click("#clear")
         _draw(page, image)
-        if page.inner_text("#prediction") != str(label):
-            wrong.append((label, page.inner_text("#prediction")))
-    print(f"digits drawn over their cells, read right in Chromium: {50 - len(wrong)}/50, "
-          f"wrong (drawn, read): {wrong}")
-    assert len(wrong) <= 5, wrong
+        read.append(page.inner_text("#prediction"))
+    right = sum(text == str(label) for label, text in zip(range(10), read))
+    print(f"drawn digits read right in Chromium: {right}/10 ({read})")
+    assert right >= 9, read
     assert page.locator("#bars .bar").count() == 10  # a bar per class
 
 
@@ -193,8 +131,6 @@ def test_digits_drawn_as_people_draw_them_are_read_right(page, server):
     """Every digit as pen strokes (a 1 as a line and with a flag, a 7 as two strokes, an
     open and a closed 4, a 9 with a straight tail, ...; tests/pen_drawings.py), each large in
     the middle, middling at the top left and small at the bottom right: all read right."""
-    from pen_drawings import DRAWINGS, PLACES, on_pad
-
     page.goto(server.url + "pad")
     page.wait_for_selector("body[data-ready=true]")
     wrong = []

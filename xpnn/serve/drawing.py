@@ -131,8 +131,8 @@ RECIPES = {
     # between two (a digit 5 blocks wide), they sit at either (at the left one for 24% of
     # them, the right one for 75%): both are asked
     (8, 8): Recipe(optdigits_grids, (8, 8), 16.0,
-                   "scikit-learn's digits: crop to the ink, longer side 32 px, centred on "
-                   "the 4x4 blocks, ink per block, 0-16",
+                   "scikit-learn's digits: strokes widened to the data's ink, crop to the "
+                   "ink, longer side 32 px, centred on the 4x4 blocks, ink per block, 0-16",
                    261.0),  # load_digits' (tests/test_serve.py measures it)
 }
 

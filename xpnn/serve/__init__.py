@@ -4,6 +4,7 @@ A drawing pad that a saved model reads, and a training run's curves, live (Pytho
 server, every asset in the package).
 
 drawing.py  a drawing -> the grid a model reads (MNIST's recipe, scikit-learn's digits')
+strokes.py  thin strokes widened to the data's ink, before a recipe
 bodies.py   request bodies (JSON, PNG) -> ink, or a 4xx with its message
 reader.py   a saved model reading drawings (recipe, preprocessing, predict, one at a time)
 events.py   a training run for the dashboard: its plan, epochs, end (live or from a log)

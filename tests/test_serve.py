@@ -224,6 +224,8 @@ def test_a_thin_stroke_drawn_large_is_widened_to_the_datas_ink(digits_model):
     """A 1 drawn down the pad with the pen's 20 px: the recipe alone makes it a sliver of
     about half the data's ink; widened, the grid holds the data's ink (within 10 %) and
     reads 1, as a JSON drawing and as a PNG. A drawing with that much ink is left as is."""
+    from PIL import Image
+
     from xpnn.serve.bodies import read_ink
     from xpnn.serve.strokes import thickened
 
@@ -231,8 +233,6 @@ def test_a_thin_stroke_drawn_large_is_widened_to_the_datas_ink(digits_model):
     assert reader.target == pytest.approx(261.0, abs=5)  # its training rows', from the file
     one = _line(220)
     assert drawing.optdigits_grids(one)[0].sum() < reader.target * 0.6
-    from PIL import Image
-
     png = io.BytesIO()
     Image.fromarray(np.uint8(255 - one * 255)).save(png, format="PNG")  # dark on light
     for ink in (one, read_ink("image/png", png.getvalue())):
@@ -247,6 +247,7 @@ def test_28x28_drawings_are_widened_only_to_the_ink_the_model_file_records():
     """MNIST is not on these machines: the 28x28 recipe has no ink of its own, and a
     drawing is read as drawn unless the model file records its training images' ink."""
     from xpnn.data.preprocess import Preprocessing
+    from xpnn.serve.strokes import thickened
 
     class Clf:  # what DrawingReader asks of a classifier, for a 784-pixel model
         n_features_in_, n_outputs_, out_activation_ = 784, 1, "softmax"
@@ -256,8 +257,6 @@ def test_28x28_drawings_are_widened_only_to_the_ink_the_model_file_records():
     assert DrawingReader(Clf(), scale, {"image_shape": [28, 28]}).target is None
     reader = DrawingReader(Clf(), scale, {"image_shape": [28, 28], "pad_target": 30000.0})
     as_drawn = drawing.mnist_grid(_line(220)).sum()
-    from xpnn.serve.strokes import thickened
-
     widened = drawing.mnist_grid(thickened(_line(220), drawing.mnist_grid, reader.target))
     assert as_drawn < 15000 and abs(widened.sum() / 30000.0 - 1) < 0.1
 

@@ -14,6 +14,8 @@
                                        (rank 0 alone prints scikit-learn's lines)
   python mpi_jobs.py callbacks OUT     a callback's stop, a Ctrl-C on rank 0 and a callback's
                                        error in library fits (OUT.rankR.json per rank)
+  python mpi_jobs.py val-differs       each rank passes fit another X_val: prints the error
+                                       every rank raises (one line per rank)
   python mpi_jobs.py nccl-choice       make_reducer for CuPy on a fake cupy (no GPU needed):
                                        rank 0 prints every rank's choices (a JSON list)
 """
@@ -50,6 +52,11 @@ CASES = {
     "adam-early-stopping-float64": ("classifier", None, dict(
         solver="adam", batch_size=64, early_stopping=True, n_iter_no_change=100,
         dtype="float64")),
+    # the caller's validation set (X_val, y_val): every rank scores its share of the same
+    # rows (validation_fraction, 0.5 here, is not used)
+    "adam-given-validation-float64": ("classifier", None, dict(
+        solver="adam", batch_size=64, early_stopping=True, n_iter_no_change=100,
+        validation_fraction=0.5, dtype="float64")),
     "regressor-adam-float64": ("regressor", None, dict(solver="adam", batch_size=64,
                                                        dtype="float64")),
     # R^2's per-output residual sums are vectors in the epoch's host sum over the ranks
@@ -154,11 +161,15 @@ def fit_case(name, comm):
     to_inputs = INPUTS.get(name.split("-")[0])
     if to_inputs is not None:
         X, target = to_inputs(X, target)
+    validation = {}
+    if "given-validation" in name:  # the last 297 rows: a share no rank count divides
+        X, X_val, target, y_val = X[:1500], X[1500:], target[:1500], target[1500:]
+        validation = dict(X_val=X_val, y_val=y_val)
     model = estimator(hidden_layer_sizes=(24,), max_iter=3, random_state=0, comm=comm,
                       **kwargs)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # ConvergenceWarning: 3 epochs on purpose
-        model.fit(X, target, sample_weight=weights)
+        model.fit(X, target, sample_weight=weights, **validation)
     return model
 
 
@@ -319,6 +330,22 @@ PAUSES = {
     "evaluation": pause_in_evaluation,
     "saving": pause_in_saving,
 }
+
+
+def run_validation_differs():
+    from mpi4py import MPI
+
+    import xpnn
+
+    comm = MPI.COMM_WORLD
+    X, y = digits()
+    rank = comm.Get_rank()
+    X_val, y_val = X[1500 + rank:], y[1500 + rank:]  # rank 1's set lacks rank 0's first row
+    try:
+        xpnn.MLPClassifier(hidden_layer_sizes=(8,), max_iter=1, comm=comm).fit(
+            X[:1500], y[:1500], X_val=X_val, y_val=y_val)
+    except ValueError as error:
+        print(f"rank {rank}: {error}", flush=True)
 
 
 def run_verbose():
@@ -509,6 +536,8 @@ def run_nccl_choice():
 if __name__ == "__main__":
     if sys.argv[1] == "fit":
         run_fits(sys.argv[2])
+    elif sys.argv[1] == "val-differs":
+        run_validation_differs()
     elif sys.argv[1] == "verbose":
         run_verbose()
     elif sys.argv[1] == "callbacks":

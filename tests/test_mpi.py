@@ -229,6 +229,15 @@ def test_comm_is_a_parameter_kept_by_reference_and_left_out_of_pickles_and_check
         xpnn.MLPClassifier((8,), solver="lbfgs", comm=comm).fit(X[:200], y[:200])
 
 
+def test_ranks_with_different_validation_sets_all_refuse_the_fit_with_one_line():
+    result = mpiexec(2, "mpi_jobs.py", "val-differs", timeout=60)
+    assert result.returncode == 0, result.stderr
+    lines = sorted(line for line in result.stdout.splitlines() if line.startswith("rank "))
+    assert lines == [f"rank {rank}: the validation set (X_val, y_val, sample_weight_val) "
+                     f"differs between the ranks of the fit (rank 1's is not rank 0's): "
+                     f"every rank must pass the same one" for rank in (0, 1)]
+
+
 def test_verbose_prints_once_for_the_whole_group():
     result = mpiexec(2, "mpi_jobs.py", "verbose", timeout=60)
     assert result.returncode == 0, result.stderr

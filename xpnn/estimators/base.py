@@ -37,6 +37,7 @@ from ..training.train_state import TrainingInterrupted, TrainState, snapshot
 from . import inputs
 from .docstrings import shared_docs
 from .fit_callbacks import CallbackSupportMixin, FitTasks, with_callbacks
+from .validation_set import ValidationSet, check_validation_set
 from .params import CHANGEABLE_ON_RESUME, PARAMETER_CONSTRAINTS, same_param
 from .verbose import VerboseReport
 from .verbose import callbacks as verbose_callbacks
@@ -118,8 +119,8 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
 
     @with_callbacks
     @shared_docs
-    def fit(self, X, y, sample_weight=None, *, on_epoch=None, on_step=None, scaling=None,
-            on_interrupt="warn"):
+    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None, sample_weight_val=None,
+            on_epoch=None, on_step=None, scaling=None, on_interrupt="warn"):
         """Train on X (n, d) and y.
 
         X stays in its own dtype (uint8 images stay uint8); each batch is cast to the training
@@ -146,18 +147,21 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
             When ``device`` is not usable, or X and y live in different namespaces or devices.
         """
         return self._fit(X, y, sample_weight, self._plan("fit"), on_epoch, on_step,
-                         scaling=scaling, on_interrupt=on_interrupt, task_name="fit")
+                         scaling=scaling, on_interrupt=on_interrupt, task_name="fit",
+                         validation=(X_val, y_val, sample_weight_val))
 
     @with_callbacks
     @shared_docs
-    def resume_fit(self, X, y, sample_weight=None, *, on_epoch=None, on_step=None,
-                   scaling=None, on_interrupt="warn"):
+    def resume_fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None,
+                   sample_weight_val=None, on_epoch=None, on_step=None, scaling=None,
+                   on_interrupt="warn"):
         """Continue a fitted (or loaded) model exactly up to ``max_iter`` epochs in all.
 
         From its weights, optimizer state, random-number state and stopping counters. Only
         the parameters in ``CHANGEABLE_ON_RESUME`` (``max_iter``, ``early_stopping``,
         ``n_iter_no_change``, ``tol``, ``verbose``, ``check_every``, ``device``, ``comm``)
-        may differ from the fitted model's.
+        may differ from the fitted model's. A fit that was given ``X_val`` continues
+        comparing like with like only when given the same validation set again.
 
         Parameters
         ----------
@@ -178,7 +182,8 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
         check_is_fitted(self)
         self._check_resume_params()
         return self._fit(X, y, sample_weight, self._plan("resume"), on_epoch, on_step,
-                         scaling=scaling, on_interrupt=on_interrupt, task_name="resume_fit")
+                         scaling=scaling, on_interrupt=on_interrupt, task_name="resume_fit",
+                         validation=(X_val, y_val, sample_weight_val))
 
     def _has_partial_fit(self):
         if self.solver == "lbfgs":
@@ -241,7 +246,8 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
                 if name not in CHANGEABLE_ON_RESUME}
 
     def _fit(self, X, y, sample_weight, plan: FitPlan, on_epoch=None, on_step=None,
-             classes=None, scaling=None, on_interrupt="warn", *, task_name):
+             classes=None, scaling=None, on_interrupt="warn", *, task_name,
+             validation=(None, None, None)):
         if on_interrupt not in ON_INTERRUPT:
             raise ValueError(f"on_interrupt must be one of {ON_INTERRUPT}, got "
                              f"{on_interrupt!r}")
@@ -252,6 +258,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
         y_host = self._check_y(y, features.n_rows, plan, classes)
         weights = self._row_weights(
             y_host, inputs.check_sample_weight(sample_weight, features.n_rows), plan)
+        val_set = check_validation_set(self, *validation, y_host, plan)
         if self.comm is not None and self.solver == "lbfgs":
             raise ValueError("comm= (data-parallel training) needs a stochastic solver "
                              f"({', '.join(OPTIMIZERS)}), not solver='lbfgs'")
@@ -261,11 +268,11 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
             backend = features.caller
         else:  # cuda: this rank's GPU
             backend = resolve_device(distributed.local_device(self.comm, self.device))
-        tasks = self._fit_tasks(given, plan, task_name, backend)
+        tasks = self._fit_tasks(given, plan, task_name, backend, val_set)
         try:
             with backend.activate(), backend.quiet_float_errors():
                 self._fit_on(backend, features, y_host, weights, plan, on_epoch, on_step,
-                             scaling, tasks)
+                             scaling, tasks, val_set)
         except TrainingInterrupted as interrupt:
             # scikit-learn's MLP warns and keeps the model as fitted so far; a data-parallel
             # fit returns only when every rank stopped at the same epoch (else some rank
@@ -276,14 +283,19 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
         tasks.end()
         return self
 
-    def _fit_tasks(self, given, plan: FitPlan, task_name: str, backend) -> FitTasks:
+    def _fit_tasks(self, given, plan: FitPlan, task_name: str, backend,
+                   val_set: ValidationSet | None = None) -> FitTasks:
         """This call's tasks for scikit-learn's callbacks (1.9+), run on rank 0 of a
-        data-parallel fit (or alone). The group agrees as the fit begins whether any rank
-        runs callbacks (then each joins their per-epoch sums) and whether their setup failed
-        (then every rank raises: the callback's own error where it was raised)."""
+        data-parallel fit (or alone); each epoch's hooks are handed the validation set where
+        one was given (what ``ScoringMonitor`` scores). The group agrees as the fit begins
+        whether any rank runs callbacks (then each joins their per-epoch sums) and whether
+        their setup failed (then every rank raises: the callback's own error where it was
+        raised)."""
         tasks = failure = None
         try:
+            epoch_data = None if val_set is None else (*val_set.given[:2], val_set.metadata)
             tasks = FitTasks(self, *given, task_name=task_name, subtasks=plan.epochs_to_run,
+                             epoch_data=epoch_data,
                              subtask_name="iteration" if self.solver == "lbfgs" else "epoch",
                              fitted=functools.partial(self._attributes_after, plan),
                              active=self.comm is None or self.comm.Get_rank() == 0)
@@ -301,7 +313,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
         return tasks
 
     def _fit_on(self, backend, features: inputs.Features, y_host, weights, plan: FitPlan,
-                on_epoch, on_step, scaling, tasks: FitTasks):
+                on_epoch, on_step, scaling, tasks: FitTasks, val_set=None):
         if plan.initialize:  # scikit-learn's rule: float32 features train in float32
             self.dtype_ = self.dtype or features.dtype
         dtype = self.dtype_
@@ -324,7 +336,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
         if self.solver == "lbfgs":
             self._fit_lbfgs(backend, data, plan, tasks)
             return
-        data, val = self._splits(backend, data, y_host, weights)
+        data, val = self._splits(backend, data, y_host, weights, val_set)
         config = self._config(len(data), plan)
         reducer = distributed.make_reducer(self.comm, backend)
         report = (VerboseReport(config, self.state_) if self.verbose and reducer.rank == 0
@@ -419,11 +431,16 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
             return "constant"
         return self.learning_rate
 
-    def _splits(self, backend, data: DeviceSplit, y_host, weights=None):
-        """(training split, validation split or None): scikit-learn holds out
+    def _splits(self, backend, data: DeviceSplit, y_host, weights=None,
+                val_set: ValidationSet | None = None):
+        """(training split, validation split or None): the caller's validation set where
+        one was given (``validation_set.py``); else scikit-learn holds out
         ``validation_fraction`` (stratified for a classifier) only for early stopping (never
         in partial_fit: ``_plan`` refuses it there). Its own stream from the seed, so a
         resumed run holds out the same rows."""
+        if val_set is not None:
+            return data, val_set.split_on(backend, self._targets_on, self.dtype_,
+                                          data.scaling)
         if not self.early_stopping:
             return data, None
         rng = np.random.default_rng([self.seed_, 1])
@@ -495,11 +512,15 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
         if self.solver != "lbfgs":
             early = bool(self.early_stopping)
             score_key = f"val_{HEADS[self.out_activation_].score_name}"
+            scored = [row for row in state.history if row.get(score_key) is not None]
+            # a validation set was scored (early stopping's, or X_val): its curves
+            curves = early or bool(scored)
             fitted.update(
                 loss_curve_=[row["loss"] for row in state.history],
                 best_loss_=None if early else state.best_loss,
-                validation_scores_=([row[score_key] for row in state.history
-                                     if row.get(score_key) is not None] if early else None),
+                validation_scores_=[row[score_key] for row in scored] if curves else None,
+                validation_loss_curve_=([row["val_loss"] for row in scored] if curves
+                                        else None),
                 best_validation_score_=state.best_score if early else None)
         return fitted
 

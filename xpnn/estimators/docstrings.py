@@ -8,6 +8,20 @@ from __future__ import annotations
 
 import textwrap
 
+# the caller's validation set: fit, resume_fit and partial_fit take it (validation_set.py)
+VALIDATION_PARAMETERS = '''\
+X_val : array-like or sparse matrix of shape (n_val, n_features) or None, default=None
+    A validation set of your choosing, scored after every epoch (stochastic solvers) into
+    ``history_``, ``validation_scores_`` and ``validation_loss_curve_``, and handed to
+    each epoch's callbacks (``ScoringMonitor`` scores it). With ``early_stopping=True`` it
+    is the set the plateau rule watches, and ``validation_fraction`` is not used. Checked
+    as X is (its features, names and namespace; uint8 stays uint8); in a data-parallel fit
+    every rank passes the same set.
+y_val : array-like or None, default=None
+    Its targets, with ``X_val``: the classes of y (no others), or y's outputs.
+sample_weight_val : array-like of shape (n_val,) or None, default=None
+    Its row weights (a classifier's ``class_weight`` multiplied in, as for y).'''
+
 FRAGMENTS = {
     # scikit-learn's MLP parameters, in its order
     "mlp_parameters": '''\
@@ -48,10 +62,11 @@ momentum : float, default=0.9
 nesterovs_momentum : bool, default=True
     Nesterov's momentum for SGD.
 early_stopping : bool, default=False
-    Hold out ``validation_fraction`` of the rows (stratified for classes), stop when its
-    score stops improving and keep the best epoch's weights.
+    Hold out ``validation_fraction`` of the rows (stratified for classes), or score the
+    ``X_val`` given to fit, stop when its score stops improving and keep the best epoch's
+    weights.
 validation_fraction : float, default=0.1
-    The holdout's share, with early stopping.
+    The holdout's share, with early stopping (not used when fit is given ``X_val``).
 beta_1, beta_2 : float, default=0.9, 0.999
     Adam's decay rates of the first and second moments.
 epsilon : float, default=1e-8
@@ -88,7 +103,10 @@ loss_ : float
 loss_curve_ : list of float
     The training loss per epoch (stochastic solvers).
 best_loss_, validation_scores_, best_validation_score_ : float, list or None
-    As scikit-learn's (early stopping: the validation scores).
+    As scikit-learn's (early stopping: the validation scores); ``validation_scores_`` also
+    when fit was given ``X_val``, one score per epoch that scored it.
+validation_loss_curve_ : list of float or None
+    The validation loss per scored epoch beside ``loss_curve_`` (None: no validation set).
 history_ : list of dict
     One row per epoch: loss, training metric, validation loss and score, learning rate,
     seconds.
@@ -109,6 +127,7 @@ y : array-like
     Targets: class labels, or values for a regressor (see the estimator).
 sample_weight : array-like of shape (n_samples,) or None, default=None
     Weights each row's loss.
+''' + VALIDATION_PARAMETERS + '''
 on_epoch : callable or None, default=None
     ``on_epoch(record)``, a progress callback after each epoch (host only).
 on_step : callable or None, default=None
@@ -121,6 +140,7 @@ on_interrupt : {"warn", "raise"}, default="warn"
     What Ctrl-C does: "warn" (scikit-learn's behaviour) warns "Training interrupted by
     user." and returns the model as of its last completed epoch; "raise" raises
     ``TrainingInterrupted`` instead.''',
+    "validation_parameters": VALIDATION_PARAMETERS,
     # the one argument of the predict methods
     "rows": '''\
 X : array-like or sparse matrix of shape (n_samples, n_features)

@@ -100,7 +100,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 
     @available_if(lambda est: est._has_partial_fit())
     @with_callbacks
-    def partial_fit(self, X, y, sample_weight=None, classes=None):
+    @shared_docs
+    def partial_fit(self, X, y, sample_weight=None, classes=None, *, X_val=None, y_val=None,
+                    sample_weight_val=None):
         """One pass over the given rows (one epoch).
 
         Parameters
@@ -115,6 +117,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         classes : array-like or None, default=None
             Needed by the first call: every label that any later call may bring (multi-label y:
             its label columns decide).
+        {validation_parameters}
 
         Returns
         -------
@@ -134,7 +137,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             raise ValueError(f"`classes={given!r}` is not the same as on last call to "
                              f"partial_fit, was: {self.classes_!r}")
         return self._fit(X, y, sample_weight, self._plan("partial"), classes=given,
-                         task_name="partial_fit")
+                         task_name="partial_fit",
+                         validation=(X_val, y_val, sample_weight_val))
 
     def _check_y(self, y, n_rows, plan, classes=None):
         """Host targets of the output head: class indices (n,) (softmax), or 0/1 columns
@@ -155,6 +159,22 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                 self._check_classes_again(labels, plan)
             columns = self.out_activation_ == "logistic"
         return inputs.encode_labels(labels, self.classes_, columns)
+
+    def _check_y_val(self, y_val, n_rows, y_host):
+        """y_val's host targets, encoded as this fit's ``y_host`` (``_check_y``): the same
+        kind of labels, and only classes the model learns."""
+        labels = inputs.check_class_labels(y_val, n_rows)
+        if labels.ndim == 1:
+            unknown = np.setdiff1d(np.unique(labels), self.classes_)
+            if unknown.size:
+                raise ValueError(f"it has classes that y does not: {unknown.tolist()} (the "
+                                 f"model learns {self.classes_.tolist()})")
+        targets = inputs.encode_labels(labels, self.classes_, y_host.ndim == 2)
+        if targets.shape[1:] != y_host.shape[1:]:
+            kind = "multi-label" if labels.ndim == 2 else "single-label"
+            raise ValueError(f"it is {kind} with targets of shape {targets.shape[1:]} per row; "
+                             f"y's are {y_host.shape[1:]}: give it the same kind of labels")
+        return targets
 
     def _row_weights(self, y_host, sample_weight, plan: FitPlan):
         """sample_weight times each row's class_weight (``class_weights.py``): its class's,
@@ -359,7 +379,9 @@ class MLPRegressor(RegressorMixin, BaseMLP):
 
     @available_if(lambda est: est._has_partial_fit())
     @with_callbacks
-    def partial_fit(self, X, y, sample_weight=None):
+    @shared_docs
+    def partial_fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None,
+                    sample_weight_val=None):
         """One pass over the given rows (one epoch).
 
         Parameters
@@ -370,22 +392,36 @@ class MLPRegressor(RegressorMixin, BaseMLP):
             Targets (n_samples,) or (n_samples, n_outputs).
         sample_weight : array-like of shape (n_samples,) or None, default=None
             Weights each row's loss.
+        {validation_parameters}
 
         Returns
         -------
         self
             The estimator.
         """
-        return self._fit(X, y, sample_weight, self._plan("partial"), task_name="partial_fit")
+        return self._fit(X, y, sample_weight, self._plan("partial"), task_name="partial_fit",
+                         validation=(X_val, y_val, sample_weight_val))
 
     def _check_y(self, y, n_rows, plan, classes=None):
-        values = inputs.check_regression_targets(y, n_rows).reshape(n_rows, -1)  # (n, k)
-        if self.loss == "poisson" and np.any(values < 0):
-            raise ValueError("Some value(s) of y are negative which is not allowed for "
-                             "Poisson regression.")
+        values = self._values(y, n_rows)
         if (plan is None or not plan.initialize) and values.shape[1] != self.n_outputs_:
             raise ValueError(f"y has {values.shape[1]} outputs; the model was fitted with "
                              f"{self.n_outputs_}")
+        return values
+
+    def _check_y_val(self, y_val, n_rows, y_host):
+        """y_val's host values (n, k), with y's outputs."""
+        values = self._values(y_val, n_rows)
+        if values.shape[1] != y_host.shape[1]:
+            raise ValueError(f"it has {values.shape[1]} outputs; y has {y_host.shape[1]}")
+        return values
+
+    def _values(self, y, n_rows):
+        """Host targets (n, k), finite (and not negative for the Poisson loss)."""
+        values = inputs.check_regression_targets(y, n_rows).reshape(n_rows, -1)
+        if self.loss == "poisson" and np.any(values < 0):
+            raise ValueError("Some value(s) of y are negative which is not allowed for "
+                             "Poisson regression.")
         return values
 
     def _n_outputs(self, y_host) -> int:

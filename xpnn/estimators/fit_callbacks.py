@@ -1,6 +1,8 @@
 """scikit-learn's callback API (``sklearn.callback``, scikit-learn 1.9+) for the estimators.
 
 A fit is the root task; each epoch one sub-task ("epoch"; L-BFGS: each "iteration"), whose
+hooks are handed the validation set where fit was given one (``X_val``, ``y_val``: what
+``ScoringMonitor`` then scores), else the training data, and whose
 end hands the callbacks a ``fitted_estimator``: a copy of the estimator predicting with the
 weights as they were after that epoch (with early stopping, the best so far: what fit would
 have returned had it stopped there). An ``on_fit_task_end`` that returns True stops
@@ -36,8 +38,11 @@ class FitTasks:
     scikit-learn < 1.9, or a rank other than 0): every call does nothing."""
 
     def __init__(self, estimator, X, y, metadata, *, task_name: str, subtasks: int,
-                 subtask_name: str, fitted, active: bool):
+                 subtask_name: str, fitted, active: bool, epoch_data=None):
         self.estimator, self.X, self.y, self.metadata = estimator, X, y, metadata
+        # what each epoch's hooks see: the validation set (X_val, y_val, its metadata)
+        # where fit was given one, else the training data
+        self.epoch_data = (X, y, metadata) if epoch_data is None else epoch_data
         self.subtask_name, self.fitted = subtask_name, fitted
         self.active = active and SUPPORTED and bool(getattr(estimator, "_skl_callbacks", ()))
         self.root = self.current = None
@@ -50,6 +55,10 @@ class FitTasks:
     def _arguments(self):
         return dict(estimator=self.estimator, X=self.X, y=self.y, metadata=self.metadata)
 
+    def _epoch_arguments(self):
+        X, y, metadata = self.epoch_data
+        return dict(estimator=self.estimator, X=X, y=y, metadata=metadata)
+
     # -- epochs of a stochastic solver --------------------------------------------------
 
     def hooks(self) -> EpochHooks | None:
@@ -61,13 +70,13 @@ class FitTasks:
 
     def begin_epoch(self, epoch):
         self.current = self.root.subcontext(task_name=self.subtask_name)
-        self.current.call_on_fit_task_begin(**self._arguments(),
+        self.current.call_on_fit_task_begin(**self._epoch_arguments(),
                                             reconstruction_attributes=self.fitted)
 
     def end_epoch(self, record) -> bool:
         """The epoch's end hooks with the model after it; true: a callback asks to stop."""
         context, self.current = self.current, None
-        return context.call_on_fit_task_end(**self._arguments(),
+        return context.call_on_fit_task_end(**self._epoch_arguments(),
                                             reconstruction_attributes=self.fitted)
 
     def abandon_epoch(self):

@@ -64,6 +64,19 @@ def agree_on_failure(comm, failure: Exception | None) -> None:
     raise error
 
 
+def check_same_everywhere(comm, value, what: str) -> None:
+    """Every rank of ``comm`` holds the same ``value`` (a small picklable fingerprint), or
+    every rank raises a ValueError naming ``what`` and the first rank that differs from rank
+    0. Nothing without a communicator (one process agrees with itself)."""
+    if comm is None:
+        return
+    values = comm.allgather(value)
+    differing = [rank for rank, other in enumerate(values) if other != values[0]]
+    if differing:
+        raise ValueError(f"{what} differs between the ranks of the fit (rank {differing[0]}'s "
+                         f"is not rank 0's): every rank must pass the same one")
+
+
 def world_comm():
     """mpi4py's COMM_WORLD (imports mpi4py, which initializes MPI)."""
     try:

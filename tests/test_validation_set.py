@@ -8,6 +8,7 @@ are with one-line errors, kept in its own dtype, routed by scikit-learn's metada
 ``ScoringMonitor`` per epoch, and taken by ``partial_fit``. The 2-rank case is in
 test_mpi.py (``adam-given-validation`` and ranks with different sets).
 """
+import json
 import warnings
 
 import numpy as np
@@ -186,3 +187,71 @@ def test_scoring_monitor_scores_each_epoch_on_the_given_set(split):
     assert epochs == model.validation_scores_
     (fit,) = [row["accuracy"] for row in rows if row["task_name"] == "fit"]
     assert fit == model.score(X, y)  # the fit's own task: the training data, as before
+
+
+# -- xpnn train --val-data -------------------------------------------------------------------
+
+@pytest.fixture
+def npz_files(tmp_path, digits_data):
+    """The digits' first 1400 rows and the rest as .npz files of their 0..16 integers."""
+    X, y = digits_data
+    X = np.rint(X * 16).astype(np.uint8)
+    paths = {}
+    for name, rows in (("train", slice(0, 1400)), ("val", slice(1400, None))):
+        paths[name] = tmp_path / f"{name}.npz"
+        np.savez(paths[name], X=X[rows], y=y[rows])
+    return paths
+
+
+def test_train_scores_val_data_as_the_saved_model_does_on_it(npz_files, tmp_path):
+    from clirun import xpnn_json
+
+    log, model = tmp_path / "log.jsonl", tmp_path / "m.safetensors"
+    xpnn_json("train", "--data", npz_files["train"], "--val-data", npz_files["val"],
+              "--epochs", "3", "--hidden", "16", "--metrics-log", log, "--save", model)
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert all(row["val_accuracy"] is not None and not row["keeps_best"] for row in records)
+    # scaled as the training rows: the last epoch's score is the saved model's on the file
+    evaluated = xpnn_json("evaluate", model, "--data", npz_files["val"])
+    assert records[-1]["val_accuracy"] == evaluated["accuracy"]
+    assert records[-1]["val_loss"] == pytest.approx(evaluated["loss"], rel=1e-6)
+
+
+def test_train_with_val_data_and_early_stopping_keeps_the_best_epoch_on_it(npz_files,
+                                                                           tmp_path):
+    from clirun import xpnn_json
+
+    log = tmp_path / "log.jsonl"
+    summary = xpnn_json("train", "--data", npz_files["train"], "--val-data", npz_files["val"],
+                        "--early-stopping", "--patience", "2", "--epochs", "40", "--hidden",
+                        "16", "--lr", "0.05", "--metrics-log", log)
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert summary["stopped_early"] and len(records) < 40
+    from xpnn.reports.history import kept_epoch
+    best = max(row["val_accuracy"] for row in records)
+    assert records[kept_epoch(records) - 1]["val_accuracy"] == best
+
+
+@pytest.mark.parametrize("make, flags, line", [
+    (None, ("--val-split", "0.2", "--early-stopping"),
+     "--val-data {val} and --val-split both name the validation rows: give one (--val-split "
+     "holds out a share of the training data)"),
+    (lambda X, y: (X[:, :10], y), (),
+     "{val}: 10 features per sample, but the model expects 64"),
+    (lambda X, y: (X, y + 20), (),
+     "{val}, row 0 (from 0): label 22 is not one of the training split's classes (0, 1, 2, "
+     "3, 4, 5, 6, 7, 8, 9); 397 rows have labels the training data lacks: give a validation "
+     "split from the same classes"),
+], ids=["with-val-split", "features", "labels"])
+def test_bad_val_data_is_one_line_naming_the_file(npz_files, tmp_path, make, flags, line):
+    from clirun import xpnn
+
+    val = npz_files["val"]
+    if make is not None:
+        data = np.load(val)
+        val = tmp_path / "bad.npz"
+        np.savez(val, **dict(zip(("X", "y"), make(data["X"], data["y"]))))
+    result = xpnn("train", "--data", npz_files["train"], "--val-data", val, "--epochs", "1",
+                  *flags)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [f"xpnn train: error: {line.format(val=val)}"]

@@ -22,11 +22,11 @@ from . import extras
 EXTRA = "tracking"  # the extra that has the trackers' packages
 
 # a history row's key -> the metric it is logged as; a key the row lacks, or holds as None
-# (validation without early stopping), is skipped
+# (no validation set), is skipped
 EPOCH_METRICS = {
     "loss": "train_loss",
     "accuracy": "train_accuracy",  # classifiers
-    "val_loss": "val_loss",  # with early stopping
+    "val_loss": "val_loss",  # with a validation set: early stopping's, or X_val
     "val_accuracy": "val_accuracy",  # classifiers
     "val_r2": "val_r2",  # regressors
     "learning_rate": "learning_rate",  # the epoch's last step's

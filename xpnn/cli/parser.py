@@ -189,6 +189,11 @@ def _add_run_flags(run):
                           "stops improving; keep the best weights")
     run.add_argument("--val-split", type=_fraction, default=None,
                      help="validation fraction for --early-stopping (default 0.1)")
+    run.add_argument("--val-data", metavar="PATH",
+                     help="a validation set of your own, in any --data format (a directory "
+                          "of IDX files: its test files), scaled as the training rows: "
+                          "scored every epoch, and with --early-stopping the set it watches "
+                          "(instead of --val-split)")
     run.add_argument("--patience", type=_positive_int, default=5,
                      help="epochs without improvement before early stopping")
     run.add_argument("--check-every", type=_nonnegative_int, default=0,

@@ -17,8 +17,11 @@ def validation_score(row: dict):
 
 
 def kept_epoch(history: list[dict]) -> int:
-    """The epoch whose weights a run keeps: with validation (early stopping), the first with
-    the best validation score, the rule ``plateau.after_epoch`` keeps by; without, the last."""
+    """The epoch whose weights a run keeps: with early stopping, the first with the best
+    validation score, the rule ``plateau.after_epoch`` keeps by; else the last (a row whose
+    ``keeps_best`` is false: a validation set only scored, ``xpnn train --val-data``)."""
+    if not history[-1].get("keeps_best", True):
+        return int(history[-1]["epoch"])
     scored = [(validation_score(row), row["epoch"]) for row in history]
     scored = [(score, epoch) for score, epoch in scored if score is not None]
     if not scored:

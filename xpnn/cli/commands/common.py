@@ -68,11 +68,13 @@ def check_known_labels(clf, data):
                            "the model does not know")
 
 
-def check_test_labels(train, test):
-    """Every label of a source's own test split is a class of its training split: checked
-    when the data is loaded, before any training (evaluation would fail after it)."""
+def check_test_labels(train, test, split="test"):
+    """Every label of a source's own test (or the given validation) split is a class of its
+    training split: checked when the data is loaded, before any training (evaluation would
+    fail after it)."""
     _refuse_labels_outside(test, np.unique(train.y), "the training split's classes",
-                           "the training data lacks: give a test split from the same classes")
+                           f"the training data lacks: give a {split} split from the same "
+                           f"classes")
 
 
 def _refuse_labels_outside(data, classes, whose: str, consequence: str):

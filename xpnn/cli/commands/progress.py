@@ -10,8 +10,11 @@ class Progress:
     only) and ``on_epoch(record)``."""
 
     def __init__(self, epochs, *, quiet=False, metrics_log=None, stream=None, epochs_done=0,
-                 append_log=False):
+                 append_log=False, keeps_best=False):
         self.epochs, self.epochs_done = epochs, epochs_done
+        # the metrics log says on each row whether the run keeps its best validation epoch
+        # (early stopping) or its last (a validation set only scored): what a replay shows
+        self.keeps_best = keeps_best
         self.stream = stream or sys.stderr
         self.quiet = quiet
         self.bar = None
@@ -39,7 +42,8 @@ class Progress:
         if self.metrics_log_path is not None:
             if self.metrics_log is None:
                 self.metrics_log = open(self.metrics_log_path, self.log_mode)
-            self.metrics_log.write(json.dumps(record) + "\n")
+            self.metrics_log.write(json.dumps({**record, "keeps_best": self.keeps_best})
+                                   + "\n")
             self.metrics_log.flush()
         if not self.quiet:
             print(format_epoch(record, self.epochs), file=self.stream)

@@ -104,6 +104,9 @@ def check_flags(args):
     if "--recipe" in given and args.resume:
         raise XpnnError("--recipe applies to a new run: --resume continues with the settings "
                         f"saved in {args.resume}")
+    if args.val_data is not None and "--val-split" in given:
+        raise XpnnError(f"--val-data {args.val_data} and --val-split both name the validation "
+                        f"rows: give one (--val-split holds out a share of the training data)")
     if "--val-split" in given and not args.early_stopping:
         raise XpnnError("--val-split needs --early-stopping: validation rows are held out to "
                         "decide when to stop (as scikit-learn's validation_fraction)")
@@ -211,7 +214,7 @@ def _train(args, comm) -> int:
         args.dataset = "digits"
     if model is None:  # a new run: its recipe fills the flags left out
         run.args = args = with_recipe(args, args.recipe)
-    train_set, test_set = _load_splits(run, model)
+    train_set, test_set, val_set = _load_splits(run, model)
     if model is None:
         model, preprocessing = _new_model(run, train_set)
     else:
@@ -219,8 +222,9 @@ def _train(args, comm) -> int:
     # the rows stay in their own dtype (uint8 pixels: a quarter of float32's bytes); fit
     # casts and scales each batch as it is gathered, with the bits of scaling them all first
     scaling = preprocessing.batch_scaling(train_set.X, model.dtype)
-    X_train = run.backend.asarray(train_set.X if scaling is not None
-                                  else preprocessing.apply(train_set.X, model.dtype))
+    X_train, X_val = (None if data is None else run.backend.asarray(
+        data.X if scaling is not None else preprocessing.apply(data.X, model.dtype))
+        for data in (train_set, val_set))
     info = {"data": args.data, "dataset": args.dataset, "test_split": args.test_split,
             "seed": args.seed, "standardize": bool(args.standardize), "classes": args.classes,
             "source": train_set.source, "image_shape": train_set.image_shape}
@@ -229,7 +233,8 @@ def _train(args, comm) -> int:
     run.dashboard.start(model, train_set.source)
     # the trackers' runs end with the block: finished, or failed/interrupted by its exception
     with run.trackers.running({**model.get_params(), "data": train_set.source}):
-        _fit(run, model, X_train, train_set.y, preprocessing, info, scaling)
+        validation = {} if val_set is None else {"X_val": X_val, "y_val": val_set.y}
+        _fit(run, model, X_train, train_set.y, preprocessing, info, scaling, validation)
 
         if run.save_path is not None:  # first: Ctrl-C during the evaluation loses no training
             save_model(run.save_path, model, preprocessing=preprocessing, info=info)
@@ -306,7 +311,8 @@ def _load_resumed(run):
 
 
 def _load_splits(run, model):
-    """(train, test) Datasets, rank 0 loading first; checked against a resumed ``model``."""
+    """(train, test, validation or None) Datasets, rank 0 loading first; checked against a
+    resumed ``model``."""
     args, comm = run.args, run.comm
     if comm is not None and not run.lead:
         barrier(comm)  # rank 0 loads first: a download (or a bad file) happens once
@@ -314,6 +320,12 @@ def _load_splits(run, model):
                          need_labels=True, offline=args.offline, progress=not args.quiet,
                          n_features=model.n_features_in_ if model else None,
                          n_classes=None if model else args.classes)
+    val_set = None
+    if args.val_data is not None:  # its rows, or a directory's test files
+        val_splits = load_source(args.val_data, label_column=args.label_column,
+                                 need_labels=True, offline=True,
+                                 n_features=splits.train.n_features)
+        val_set = val_splits.train if val_splits.test is None else val_splits.test
     if comm is not None and run.lead:
         barrier(comm)
     train_set, test_set = splits.train, splits.test
@@ -327,7 +339,9 @@ def _load_splits(run, model):
                             f"more per class) or a separate test set")
     if model is not None:
         check_known_labels(model, train_set)
-    return train_set, test_set
+    if val_set is not None:  # scored as the model learns: only classes it learns
+        check_test_labels(train_set, val_set, "validation")
+    return train_set, test_set, val_set
 
 
 def _new_model(run, train_set):
@@ -364,12 +378,14 @@ def _announce(run, model, train_set, test_set):
               + (f", resuming after epoch {model.state_.epoch}" if args.resume else ""))
 
 
-def _fit(run, model, X_train, y_train, preprocessing, info, scaling):
-    """Fit (or resume) with progress; on an agreed Ctrl-C, save a resumable checkpoint first."""
+def _fit(run, model, X_train, y_train, preprocessing, info, scaling, validation):
+    """Fit (or resume) with progress; on an agreed Ctrl-C, save a resumable checkpoint first.
+    ``validation``: fit's X_val and y_val (--val-data), or nothing."""
     args = run.args
     progress = Progress(model.max_iter, quiet=args.quiet or args.json, metrics_log=run.log_path,
                         append_log=bool(args.resume),
-                        epochs_done=model.state_.epoch if args.resume else 0)
+                        epochs_done=model.state_.epoch if args.resume else 0,
+                        keeps_best=bool(model.early_stopping))
     fit = model.resume_fit if args.resume else model.fit
 
     def on_epoch(record):  # resumed: the epochs go on from the saved ones
@@ -380,8 +396,8 @@ def _fit(run, model, X_train, y_train, preprocessing, info, scaling):
     try:
         with _quiet_convergence():
             with config_context(kernels=args.kernels):  # None: $XPNN_KERNELS, else auto
-                fit(X_train, y_train, on_epoch=on_epoch, on_step=progress.on_step,
-                    scaling=scaling, on_interrupt="raise")  # exit 130 and a resumable file
+                fit(X_train, y_train, **validation, on_epoch=on_epoch,
+                    on_step=progress.on_step, scaling=scaling, on_interrupt="raise")  # exit 130 and a resumable file
     except TrainingInterrupted as interrupt:
         progress.close()
         if run.save_path is not None:

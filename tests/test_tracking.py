@@ -175,6 +175,21 @@ def test_set_callbacks_logs_every_epoch_of_a_real_fit(tmp_path, read_tensorboard
     assert hparams["hidden_layer_sizes"] == "(8,)" and ended
 
 
+def test_the_validation_curve_of_a_given_set_reaches_tensorboard(tmp_path, read_tensorboard):
+    """fit's X_val (issue 39): its per-epoch scores are the logged val_* curves."""
+    if not hasattr(xpnn.MLPClassifier, "set_callbacks"):
+        pytest.skip("MLPClassifier has no set_callbacks (scikit-learn >= 1.9 callbacks)")
+    X, y = load_digits(return_X_y=True)
+    clf = xpnn.MLPClassifier(hidden_layer_sizes=(8,), max_iter=3, random_state=0)
+    clf.set_callbacks(TensorBoardLogger(tmp_path / "tb")).fit(
+        X[:1400] / 16.0, y[:1400], X_val=X[1400:] / 16.0, y_val=y[1400:])
+    scalars, _, _ = read_tensorboard(tmp_path / "tb")
+    assert [value for _, value in scalars["val_accuracy"]] == pytest.approx(
+        clf.validation_scores_, rel=1e-6)
+    assert [value for _, value in scalars["val_loss"]] == pytest.approx(
+        clf.validation_loss_curve_, rel=1e-6)
+
+
 # -------------------------------------------------------------------------- MLflow
 
 

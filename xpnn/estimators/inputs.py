@@ -7,8 +7,9 @@ of X: arrays of an array-API namespace other than NumPy (torch, CuPy, JAX, array
 stay in their namespace and on their device, checked here; everything scikit-learn accepts
 on the NumPy path (NumPy, lists, pandas and polars DataFrames, scipy.sparse) goes through
 scikit-learn's own ``validate_data``, which also records and checks ``feature_names_in_``.
+A dask array is refused with a pointer to dask-ml's ``Incremental`` (``DASK_X``).
 Targets and sample weights are small: they are checked on the host and moved to the
-training device once.
+training device once (a dask y is computed).
 """
 from __future__ import annotations
 
@@ -63,10 +64,20 @@ class Features:
         return self.caller.asarray(as_host_array(array))
 
 
+# One fit shuffles all its rows every epoch, so it would compute a dask array whole; dask-ml's
+# Incremental calls partial_fit on one NumPy block at a time instead (docs/guide/dask.md).
+DASK_X = ("X is a dask array, which xpnn would have to compute into memory: wrap the "
+          "estimator in dask_ml.wrappers.Incremental to train block by block (its predict "
+          "and score go block by block too), or pass X.compute() if it fits in memory")
+
+
 def resolve_X(estimator, X, *, reset: bool) -> Features:
     """X checked (2-D, finite, the fitted feature count and names) and described once.
 
-    ``reset``: a first fit, which records ``n_features_in_`` (and ``feature_names_in_``)."""
+    ``reset``: a first fit, which records ``n_features_in_`` (and ``feature_names_in_``).
+    A dask array is refused (``DASK_X``): xpnn holds a fit's rows in memory on one device."""
+    if array_api_compat.is_dask_array(X):
+        raise XpnnDataError(DASK_X)
     if (array_api_compat.is_array_api_obj(X) and not isinstance(X, np.ndarray)
             and not is_sparse(X)):
         return _device_features(estimator, X, reset)

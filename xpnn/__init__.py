@@ -17,7 +17,8 @@ __version__ = "0.1.0"
 _LAZY = {"MLPClassifier": "estimators.estimator", "MLPRegressor": "estimators.estimator",
          "gradcheck": "training.gradient_check", "gradcheck_report": "training.gradient_check",
          "save_model": "saving.checkpoint", "load_model": "saving.checkpoint",
-         "config_context": "config", "get_config": "config", "set_config": "config"}
+         "config_context": "config", "get_config": "config", "set_config": "config",
+         "model_card": "saving.model_card"}
 
 __all__ = [*_LAZY, "DivergenceError", "XpnnError", "XpnnDataError", "XpnnDeviceError",
            "XpnnCheckpointError", "__version__"]

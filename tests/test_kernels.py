@@ -65,7 +65,7 @@ def _fit(monkeypatch, estimator, X, y, weights, use_kernel, fused_update=True):
 def _numba_or_skip(fused_update):
     from xpnn.kernels import fused
 
-    if fused_update and not fused.available():
+    if fused_update and not fused.ready():
         pytest.skip("numba is not installed (pip install 'xpnn[fast]')")
 
 
@@ -90,6 +90,41 @@ def test_numpy_kernel_is_bit_identical_to_the_reference(monkeypatch, digits_data
     reference, ref_losses = _fit(monkeypatch, make(**options), X, target, weights, False)
     assert fast_losses == ref_losses
     assert_params_equal(fast, reference)
+
+
+@pytest.mark.parametrize("solver", [dict(solver="adam"), dict(solver="sgd", momentum=0.9)],
+                         ids=["adam", "sgd-momentum"])
+def test_numba_arriving_at_any_step_changes_no_bit(monkeypatch, digits_data, solver):
+    """numba's kernels load in a background thread (fused.py) while the first steps run
+    NumPy's in-place update; the step after the load takes the numba pass. Forced to arrive
+    at the first step, mid-epoch, at an epoch's first step, or never: the same weights,
+    optimizer state and loss curve, bit for bit."""
+    from xpnn.kernels import fused
+
+    _numba_or_skip(True)
+    X, y = digits_data
+    steps_per_epoch = -(-len(y) // 200)  # batch_size="auto": 200 rows
+    results = {}
+    for arrives in (0, 3, steps_per_epoch, None):  # None: never
+        calls = []
+
+        def available(arrives=arrives, calls=calls):  # asked once per step's update
+            calls.append(1)
+            return arrives is not None and len(calls) > arrives
+
+        monkeypatch.setattr(fused, "available", available)
+        model = xpnn.MLPClassifier(hidden_layer_sizes=(32,), max_iter=3, random_state=0,
+                                   dtype="float32", **solver)
+        with pytest.warns(Warning):  # 3 epochs: ConvergenceWarning
+            model.fit(X, y)
+        assert len(calls) == 3 * steps_per_epoch
+        arrays = {**model.params_, **state_arrays(model.state_.opt_state)}
+        results[arrives] = ({k: np.array(v, copy=True) for k, v in arrays.items()},
+                            model.loss_curve_)
+    never_params, never_curve = results.pop(None)
+    for arrives, (params, curve) in results.items():
+        assert_params_equal(params, never_params)
+        assert curve == never_curve, arrives
 
 
 def test_the_kernel_is_used_and_reuses_its_buffers(digits_data):

@@ -84,7 +84,7 @@ def test_the_reference_update_is_scikit_learns_on_every_namespace(backend, name)
 def test_the_numpy_kernels_update_is_scikit_learns(monkeypatch, name, fused_pass):
     from xpnn.kernels import fused
 
-    if fused_pass and not fused.available():
+    if fused_pass and not fused.ready():
         pytest.skip("numba is not installed (pip install 'xpnn[fast]')")
     if not fused_pass:
         monkeypatch.setattr(fused, "available", lambda: False)

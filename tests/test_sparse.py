@@ -109,7 +109,7 @@ def test_the_numpy_kernel_on_sparse_rows_is_bit_identical_to_the_reference(
     product without numba) and its folded L2 gradient: the reference's bits."""
     from xpnn.kernels import fused
 
-    if fused_update and not fused.available():
+    if fused_update and not fused.ready():
         pytest.skip("numba is not installed (pip install 'xpnn[fast]')")
     X, y = data
     results = []

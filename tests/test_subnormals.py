@@ -136,7 +136,7 @@ def test_the_numpy_kernel_flushes_bit_for_bit_as_the_reference(monkeypatch, dtyp
     """The L2 term's gradient and the update on values at the edge of the normal range (parameters at the edge
     of the weight floor): the kernel (numba's one pass, or NumPy in place) gives the
     reference's bits, flushed entries included."""
-    if fused_update and not fused.available():
+    if fused_update and not fused.ready():
         pytest.skip("numba is not installed (pip install 'xpnn[fast]')")
     if not fused_update:
         monkeypatch.setattr(fused, "available", lambda: False)

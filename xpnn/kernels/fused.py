@@ -7,21 +7,59 @@ one vectorised loop on one core: the same float operations in the same order as
 so the same bits (``tests/test_kernels.py``). ``error_model="numpy"`` (IEEE division, no
 zero check) is what lets LLVM vectorise the loop; one core, because threads started here
 fight OpenBLAS's spinning threads for the cores between GEMMs (measured: bench/README.md).
-Compiled on first use and cached beside this file. Without numba, ``numpy_step`` keeps its
-NumPy in-place path.
+Compiled on first use and cached beside this file.
+
+Loading takes about half a second (importing numba, then its dispatcher reading the cached
+signatures), so it runs in a background thread, started by the first NumPy kernel a fit
+builds (``start_loading``): until it is done (``available``), ``numpy_step`` runs its NumPy
+in-place update, the same bits, and it takes the numba pass from the next step on. Without
+numba, the NumPy path throughout.
 """
 from __future__ import annotations
 
+import importlib.util
+import threading
+
 import numpy as np
 
-try:
-    import numba
-except ImportError:  # the extra is not installed: the NumPy in-place path runs
-    numba = None
+# the compiled kernels, set by ``_load`` once numba has loaded them (None until then)
+adam = momentum = sparse_weight_grad = None
+
+_loaded = threading.Event()  # the kernels above are set
+_finished = threading.Event()  # the load ended: loaded, or failed (the NumPy path goes on)
+_start = threading.Lock()
+_loader: threading.Thread | None = None
+
+
+def installed() -> bool:
+    """numba is installed (xpnn[fast]): its kernels can be loaded."""
+    return importlib.util.find_spec("numba") is not None
+
+
+def start_loading() -> None:
+    """Import numba and load the kernels in a background thread, once per process (nothing
+    without numba)."""
+    global _loader
+    with _start:
+        if _loader is None and installed():
+            _loader = threading.Thread(target=_load, name="xpnn: loading numba's kernels",
+                                       daemon=True)  # never holds up the process's exit
+            _loader.start()
 
 
 def available() -> bool:
-    return numba is not None
+    """The kernels are loaded and a step may call them now (never waits)."""
+    return _loaded.is_set()
+
+
+def ready(timeout: float | None = None) -> bool:
+    """Start the load if needed and wait for it (up to ``timeout`` s): whether the kernels
+    are available (False without numba). For tests and benchmarks that want the numba pass
+    from the first step."""
+    start_loading()
+    if _loader is not None:
+        _finished.wait(timeout)
+    return available()
 
 
 def _flush(x, tiny):
@@ -72,23 +110,35 @@ def _sparse_weight_grad(indptr, indices, data, delta, out):
                 out[i, col] += a * delta[j, col]
 
 
-if numba is not None:  # compiled (or loaded from the cache) here, at import, not mid-epoch
-    def _compile(function, layout):
-        """Float32 and float64 signatures from ``layout``: "a" an array, "s" a scalar of the
-        arrays' dtype, "b" a boolean."""
-        def kind(code, t):
-            return {"a": numba.types.Array(t, 1, "C"), "s": t, "b": numba.boolean}[code]
+def _load() -> None:
+    """Import numba and compile the kernels (read from the cache beside this file after the
+    first time): float32 and float64 signatures, eagerly, so no step waits for a compile."""
+    global adam, momentum, sparse_weight_grad, _flush
+    try:
+        import numba
 
-        signatures = [tuple(kind(code, t) for code in layout)
-                      for t in (numba.float32, numba.float64)]
-        return numba.njit(signatures, cache=True, error_model="numpy")(function)
+        def compile_signatures(function, layout):
+            """Float32 and float64 signatures from ``layout``: "a" an array, "s" a scalar of
+            the arrays' dtype, "b" a boolean."""
+            def kind(code, t):
+                return {"a": numba.types.Array(t, 1, "C"), "s": t, "b": numba.boolean}[code]
 
-    _flush = numba.njit(inline="always", error_model="numpy")(_flush)
-    adam = _compile(_adam, "aaaa" + "ssssss" + "ssss" + "bb")
-    momentum = _compile(_momentum, "aaa" + "ssss" + "b" + "s" + "b")
-    sparse_weight_grad = numba.njit(
-        [(numba.types.Array(i, 1, "C"), numba.types.Array(i, 1, "C"),
-          numba.types.Array(t, 1, "C"), numba.types.Array(t, 2, "C"),
-          numba.types.Array(t, 2, "C"))
-         for i in (numba.int32, numba.int64) for t in (numba.float32, numba.float64)],
-        cache=True, error_model="numpy")(_sparse_weight_grad)
+            signatures = [tuple(kind(code, t) for code in layout)
+                          for t in (numba.float32, numba.float64)]
+            return numba.njit(signatures, cache=True, error_model="numpy")(function)
+
+        _flush = numba.njit(inline="always", error_model="numpy")(_flush)
+        compiled_adam = compile_signatures(_adam, "aaaa" + "ssssss" + "ssss" + "bb")
+        compiled_momentum = compile_signatures(_momentum, "aaa" + "ssss" + "b" + "s" + "b")
+        compiled_sparse = numba.njit(
+            [(numba.types.Array(i, 1, "C"), numba.types.Array(i, 1, "C"),
+              numba.types.Array(t, 1, "C"), numba.types.Array(t, 2, "C"),
+              numba.types.Array(t, 2, "C"))
+             for i in (numba.int32, numba.int64) for t in (numba.float32, numba.float64)],
+            cache=True, error_model="numpy")(_sparse_weight_grad)
+        adam, momentum, sparse_weight_grad = compiled_adam, compiled_momentum, compiled_sparse
+        _loaded.set()
+    except Exception:  # noqa: BLE001 - a broken numba: the NumPy path, as without it
+        pass
+    finally:
+        _finished.set()

@@ -3,7 +3,8 @@
 Every large array of the forward and backward passes (the gathered batch, each layer's
 activations and deltas, the gradients) lives in a buffer allocated once per shape and is
 written with ``out=`` / in-place operators; the optimizer update runs in one numba pass
-(``fused.py``) where numba is installed. The operations, their order and their operands are
+(``fused.py``) where numba is installed, from the step after its background load ends (NumPy
+in place before: the same bits). The operations, their order and their operands are
 those of ``mlp.forward`` / ``mlp.backward``, ``ops`` and ``optim``, so the results are
 bit-identical to the reference (``tests/test_kernels.py``); what changes is that the
 allocator is not asked for, and the kernel does not fault in, megabytes of fresh pages per
@@ -305,6 +306,7 @@ def build(spec: MLPSpec, optimizer, xp):
     if (spec.activation_name not in ACTIVATIONS or spec.head not in LOSSES
             or REFERENCE_ACTIVATIONS[spec.activation_name].takes != OUTPUT):
         return None
+    fused.start_loading()  # numba's update from the step after it has loaded (fused.py)
     return NumpyStep(spec, optimizer, xp)
 
 

@@ -323,6 +323,58 @@ def backend_of(*arrays) -> Backend:
     return Backend(xp, device, name, label)
 
 
+# namespace name -> an empty array of it, to find its namespace and devices without a caller's
+# array (an estimator unpickled from host copies, ``backend_at``)
+_EMPTY_ARRAYS = {
+    "torch": lambda: __import__("torch").empty(0),
+    "jax": lambda: __import__("jax.numpy").numpy.zeros(0),
+    "array_api_strict": lambda: __import__("array_api_strict").asarray([0.0]),
+}
+
+
+def backend_at(name: str, device: str) -> Backend:
+    """The backend of namespace ``name`` (as ``Backend.name``) on the device whose str is
+    ``device``: where an estimator's arrays lived when it was pickled.
+
+    Parameters
+    ----------
+    name : str
+        "numpy", "cupy", "torch", "jax" or "array_api_strict".
+    device : str
+        ``str(Backend.device)``.
+
+    Returns
+    -------
+    Backend
+        The namespace on that device.
+
+    Raises
+    ------
+    XpnnDeviceError
+        When the namespace is not installed here or has no such device.
+    """
+    if name == "numpy":
+        return numpy_backend()
+    if name == "cupy":  # CuPy's device str is "<CUDA Device N>"
+        index = re.search(r"\d+", device)
+        return resolve_device(f"cuda:{index.group(0) if index else 0}")
+    try:
+        sample = _EMPTY_ARRAYS[name]()
+    except (KeyError, ImportError) as exc:
+        raise XpnnDeviceError(f"the model's arrays lived in {name} on {device}, and {name} is "
+                              f"not installed here: install it, or load an xpnn model file "
+                              f"(xpnn.load_model) onto cpu") from exc
+    xp = array_api_compat.array_namespace(sample)
+    if name == "torch":  # torch names its devices itself (its device list probes them all)
+        return backend_of(xp.empty(0, device=__import__("torch").device(device)))
+    for candidate in xp.__array_namespace_info__().devices():
+        if str(candidate) == device:
+            return backend_of(xp.empty(0, device=candidate))
+    raise XpnnDeviceError(f"the model's arrays lived in {name} on {device}, which this "
+                          f"machine does not have: load an xpnn model file (xpnn.load_model) "
+                          f"onto another device")
+
+
 def _namespace_name(array) -> str:
     checks = [
         ("numpy", array_api_compat.is_numpy_array),

@@ -34,7 +34,7 @@ from ..training.evaluation import evaluate, outputs_in_batches
 from ..training.train import train
 from ..training.train_config import TrainConfig
 from ..training.train_state import TrainingInterrupted, TrainState, snapshot
-from . import inputs
+from . import inputs, portable
 from .docstrings import shared_docs
 from .fit_callbacks import CallbackSupportMixin, FitTasks, with_callbacks
 from .validation_set import ValidationSet, check_validation_set
@@ -588,10 +588,11 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
             return evaluate(self.params_, split, self._spec(), backend, backend.dtype(dtype),
                             distributed.host_reducer(self.comm, backend))
 
-    # -- pickling: the namespace module is not picklable; rebuilt from the parameters --
+    # -- pickling (and skops): the namespace module is not picklable; the arrays go out as
+    # host copies with their place and come back there (portable.py) --
 
     def __getstate__(self):
-        state = dict(super().__getstate__())
+        state = portable.to_host(dict(super().__getstate__()), getattr(self, "backend_", None))
         state.pop("backend_", None)
         if state.get("comm") is not None:
             state["comm"] = None  # a communicator belongs to its processes: not pickled
@@ -612,12 +613,16 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
         return clone
 
     def __setstate__(self, state):
+        state, backend = portable.from_host(dict(state))
         super().__setstate__(state)
+        if backend is not None:
+            self.backend_ = backend
         if "state_" in self.__dict__:
             opt_state = self.state_.opt_state
             if "momentum" in opt_state:  # SGD's buffer b before scikit-learn's velocity -lr b
                 opt_state["velocity"] = velocity_from_buffer(
                     opt_state.pop("momentum"), self.learning_rate_init, self.state_.lr_factor)
-            first = next(iter(self.state_.params.values()))
-            self.backend_ = (numpy_backend() if isinstance(first, np.ndarray)
-                             else backend_of(first))
+            if backend is None:  # a file from before the host copies: its arrays' own place
+                first = next(iter(self.state_.params.values()))
+                self.backend_ = (numpy_backend() if isinstance(first, np.ndarray)
+                                 else backend_of(first))

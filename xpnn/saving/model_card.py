@@ -109,12 +109,12 @@ def metrics_on(model, X_test, y_test) -> dict:
 
 def untrusted_types(model) -> list[str] | None:
     """The types ``skops.io.load`` asks the loader to trust for this model's file (today
-    the estimator's class and its ``TrainState``: xpnn's own); None when skops cannot write
-    it (a model fitted on torch tensors: skops stores none)."""
+    the estimator's class and its ``TrainState``: xpnn's own, whatever namespace the model
+    was fitted in: ``estimators/portable.py``); None when skops cannot write it."""
     skops_io = require("skops.io", feature="model_card", extra="skops")
     try:
         data = skops_io.dumps(model)
-    except RuntimeError:  # raised by torch's Tensor.__reduce__, which skops calls
+    except RuntimeError:  # a type skops cannot store (torch's Tensor.__reduce__ raises so)
         return None
     return skops_io.get_untrusted_types(data=data)
 
@@ -125,7 +125,7 @@ def _add_history_plot(card, history, folder):
     os.makedirs(folder, exist_ok=True)
     plot_history(history, Path(folder) / HISTORY_PLOT)
     card.add_plot(description="Loss and accuracy per epoch (validation: the rows early "
-                              "stopping held out); the dotted line marks the epoch whose "
+                              "stopping held out, or the X_val given to fit); the dotted line marks the epoch whose "
                               "weights the model kept.", **{HISTORY: HISTORY_PLOT})
 
 

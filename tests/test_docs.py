@@ -61,7 +61,8 @@ def test_the_docs_build_without_a_warning_and_run_the_gallery(tmp_path):
 
     # the user guide holds what the README no longer does; the API page every public name
     for page in ("cli", "data", "checkpoints", "library", "tracking", "onnx", "gpu", "mpi",
-                 "performance", "benchmarks", "machines", "layout", "tests"):
+                 "performance", "benchmarks", "machines", "layout", "tests", "skops", "dask",
+                 "publishing"):
         assert (out / "guide" / f"{page}.html").exists(), page
     assert "Latest results" in text_of("guide/benchmarks.html")  # bench/README.md, included
     import xpnn

@@ -344,8 +344,9 @@ def run_validation_differs():
     try:
         xpnn.MLPClassifier(hidden_layer_sizes=(8,), max_iter=1, comm=comm).fit(
             X[:1500], y[:1500], X_val=X_val, y_val=y_val)
-    except ValueError as error:
-        print(f"rank {rank}: {error}", flush=True)
+    except ValueError as error:  # one write: the ranks share the pipe (a line is atomic)
+        sys.stdout.write(f"rank {rank}: {error}\n")
+        sys.stdout.flush()
 
 
 def run_verbose():

@@ -15,7 +15,7 @@ from xpnn.backend.devices import numpy_backend
 from xpnn.kernels import ReferenceStep
 from xpnn.kernels.numpy_step import NumpyStep
 from xpnn.core.mlp import MLPSpec
-from xpnn.core.optim import state_arrays
+from xpnn.core.optim import make_optimizer, state_arrays
 from assertions import assert_params_equal
 
 CASES = {
@@ -125,6 +125,33 @@ def test_numba_arriving_at_any_step_changes_no_bit(monkeypatch, digits_data, sol
     for arrives, (params, curve) in results.items():
         assert_params_equal(params, never_params)
         assert curve == never_curve, arrives
+
+
+def test_numba_loads_once_the_processs_fits_plan_enough_work(monkeypatch, digits_data):
+    """fused.plan: a fit plans parameters x steps; numba's kernels start loading once the
+    process's planned work would save more than the load costs (LOAD_SECONDS /
+    SAVED_SECONDS), counting every fit (a loop of partial_fit calls adds up)."""
+    from xpnn.kernels import fused
+
+    started = []
+    monkeypatch.setattr(fused, "_planned", 0.0)
+    monkeypatch.setattr(fused, "start_loading", lambda: started.append(fused._planned))
+    X, y = digits_data
+    model = xpnn.MLPClassifier(hidden_layer_sizes=(32,), max_iter=3, random_state=0)
+    with pytest.warns(Warning):  # ConvergenceWarning
+        model.fit(X, y)
+    steps, parameters = 3 * -(-len(y) // 200), 64 * 32 + 32 + 32 * 10 + 10
+    assert fused._planned == steps * parameters and not started  # the digits: not worth it
+    threshold = fused.LOAD_SECONDS / fused.SAVED_SECONDS
+    adam = make_optimizer("adam", 1e-3)
+    spec = MLPSpec("relu", "softmax")
+    kernels.select(numpy_backend(), spec, adam, work=threshold / 2)
+    assert not started
+    kernels.select(numpy_backend(), spec, adam, work=threshold / 2)  # the two add up
+    assert started == [fused._planned] and fused._planned > threshold
+    with xpnn.config_context(kernels="reference"):  # the reference never loads it
+        kernels.select(numpy_backend(), spec, adam, work=10 * threshold)
+    assert len(started) == 1
 
 
 def test_the_kernel_is_used_and_reuses_its_buffers(digits_data):

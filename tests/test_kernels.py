@@ -128,29 +128,31 @@ def test_numba_arriving_at_any_step_changes_no_bit(monkeypatch, digits_data, sol
 
 
 def test_numba_loads_once_the_processs_fits_plan_enough_work(monkeypatch, digits_data):
-    """fused.plan: a fit plans parameters x steps; numba's kernels start loading once the
-    process's planned work would save more than the load costs (LOAD_SECONDS /
-    SAVED_SECONDS), counting every fit (a loop of partial_fit calls adds up)."""
+    """fused.plan: a fit plans its steps of a model of so many parameters; numba's kernels
+    start loading once the process's planned steps would save more than the load costs,
+    counting every fit (a loop of partial_fit calls adds up)."""
     from xpnn.kernels import fused
 
     started = []
-    monkeypatch.setattr(fused, "_planned", 0.0)
-    monkeypatch.setattr(fused, "start_loading", lambda: started.append(fused._planned))
+    monkeypatch.setattr(fused, "_saving", 0.0)
+    monkeypatch.setattr(fused, "start_loading", lambda: started.append(fused._saving))
     X, y = digits_data
     model = xpnn.MLPClassifier(hidden_layer_sizes=(32,), max_iter=3, random_state=0)
     with pytest.warns(Warning):  # ConvergenceWarning
         model.fit(X, y)
     steps, parameters = 3 * -(-len(y) // 200), 64 * 32 + 32 + 32 * 10 + 10
-    assert fused._planned == steps * parameters and not started  # the digits: not worth it
-    threshold = fused.LOAD_SECONDS / fused.SAVED_SECONDS
+    assert fused._saving == pytest.approx(
+        steps * (fused.STEP_SECONDS + fused.PARAMETER_STEP_SECONDS * parameters))
+    assert not started  # 27 steps of a small model: not worth a load
     adam = make_optimizer("adam", 1e-3)
     spec = MLPSpec("relu", "softmax")
-    kernels.select(numpy_backend(), spec, adam, work=threshold / 2)
+    half = int(fused.LOAD_SECONDS / 2 / (fused.STEP_SECONDS + fused.PARAMETER_STEP_SECONDS))
+    kernels.select(numpy_backend(), spec, adam, plan=(half, 1))
     assert not started
-    kernels.select(numpy_backend(), spec, adam, work=threshold / 2)  # the two add up
-    assert started == [fused._planned] and fused._planned > threshold
+    kernels.select(numpy_backend(), spec, adam, plan=(half + 2, 1))  # the two add up
+    assert started == [fused._saving] and fused._saving > fused.LOAD_SECONDS
     with xpnn.config_context(kernels="reference"):  # the reference never loads it
-        kernels.select(numpy_backend(), spec, adam, work=10 * threshold)
+        kernels.select(numpy_backend(), spec, adam, plan=(10 * half, 1))
     assert len(started) == 1
 
 

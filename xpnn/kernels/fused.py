@@ -9,10 +9,9 @@ zero check) is what lets LLVM vectorise the loop; one core, because threads star
 fight OpenBLAS's spinning threads for the cores between GEMMs (measured: bench/README.md).
 Compiled on first use and cached beside this file.
 
-Loading takes about half a second (importing numba, then its dispatcher reading the cached
-signatures) and saves under a nanosecond per parameter and step, so it happens only once the
-fits of the process plan enough work to repay it (``plan``: a 30-epoch fit on Fashion-MNIST
-does, a 3-epoch one or the digits do not), and in a background thread: until it is done
+Loading takes most of a second (importing numba, then its dispatcher reading the cached
+signatures) and saves a fraction of a millisecond a step, so it happens only once the fits of
+the process plan enough steps to repay it (``plan``), and in a background thread: until it is done
 (``available``), ``numpy_step`` runs its NumPy in-place update, the same bits, and it takes
 the numba pass from the next step on. Without numba, the NumPy path throughout.
 """
@@ -26,13 +25,16 @@ import numpy as np
 # the compiled kernels, set by ``_load`` once numba has loaded them (None until then)
 adam = momentum = sparse_weight_grad = None
 
-# what loading costs and what the fused pass saves per parameter and step against NumPy's
-# in-place update (bench/README.md, "No wait for numba"; measured together, so their ratio
-# holds on a faster or slower machine): load once the process's fits plan more than
-# LOAD_SECONDS / SAVED_SECONDS parameter-steps, about 2 epochs of Fashion-MNIST at 256-128
+# what loading costs, and what the fused pass saves against NumPy's in-place update per step
+# and per parameter and step (bench/README.md, "No wait for numba": measured together on one
+# machine, so their ratios hold on a faster or slower one; 57 us a step for 172 parameters,
+# 0.43 ms for the digits' 51 k, 0.97 ms for 235 k, 1.8 ms for 536 k): load once the process's
+# fits plan to save more than the load costs (a 3-epoch fit on Fashion-MNIST at 256-128
+# does; the digits' default job, at break-even, does not)
 LOAD_SECONDS = 0.8
-SAVED_SECONDS = 4e-9
-_planned = 0.0  # the parameter-steps the process's NumPy fits have planned so far
+STEP_SECONDS = 5e-5
+PARAMETER_STEP_SECONDS = 3e-9
+_saving = 0.0  # what the process's NumPy fits so far would save with the fused pass
 
 _loaded = threading.Event()  # the kernels above are set
 _finished = threading.Event()  # the load ended: loaded, or failed (the NumPy path goes on)
@@ -45,13 +47,13 @@ def installed() -> bool:
     return importlib.util.find_spec("numba") is not None
 
 
-def plan(work: float) -> None:
-    """A fit plans ``work`` parameter-steps (parameters x steps) on NumPy: start loading
-    the kernels once the process's planned work would save more than loading costs (a loop
-    of short ``partial_fit`` calls adds up)."""
-    global _planned
-    _planned += work
-    if _planned * SAVED_SECONDS > LOAD_SECONDS:
+def plan(steps: int, parameters: int) -> None:
+    """A fit plans ``steps`` steps of a model of ``parameters`` on NumPy: start loading the
+    kernels once the process's planned steps would save more than loading costs (a loop of
+    short ``partial_fit`` calls adds up)."""
+    global _saving
+    _saving += steps * (STEP_SECONDS + PARAMETER_STEP_SECONDS * parameters)
+    if _saving > LOAD_SECONDS:
         start_loading()
 
 

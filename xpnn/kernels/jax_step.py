@@ -29,9 +29,9 @@ from ..core import mlp
 from . import ReferenceStep
 
 
-def build(spec: mlp.MLPSpec, optimizer, xp, work: float = 0.0):
+def build(spec: mlp.MLPSpec, optimizer, xp, plan: tuple = (0, 0)):
     """The JAX step: every activation, head and optimizer (the trace runs their own code;
-    ``work`` is not needed: JAX compiles whatever the fit's size)."""
+    ``plan`` is not needed: JAX compiles whatever the fit's size)."""
     return JaxStep(spec, optimizer, xp)
 
 

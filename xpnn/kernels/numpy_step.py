@@ -300,16 +300,16 @@ def _inplace_momentum(step_kernel, params, grads, state, step, rate_factor) -> b
 INPLACE_UPDATES = {"adam": _inplace_adam, "sgd": _inplace_momentum}
 
 
-def build(spec: MLPSpec, optimizer, xp, work: float = 0.0):
+def build(spec: MLPSpec, optimizer, xp, plan: tuple = (0, 0)):
     """The kernel for ``spec`` and ``optimizer``, or None when a table lacks an entry (or
     the activation's derivative takes its pre-activation, which forward overwrites here);
-    ``work``: the parameter-steps the fit plans (numba's update is loaded when the
-    process's fits plan enough: ``fused.plan``)."""
+    ``plan``: (steps, parameters) of the fit (numba's update is loaded when the process's
+    fits plan enough: ``fused.plan``)."""
     if (spec.activation_name not in ACTIVATIONS or spec.head not in LOSSES
             or REFERENCE_ACTIVATIONS[spec.activation_name].takes != OUTPUT):
         return None
     if optimizer.kind in FUSED_UPDATES:  # numba's update from the step after it loads
-        fused.plan(work)
+        fused.plan(*plan)
     return NumpyStep(spec, optimizer, xp)
 
 

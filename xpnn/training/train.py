@@ -101,7 +101,7 @@ class FitRun:
         self.l2 = L2Penalty(config.spec.alpha, adds_loss_term=reducer.rank == 0)
         # the stages of a step: the namespace's kernel where it has one, else the reference
         self.stages = kernels.select(backend, config.spec, optimizer,  # (config.py decides)
-                                     work=planned_work(state, data, config))
+                                     plan=planned_steps(state, data, config))
         self.batches = Batches(data, config.batch_size, config.shuffle, backend, self.dtype,
                                self.stages.take, reducer.rank, reducer.size)
         self.sums = EpochSums(self.stages, config.spec, backend, self.dtype, reducer, data, val)
@@ -295,12 +295,12 @@ class FitRun:
         return loss, grad_outputs
 
 
-def planned_work(state: TrainState, data: DeviceSplit, config: TrainConfig) -> float:
-    """The parameter-steps this fit plans: parameters times the steps of its epochs left (a
-    kernel decides by it whether loading a compiled update pays off: ``kernels.select``)."""
+def planned_steps(state: TrainState, data: DeviceSplit, config: TrainConfig) -> tuple:
+    """(steps, parameters): the steps of this fit's epochs left and the model's size (a
+    kernel decides by them whether loading a compiled update pays off: ``kernels.select``)."""
     steps = math.ceil(len(data) / (config.batch_size or max(len(data), 1)))
     parameters = sum(math.prod(array.shape) for array in state.params.values())
-    return float(max(config.max_iter - state.epoch, 0) * steps * parameters)
+    return max(config.max_iter - state.epoch, 0) * steps, parameters
 
 
 def _as_whole_step(whole_step, params, opt_state, batch, rate_factor, masks=None):

@@ -10,6 +10,9 @@ the spread of the seeds, and what does it do to the time?
 
     .venv/bin/python bench/fashion_recipe.py --before /tmp/old     # seeds 0 1 2, both
     .venv/bin/python bench/fashion_recipe.py --seeds 0 --epochs 1 --out /tmp/smoke
+
+``--variant NAME="FLAGS"`` (repeatable) adds runs of this checkout with more flags, for a
+recipe sweep: ``--variant 20-epochs="--epochs 20" --variant narrow="--hidden 256,128"``.
 """
 from __future__ import annotations
 
@@ -25,9 +28,9 @@ import host
 import harness
 
 
-def run(seed: int, epochs: int | None, checkout: Path) -> dict:
+def run(seed: int, epochs: int | None, checkout: Path, flags=()) -> dict:
     command = [sys.executable, "-m", "xpnn", "train", "--dataset", "fashion-mnist", "--seed",
-               str(seed), "--json", "--quiet"]
+               str(seed), "--json", "--quiet", *flags]
     command += ["--epochs", str(epochs)] if epochs else []
     started = time.perf_counter()
     # python -m finds xpnn in its working directory first: the checkout's
@@ -50,6 +53,8 @@ def report(env, blas, runs, args) -> str:
     warning = host.load_warning(env)
     if warning:
         lines += [warning, ""]
+    for given in args.variant:
+        lines.insert(-1, f"- variant {given}")
     header = ["variant", *[f"seed {s} accuracy" for s in args.seeds], "accuracy mean (sd)",
               "training s median (min-max)", "wall s median"]
     rows = []
@@ -76,16 +81,22 @@ def main(argv=None) -> int:
     parser.add_argument("--epochs", type=int, default=None, help="override (smoke runs)")
     parser.add_argument("--before", type=Path, default=None,
                         help="an older xpnn checkout to run as the 'before' variant")
+    parser.add_argument("--variant", action="append", default=[], metavar='NAME="FLAGS"',
+                        help="also run this checkout with these xpnn train flags")
     parser.add_argument("--out", type=Path, default=harness.RESULTS_DIR / "fashion_recipe")
     args = parser.parse_args(argv)
     import numpy  # noqa: F401  (so that threadpoolctl sees the BLAS the workers load)
 
     env, blas = host.environment(), host.blas_summary(host.thread_pools())
-    checkouts = {"xpnn": harness.REPO_ROOT, **({"before": args.before} if args.before else {})}
-    runs = {variant: [] for variant in checkouts}
+    variants = {"xpnn": (harness.REPO_ROOT, ()),
+                **({"before": (args.before, ())} if args.before else {})}
+    for given in args.variant:
+        name, _, flags = given.partition("=")
+        variants[name] = (harness.REPO_ROOT, tuple(flags.split()))
+    runs = {variant: [] for variant in variants}
     for seed in args.seeds:
-        for variant, checkout in checkouts.items():
-            runs[variant].append(run(seed, args.epochs, checkout))
+        for variant, (checkout, flags) in variants.items():
+            runs[variant].append(run(seed, args.epochs, checkout, flags))
             print(variant, runs[variant][-1], flush=True)
     harness.write_json(args.out / "fashion_recipe.json",
                       {"environment": env, "blas": blas, "runs": runs})

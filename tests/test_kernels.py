@@ -15,7 +15,7 @@ from xpnn.backend.devices import numpy_backend
 from xpnn.kernels import ReferenceStep
 from xpnn.kernels.numpy_step import NumpyStep
 from xpnn.core.mlp import MLPSpec
-from xpnn.core.optim import state_arrays
+from xpnn.core.optim import make_optimizer, state_arrays
 from assertions import assert_params_equal
 
 CASES = {
@@ -125,6 +125,35 @@ def test_numba_arriving_at_any_step_changes_no_bit(monkeypatch, digits_data, sol
     for arrives, (params, curve) in results.items():
         assert_params_equal(params, never_params)
         assert curve == never_curve, arrives
+
+
+def test_numba_loads_once_the_processs_fits_plan_enough_work(monkeypatch, digits_data):
+    """fused.plan: a fit plans its steps of a model of so many parameters; numba's kernels
+    start loading once the process's planned steps would save more than the load costs,
+    counting every fit (a loop of partial_fit calls adds up)."""
+    from xpnn.kernels import fused
+
+    started = []
+    monkeypatch.setattr(fused, "_saving", 0.0)
+    monkeypatch.setattr(fused, "start_loading", lambda: started.append(fused._saving))
+    X, y = digits_data
+    model = xpnn.MLPClassifier(hidden_layer_sizes=(32,), max_iter=3, random_state=0)
+    with pytest.warns(Warning):  # ConvergenceWarning
+        model.fit(X, y)
+    steps, parameters = 3 * -(-len(y) // 200), 64 * 32 + 32 + 32 * 10 + 10
+    assert fused._saving == pytest.approx(
+        steps * (fused.STEP_SECONDS + fused.PARAMETER_STEP_SECONDS * parameters))
+    assert not started  # 27 steps of a small model: not worth a load
+    adam = make_optimizer("adam", 1e-3)
+    spec = MLPSpec("relu", "softmax")
+    half = int(fused.LOAD_SECONDS / 2 / (fused.STEP_SECONDS + fused.PARAMETER_STEP_SECONDS))
+    kernels.select(numpy_backend(), spec, adam, plan=(half, 1))
+    assert not started
+    kernels.select(numpy_backend(), spec, adam, plan=(half + 2, 1))  # the two add up
+    assert started == [fused._saving] and fused._saving > fused.LOAD_SECONDS
+    with xpnn.config_context(kernels="reference"):  # the reference never loads it
+        kernels.select(numpy_backend(), spec, adam, plan=(10 * half, 1))
+    assert len(started) == 1
 
 
 def test_the_kernel_is_used_and_reuses_its_buffers(digits_data):

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin
-from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.metaestimators import available_if
 
@@ -319,6 +318,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         float
             The accuracy, a Python float.
         """
+        from sklearn.metrics import accuracy_score  # (60 ms at import: only score needs it)
+
         weights = inputs.check_sample_weight(sample_weight, None)
         return float(accuracy_score(inputs.host_labels(y), as_host_array(self.predict(X)),
                                     sample_weight=weights))
@@ -473,6 +474,8 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         float
             R^2, a Python float.
         """
+        from sklearn.metrics import r2_score  # (60 ms at import: only score needs it)
+
         weights = inputs.check_sample_weight(sample_weight, None)
         return float(r2_score(inputs.host_values(y),
                               as_host_array(self.predict(X)), sample_weight=weights))

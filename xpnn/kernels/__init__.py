@@ -32,8 +32,9 @@ namespace (``KERNELS``) when it has entries for the activation and the head, els
 reference; a kernel's fused update runs where its table has an entry for the optimizer that
 takes these settings, else the optimizer's own update. The kernels:
 
-- ``numpy_step.py``: the stages in reused buffers, a numba update; held to the reference
-  bit for bit (``tests/test_kernels.py``);
+- ``numpy_step.py``: the stages in reused buffers, a numba update (loaded in the background
+  once the process's fits plan enough steps to repay the load: ``fused.py``); held to the
+  reference bit for bit (``tests/test_kernels.py``);
 - ``jax_step.py``: the reference's stages, and its step traced whole by ``jax.jit`` (every
   activation, head and optimizer); held to the reference within rounding, float64 rtol
   1e-10 and float32 1e-5 (``tests/test_jax_step.py``): XLA fuses and reorders.
@@ -47,7 +48,7 @@ from ..core import mlp
 from ..core.heads import HEADS
 from ..core.rows import reference_take
 
-# namespace name -> module whose ``build(spec, optimizer, xp)`` returns its step or None
+# namespace name -> module whose ``build(spec, optimizer, xp, plan)`` returns its step or None
 KERNELS = {"numpy": "xpnn.kernels.numpy_step", "jax": "xpnn.kernels.jax_step"}
 
 
@@ -75,16 +76,18 @@ class ReferenceStep:
         return self.optimizer.update(params, grads, opt_state, self.xp, rate_factor)
 
 
-def select(backend, spec: mlp.MLPSpec, optimizer):
+def select(backend, spec: mlp.MLPSpec, optimizer, plan: tuple = (0, 0)):
     """The step for ``backend``: its namespace's kernel where that reproduces the reference
     for ``spec`` and ``optimizer``, else a ``ReferenceStep``; always the reference under
-    ``xpnn.config_context(kernels="reference")`` (``config.py``)."""
+    ``xpnn.config_context(kernels="reference")`` (``config.py``). ``plan``: (steps,
+    parameters) of the fit (``train.planned_steps``), by which a kernel decides whether
+    loading its compiled parts pays off."""
     if get_config()["kernels"] == "reference":
         return ReferenceStep(spec, optimizer, backend.xp)
     module = KERNELS.get(backend.name)
     kernel = None
     if module is not None:
-        kernel = importlib.import_module(module).build(spec, optimizer, backend.xp)
+        kernel = importlib.import_module(module).build(spec, optimizer, backend.xp, plan)
     return kernel or ReferenceStep(spec, optimizer, backend.xp)
 
 

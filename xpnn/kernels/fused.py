@@ -9,11 +9,11 @@ zero check) is what lets LLVM vectorise the loop; one core, because threads star
 fight OpenBLAS's spinning threads for the cores between GEMMs (measured: bench/README.md).
 Compiled on first use and cached beside this file.
 
-Loading takes about half a second (importing numba, then its dispatcher reading the cached
-signatures), so it runs in a background thread, started by the first NumPy kernel a fit
-builds (``start_loading``): until it is done (``available``), ``numpy_step`` runs its NumPy
-in-place update, the same bits, and it takes the numba pass from the next step on. Without
-numba, the NumPy path throughout.
+Loading takes most of a second (importing numba, then its dispatcher reading the cached
+signatures) and saves a fraction of a millisecond a step, so it happens only once the fits of
+the process plan enough steps to repay it (``plan``), and in a background thread: until it is done
+(``available``), ``numpy_step`` runs its NumPy in-place update, the same bits, and it takes
+the numba pass from the next step on. Without numba, the NumPy path throughout.
 """
 from __future__ import annotations
 
@@ -25,6 +25,17 @@ import numpy as np
 # the compiled kernels, set by ``_load`` once numba has loaded them (None until then)
 adam = momentum = sparse_weight_grad = None
 
+# what loading costs, and what the fused pass saves against NumPy's in-place update per step
+# and per parameter and step (bench/README.md, "No wait for numba": measured together on one
+# machine, so their ratios hold on a faster or slower one; 57 us a step for 172 parameters,
+# 0.43 ms for the digits' 51 k, 0.97 ms for 235 k, 1.8 ms for 536 k): load once the process's
+# fits plan to save more than the load costs (a 3-epoch fit on Fashion-MNIST at 256-128
+# does; the digits' default job, at break-even, does not)
+LOAD_SECONDS = 0.8
+STEP_SECONDS = 5e-5
+PARAMETER_STEP_SECONDS = 3e-9
+_saving = 0.0  # what the process's NumPy fits so far would save with the fused pass
+
 _loaded = threading.Event()  # the kernels above are set
 _finished = threading.Event()  # the load ended: loaded, or failed (the NumPy path goes on)
 _start = threading.Lock()
@@ -34,6 +45,16 @@ _loader: threading.Thread | None = None
 def installed() -> bool:
     """numba is installed (xpnn[fast]): its kernels can be loaded."""
     return importlib.util.find_spec("numba") is not None
+
+
+def plan(steps: int, parameters: int) -> None:
+    """A fit plans ``steps`` steps of a model of ``parameters`` on NumPy: start loading the
+    kernels once the process's planned steps would save more than loading costs (a loop of
+    short ``partial_fit`` calls adds up)."""
+    global _saving
+    _saving += steps * (STEP_SECONDS + PARAMETER_STEP_SECONDS * parameters)
+    if _saving > LOAD_SECONDS:
+        start_loading()
 
 
 def start_loading() -> None:

@@ -29,8 +29,9 @@ from ..core import mlp
 from . import ReferenceStep
 
 
-def build(spec: mlp.MLPSpec, optimizer, xp):
-    """The JAX step: every activation, head and optimizer (the trace runs their own code)."""
+def build(spec: mlp.MLPSpec, optimizer, xp, plan: tuple = (0, 0)):
+    """The JAX step: every activation, head and optimizer (the trace runs their own code;
+    ``plan`` is not needed: JAX compiles whatever the fit's size)."""
     return JaxStep(spec, optimizer, xp)
 
 

@@ -300,13 +300,16 @@ def _inplace_momentum(step_kernel, params, grads, state, step, rate_factor) -> b
 INPLACE_UPDATES = {"adam": _inplace_adam, "sgd": _inplace_momentum}
 
 
-def build(spec: MLPSpec, optimizer, xp):
+def build(spec: MLPSpec, optimizer, xp, plan: tuple = (0, 0)):
     """The kernel for ``spec`` and ``optimizer``, or None when a table lacks an entry (or
-    the activation's derivative takes its pre-activation, which forward overwrites here)."""
+    the activation's derivative takes its pre-activation, which forward overwrites here);
+    ``plan``: (steps, parameters) of the fit (numba's update is loaded when the process's
+    fits plan enough: ``fused.plan``)."""
     if (spec.activation_name not in ACTIVATIONS or spec.head not in LOSSES
             or REFERENCE_ACTIVATIONS[spec.activation_name].takes != OUTPUT):
         return None
-    fused.start_loading()  # numba's update from the step after it has loaded (fused.py)
+    if optimizer.kind in FUSED_UPDATES:  # numba's update from the step after it loads
+        fused.plan(*plan)
     return NumpyStep(spec, optimizer, xp)
 
 

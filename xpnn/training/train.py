@@ -8,6 +8,7 @@ every member stops together: plateau rule, callbacks, Ctrl-C, or a non-finite re
 """
 from __future__ import annotations
 
+import math
 import time
 from functools import partial
 
@@ -99,7 +100,8 @@ class FitRun:
         self.dtype = data.dtype_on(backend)
         self.l2 = L2Penalty(config.spec.alpha, adds_loss_term=reducer.rank == 0)
         # the stages of a step: the namespace's kernel where it has one, else the reference
-        self.stages = kernels.select(backend, config.spec, optimizer)  # (config.py decides)
+        self.stages = kernels.select(backend, config.spec, optimizer,  # (config.py decides)
+                                     plan=planned_steps(state, data, config))
         self.batches = Batches(data, config.batch_size, config.shuffle, backend, self.dtype,
                                self.stages.take, reducer.rank, reducer.size)
         self.sums = EpochSums(self.stages, config.spec, backend, self.dtype, reducer, data, val)
@@ -291,6 +293,14 @@ class FitRun:
         if batch.share != 1.0:
             loss, grad_outputs = loss * batch.share, grad_outputs * batch.share
         return loss, grad_outputs
+
+
+def planned_steps(state: TrainState, data: DeviceSplit, config: TrainConfig) -> tuple:
+    """(steps, parameters): the steps of this fit's epochs left and the model's size (a
+    kernel decides by them whether loading a compiled update pays off: ``kernels.select``)."""
+    steps = math.ceil(len(data) / (config.batch_size or max(len(data), 1)))
+    parameters = sum(math.prod(array.shape) for array in state.params.values())
+    return max(config.max_iter - state.epoch, 0) * steps, parameters
 
 
 def _as_whole_step(whole_step, params, opt_state, batch, rate_factor, masks=None):

@@ -463,8 +463,27 @@ class NumpyStep:
             updated = None if run is None else self._run_fused(run, params, grads, state, step)
             if updated is not None:
                 return updated
-        self._add_l2_gradient(params, grads, l2)
         inplace = INPLACE_UPDATES.get(self.optimizer.kind)
+        flat = self.flat
+        if inplace is not None and flat is not None and flat.holds("grads", grads):
+            # backward's gradients: the same formulas over the two flat segments (weights,
+            # biases), a dozen NumPy calls a step instead of a dozen per layer's arrays
+            slots = self.optimizer.state_slots
+            params = flat.adopt("params", params)
+            state = {**state, **{slot: flat.adopt(slot, state[slot]) for slot in slots}}
+            updated = True
+            for has_l2, arrays in flat.segments(("params", "grads", *slots)):
+                name = "w" if has_l2 else "b"  # _add_l2_gradient adds to the "w..." ones
+                segment = {name: arrays["params"]}
+                gradient = {name: arrays["grads"]}
+                self._add_l2_gradient(segment, gradient, l2)
+                updated = inplace(self, segment, gradient,
+                                  {slot: {name: arrays[slot]} for slot in slots}, step,
+                                  rate_factor) and updated
+            if updated:
+                return params, {**state, "step": step}  # the arrays updated where they are
+            return self.optimizer.update(params, grads, state, self.xp, rate_factor)
+        self._add_l2_gradient(params, grads, l2)
         if inplace is not None and inplace(self, params, grads, state, step, rate_factor):
             return params, {**state, "step": step}  # the arrays updated where they are
         return self.optimizer.update(params, grads, state, self.xp, rate_factor)

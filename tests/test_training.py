@@ -227,6 +227,36 @@ def test_interrupt_mid_epoch_rolls_back_to_the_last_completed_epoch(digits_data)
     assert_params_equal(clf.params_, xpnn.MLPClassifier(max_iter=5, **kwargs).fit(X, y).params_)
 
 
+@pytest.mark.parametrize("where", ["after_epoch", "_completed_epoch"])
+def test_interrupt_between_two_epochs_keeps_the_last_completed_one(monkeypatch, digits_data,
+                                                                   where):
+    """A lone process takes Ctrl-C wherever it is: after an epoch's row (the plateau rule)
+    or before the next epoch's start (its snapshot) it is the training's interrupt too, with
+    the last completed epoch: what the CLI saves as a resumable checkpoint."""
+    from xpnn.training.train import FitRun, TrainingInterrupted
+
+    X, y = digits_data
+    original = getattr(FitRun, where)
+    epochs = {"seen": 0}
+
+    def interrupted_at_the_third(self, *args):
+        epochs["seen"] += 1
+        if epochs["seen"] == 3:
+            raise KeyboardInterrupt
+        return original(self, *args)
+
+    monkeypatch.setattr(FitRun, where, interrupted_at_the_third)
+    kwargs = dict(hidden_layer_sizes=(16,), batch_size=128, random_state=2)
+    clf = xpnn.MLPClassifier(max_iter=5, **kwargs)
+    with pytest.raises(TrainingInterrupted) as info:
+        clf.fit(X, y, on_interrupt="raise")
+    done = 3 if where == "after_epoch" else 2  # the 3rd epoch's row, or 2 before the 3rd
+    assert info.value.state.epoch == done and len(clf.history_) == done
+    monkeypatch.undo()
+    assert_params_equal(clf.params_,
+                        xpnn.MLPClassifier(max_iter=done, **kwargs).fit(X, y).params_)
+
+
 def test_no_float64_anywhere_in_a_float32_step(backend, digits_data):
     """Forward activations, logits, loss, every gradient and the updated state: float32."""
     from xpnn.core import mlp

@@ -8,7 +8,6 @@ every member stops together: plateau rule, callbacks, Ctrl-C, or a non-finite re
 """
 from __future__ import annotations
 
-import math
 import time
 from functools import partial
 
@@ -101,7 +100,8 @@ class FitRun:
         self.l2 = L2Penalty(config.spec.alpha, adds_loss_term=reducer.rank == 0)
         # the stages of a step: the namespace's kernel where it has one, else the reference
         self.stages = kernels.select(backend, config.spec, optimizer,  # (config.py decides)
-                                     plan=planned_steps(state, data, config))
+                                     plan=config.planned_steps(state.epoch, len(data),
+                                                               state.params))
         self.batches = Batches(data, config.batch_size, config.shuffle, backend, self.dtype,
                                self.stages.take, reducer.rank, reducer.size)
         self.sums = EpochSums(self.stages, config.spec, backend, self.dtype, reducer, data, val)
@@ -128,20 +128,22 @@ class FitRun:
         """
         state = self.state
         state.converged = state.stopped = False
-        while state.epoch < self.config.max_iter:
-            record = self._completed_epoch(state.epoch + 1)
-            outcome = self.after_epoch(record)
-            try:
+        try:
+            while state.epoch < self.config.max_iter:
+                record = self._completed_epoch(state.epoch + 1)
+                outcome = self.after_epoch(record)
                 stop = self.callbacks.end(record, outcome)
-            except KeyboardInterrupt:
-                self.callbacks.abandon()  # nothing if its end already ran
-                raise TrainingInterrupted(state) from None
-            state.converged = outcome in plateau.STOPS
-            state.stopped = stop and not state.converged
-            if state.converged or state.stopped:
-                break
-            if self.stop_agreed:
-                raise TrainingInterrupted(state, agreed=True)
+                state.converged = outcome in plateau.STOPS
+                state.stopped = stop and not state.converged
+                if state.converged or state.stopped:
+                    break
+                if self.stop_agreed:
+                    raise TrainingInterrupted(state, agreed=True)
+        except TrainingInterrupted:
+            raise
+        except KeyboardInterrupt as interrupt:  # between two epochs (a lone process takes
+            self.callbacks.abandon()  # Ctrl-C anywhere): the last completed epoch stands
+            raise TrainingInterrupted(state, getattr(interrupt, "agreed", False)) from None
         if self.reducer.host_sum([float(self.reducer.stop_requested)])[0]:  # after the last
             raise TrainingInterrupted(state, agreed=True)  # epoch's sum, before we leave
         return state
@@ -169,18 +171,8 @@ class FitRun:
         return record
 
     def after_epoch(self, record) -> str | None:
-        """What the plateau rule did after this epoch (``plateau.py``), or None.
-
-        Parameters
-        ----------
-        record : dict
-            The epoch's history row.
-
-        Returns
-        -------
-        str or None
-            The rule's outcome.
-        """
+        """What the plateau rule did after the epoch of history row ``record``
+        (``plateau.py``), or None."""
         return plateau.after_epoch(self.state, self.config, record,
                                    HEADS[self.config.spec.head].score_name, self.backend)
 
@@ -293,14 +285,6 @@ class FitRun:
         if batch.share != 1.0:
             loss, grad_outputs = loss * batch.share, grad_outputs * batch.share
         return loss, grad_outputs
-
-
-def planned_steps(state: TrainState, data: DeviceSplit, config: TrainConfig) -> tuple:
-    """(steps, parameters): the steps of this fit's epochs left and the model's size (a
-    kernel decides by them whether loading a compiled update pays off: ``kernels.select``)."""
-    steps = math.ceil(len(data) / (config.batch_size or max(len(data), 1)))
-    parameters = sum(math.prod(array.shape) for array in state.params.values())
-    return max(config.max_iter - state.epoch, 0) * steps, parameters
 
 
 def _as_whole_step(whole_step, params, opt_state, batch, rate_factor, masks=None):

@@ -1,6 +1,7 @@
 """The training loop's settings (``train.train``'s ``config``)."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from ..core.mlp import MLPSpec
@@ -54,3 +55,11 @@ class TrainConfig:
     spec: MLPSpec
     dropout: tuple = ()
     seed: int = 0
+
+    def planned_steps(self, epochs_done: int, rows: int, params: dict) -> tuple:
+        """(steps, parameters): the steps of the epochs left after ``epochs_done`` over
+        ``rows`` training rows, and the model's size (a kernel decides by them whether
+        loading a compiled update pays off: ``kernels.select``)."""
+        steps = math.ceil(rows / (self.batch_size or max(rows, 1)))
+        parameters = sum(math.prod(array.shape) for array in params.values())
+        return max(self.max_iter - epochs_done, 0) * steps, parameters

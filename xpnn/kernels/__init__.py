@@ -92,10 +92,18 @@ def select(backend, spec: mlp.MLPSpec, optimizer, plan: tuple = (0, 0)):
 
 
 def whole_step(stages):
-    """The step's compiled whole, or None: a kernel's ``whole_step(params, opt_state,
-    inputs, targets, weights, rate_factor)`` -> (params, opt_state, loss, outputs), what the
-    stages give one process (``FitRun.step``), as one call."""
-    return getattr(stages, "whole_step", None)
+    """The step's compiled whole as the loop calls a step, ``step(params, opt_state, batch,
+    rate_factor, masks=None)`` -> (params, opt_state, loss, outputs), or None: a kernel's
+    ``whole_step(params, opt_state, inputs, targets, weights, rate_factor)``, what the stages
+    give one process (``FitRun.step``), as one call."""
+    compiled = getattr(stages, "whole_step", None)
+    if compiled is None:
+        return None
+
+    def step(params, opt_state, batch, rate_factor, masks=None):
+        return compiled(params, opt_state, batch.inputs, batch.targets, batch.weights,
+                        rate_factor)
+    return step
 
 
 def compiled(stages, function, static_argnums):

@@ -113,7 +113,7 @@ class FitRun:
         # nothing comes between its stages (a group of one: no gradient sum; no dropout)
         whole_step = kernels.whole_step(self.stages)
         if whole_step is not None and reducer.size == 1 and not self.dropout.active:
-            self.train_step = partial(_as_whole_step, whole_step)
+            self.train_step = whole_step
         else:
             self.train_step = partial(self.step, self.stages)
 
@@ -171,8 +171,18 @@ class FitRun:
         return record
 
     def after_epoch(self, record) -> str | None:
-        """What the plateau rule did after the epoch of history row ``record``
-        (``plateau.py``), or None."""
+        """What the plateau rule did after this epoch (``plateau.py``), or None.
+
+        Parameters
+        ----------
+        record : dict
+            The epoch's history row.
+
+        Returns
+        -------
+        str or None
+            The rule's outcome.
+        """
         return plateau.after_epoch(self.state, self.config, record,
                                    HEADS[self.config.spec.head].score_name, self.backend)
 
@@ -285,9 +295,3 @@ class FitRun:
         if batch.share != 1.0:
             loss, grad_outputs = loss * batch.share, grad_outputs * batch.share
         return loss, grad_outputs
-
-
-def _as_whole_step(whole_step, params, opt_state, batch, rate_factor, masks=None):
-    """The training step as a kernel's compiled whole (``kernels.whole_step``) takes it."""
-    return whole_step(params, opt_state, batch.inputs, batch.targets, batch.weights,
-                      rate_factor)

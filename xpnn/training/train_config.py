@@ -57,9 +57,23 @@ class TrainConfig:
     seed: int = 0
 
     def planned_steps(self, epochs_done: int, rows: int, params: dict) -> tuple:
-        """(steps, parameters): the steps of the epochs left after ``epochs_done`` over
-        ``rows`` training rows, and the model's size (a kernel decides by them whether
-        loading a compiled update pays off: ``kernels.select``)."""
+        """The steps of the epochs left and the model's size (a kernel decides by them
+        whether loading a compiled update pays off: ``kernels.select``).
+
+        Parameters
+        ----------
+        epochs_done : int
+            Epochs already completed.
+        rows : int
+            Training rows.
+        params : dict
+            The model's parameters.
+
+        Returns
+        -------
+        tuple
+            (steps, parameters).
+        """
         steps = math.ceil(rows / (self.batch_size or max(rows, 1)))
         parameters = sum(math.prod(array.shape) for array in params.values())
         return max(self.max_iter - epochs_done, 0) * steps, parameters

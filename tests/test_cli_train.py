@@ -240,6 +240,31 @@ def test_a_recipe_fills_the_flags_left_out_and_explicit_flags_win():
     assert other.epochs == RECIPES["other data"]["default"]["epochs"]
 
 
+def test_every_flag_has_help_and_every_default_shows_zero_included():
+    """Each option of each command says what it does; a default of 0 or 0.0 is shown as
+    any other (argparse's own formatter would see 0 == False and drop it)."""
+    import argparse
+
+    from xpnn.cli.parser import HelpFormat, build_parser
+
+    commands = next(action for action in build_parser()._actions
+                    if isinstance(action, argparse._SubParsersAction)).choices
+    zeros = []
+    for name, command in commands.items():
+        formatter = HelpFormat(prog=name)
+        for action in command._actions:
+            if not action.option_strings or action.dest == "help":
+                continue
+            assert action.help, f"xpnn {name} {action.option_strings[0]} has no help"
+            number = isinstance(action.default, (int, float)) and not isinstance(
+                action.default, bool)
+            if number and action.default == 0 and "default" not in action.help:
+                text = formatter._get_help_string(action)
+                assert text.endswith("(default: %(default)s)"), (name, action.dest, text)
+                zeros.append((name, action.option_strings[0]))
+    assert ("train", "--seed") in zeros and ("gradcheck", "--seed") in zeros
+
+
 def test_every_recipe_is_listed_in_help_and_an_unknown_one_is_refused(tmp_path):
     from xpnn.cli.recipes import RECIPES
 

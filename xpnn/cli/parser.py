@@ -16,11 +16,13 @@ from . import recipes
 
 
 class HelpFormat(argparse.ArgumentDefaultsHelpFormatter):
-    """Show real defaults; leave out "(default: None/False)" and defaults the text states."""
+    """Show real defaults, zero included; leave out "(default: None/False)" and defaults the
+    text states."""
 
     def _get_help_string(self, action):
         text = action.help or ""
-        unhelpful = action.default in (None, False) or action.default is argparse.SUPPRESS
+        # by identity: 0 and 0.0 equal False, and are defaults worth showing
+        unhelpful = any(action.default is nothing for nothing in (None, False, argparse.SUPPRESS))
         if unhelpful or "default" in text:
             return text
         return super()._get_help_string(action)
@@ -313,10 +315,14 @@ def _add_gradcheck(commands):
                     "parameter's analytic gradient with central finite differences. Exits 1 "
                     "above the tolerance.")
     check.add_argument("--hidden", type=_hidden, default=(6, 5), help="hidden layer widths")
-    check.add_argument("--features", type=_positive_int, default=5)
-    check.add_argument("--classes", type=_positive_int, default=4)
-    check.add_argument("--samples", type=_positive_int, default=8)
-    check.add_argument("--seed", type=int, default=0)
+    check.add_argument("--features", type=_positive_int, default=5,
+                       help="inputs of the random problem checked")
+    check.add_argument("--classes", type=_positive_int, default=4,
+                       help="outputs (classes) of the random problem checked")
+    check.add_argument("--samples", type=_positive_int, default=8,
+                       help="rows of the random problem checked")
+    check.add_argument("--seed", type=int, default=0,
+                       help="seed of the random problem and the weights")
     check.add_argument("--dropout", type=_number(float, 0.0, 1.0, what="a rate in [0, 1)"),
                        default=0.0, help="check through one fixed dropout mask of this rate")
     check.add_argument("--tol", type=_positive_float, default=1e-6,

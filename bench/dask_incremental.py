@@ -32,7 +32,6 @@ against the float32 training array's bytes.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -362,14 +361,7 @@ def parse_args(argv=None):
 
 
 def main(argv=None) -> int:
-    host.unpin_blas_and_reexec()  # measure the BLAS a user would get
-    args = parse_args(argv)
-    if args.worker:
-        print(json.dumps(worker(args)), flush=True)
-        return 0
-    result = measure(args)
-    harness.write_report(args.out, "dask_incremental", result, markdown_report(result))
-    return 1 if result["problems"] else 0
+    return harness.script_main(argv, "dask_incremental", parse_args, worker, measure, markdown_report)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import os
 import subprocess
 import sys
@@ -186,15 +185,7 @@ def parse_args(argv=None):
 
 
 def main(argv=None) -> int:
-    host.unpin_blas_and_reexec()  # measure the BLAS a user would get
-    args = parse_args(argv)
-    if args.worker:
-        print(json.dumps(worker(args)), flush=True)
-        return 0
-    result = measure(args)
-    report = markdown_report(result)
-    harness.write_report(args.out, "fit_memory", result, report)
-    return 1 if result["problems"] else 0
+    return harness.script_main(argv, "fit_memory", parse_args, worker, measure, markdown_report)
 
 
 if __name__ == "__main__":

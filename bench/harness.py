@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import host
 from host import worker_environment
 
 
@@ -78,6 +79,20 @@ def write_report(out: Path, name: str, result: dict, report: str) -> None:
     write_text_atomic(out / f"{name}.md", report)
     print(report)
     print(f"written: {out / (name + '.json')}, {name}.md")
+
+
+def script_main(argv, name: str, parse_args, worker, measure, markdown_report) -> int:
+    """A benchmark script's main: ``--worker`` runs one measurement in this process and prints
+    it as JSON; otherwise ``measure`` starts the workers and its result is written as
+    ``name.json`` / ``name.md`` (``write_report``); exit 1 when it found problems."""
+    host.unpin_blas_and_reexec()  # measure the BLAS a user would get
+    args = parse_args(argv)
+    if args.worker:
+        print(json.dumps(worker(args)), flush=True)
+        return 0
+    result = measure(args)
+    write_report(args.out, name, result, markdown_report(result))
+    return 1 if result["problems"] else 0
 
 
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:

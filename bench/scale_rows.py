@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import sys
 import time
 import warnings
@@ -228,15 +227,7 @@ def parse_args(argv=None):
 
 
 def main(argv=None) -> int:
-    host.unpin_blas_and_reexec()  # measure the BLAS a user would get
-    args = parse_args(argv)
-    if args.worker:
-        print(json.dumps(worker(args)), flush=True)
-        return 0
-    result = measure(args)
-    report = markdown_report(result)
-    harness.write_report(args.out, "scale_rows", result, report)
-    return 1 if result["problems"] else 0
+    return harness.script_main(argv, "scale_rows", parse_args, worker, measure, markdown_report)
 
 
 if __name__ == "__main__":

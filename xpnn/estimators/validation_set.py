@@ -96,8 +96,10 @@ def check_validation_set(estimator, X_val, y_val, sample_weight_val, y_host,
         weights = estimator._row_weights(
             targets, inputs.check_sample_weight(sample_weight_val, features.n_rows), plan)
     validation = ValidationSet(features, targets, weights, (X_val, y_val, sample_weight_val))
-    distributed.check_same_everywhere(estimator.comm, fingerprint(validation),
-                                      "the validation set (X_val, y_val, sample_weight_val)")
+    if estimator.comm is not None:  # (the digest reads X_val to the host: only in a group)
+        distributed.check_same_everywhere(estimator.comm, fingerprint(validation),
+                                          "the validation set (X_val, y_val, "
+                                          "sample_weight_val)")
     return validation
 
 

@@ -80,7 +80,7 @@ def select(backend, spec: mlp.MLPSpec, optimizer, plan: tuple = (0, 0)):
     """The step for ``backend``: its namespace's kernel where that reproduces the reference
     for ``spec`` and ``optimizer``, else a ``ReferenceStep``; always the reference under
     ``xpnn.config_context(kernels="reference")`` (``config.py``). ``plan``: (steps,
-    parameters) of the fit (``train.planned_steps``), by which a kernel decides whether
+    parameters) of the fit (``TrainConfig.planned_steps``), by which a kernel decides whether
     loading its compiled parts pays off."""
     if get_config()["kernels"] == "reference":
         return ReferenceStep(spec, optimizer, backend.xp)

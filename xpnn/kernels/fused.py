@@ -26,7 +26,7 @@ import numpy as np
 adam = momentum = sparse_weight_grad = None
 
 # what loading costs, and what the fused pass saves against NumPy's in-place update per step
-# and per parameter and step (bench/README.md, "No wait for numba": measured together on one
+# and per parameter and step (bench/README.md, "Start-up: numba's load": measured together on one
 # machine, so their ratios hold on a faster or slower one; 57 us a step for 172 parameters,
 # 0.43 ms for the digits' 51 k, 0.97 ms for 235 k, 1.8 ms for 536 k): load once the process's
 # fits plan to save more than the load costs (a 3-epoch fit on Fashion-MNIST at 256-128

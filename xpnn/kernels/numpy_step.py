@@ -239,15 +239,19 @@ def _fused_momentum(optimizer, step, rate_factor, l2, dtype):
 FUSED_UPDATES = {"adam": _fused_adam, "sgd": _fused_momentum}
 
 
-def _inplace_adam(step_kernel, params, grads, state, step, rate_factor) -> bool:
-    """optim.Adam.update without numba: its formulas in place on the state's arrays, in its
-    order of operations (bit for bit), scratch buffers reused per shape."""
+def _inplace_adam(step_kernel, step, rate_factor, l2):
+    """mlp.add_l2_gradient and optim.Adam.update without numba, as ``run(has_l2, arrays)``
+    over one parameter array (or flat segment) and its state: the formulas in place, in
+    their order of operations (bit for bit), scratch buffers reused per shape."""
     optimizer = step_kernel.optimizer
     lr, alpha_t = optimizer.step_numbers(step, rate_factor)
     b1, b2, eps = float(optimizer.beta1), float(optimizer.beta2), float(optimizer.eps)
     shrink = 1.0 - lr * float(optimizer.weight_decay)
-    for name, param in params.items():
-        grad, m, v = grads[name], state["m"][name], state["v"][name]
+
+    def run(has_l2, arrays):
+        param, grad, m, v = arrays["params"], arrays["grads"], arrays["m"], arrays["v"]
+        if has_l2:
+            step_kernel._add_l2(param, grad, l2)
         tiny = np.finfo(param.dtype).tiny
         update = step_kernel._buffer("update", param.shape, param.dtype)
         denominator = step_kernel._buffer("denominator", param.shape, param.dtype)
@@ -267,36 +271,40 @@ def _inplace_adam(step_kernel, params, grads, state, step, rate_factor) -> bool:
         update /= denominator
         param -= update
         step_kernel._flush_below(param, weight_floor(param.dtype, np))
-    return True
+    return run
 
 
-def _inplace_momentum(step_kernel, params, grads, state, step, rate_factor) -> bool:
-    """optim.SGD.update with momentum without numba, in place and bit for bit; False
-    without momentum (the reference's update runs)."""
+def _inplace_momentum(step_kernel, step, rate_factor, l2):
+    """mlp.add_l2_gradient and optim.SGD.update with momentum without numba, in place and bit
+    for bit, as ``run(has_l2, arrays)``; None without momentum (the reference's update runs)."""
     optimizer = step_kernel.optimizer
     if not optimizer.momentum:
-        return False
+        return None
     (lr,) = optimizer.step_numbers(step, rate_factor)
     mu = float(optimizer.momentum)
-    for name, param in params.items():
-        grad, velocity = grads[name], state["velocity"][name]
+
+    def run(has_l2, arrays):
+        param, grad, velocity = arrays["params"], arrays["grads"], arrays["velocity"]
+        if has_l2:
+            step_kernel._add_l2(param, grad, l2)
         scaled = step_kernel._buffer("update", param.shape, param.dtype)
         np.multiply(grad, lr, out=scaled)  # lr g
         velocity *= mu  # velocity = mu velocity - lr g
         velocity -= scaled
         step_kernel._flush_below(velocity, np.finfo(param.dtype).tiny)
         if optimizer.nesterov:  # p += mu velocity - lr g
-            step = step_kernel._buffer("denominator", param.shape, param.dtype)
-            np.multiply(velocity, mu, out=step)
-            step -= scaled
-            param += step
+            step_of_p = step_kernel._buffer("denominator", param.shape, param.dtype)
+            np.multiply(velocity, mu, out=step_of_p)
+            step_of_p -= scaled
+            param += step_of_p
         else:  # p += velocity
             param += velocity
         step_kernel._flush_below(param, weight_floor(param.dtype, np))
-    return True
+    return run
 
 
-# optimizer kind -> its update in place without numba (declines: the reference's runs)
+# optimizer kind -> its update in place without numba, ``run(has_l2, arrays)`` as the fused
+# ones (declines: the reference's runs)
 INPLACE_UPDATES = {"adam": _inplace_adam, "sgd": _inplace_momentum}
 
 
@@ -460,38 +468,21 @@ class NumpyStep:
         if self.fused_update is not None and fused.available():
             run = self.fused_update(self.optimizer, step, rate_factor, l2,
                                     next(iter(params.values())).dtype)
-            updated = None if run is None else self._run_fused(run, params, grads, state, step)
+            updated = None if run is None else self._run_over(run, params, grads, state,
+                                                              step, flat_only=True)
             if updated is not None:
                 return updated
         inplace = INPLACE_UPDATES.get(self.optimizer.kind)
-        flat = self.flat
-        if inplace is not None and flat is not None and flat.holds("grads", grads):
-            # backward's gradients: the same formulas over the two flat segments (weights,
-            # biases), a dozen NumPy calls a step instead of a dozen per layer's arrays
-            slots = self.optimizer.state_slots
-            params = flat.adopt("params", params)
-            state = {**state, **{slot: flat.adopt(slot, state[slot]) for slot in slots}}
-            updated = True
-            for has_l2, arrays in flat.segments(("params", "grads", *slots)):
-                name = "w" if has_l2 else "b"  # _add_l2_gradient adds to the "w..." ones
-                segment = {name: arrays["params"]}
-                gradient = {name: arrays["grads"]}
-                self._add_l2_gradient(segment, gradient, l2)
-                updated = inplace(self, segment, gradient,
-                                  {slot: {name: arrays[slot]} for slot in slots}, step,
-                                  rate_factor) and updated
-            if updated:
-                return params, {**state, "step": step}  # the arrays updated where they are
-            return self.optimizer.update(params, grads, state, self.xp, rate_factor)
+        run = None if inplace is None else inplace(self, step, rate_factor, l2)
+        if run is not None:  # the arrays updated where they are
+            return self._run_over(run, params, grads, state, step)
         self._add_l2_gradient(params, grads, l2)
-        if inplace is not None and inplace(self, params, grads, state, step, rate_factor):
-            return params, {**state, "step": step}  # the arrays updated where they are
         return self.optimizer.update(params, grads, state, self.xp, rate_factor)
 
-    def _run_fused(self, run, params, grads, state, step):
-        """(params, opt_state) after ``run``, the fused pass, over the flat buffers (two
-        passes in all) or each parameter's arrays; None where they are neither flat nor
-        contiguous."""
+    def _run_over(self, run, params, grads, state, step, flat_only=False):
+        """(params, opt_state) after ``run(has_l2, arrays)``, an update pass, over the flat
+        buffers (two passes in all: the weights, the biases) or each parameter's arrays
+        (numba's pass, ``flat_only``: flattened, so None where one is not contiguous)."""
         slots = self.optimizer.state_slots
         flat = self.flat
         if flat is not None and flat.holds("grads", grads):
@@ -504,25 +495,30 @@ class NumpyStep:
         per_name = [(name, {"params": params[name], "grads": grads[name],
                             **{slot: state[slot][name] for slot in slots}})
                     for name in params]
-        if not all(array.flags.c_contiguous for _, arrays in per_name
-                   for array in arrays.values()):
-            return None
+        if flat_only:
+            if not all(array.flags.c_contiguous for _, arrays in per_name
+                       for array in arrays.values()):
+                return None
+            per_name = [(name, {kind: array.reshape(-1) for kind, array in arrays.items()})
+                        for name, arrays in per_name]
         for name, arrays in per_name:  # e.g. gradients summed over MPI ranks
-            run(name.startswith("w"), {kind: array.reshape(-1)
-                                       for kind, array in arrays.items()})
+            run(name.startswith("w"), arrays)
         return params, {"step": step, **{slot: state[slot] for slot in slots}}
 
     def _add_l2_gradient(self, params, grads, l2):
         """mlp.add_l2_gradient in place: flush(grad + l2 w) for each weight; None: no L2."""
-        if l2 is None:
-            return
         for name, param in params.items():
             if name.startswith("w"):
-                scratch = self._scratch(param)
-                grad = grads[name]
-                grad += np.multiply(param, l2, out=scratch)
-                np.abs(grad, out=scratch)
-                np.copyto(grad, 0.0, where=scratch < np.finfo(grad.dtype).tiny)
+                self._add_l2(param, grads[name], l2)
+
+    def _add_l2(self, param, grad, l2):
+        """flush(grad + l2 param) in place for one weight array; None: no L2."""
+        if l2 is None:
+            return
+        scratch = self._scratch(param)
+        grad += np.multiply(param, l2, out=scratch)
+        np.abs(grad, out=scratch)
+        np.copyto(grad, 0.0, where=scratch < np.finfo(grad.dtype).tiny)
 
     def _flush_below(self, array, floor):
         """numerics.flush_below in place: x times 0 where |x| < floor (its signed zero)."""

@@ -302,3 +302,27 @@ def test_the_kernel_adds_the_l2_gradient_once_as_the_reference(monkeypatch, solv
     assert_params_equal(kernel, three_steps(reference, l2))
     for wrong in (three_steps(reference, None), three_steps(reference, l2, l2)):
         assert not all(np.array_equal(kernel[k], wrong[k]) for k in kernel)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("contiguous", [True, False])
+def test_the_in_place_flush_is_the_references_flush_bit_for_bit(dtype, contiguous):
+    """``_flush_below`` finds what to flush from the bits; it must change exactly what
+    numerics.flush_below changes: nonzero values below the floor, to their signed zero; not
+    0, -0, the floor itself, NaN or inf."""
+    from xpnn.core.numerics import flush_below, weight_floor
+
+    info = np.finfo(dtype)
+    for floor in (float(info.smallest_normal), weight_floor(np.dtype(dtype), np)):
+        below = np.nextafter(np.asarray(floor, dtype), np.asarray(0, dtype))
+        values = np.array([0.0, -0.0, floor, -floor, below, -below, info.smallest_subnormal,
+                           -info.smallest_subnormal, np.nan, -np.nan, np.inf, -np.inf, 1.0,
+                           -2.5, floor * 1e3, info.max], dtype=dtype)
+        rng = np.random.default_rng(0)
+        values = np.concatenate([values, rng.choice(values, 200)]).astype(dtype)
+        array = values.reshape(24, 9)[:, ::2] if not contiguous else values.copy()
+        expected = flush_below(array.copy(), floor, np)
+        step = NumpyStep.__new__(NumpyStep)  # the method needs only the scratch buffers
+        step.buffers = {}
+        step._flush_below(array, floor)
+        assert array.tobytes() == np.ascontiguousarray(expected).tobytes(), floor

@@ -31,6 +31,10 @@ from ..core.mlp import ForwardTrace, MLPSpec, n_weight_layers, weight_grad
 from ..core.numerics import weight_floor
 from . import fused
 
+# float dtype -> (its unsigned integer of the same width, the mask that drops the sign bit)
+_MAGNITUDE_BITS = {np.dtype(np.float32): (np.uint32, np.uint32(0x7FFF_FFFF)),
+                   np.dtype(np.float64): (np.uint64, np.uint64(0x7FFF_FFFF_FFFF_FFFF))}
+
 # -- the kernel's variants: tables keyed like activations.ACTIVATIONS, heads.HEADS and the
 # optimizers' ``kind``; a name with no entry runs the reference step (``build``) --------
 
@@ -515,13 +519,28 @@ class NumpyStep:
         """flush(grad + l2 param) in place for one weight array; None: no L2."""
         if l2 is None:
             return
-        scratch = self._scratch(param)
-        grad += np.multiply(param, l2, out=scratch)
-        np.abs(grad, out=scratch)
-        np.copyto(grad, 0.0, where=scratch < np.finfo(grad.dtype).tiny)
+        grad += np.multiply(param, l2, out=self._scratch(param))
+        self._flush_below(grad, np.finfo(grad.dtype).tiny)
 
     def _flush_below(self, array, floor):
-        """numerics.flush_below in place: x times 0 where |x| < floor (its signed zero)."""
-        scratch = self._buffer("flush", array.shape, array.dtype)
-        np.abs(array, out=scratch)
-        np.multiply(array, 0.0, out=array, where=scratch < floor)
+        """numerics.flush_below in place: x times 0 where |x| < floor (its signed zero).
+
+        The test reads the bits: |x| as an unsigned integer (the sign bit masked off) is below
+        floor's exactly where |x| is, and minus 1 it wraps for 0, which needs no flush (0
+        times 0 is itself), so one compare finds what would change; NaN's bits are above
+        every floor's, as they are in ``flush_below``. The masked multiply, ten times a
+        plain pass, runs only when something is there to flush."""
+        unsigned = _MAGNITUDE_BITS.get(array.dtype)
+        if unsigned is None or not array.flags.c_contiguous:
+            scratch = self._buffer("flush", array.shape, array.dtype)
+            np.abs(array, out=scratch)
+            np.multiply(array, 0.0, out=array, where=scratch < floor)
+            return
+        kind, sign_off = unsigned
+        magnitude = self._buffer("flush_bits", array.shape, kind)
+        np.bitwise_and(array.view(kind), sign_off, out=magnitude)
+        magnitude -= 1
+        below = self._buffer("flush_mask", array.shape, np.bool_)
+        np.less(magnitude, int(np.array(floor, array.dtype).view(kind)) - 1, out=below)
+        if below.any():
+            np.multiply(array, 0.0, out=array, where=below)

@@ -18,7 +18,12 @@ _LAZY = {"MLPClassifier": "estimators.estimator", "MLPRegressor": "estimators.es
          "gradcheck": "training.gradient_check", "gradcheck_report": "training.gradient_check",
          "save_model": "saving.checkpoint", "load_model": "saving.checkpoint",
          "config_context": "config", "get_config": "config", "set_config": "config",
-         "model_card": "saving.model_card"}
+         "model_card": "saving.model_card",
+         "TrainingInterrupted": "training.train_state", "CHANGEABLE_ON_RESUME": "estimators.params"}
+
+#: The parameters ``resume_fit`` (and ``xpnn train --resume``) may change: every other
+#: hyperparameter is the fitted model's. Defined in ``xpnn/estimators/params.py`` (the rule).
+CHANGEABLE_ON_RESUME: frozenset  # declared for the docs only; the value is loaded lazily
 
 __all__ = [*_LAZY, "DivergenceError", "XpnnError", "XpnnDataError", "XpnnDeviceError",
            "XpnnCheckpointError", "__version__"]

@@ -72,8 +72,9 @@ PARAMETER_CONSTRAINTS: dict = {
     "comm": [None, HasMethods(["Get_rank", "Get_size", "Allreduce"])],
 }
 
-# What a resumed run (``resume_fit``, ``xpnn train --resume``) may change; every other
-# hyperparameter is the saved model's.
+#: The parameters a resumed run (``resume_fit``, ``xpnn train --resume``) may change; every
+#: other hyperparameter is the saved model's, and a change to one is refused with a
+#: ``ValueError`` naming it. Public as ``xpnn.CHANGEABLE_ON_RESUME``.
 CHANGEABLE_ON_RESUME = frozenset({"max_iter", "early_stopping", "n_iter_no_change", "tol",
                                   "verbose", "check_every", "device", "comm"})
 

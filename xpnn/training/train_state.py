@@ -40,8 +40,20 @@ def snapshot(params, opt_state, backend: Backend) -> tuple[dict, dict]:
 
 
 class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C during training; ``state`` is rolled back to the last completed epoch.
-    ``agreed``: every rank of a data-parallel run stopped at the same epoch."""
+    """Ctrl-C during training, raised by ``fit(..., on_interrupt="raise")``.
+
+    Public as ``xpnn.TrainingInterrupted``. It is a ``KeyboardInterrupt``, so code that does
+    not catch it ends as Ctrl-C always did; the estimator keeps the model as of the last
+    completed epoch, and ``resume_fit`` continues it.
+
+    Parameters
+    ----------
+    state : TrainState
+        The training state rolled back to the last completed epoch (internal: read the
+        estimator's fitted attributes instead).
+    agreed : bool, default=False
+        Whether every rank of a data-parallel run stopped at the same epoch.
+    """
 
     def __init__(self, state, agreed=False):
         super().__init__("training interrupted")

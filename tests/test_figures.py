@@ -23,7 +23,7 @@ REGISTRY = tomllib.loads((ROOT / "docs" / "figures.toml").read_text(encoding="ut
 SCAN = REGISTRY["scan"]
 CLAIMS = REGISTRY.get("claim", [])
 EXEMPT = REGISTRY.get("exempt", [])
-NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:e-?\d+)?")
+NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?(?:e-?\d+)?")
 
 
 def _seeds(values):
@@ -37,6 +37,7 @@ def _seeds(values):
 # How a claim turns its source's values into the ones its format writes (`op` in figures.toml).
 OPS = {
     "range": lambda v: [min(v), max(v)],
+    "ratio": lambda v: [v[0] / v[1]],
     "seeds": _seeds,
     "minutes": lambda v: [v[0], v[1] // 60, v[1] % 60],
 }

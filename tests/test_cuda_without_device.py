@@ -17,7 +17,7 @@ import pytest
 from conftest import gpu_skip_reason
 
 from xpnn.backend.devices import Backend, require_cuda_libraries, resolve_device
-from xpnn.errors import XpnnDeviceError
+from xpnn.errors import XpnnDeviceError, entry_point
 
 cupy = pytest.importorskip("cupy", reason="CuPy is not installed (pip install 'xpnn[cuda12]')")
 
@@ -52,6 +52,14 @@ def can_run_mpi() -> bool:
 @pytest.fixture(scope="module")
 def device_line() -> str:
     """What resolve_device says here of --device cuda (the line every command must give)."""
+    with entry_point("cli"), pytest.raises(XpnnDeviceError) as info:
+        resolve_device("cuda")
+    return str(info.value)
+
+
+@pytest.fixture(scope="module")
+def library_device_line() -> str:
+    """The same, as a library caller reads it: device="cuda" (tests/test_error_wording.py)."""
     with pytest.raises(XpnnDeviceError) as info:
         resolve_device("cuda")
     return str(info.value)
@@ -109,13 +117,13 @@ def test_train_on_cuda_is_one_error_line(ran, device_line):
     assert result.stdout == ""
 
 
-def test_fit_on_cuda_raises_the_device_error_without_a_warning(ran, device_line):
+def test_fit_on_cuda_raises_the_device_error_without_a_warning(ran, library_device_line):
     """Run with ``-W error::UserWarning``: a warning (CuPy's NCCL one) would be raised
     instead, and printed here as its type."""
     result = ran["fit"]
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
-    assert result.stdout.splitlines() == ["xpnn.errors.XpnnDeviceError", device_line]
+    assert result.stdout.splitlines() == ["xpnn.errors.XpnnDeviceError", library_device_line]
 
 
 @pytest.mark.skipif(not can_run_mpi(), reason=f"no {MPIEXEC} or no mpi4py: install the MPI "
@@ -140,8 +148,8 @@ def test_a_cuda_library_cupy_cannot_load_is_one_line(library):
         require_cuda_libraries("cuda:0", library)
     except XpnnDeviceError as exc:
         message = str(exc)
-        assert message.startswith("--device cuda:0: CuPy cannot load ") and "\n" not in message
-        assert "[ctk]" in message and message.endswith("or use --device cpu")
+        assert message.startswith('device="cuda:0": CuPy cannot load ') and "\n" not in message
+        assert "[ctk]" in message and message.endswith('or use device="cpu"')
     else:
         pytest.skip(f"CuPy loads {library} here")
 
@@ -153,8 +161,8 @@ def test_a_counted_gpu_that_cannot_be_used_is_one_line(monkeypatch):
     with pytest.raises(XpnnDeviceError) as info:
         resolve_device("cuda")
     message = str(info.value)
-    assert message.startswith("--device cuda: ") and "\n" not in message
-    assert message.endswith("use --device cpu")
+    assert message.startswith('device="cuda": ') and "\n" not in message
+    assert message.endswith('use device="cpu"')
 
 
 def test_dropout_without_curand_is_one_line():
@@ -167,7 +175,7 @@ def test_dropout_without_curand_is_one_line():
     else:
         pytest.skip("CuPy loads cuRAND here")
     backend = Backend(xp=None, device=None, name="cupy", label="cuda:0")
-    with pytest.raises(XpnnDeviceError, match=r"^--device cuda:0: CuPy cannot load cuRAND"):
+    with pytest.raises(XpnnDeviceError, match=r'^device="cuda:0": CuPy cannot load cuRAND'):
         random_source(backend, 0)
 
 

@@ -331,7 +331,7 @@ def test_npz_nan(tmp_path):
         (np.array([0, -3, 1]), "row 1 (from 0): label -3 is negative"),
         (np.array([0.0, 1.0, 2.5]), "row 2 (from 0): label 2.5 is not an integer"),
         (np.array([0, 1, 9]), "row 2 (from 0): label 9 is out of range for 3 classes"),
-        (np.array(["a", "b", "c"]), "class names ('a', 'b', 'c'); a class count (--classes 3) "
+        (np.array(["a", "b", "c"]), "class names ('a', 'b', 'c'); a class count (n_classes=3) "
                                     "needs integer labels"),
         (np.array([b"a", b"b", b"c"]), "dtype |S1"),
         (np.zeros((3, 1), np.int64), "labels must be 1-D"),

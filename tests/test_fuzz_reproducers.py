@@ -307,7 +307,7 @@ def test_class_names_load_as_text_and_split_stratified(tmp_path):
     train_idx, test_idx = stratified_split(data.y, 0.2, np.random.default_rng(0))
     assert sorted(np.unique(data.y[test_idx]).tolist()) == ["cat", "dog", "emu"]
     assert len(train_idx) + len(test_idx) == 30
-    with pytest.raises(XpnnDataError, match="--classes 3.*needs integer labels"):
+    with pytest.raises(XpnnDataError, match="n_classes=3.*needs integer labels"):
         load_csv(path, n_classes=3)
     bad = write_csv(tmp_path / "half.csv", [[1, 1], [2.5, 2]], header=["label", "a"])
     with pytest.raises(XpnnDataError, match=r"line 3: label '2\.5' is not an integer"):

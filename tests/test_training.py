@@ -62,7 +62,8 @@ def test_divergence_is_a_value_error_as_scikit_learns_failed_fit(digits_data):
     except ValueError as exc:
         caught = exc
     assert isinstance(caught, xpnn.DivergenceError) and isinstance(caught, ArithmeticError)
-    assert not isinstance(caught, xpnn.XpnnError)  # the CLI's exit 3, not a bad input's 2
+    from xpnn.cli.parser import exit_status  # an XpnnError as every error for a person; the
+    assert isinstance(caught, xpnn.XpnnError) and exit_status(caught) == 3  # CLI exits 3, not 2
 
 
 def test_divergence_is_pinned_to_the_same_step_with_frequent_checks(digits_data):

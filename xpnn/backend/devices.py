@@ -1,9 +1,9 @@
 """The one place that knows about array libraries.
 
 Everything else receives a ``Backend`` (namespace + device) and calls ``backend.xp``.
-Decides: which namespace a ``--device`` string means, which namespace and device
-caller arrays live in, how host NumPy data (and sparse rows, kept sparse) moves to a device
-and results come back.
+Decides: which namespace a device string (``device=``, ``--device``) means, which namespace
+and device caller arrays live in, how host NumPy data (and sparse rows, kept sparse) moves
+to a device and results come back.
 CuPy and torch are imported only when asked for (or when the caller's arrays are theirs).
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
-from ..errors import XpnnDeviceError
+from ..errors import XpnnDeviceError, spelled
 
 DTYPES = ("float32", "float64")
 CUDA_INSTALL_HINT = "pip install 'xpnn[cuda12]' (CUDA 12) or 'xpnn[cuda13]' (CUDA 13)"
@@ -37,7 +37,8 @@ class Backend:
     def dtype(self, name: str):
         """The namespace's dtype object for "float32" / "float64"."""
         if name not in DTYPES:
-            raise XpnnDeviceError(f"--dtype {name!r}: expected one of {', '.join(DTYPES)}")
+            raise XpnnDeviceError(f"{spelled('dtype', name)}: expected one of "
+                                  f"{', '.join(DTYPES)}")
         return getattr(self.xp, name)
 
     def check_room(self, nbytes: int, what: str):
@@ -75,8 +76,8 @@ class Backend:
                 return cupyx.scipy.sparse.csr_matrix(block)
         raise XpnnDeviceError(
             f"sparse rows on {self.label}: only NumPy (scipy.sparse) and CuPy "
-            f"(cupyx.scipy.sparse) multiply sparse rows; train on device='cpu' or 'cuda', "
-            f"or pass a dense array")
+            f"(cupyx.scipy.sparse) multiply sparse rows; train on {spelled('device', 'cpu')} "
+            f"or {spelled('device', 'cuda')}, or pass a dense array")
 
     def activate(self):
         """Make this backend's device current (CuPy runs kernels on the current GPU)."""
@@ -124,10 +125,10 @@ def _check_gpu_room(nbytes: int, backend: Backend, what: str = "the data need"):
         pool_free = cupy.get_default_memory_pool().free_bytes()
     if nbytes > free + pool_free:
         raise XpnnDeviceError(
-            f"--device {backend.label}: {what} {nbytes / 2**20:,.0f} MiB but the GPU has "
-            f"{(free + pool_free) / 2**20:,.0f} MiB free of {total / 2**20:,.0f} MiB; use "
-            f"--dtype float32, fewer rows, or --device cpu (streaming batches from host memory "
-            f"is not implemented yet)")
+            f"{spelled('device', backend.label)}: {what} {nbytes / 2**20:,.0f} MiB but the "
+            f"GPU has {(free + pool_free) / 2**20:,.0f} MiB free of {total / 2**20:,.0f} MiB; "
+            f"use {spelled('dtype', 'float32')}, fewer rows, or {spelled('device', 'cpu')} "
+            f"(streaming batches from host memory is not implemented yet)")
 
 
 def _numpy_dtype(dtype, backend):
@@ -137,7 +138,7 @@ def _numpy_dtype(dtype, backend):
     raise XpnnDeviceError(f"unsupported dtype {dtype!r}")
 
 
-# -- resolving a --device string ---------------------------------------------------------
+# -- resolving a device string -----------------------------------------------------------
 
 _CUDA_RE = re.compile(r"^cuda(?::(\d+))?$")
 
@@ -175,7 +176,8 @@ def resolve_device(spec: str) -> Backend:
         return numpy_backend()
     match = _CUDA_RE.match(spec)
     if match is None:
-        raise XpnnDeviceError(f"--device {spec!r}: expected cpu, cuda or cuda:N (e.g. cuda:0)")
+        raise XpnnDeviceError(f"{spelled('device', spec)}: expected cpu, cuda or cuda:N "
+                              f"(e.g. cuda:0)")
     return cupy_backend(int(match.group(1) or 0), spec)
 
 
@@ -188,22 +190,23 @@ def cupy_backend(index: int, spec: str = "cuda") -> Backend:
         import cupy
     except ImportError as exc:
         raise XpnnDeviceError(
-            f"--device {spec}: CuPy is not installed; {CUDA_INSTALL_HINT}, or use --device cpu"
+            f"{spelled('device', spec)}: CuPy is not installed; {CUDA_INSTALL_HINT}, or use "
+            f"{spelled('device', 'cpu')}"
         ) from exc
     try:
         count = cupy.cuda.runtime.getDeviceCount()
     except Exception as exc:  # CuPy raises CUDARuntimeError, or ImportError for missing libs
         raise XpnnDeviceError(
-            f"--device {spec}: no usable CUDA device: CuPy reports {_one_line(exc)!r}; check "
-            f"the NVIDIA driver (nvidia-smi) and the CuPy build for your CUDA version, or use "
-            f"--device cpu"
+            f"{spelled('device', spec)}: no usable CUDA device: CuPy reports "
+            f"{_one_line(exc)!r}; check the NVIDIA driver (nvidia-smi) and the CuPy build for "
+            f"your CUDA version, or use {spelled('device', 'cpu')}"
         ) from exc
     if count == 0:
-        raise XpnnDeviceError(f"--device {spec}: no usable CUDA device: CuPy sees no GPU; "
-                              f"use --device cpu")
+        raise XpnnDeviceError(f"{spelled('device', spec)}: no usable CUDA device: CuPy sees "
+                              f"no GPU; use {spelled('device', 'cpu')}")
     if not 0 <= index < count:
         raise XpnnDeviceError(
-            f"--device {spec}: GPU {index} does not exist; this machine has {count} "
+            f"{spelled('device', spec)}: GPU {index} does not exist; this machine has {count} "
             f"(cuda:0..cuda:{count - 1})"
         )
     require_cuda_libraries(spec, "cublas", "nvrtc")
@@ -213,8 +216,9 @@ def cupy_backend(index: int, spec: str = "cuda") -> Backend:
             xp = array_api_compat.array_namespace(cupy.empty(0))
     except (RuntimeError, MemoryError) as exc:  # CUDA's errors: busy (exclusive mode), lost
         raise XpnnDeviceError(
-            f"--device {spec}: no usable CUDA device: GPU {index} answers "
-            f"{_one_line(exc)!r}; check nvidia-smi, or use --device cpu") from exc
+            f"{spelled('device', spec)}: no usable CUDA device: GPU {index} answers "
+            f"{_one_line(exc)!r}; check nvidia-smi, or use {spelled('device', 'cpu')}"
+        ) from exc
     return Backend(xp, device, "cupy", f"cuda:{index}")
 
 
@@ -237,9 +241,9 @@ def require_cuda_libraries(spec: str, *names: str) -> None:
         except (ImportError, OSError, RuntimeError) as exc:  # pathfinder's: a RuntimeError
             cuda = cupy.cuda.runtime.runtimeGetVersion() // 1000
             raise XpnnDeviceError(
-                f"--device {spec}: CuPy cannot load {title} ({_one_line(exc)}); install "
-                f"the CUDA {cuda} Toolkit or pip install 'cupy-cuda{cuda}x[ctk]', or use "
-                f"--device cpu") from exc
+                f"{spelled('device', spec)}: CuPy cannot load {title} ({_one_line(exc)}); "
+                f"install the CUDA {cuda} Toolkit or pip install 'cupy-cuda{cuda}x[ctk]', or "
+                f"use {spelled('device', 'cpu')}") from exc
 
 
 def gpu_count() -> int:

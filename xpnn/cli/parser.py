@@ -10,7 +10,7 @@ import sys
 
 from .. import __version__
 from ..config import CHOICES
-from ..errors import DivergenceError, XpnnError
+from ..errors import DivergenceError, XpnnError, entry_point
 from ..parallel.launcher import end_interrupted, name_command, release_interrupts
 from . import recipes
 
@@ -355,7 +355,13 @@ def _add_device_flags(parser, dtype=False):
 
 
 def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
+    """Run the ``xpnn`` command ``argv``; every message inside names flags, not the
+    library's parameters (``errors.entry_point``)."""
+    with entry_point("cli"):
+        return _main(sys.argv[1:] if argv is None else list(argv))
+
+
+def _main(argv: list) -> int:
     command = next((token for token in argv if not token.startswith("-")), None)
     name_command(command or "")
     try:
@@ -368,14 +374,15 @@ def main(argv=None) -> int:
         if getattr(exc, "agreed", False):  # every rank stopped together: a normal end
             return report_error(command, exc)
         return end_interrupted()
-    except (XpnnError, OSError, DivergenceError) as exc:
+    except (XpnnError, OSError) as exc:
         return report_error(command, exc)
     finally:
         release_interrupts(raise_noted=False)  # a parse error, --help: Ctrl-C as it was
 
 
-# the exit status of each expected failure (the first class an exception is an instance of)
-EXIT_STATUS = {XpnnError: 2, OSError: 2, DivergenceError: 3, KeyboardInterrupt: 130}
+# the exit status of each expected failure (the first class an exception is an instance of:
+# a DivergenceError is an XpnnError too)
+EXIT_STATUS = {DivergenceError: 3, XpnnError: 2, OSError: 2, KeyboardInterrupt: 130}
 
 
 def exit_status(exc: BaseException) -> int | None:
@@ -390,15 +397,15 @@ def report_error(command: str, exc: BaseException) -> int | None:
     status = exit_status(exc)
     if status is None:
         return None
-    if isinstance(exc, XpnnError):
+    if isinstance(exc, DivergenceError):  # it says what it is itself
+        line = f"xpnn {command}: {exc}"
+    elif isinstance(exc, XpnnError):
         line = f"xpnn {command}: error: {exc}"
     elif isinstance(exc, OSError):  # an output that cannot be written: disk full, permissions
         where = f"{exc.filename}: " if exc.filename else ""
         line = f"xpnn {command}: error: {where}{exc.strerror or exc}"
     elif isinstance(exc, KeyboardInterrupt):
         line = f"xpnn {command}: interrupted"
-    else:  # a divergence says what it is itself
-        line = f"xpnn {command}: {exc}"
     sys.stderr.write(line + "\n")
     return status
 

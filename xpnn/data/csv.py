@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import XpnnDataError
+from ..errors import XpnnDataError, spelled
 from .dataset import Dataset
 from .labels import check_labels, parse_label_cells
 from .npz import arrays_to_dataset, first_non_finite
@@ -85,7 +85,7 @@ def load_csv(
         if need_labels:
             raise XpnnDataError(
                 f"{source}: no label column ({n_columns} columns, all features) but labels are "
-                "needed; put the label first, or name its column with label_column / --label-column"
+                f"needed; put the label first, or name its column with {spelled('label_column')}"
             )
         features = _features(source, rows, list(range(n_columns)), header)
         return arrays_to_dataset(features, None, source, n_classes=n_classes)
@@ -187,7 +187,7 @@ def _label_index(source, header, n_columns, label_column, n_features, need_label
             columns = " and ".join(str(col + 1) for col in named)
             raise XpnnDataError(
                 f"{source}: columns {columns} are all named {LABEL_HEADER!r}; rename all but "
-                "one (or name the label column with --label-column)"
+                f"one (or name the label column with {spelled('label_column')})"
             )
         if named:
             return named[0]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import XpnnDataError
+from ..errors import XpnnDataError, spelled
 from .dataset import Dataset
 from .npz import arrays_to_dataset
 
@@ -27,7 +27,7 @@ def load_digits(*, n_classes: int | None = None) -> Dataset:
         from sklearn.datasets import load_digits as sklearn_load_digits
     except ImportError as exc:  # pragma: no cover - scikit-learn is a core dependency
         raise XpnnDataError(
-            "--dataset digits needs scikit-learn: pip install scikit-learn"
+            f"{spelled('dataset', 'digits')} needs scikit-learn: pip install scikit-learn"
         ) from exc
     bunch = sklearn_load_digits()
     # value_range comes out as the data's real maximum, 16 (not 255)

@@ -21,7 +21,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from ..errors import XpnnDataError
+from ..errors import XpnnDataError, spelled
 from ..files.fileio import flush_to_disk, fsync_directory, move_into_place, temp_path_beside
 from .idx import find_idx_file, missing_idx_files
 
@@ -144,9 +144,9 @@ def locate_dataset(
     looked_in = ", ".join([str(cached)] + [str(Path(d) / dataset) for d in SYSTEM_DIRS])
     if offline:
         raise XpnnDataError(
-            f"{dataset} is not on this machine (looked in {looked_in}) and offline mode forbids "
-            f"downloading; drop --offline, or put the four .gz files in {cached}, "
-            "or pass --data DIR with a local copy"
+            f"{dataset} is not on this machine (looked in {looked_in}) and offline mode "
+            f"({spelled('offline', True)}) forbids downloading; turn it off, or put the four .gz "
+            f"files in {cached}, or pass {spelled('data', 'DIR')} with a local copy"
         )
     show_progress = bool(progress) and sys.stderr is not None and sys.stderr.isatty()
     download_dataset(dataset, cached, mirror_list(dataset, mirrors), show_progress, timeout)
@@ -179,7 +179,7 @@ def download_dataset(dataset, target_dir: Path, mirrors, show_progress=False, ti
     if not mirrors:
         raise XpnnDataError(
             f"no mirror to download {dataset} from; set {MIRRORS_ENV}=URL[,URL...] or pass "
-            "--data DIR with a local copy"
+            f"{spelled('data', 'DIR')} with a local copy"
         )
     created_dir = not target_dir.exists()
     target_dir.mkdir(parents=True, exist_ok=True)
@@ -232,12 +232,13 @@ def _fetch_verified(dataset, file_name, target_dir, mirrors, show_progress, time
         raise XpnnDataError(
             f"could not get a verified copy of {dataset} {file_name}, nothing was saved. "
             f"Tried: {tried}. A mirror serving different bytes is not trusted; point "
-            f"{MIRRORS_ENV} at a good mirror or pass --data DIR with a local copy"
+            f"{MIRRORS_ENV} at a good mirror or pass {spelled('data', 'DIR')} with a local copy"
         )
     raise XpnnDataError(
         f"could not download {dataset} {file_name}. Tried: {tried}. To fix: put the four "
-        f".gz files in {target_dir} and use --offline, or set {MIRRORS_ENV}=URL[,URL...] "
-        "to a reachable mirror, or pass --data DIR with a local copy"
+        f".gz files in {target_dir} and use {spelled('offline', True)}, or set "
+        f"{MIRRORS_ENV}=URL[,URL...] to a reachable mirror, or pass {spelled('data', 'DIR')} "
+        f"with a local copy"
     )
 
 

@@ -11,7 +11,7 @@ from decimal import Decimal, InvalidOperation
 
 import numpy as np
 
-from ..errors import XpnnDataError
+from ..errors import XpnnDataError, spelled
 
 INT64_MAX = int(np.iinfo(np.int64).max)
 
@@ -129,7 +129,7 @@ def check_labels(labels: np.ndarray, n_samples: int, source: str, n_classes: int
             shown += ", ..." if labels.shape[0] > 3 else ""
             raise XpnnDataError(
                 f"{source}: the labels are class names ({shown}); a class count "
-                f"(--classes {n_classes}) needs integer labels 0..{n_classes - 1}"
+                f"({spelled('n_classes', n_classes)}) needs integer labels 0..{n_classes - 1}"
             )
         return labels
     if labels.dtype.kind not in "iuf":

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import XpnnDataError
+from ..errors import XpnnDataError, spelled
 from .csv import load_csv
 from .dataset import Dataset
 from .digits import load_digits
@@ -87,12 +87,13 @@ def _check_one_source(data, dataset, label_column) -> None:
     """A path or a dataset name, not both nor neither; a label column only for a CSV."""
     if (data is None) == (dataset is None):
         raise XpnnDataError(
-            "give exactly one data source: a path (--data) or a named dataset (--dataset "
-            f"{'|'.join(NAMED_DATASETS)})"
+            f"give exactly one data source: a path ({spelled('data')}) or a named dataset "
+            f"({spelled('dataset', '|'.join(NAMED_DATASETS))})"
         )
     if label_column is not None and not _is_csv(Path(data) if data is not None else None):
-        where = data if data is not None else f"--dataset {dataset}"
-        raise XpnnDataError(f"{where}: a label column name only applies to CSV files")
+        where = data if data is not None else spelled("dataset", dataset)
+        raise XpnnDataError(f"{where}: a label column name ({spelled('label_column')}) only "
+                            f"applies to CSV files")
 
 
 def _load_named(dataset, n_classes, offline, cache_dir, mirrors, progress) -> DataSplits:

@@ -24,7 +24,7 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import check_array, column_or_1d, validate_data
 
 from ..backend.devices import Backend, as_host_array, backend_of, is_sparse, numpy_backend
-from ..errors import XpnnDataError
+from ..errors import XpnnDataError, spelled
 
 
 @dataclass(frozen=True, eq=False)  # compared by identity: X is an array
@@ -110,18 +110,20 @@ def _device_features(estimator, X, reset: bool) -> Features:
         raise ValueError(f"Found array with 0 sample(s) (shape={tuple(X.shape)}) while a "
                          f"minimum of 1 is required.")
     if not xp.isdtype(X.dtype, ("real floating", "integral")):
-        raise ValueError(f"X has dtype {X.dtype}; expected real numbers")
+        raise ValueError(f"{spelled('X')} has dtype {X.dtype}; expected real numbers")
     if reset:
         estimator.n_features_in_ = int(X.shape[1])
         estimator.__dict__.pop("feature_names_in_", None)
     elif X.shape[1] != estimator.n_features_in_:
-        raise ValueError(f"X has {X.shape[1]} features, but {type(estimator).__name__} is "
-                         f"expecting {estimator.n_features_in_} features as input.")
+        raise ValueError(f"{spelled('X')} has {X.shape[1]} features, but "
+                         f"{type(estimator).__name__} is expecting "
+                         f"{estimator.n_features_in_} features as input.")
     if xp.isdtype(X.dtype, "real floating"):
         with caller.activate():
             finite = bool(as_host_array(xp.all(xp.isfinite(X))))  # one read per call
         if not finite:
-            raise ValueError("Input X contains NaN or infinity; clean or impute it first.")
+            raise ValueError(f"Input {spelled('X')} contains NaN or infinity; clean or "
+                             f"impute it first.")
     return Features(X, caller, False, training_dtype(X.dtype))
 
 

@@ -14,7 +14,7 @@ from typing import NamedTuple
 from .. import kernels
 from ..backend.devices import as_host_array
 from ..core import mlp
-from ..errors import DivergenceError
+from ..errors import DivergenceError, spelled
 from .train_state import snapshot
 
 
@@ -117,14 +117,22 @@ def error_at(epoch, step, steps, problem: NonFinite, lr) -> DivergenceError:
     layer, what = problem.args
     return DivergenceError(
         f"training diverged at epoch {epoch}, step {step} of {steps}: {what}. The weights "
-        f"of the last finite step were kept. Try a lower learning rate (now {lr:g}, e.g. "
-        f"--lr {lr / 10:g}) and check the input scaling (features should be about 0..1 or "
-        f"standardized).", epoch=epoch, step=step, layer=layer)
+        f"of the last finite step were kept. {advice(lr, example=True)}", epoch=epoch,
+        step=step, layer=layer)
 
 
 def error_in(epoch, first_step, lr) -> DivergenceError:
     """The replay stayed finite (non-deterministic device sums): name the epoch."""
     return DivergenceError(
         f"training diverged in epoch {epoch} (after step {first_step}); the replay could "
-        f"not pin the step. The weights from before it were kept. Try a lower learning "
-        f"rate (now {lr:g}) and check the input scaling.", epoch=epoch, step=None, layer=None)
+        f"not pin the step. The weights from before it were kept. {advice(lr)}",
+        epoch=epoch, step=None, layer=None)
+
+
+def advice(lr, example=False) -> str:
+    """What to change after a divergence, in the caller's terms (``errors.spelled``): a
+    lower learning rate (with ``example``: a tenth of it) and scaled inputs."""
+    lower = f", e.g. {spelled('learning_rate', f'{lr / 10:g}')}" if example else ""
+    return (f"Try a lower learning rate (now {spelled('learning_rate', f'{lr:g}')}{lower}) "
+            f"and check the input scaling (features should be about 0..1 or standardized, e.g. "
+            f"{spelled('input_scaling')}).")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent / "_ext"))  # the docs' own extensions
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 import xpnn  # noqa: E402
@@ -17,7 +18,8 @@ copyright = "2026, the xpnn developers"
 release = version = xpnn.__version__
 
 extensions = ["sphinx.ext.autodoc", "sphinx.ext.autosummary", "sphinx.ext.intersphinx",
-              "numpydoc", "myst_parser", "sphinx_gallery.gen_gallery"]
+              "numpydoc", "myst_parser", "sphinx_gallery.gen_gallery",
+              "xpnn_cli_docs"]  # cli.md's flag reference, exit codes and defaults, from the code
 exclude_patterns = ["_build", "guide/_*.md"]
 templates_path = ["_templates"]  # autosummary/class.rst: each method in full, once
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}

@@ -277,3 +277,24 @@ def test_every_recipe_is_listed_in_help_and_an_unknown_one_is_refused(tmp_path):
     assert result.stderr.strip() == ("xpnn train: error: --recipe accurate: digits has the "
                                      "recipes default")
     assert not list(tmp_path.iterdir())
+
+
+def test_the_recipe_s_learning_rate_follows_the_optimizer():
+    """Without --lr a run takes its optimizer's rate (recipes.LEARNING_RATES); --lr wins."""
+    from xpnn.cli.recipes import LEARNING_RATES, describe, with_recipe
+
+    for optimizer, rate in LEARNING_RATES.items():
+        assert with_recipe(parsed("--optimizer", optimizer)).lr == rate
+    assert LEARNING_RATES["sgd"] > LEARNING_RATES["adam"]
+    assert with_recipe(parsed("--optimizer", "sgd", "--lr", "0.5")).lr == 0.5
+    assert with_recipe(parsed("--dataset", "fashion-mnist", "--optimizer", "nesterov")).lr == (
+        LEARNING_RATES["nesterov"])
+    assert "--lr by --optimizer: sgd 0.1," in describe()
+
+
+def test_plain_sgd_reaches_95_percent_on_the_digits_in_the_default_epochs():
+    """Adam's 1e-3 left plain SGD at 0.85 after the recipe's 40 epochs; its own rate does not."""
+    summary = xpnn_json("train", "--optimizer", "sgd", "--quiet")
+    assert summary["optimizer"] == "sgd" and summary["epochs"] == 40
+    assert summary["lr"] == 0.1
+    assert summary["test_accuracy"] >= 0.95, summary["test_accuracy"]

@@ -162,7 +162,7 @@ def _add_model_flags(model):
                        help="epochs in all (recipe; with --resume: the saved plan)")
     model.add_argument("--batch-size", type=_batch_size,
                        help="rows per step, or 'full' for full-batch gradient descent (recipe)")
-    model.add_argument("--lr", type=_positive_float, help="initial learning rate (recipe)")
+    model.add_argument("--lr", type=_positive_float, help="initial learning rate (recipe: by --optimizer)")
     model.add_argument("--optimizer", default="adam",
                        choices=("sgd", "momentum", "nesterov", "adam", "adamw"),
                        help="update rule (sgd/momentum/nesterov: solver='sgd')")

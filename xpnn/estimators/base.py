@@ -158,7 +158,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
         """Continue a fitted (or loaded) model exactly up to ``max_iter`` epochs in all.
 
         From its weights, optimizer state, random-number state and stopping counters. Only
-        the parameters in ``CHANGEABLE_ON_RESUME`` (``max_iter``, ``early_stopping``,
+        the parameters in ``xpnn.CHANGEABLE_ON_RESUME`` (``max_iter``, ``early_stopping``,
         ``n_iter_no_change``, ``tol``, ``verbose``, ``check_every``, ``device``, ``comm``)
         may differ from the fitted model's. A fit that was given ``X_val`` continues
         comparing like with like only when given the same validation set again.

@@ -139,7 +139,7 @@ scaling : tuple or None, default=None
 on_interrupt : {"warn", "raise"}, default="warn"
     What Ctrl-C does: "warn" (scikit-learn's behaviour) warns "Training interrupted by
     user." and returns the model as of its last completed epoch; "raise" raises
-    ``TrainingInterrupted`` instead.''',
+    ``xpnn.TrainingInterrupted`` instead.''',
     "validation_parameters": VALIDATION_PARAMETERS,
     # the one argument of the predict methods
     "rows": '''\

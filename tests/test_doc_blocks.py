@@ -6,7 +6,7 @@ fresh working directory. A block with an undefined name fails, naming the page a
 A block that cannot run here says so just before its fence: ``<!-- not run: needs a GPU -->``
 in Markdown, ``.. not run: needs a GPU`` in reStructuredText; the reason is listed as a skip.
 Shell blocks (bash, console, shell, sh) are illustrations unless marked ``<!-- run -->`` /
-``.. run``: a marked one runs with ``bash -e`` in the page's directory, after the page's
+``.. run``: a marked one runs with ``bash -e`` in the page's working directory, after its
 earlier blocks (so a Python block may write the CSV a command reads), this environment's
 ``xpnn`` and ``python`` first on PATH."""
 import os
@@ -14,6 +14,7 @@ import re
 import subprocess
 import sys
 import traceback
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -162,9 +163,15 @@ def run_page(blocks, directory):
 
 @pytest.mark.parametrize("page", RUN_PAGES, ids=lambda page: page.relative_to(ROOT).as_posix())
 def test_the_code_blocks_of_a_page_run_in_order(page, tmp_path, monkeypatch):
+    import sklearn
+    import xpnn
+
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MPLBACKEND", "Agg")
-    run_page(blocks_of(page), tmp_path)
+    # what a page sets for the rest of its process stays with the page, not the next test
+    with warnings.catch_warnings(), sklearn.config_context(), \
+            xpnn.config_context(kernels=xpnn.get_config()["kernels"]):
+        run_page(blocks_of(page), tmp_path)
 
 
 @pytest.mark.parametrize("block", NOT_RUN, ids=lambda block: f"{block.page}:{block.line}")

@@ -1,4 +1,4 @@
-"""Sphinx configuration of xpnn's documentation (``pip install 'xpnn[docs]'``; build:
+"""Sphinx configuration of xpnn's documentation (``pip install -e '.[docs]'``; build:
 ``python -m sphinx -W --keep-going -b html docs docs/_build/html``). The gallery's examples
 (docs/examples/) run at build time, as scikit-learn's do."""
 import os

@@ -379,6 +379,6 @@ def test_plots_without_matplotlib_fail_before_training(tmp_path, monkeypatch):
     result = xpnn("train", "--epochs", "2", "--plots", str(tmp_path / "plots"), "--save",
                   str(tmp_path / "model.safetensors"))
     assert result.returncode == 2
-    assert "xpnn[plots]" in result.stderr and "epoch" not in result.stderr
+    assert "'.[plots]'" in result.stderr and "epoch" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert list(tmp_path.iterdir()) == []

@@ -264,7 +264,7 @@ def test_cli_export_without_the_extra_names_it(kaggle, tmp_path, capsys, monkeyp
     monkeypatch.setitem(sys.modules, "ndonnx", None)  # import ndonnx raises ImportError
     assert _cli("export", kaggle[2][()], "--out", tmp_path / "m.onnx") == 2
     lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 1 and "pip install 'xpnn[onnx]'" in lines[0]
+    assert len(lines) == 1 and "pip install -e '.[onnx]'" in lines[0]
     assert list(tmp_path.iterdir()) == []
 
 

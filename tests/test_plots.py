@@ -150,7 +150,7 @@ def test_missing_directory_is_named(tmp_path):
 def test_missing_matplotlib_gives_install_hint(tmp_path, monkeypatch):
     for module in ("matplotlib.figure", "matplotlib.backends.backend_agg"):
         monkeypatch.setitem(sys.modules, module, None)  # makes `import` raise ImportError
-    with pytest.raises(XpnnError, match=r"--plots needs matplotlib: pip install 'xpnn\[plots\]'"):
+    with pytest.raises(XpnnError, match=r"plots need matplotlib: pip install -e '\.\[plots\]'"):
         plots.plot_history(_history(2, with_val=False), tmp_path / "h.png")
     assert os.listdir(tmp_path) == []
 

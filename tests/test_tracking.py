@@ -347,7 +347,7 @@ def test_a_missing_package_is_one_line_before_anything_runs(tmp_path, monkeypatc
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
     assert f"xpnn train: error: {flags[0]} needs {package}" in lines[0]
-    assert "pip install 'xpnn[tracking]'" in lines[0]
+    assert "pip install -e '.[tracking]'" in lines[0]
 
     with pytest.raises(ImportError, match=rf"{tracker.__name__} needs {package}.*"
                                           rf"pip install 'xpnn\[tracking\]'") as error:

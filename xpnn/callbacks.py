@@ -6,8 +6,8 @@ Two ways in, one code path. The plain calls, which the CLI makes from its ``on_e
 ``estimator.set_callbacks(...)``): ``setup`` starts a run with the estimator's parameters,
 the end of each "epoch" (L-BFGS: "iteration") sub-task logs the last row of
 ``fitted_estimator.history_``, ``teardown`` ends the run. The protocol is structural, so
-nothing here imports scikit-learn; tensorboardX and mlflow (``pip install
-'xpnn[tracking]'``) are imported when a tracker is made, never with this module.
+nothing here imports scikit-learn; tensorboardX and mlflow (the ``tracking``
+extra) are imported when a tracker is made, never with this module.
 """
 from __future__ import annotations
 
@@ -284,7 +284,7 @@ class TensorBoardLogger(Tracker):
     Raises
     ------
     XpnnMissingPackageError
-        When tensorboardX is not installed (``pip install 'xpnn[tracking]'``).
+        When tensorboardX is not installed (the ``tracking`` extra).
 
     Examples
     --------
@@ -352,7 +352,7 @@ class MLflowLogger(Tracker):
     Raises
     ------
     XpnnMissingPackageError
-        When mlflow is not installed (``pip install 'xpnn[tracking]'``).
+        When mlflow is not installed (the ``tracking`` extra).
 
     Examples
     --------

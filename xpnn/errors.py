@@ -130,6 +130,12 @@ class CallbackError(RuntimeError):
     callback's own exception."""
 
 
+def install_hint(extra: str) -> str:
+    """How to install an extra: xpnn is on no package index, so from its clone
+    (docs/guide/install.md): ``pip install -e '.[onnx]' (in xpnn's clone)``."""
+    return f"pip install -e '.[{extra}]' (in xpnn's clone)"
+
+
 class XpnnMissingPackageError(XpnnError, ImportError):
-    """An optional package (one of an extra's, ``pip install 'xpnn[...]'``) cannot be
+    """An optional package (one of an extra's, ``install_hint``) cannot be
     imported: an ImportError to Python code, one line and exit 2 to the CLI."""

@@ -1,10 +1,10 @@
-"""The optional packages of xpnn's extras (``pip install 'xpnn[onnx]'``, ``'xpnn[tracking]'``),
+"""The optional packages of xpnn's extras (``pip install -e '.[onnx]'`` in the clone),
 imported when a feature first needs them, with one line naming the extra when one is missing."""
 from __future__ import annotations
 
 import importlib
 
-from .errors import XpnnMissingPackageError
+from .errors import XpnnMissingPackageError, install_hint
 
 
 def require(module: str, *, feature: str, extra: str):
@@ -15,4 +15,4 @@ def require(module: str, *, feature: str, extra: str):
     except ImportError as exc:
         raise XpnnMissingPackageError(
             f"{feature} needs {module}, which cannot be imported ({exc}); install the extra: "
-            f"pip install 'xpnn[{extra}]'") from None
+            f"{install_hint(extra)}") from None

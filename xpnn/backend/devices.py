@@ -17,10 +17,10 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
-from ..errors import XpnnDeviceError, spelled
+from ..errors import XpnnDeviceError, install_hint, spelled
 
 DTYPES = ("float32", "float64")
-CUDA_INSTALL_HINT = "pip install 'xpnn[cuda12]' (CUDA 12) or 'xpnn[cuda13]' (CUDA 13)"
+CUDA_INSTALL_HINT = f"{install_hint('cuda12')} for CUDA 12, or the cuda13 extra for CUDA 13"
 # the start of what CuPy warns (a UserWarning) when ``cupy.cuda.nccl`` cannot load libnccl
 NCCL_MISSING_WARNING = r"\s*nccl library could not be loaded"
 

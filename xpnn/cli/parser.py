@@ -274,7 +274,7 @@ def _add_export(commands):
         description="Write a saved model as one ONNX file, its preprocessing (scaling or "
                     "standardisation) in the graph: it takes raw rows (N, features) in the "
                     "model's dtype, as xpnn predict reads them, and outputs label and "
-                    "probabilities (a regressor: predictions). Needs pip install 'xpnn[onnx]'.")
+                    "probabilities (a regressor: predictions). Needs the onnx extra (pip install -e '.[onnx]' in xpnn's clone).")
     export.add_argument("model", metavar="MODEL", help="a model saved by xpnn train --save")
     export.add_argument("--out", required=True, metavar="FILE",
                         help="the .onnx file to write (atomically)")

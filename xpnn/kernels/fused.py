@@ -1,4 +1,4 @@
-"""One-pass optimizer updates compiled by numba (optional: ``pip install 'xpnn[fast]'``).
+"""One-pass optimizer updates compiled by numba (optional: the ``fast`` extra).
 
 NumPy runs Adam as 12 passes over the parameters with temporaries, two of the passes
 compute-bound (``sqrt``, the division). Here each parameter's m, v and weight are updated in

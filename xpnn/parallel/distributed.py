@@ -26,7 +26,7 @@ import time
 import numpy as np
 
 from ..backend.devices import as_host_array, gpu_count
-from ..errors import XpnnError
+from ..errors import XpnnError, install_hint
 from .launcher import launched_by_mpi, mpi_started
 
 POLL_SECONDS = 0.0005  # how often a waiting collective lets Python handle a signal
@@ -83,7 +83,7 @@ def world_comm():
         from mpi4py import MPI  # MPI_Init: it returns once every rank has joined
     except ImportError as exc:
         raise XpnnError(f"an MPI launcher started xpnn but mpi4py cannot be imported ({exc}); "
-                        f"install it with: pip install 'xpnn[mpi]'") from None
+                        f"install it with: {install_hint('mpi')}") from None
     mpi_started()  # a Ctrl-C noted at start-up ends the job now (launcher.py)
     return MPI.COMM_WORLD
 

@@ -13,13 +13,13 @@ import os
 
 import numpy as np
 
-from ..errors import XpnnError
+from ..errors import XpnnError, install_hint
 from ..files.fileio import write_file_atomic
 from .history import kept_epoch, training_seconds, validation_score
 from .metrics import class_labels
 
 _DPI = 110
-_MISSING_MATPLOTLIB = "--plots needs matplotlib: pip install 'xpnn[plots]'"
+_MISSING_MATPLOTLIB = f"plots need matplotlib: {install_hint('plots')}"
 
 
 def require_matplotlib() -> None:

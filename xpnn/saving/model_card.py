@@ -2,7 +2,7 @@
 diagram), filled with what only xpnn knows: the test metrics, the training history plot,
 and the types a skops loader must trust.
 
-skops is optional (``pip install 'xpnn[skops]'``) and imported when a card is made; so is
+skops is optional (the ``skops`` extra) and imported when a card is made; so is
 matplotlib, for the plot (``xpnn[plots]``).
 """
 from __future__ import annotations

@@ -183,7 +183,7 @@ def test_a_missing_extra_is_named(digits, tmp_path, monkeypatch):
     path = tmp_path / "m.onnx"
     path.write_bytes(b"before")
     monkeypatch.setitem(sys.modules, "ndonnx", None)  # import ndonnx raises ImportError
-    with pytest.raises(xpnn.XpnnError, match=r"ndonnx.*pip install 'xpnn\[onnx\]'"):
+    with pytest.raises(xpnn.XpnnError, match=r"ndonnx.*pip install -e '\.\[onnx\]'"):
         to_onnx(model, path)
     assert path.read_bytes() == b"before"
 

@@ -221,6 +221,6 @@ def test_a_card_of_a_bad_model_is_one_line_and_writes_nothing(model, error, mess
 
 def test_a_card_without_skops_names_the_extra(digits, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "skops.card", None)  # as if not installed
-    with pytest.raises(XpnnMissingPackageError, match=r"pip install 'xpnn\[skops\]'") as caught:
+    with pytest.raises(XpnnMissingPackageError, match=r"pip install -e '\.\[skops\]'") as caught:
         xpnn.model_card(fitted("classifier", digits), digits[2], digits[3], folder=tmp_path)
     assert "\n" not in str(caught.value)

@@ -350,7 +350,7 @@ def test_a_missing_package_is_one_line_before_anything_runs(tmp_path, monkeypatc
     assert "pip install -e '.[tracking]'" in lines[0]
 
     with pytest.raises(ImportError, match=rf"{tracker.__name__} needs {package}.*"
-                                          rf"pip install 'xpnn\[tracking\]'") as error:
+                                          rf"pip install -e '\.\[tracking\]'") as error:
         tracker(*tracker_args)
     assert isinstance(error.value, xpnn.XpnnError)  # the CLI's one line, exit 2
     assert os.listdir(tmp_path) == []  # no data read, nothing trained or written

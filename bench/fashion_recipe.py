@@ -1,7 +1,7 @@
 """The Fashion-MNIST default recipe, as a user runs it, over seeds: accuracy and time.
 
-``xpnn train --dataset fashion-mnist --seed S --json --quiet`` (the default recipe: hidden
-512,256, 30 epochs, batch 128, Adam 1e-3, cosine schedule), each run a fresh process with the
+``xpnn train --dataset fashion-mnist --seed S --json --quiet`` (the default recipe of
+``xpnn/cli/recipes.py``), each run a fresh process with the
 pinned-OpenBLAS variables unset, seeds interleaved across variants. Reported per run: test
 accuracy on the 10 000 test images, training seconds (what the CLI's summary times) and the
 wall time of the whole command. With ``--before DIR`` the same runs of another checkout (a
@@ -44,11 +44,18 @@ def run(seed: int, epochs: int | None, checkout: Path, flags=()) -> dict:
             "train_seconds": summary["train_seconds"], "wall_seconds": wall}
 
 
+def recipe_flags() -> str:
+    from xpnn.cli.recipes import DEFAULT, RECIPES, LEARNING_RATES
+    settings = {**RECIPES["fashion-mnist"][DEFAULT], "lr": LEARNING_RATES["adam"]}
+    return ", ".join(f"{key} {value}" for key, value in settings.items())
+
+
 def report(env, blas, runs, args) -> str:
     lines = [f"## Fashion-MNIST default recipe over seeds ({env['date']})", "",
              f"- machine: {env['cpu_model']}, {env['usable_cores']} cores; BLAS: {blas}",
-             f"- `xpnn train --dataset fashion-mnist --seed S` (hidden 512,256, "
-             f"{args.epochs or 30} epochs, batch 128, Adam 1e-3, cosine), seeds "
+             f"- `xpnn train --dataset fashion-mnist --seed S` (this checkout's default "
+             f"recipe: {recipe_flags()}{f', --epochs {args.epochs}' if args.epochs else ''}"
+             f"), seeds "
              f"{', '.join(map(str, args.seeds))}, one fresh process each", ""]
     warning = host.load_warning(env)
     if warning:

@@ -4,7 +4,8 @@ numba's load against what its kernels save (issue 40, items 1 and 2).
 Three measurements, each in fresh processes, interleaved round by round:
 
 - **the default job**: the wall time of ``xpnn train --quiet --json`` (the digits, their
-  recipe) against ``python -c "import numpy, sklearn.base"`` and ``python -c pass``; with
+  recipe) against ``python -c "import numpy, sklearn.base"``, ``python -c pass`` and
+  ``xpnn train --help`` (the CLI's own start); with
   ``--before DIR`` the same job of another checkout (a ``git worktree``) in the same rounds.
   One more run of each under ``python -X importtime`` says where the imports go, package by
   package (what xpnn's job imports that the baseline does not).
@@ -33,6 +34,7 @@ import host
 
 BASELINE = ["-c", "import numpy, sklearn.base"]
 EMPTY = ["-c", "pass"]
+HELP = ["-m", "xpnn", "train", "--help"]
 JOB = ["-m", "xpnn", "train", "--quiet", "--json"]
 # model sizes whose update is timed: (input features, hidden layers, rows, batch, epochs)
 SIZES = {"digits 64-256-128-10": (64, (256, 128), 1437, 32, 8),
@@ -122,18 +124,23 @@ def measure(args) -> dict:
     env = host.environment()
     here = harness.REPO_ROOT
     checkouts = {"this checkout": here, **({"before": args.before} if args.before else {})}
-    walls = {name: [] for name in ("python -c pass", "import numpy, sklearn.base",
+    walls = {name: [] for name in ("python -c pass", "xpnn train --help",
+                                   "import numpy, sklearn.base",
                                    *[f"xpnn train ({name})" for name in checkouts])}
     train_seconds = {name: [] for name in checkouts}
+    accuracy = {}
     loads = []
     problems = []
     for round_ in range(args.rounds):
         walls["python -c pass"].append(wall(EMPTY, here)[0])
+        walls["xpnn train --help"].append(wall(HELP, here)[0])
         walls["import numpy, sklearn.base"].append(wall(BASELINE, here)[0])
         for name, checkout in checkouts.items():
             seconds, out = wall(JOB, checkout)
             walls[f"xpnn train ({name})"].append(seconds)
-            train_seconds[name].append(json.loads(out.strip().splitlines()[-1])["train_seconds"])
+            summary = json.loads(out.strip().splitlines()[-1])
+            train_seconds[name].append(summary["train_seconds"])
+            accuracy[name] = summary["test_accuracy"]  # deterministic: the same every round
         loads.append(harness.run_worker(Path(__file__), ["load"], 120))
         print(f"round {round_ + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in walls.items()),
               flush=True)
@@ -143,8 +150,14 @@ def measure(args) -> dict:
                                                    "--repeats", str(args.repeats)], 900)
                for size in SIZES]
     problems += [u["error"] for u in [*updates, *loads] if "error" in u]
-    return {"environment": env, "blas": "see the workers (unpinned)", "walls": walls,
-            "train_seconds": train_seconds,
+    medians = {name: harness.spread(values)["median"] for name, values in walls.items()}
+    summary = {"wall_median": medians,
+               "wall_vs_baseline": {name: seconds / medians["import numpy, sklearn.base"]
+                                    for name, seconds in medians.items()},
+               "train_median": {name: harness.spread(values)["median"]
+                                for name, values in train_seconds.items()}}
+    return {"environment": env, "summary": summary, "walls": walls,
+            "train_seconds": train_seconds, "test_accuracy": accuracy,
             "load_seconds": [u["load_seconds"] for u in loads if "load_seconds" in u],
             "imports_baseline_ms": by_package(baseline),
             "imports_job_only_ms": by_package(job, skip=set(baseline)),
@@ -171,7 +184,8 @@ def markdown_report(result: dict) -> str:
               harness.markdown_table(["command", "wall s", "vs import numpy, sklearn.base"],
                                      rows), ""]
     for name, values in result["train_seconds"].items():
-        lines.append(f"- training seconds of `xpnn train` ({name}): "
+        lines.append(f"- `xpnn train` ({name}): test accuracy "
+                     f"{result['test_accuracy'][name]:.4f}, training seconds "
                      f"{harness.spread(values)['median']:.2f} median")
     loads = result["load_seconds"]
     if loads:

@@ -139,7 +139,7 @@ def run_python(block, namespace):
 
 
 def run_shell(block, directory):
-    environment = dict(os.environ, MPLBACKEND="Agg",
+    environment = dict(os.environ, MPLBACKEND="Agg", OPENBLAS_NUM_THREADS="1",
                        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     lines = block.source.splitlines()
     if any(line.startswith("$ ") for line in lines):  # a console block: only its commands
@@ -168,8 +168,12 @@ def test_the_code_blocks_of_a_page_run_in_order(page, tmp_path, monkeypatch):
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MPLBACKEND", "Agg")
-    # what a page sets for the rest of its process stays with the page, not the next test
-    with warnings.catch_warnings(), sklearn.config_context(), \
+    from threadpoolctl import threadpool_limits
+
+    # what a page sets for the rest of its process stays with the page, not the next test;
+    # one BLAS thread: the suite runs a worker per core, and the blocks' small fits took 20x
+    # longer with BLAS threads spinning against the other worker (4.3 s against 0.19 s)
+    with warnings.catch_warnings(), sklearn.config_context(), threadpool_limits(1), \
             xpnn.config_context(kernels=xpnn.get_config()["kernels"]):
         run_page(blocks_of(page), tmp_path)
 

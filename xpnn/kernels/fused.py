@@ -26,14 +26,14 @@ import numpy as np
 adam = momentum = sparse_weight_grad = None
 
 # what loading costs, and what the fused pass saves against NumPy's in-place update per step
-# and per parameter and step (bench/README.md, "Start-up: numba's load": measured together on one
-# machine, so their ratios hold on a faster or slower one; 57 us a step for 172 parameters,
-# 0.43 ms for the digits' 51 k, 0.97 ms for 235 k, 1.8 ms for 536 k): load once the process's
-# fits plan to save more than the load costs (a 3-epoch fit on Fashion-MNIST at 256-128
-# does; the digits' default job, at break-even, does not)
-LOAD_SECONDS = 0.8
-STEP_SECONDS = 5e-5
-PARAMETER_STEP_SECONDS = 3e-9
+# and per parameter and step (bench/results/issue40/start_up.md, by bench/start_up.py: measured
+# together on one machine, so their ratios hold on a faster or slower one; the load 0.76 s;
+# saved 0.24 ms a step for the digits' 51 k parameters, 0.93 ms for 235 k, 2.35 ms for
+# 536 k): load once the process's fits plan to save more than the load costs (a 3-epoch fit
+# on Fashion-MNIST at 256-128 does; the digits' default job, 1800 steps, does not)
+LOAD_SECONDS = 0.76
+STEP_SECONDS = 3e-5
+PARAMETER_STEP_SECONDS = 4e-9
 _saving = 0.0  # what the process's NumPy fits so far would save with the fused pass
 
 _loaded = threading.Event()  # the kernels above are set

@@ -32,8 +32,8 @@ namespace (``KERNELS``) when it has entries for the activation and the head, els
 reference; a kernel's fused update runs where its table has an entry for the optimizer that
 takes these settings, else the optimizer's own update. The kernels:
 
-- ``numpy_step.py``: the stages in reused buffers, a numba update (loaded in the background
-  once the process's fits plan enough steps to repay the load: ``fused.py``); held to the
+- ``numpy_step.py``: the stages in reused buffers, a numba update (loaded, the fit
+  waiting, once the process's fits plan enough steps to repay the load: ``fused.py``); held to the
   reference bit for bit (``tests/test_kernels.py``);
 - ``jax_step.py``: the reference's stages, and its step traced whole by ``jax.jit`` (every
   activation, head and optimizer); held to the reference within rounding, float64 rtol

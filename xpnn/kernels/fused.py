@@ -11,7 +11,11 @@ Compiled on first use and cached beside this file.
 
 Loading takes most of a second (importing numba, then its dispatcher reading the cached
 signatures) and saves a fraction of a millisecond a step, so it happens only once the fits of
-the process plan enough steps to repay it (``plan``), and in a background thread: until it is done
+the process plan enough steps to repay it (``plan``), and then the fit waits for it: loaded in a
+background thread while the first steps ran, it made the first epoch slower by more than the
+load itself on 2 cores (the loader's imports hold the GIL and its compilation takes a core
+the GEMMs use: bench/README.md, "Issue 40's targets"). The load runs in its own thread all
+the same (``start_loading``), so a caller may start it early; until it is done
 (``available``), ``numpy_step`` runs its NumPy in-place update, the same bits, and it takes
 the numba pass from the next step on. Without numba, the NumPy path throughout.
 """
@@ -48,13 +52,13 @@ def installed() -> bool:
 
 
 def plan(steps: int, parameters: int) -> None:
-    """A fit plans ``steps`` steps of a model of ``parameters`` on NumPy: start loading the
-    kernels once the process's planned steps would save more than loading costs (a loop of
-    short ``partial_fit`` calls adds up)."""
+    """A fit plans ``steps`` steps of a model of ``parameters`` on NumPy: load the kernels,
+    and wait for them, once the process's planned steps would save more than loading costs (a
+    loop of short ``partial_fit`` calls adds up)."""
     global _saving
     _saving += steps * (STEP_SECONDS + PARAMETER_STEP_SECONDS * parameters)
     if _saving > LOAD_SECONDS:
-        start_loading()
+        ready()
 
 
 def start_loading() -> None:

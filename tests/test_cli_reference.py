@@ -91,13 +91,11 @@ def test_the_defaults_table_is_the_code_s_and_a_new_difference_needs_its_why(mon
         xpnn_cli_docs.defaults()
 
 
-def python_blocks(text):
-    return re.findall(r"^```python\n(.*?)^```$", text, re.MULTILINE | re.DOTALL)
+def test_every_python_block_on_the_page_runs(capsys, tmp_path, monkeypatch):
+    from test_doc_blocks import blocks_of, run_page  # the guide's one block reader and runner
 
-
-def test_every_python_block_on_the_page_runs(capsys):
-    blocks = python_blocks(PAGE.read_text(encoding="utf-8"))
+    blocks = [block for block in blocks_of(PAGE) if block.kind == "python"]
     assert blocks
-    for block in blocks:
-        exec(compile(block, str(PAGE), "exec"), {"__name__": "cli_md"})
+    monkeypatch.chdir(tmp_path)
+    run_page(blocks, tmp_path)
     assert "test accuracy" in capsys.readouterr().out

@@ -14,6 +14,8 @@ import argparse
 import math
 import re
 
+from xpnn.cli.parser import has_default
+
 # what each expected failure is, in the reader's words, in Markdown (keys: the classes of
 # EXIT_STATUS)
 FAILURES = {
@@ -95,9 +97,8 @@ def _flag_table(parser) -> list[str]:
         lines += [f"**{group.title}**", "", "| flag | default | what it does |", "|---|---|---|"]
         for action in actions:
             invocation = formatter._format_action_invocation(action)
-            empty = any(action.default is nothing for nothing in
-                        (None, False, argparse.SUPPRESS))
-            default = "" if empty or action.required else f"`{_shown(action.default)}`"
+            shown = has_default(action) and not action.required
+            default = f"`{_shown(action.default)}`" if shown else ""
             help_text = formatter._expand_help(action) if action.help else ""
             lines.append(f"| `{invocation.replace('|', chr(92) + '|')}` | {default} | "
                          f"{_escape(help_text)} |")

@@ -15,15 +15,20 @@ from ..parallel.launcher import end_interrupted, name_command, release_interrupt
 from . import recipes
 
 
+def has_default(action) -> bool:
+    """Whether a flag has a default worth showing: not None, False or suppressed, compared by
+    identity (0 and 0.0 equal False, and are defaults worth showing). ``--help`` and cli.md's
+    reference (docs/_ext/xpnn_cli_docs.py) both ask this."""
+    return not any(action.default is nothing for nothing in (None, False, argparse.SUPPRESS))
+
+
 class HelpFormat(argparse.ArgumentDefaultsHelpFormatter):
     """Show real defaults, zero included; leave out "(default: None/False)" and defaults the
     text states."""
 
     def _get_help_string(self, action):
         text = action.help or ""
-        # by identity: 0 and 0.0 equal False, and are defaults worth showing
-        unhelpful = any(action.default is nothing for nothing in (None, False, argparse.SUPPRESS))
-        if unhelpful or "default" in text:
+        if not has_default(action) or "default" in text:
             return text
         return super()._get_help_string(action)
 

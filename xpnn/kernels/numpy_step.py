@@ -193,16 +193,22 @@ class FlatArrays:
                 np.copyto(self.views[kind][name], arrays[name])
         return dict(self.views[kind])
 
-    def segments(self, kinds) -> list:
-        """[(has_l2, {kind: flat 1-d array})]: the weights, then the biases."""
+    def segments(self, kinds, merged: bool) -> list:
+        """[(l2_count, {kind: flat 1-d array})], l2_count the leading entries that take the
+        L2 gradient: the weights, then the biases (numba's pass adds it to a whole segment
+        or none); ``merged``, all of them as one segment (NumPy's in-place update: half the
+        calls)."""
         split = self.n_weights
-        return [(True, {kind: self.buffers[kind][:split] for kind in kinds}),
-                (False, {kind: self.buffers[kind][split:] for kind in kinds})]
+        if merged:
+            return [(split, {kind: self.buffers[kind] for kind in kinds})]
+        return [(split, {kind: self.buffers[kind][:split] for kind in kinds}),
+                (0, {kind: self.buffers[kind][split:] for kind in kinds})]
 
 
 def _fused_adam(optimizer, step, rate_factor, l2, dtype):
     """mlp.add_l2_gradient (``l2`` = alpha / n, or None) and optim.Adam.update of 1-based
-    ``step`` as numba's one pass over a segment's flat arrays: ``run(has_l2, arrays)``."""
+    ``step`` as numba's one pass over a segment's flat arrays: ``run(l2_count, arrays)``
+    (the L2 gradient in every entry of the segment, or none: ``l2_count`` 0)."""
     lr, alpha_t = optimizer.step_numbers(step, rate_factor)
     b1, b2, decay = float(optimizer.beta1), float(optimizer.beta2), float(
         optimizer.weight_decay)
@@ -212,8 +218,8 @@ def _fused_adam(optimizer, step, rate_factor, l2, dtype):
     shrink, l2_cast = cast(1.0 - lr * decay), cast(l2 or 0.0)
     tiny, floor = np.finfo(dtype).tiny, cast(weight_floor(dtype, np))
 
-    def run(has_l2, arrays):
-        adds_l2 = has_l2 and l2 is not None
+    def run(l2_count, arrays):
+        adds_l2 = bool(l2_count) and l2 is not None
         fused.adam(arrays["params"], arrays["grads"], arrays["m"], arrays["v"], *numbers,
                    l2_cast if adds_l2 else cast(0.0), shrink, tiny, floor, adds_l2,
                    bool(decay))  # AdamW's shrink: decay
@@ -232,8 +238,8 @@ def _fused_momentum(optimizer, step, rate_factor, l2, dtype):
     tiny, floor = np.finfo(dtype).tiny, cast(weight_floor(dtype, np))
     l2_cast = cast(l2 or 0.0)
 
-    def run(has_l2, arrays):
-        adds_l2 = has_l2 and l2 is not None
+    def run(l2_count, arrays):
+        adds_l2 = bool(l2_count) and l2 is not None
         fused.momentum(arrays["params"], arrays["grads"], arrays["velocity"], mu, lr, tiny,
                        floor, bool(optimizer.nesterov), l2_cast if adds_l2 else cast(0.0), adds_l2)
     return run
@@ -243,19 +249,27 @@ def _fused_momentum(optimizer, step, rate_factor, l2, dtype):
 FUSED_UPDATES = {"adam": _fused_adam, "sgd": _fused_momentum}
 
 
+def _leading(array, count):
+    """The first ``count`` entries of a flat buffer, or the whole array (any shape) when
+    that is all of them; None when none."""
+    if not count:
+        return None
+    return array if count == array.size else array[:count]
+
+
 def _inplace_adam(step_kernel, step, rate_factor, l2):
-    """mlp.add_l2_gradient and optim.Adam.update without numba, as ``run(has_l2, arrays)``
-    over one parameter array (or flat segment) and its state: the formulas in place, in
-    their order of operations (bit for bit), scratch buffers reused per shape."""
+    """mlp.add_l2_gradient and optim.Adam.update without numba, as ``run(l2_count, arrays)``
+    over one parameter array (or the flat buffers) and its state, the L2 gradient in its
+    first ``l2_count`` entries: the formulas in place, in their order of operations (bit for
+    bit), scratch buffers reused per shape."""
     optimizer = step_kernel.optimizer
     lr, alpha_t = optimizer.step_numbers(step, rate_factor)
     b1, b2, eps = float(optimizer.beta1), float(optimizer.beta2), float(optimizer.eps)
     shrink = 1.0 - lr * float(optimizer.weight_decay)
 
-    def run(has_l2, arrays):
+    def run(l2_count, arrays):
         param, grad, m, v = arrays["params"], arrays["grads"], arrays["m"], arrays["v"]
-        if has_l2:
-            step_kernel._add_l2(param, grad, l2)
+        step_kernel._add_l2(_leading(param, l2_count), _leading(grad, l2_count), l2)
         tiny = np.finfo(param.dtype).tiny
         update = step_kernel._buffer("update", param.shape, param.dtype)
         denominator = step_kernel._buffer("denominator", param.shape, param.dtype)
@@ -280,17 +294,17 @@ def _inplace_adam(step_kernel, step, rate_factor, l2):
 
 def _inplace_momentum(step_kernel, step, rate_factor, l2):
     """mlp.add_l2_gradient and optim.SGD.update with momentum without numba, in place and bit
-    for bit, as ``run(has_l2, arrays)``; None without momentum (the reference's update runs)."""
+    for bit, as ``run(l2_count, arrays)``; None without momentum (the reference's update
+    runs)."""
     optimizer = step_kernel.optimizer
     if not optimizer.momentum:
         return None
     (lr,) = optimizer.step_numbers(step, rate_factor)
     mu = float(optimizer.momentum)
 
-    def run(has_l2, arrays):
+    def run(l2_count, arrays):
         param, grad, velocity = arrays["params"], arrays["grads"], arrays["velocity"]
-        if has_l2:
-            step_kernel._add_l2(param, grad, l2)
+        step_kernel._add_l2(_leading(param, l2_count), _leading(grad, l2_count), l2)
         scaled = step_kernel._buffer("update", param.shape, param.dtype)
         np.multiply(grad, lr, out=scaled)  # lr g
         velocity *= mu  # velocity = mu velocity - lr g
@@ -307,8 +321,8 @@ def _inplace_momentum(step_kernel, step, rate_factor, l2):
     return run
 
 
-# optimizer kind -> its update in place without numba, ``run(has_l2, arrays)`` as the fused
-# ones (declines: the reference's runs)
+# optimizer kind -> its update in place without numba, ``run(l2_count, arrays)`` as the
+# fused ones (declines: the reference's runs)
 INPLACE_UPDATES = {"adam": _inplace_adam, "sgd": _inplace_momentum}
 
 
@@ -484,17 +498,19 @@ class NumpyStep:
         return self.optimizer.update(params, grads, state, self.xp, rate_factor)
 
     def _run_over(self, run, params, grads, state, step, flat_only=False):
-        """(params, opt_state) after ``run(has_l2, arrays)``, an update pass, over the flat
-        buffers (two passes in all: the weights, the biases) or each parameter's arrays
-        (numba's pass, ``flat_only``: flattened, so None where one is not contiguous)."""
+        """(params, opt_state) after ``run(l2_count, arrays)``, an update pass, over the flat
+        buffers (NumPy's in place: one pass over all of them; numba's, ``flat_only``: two,
+        the weights and the biases) or each parameter's arrays (numba's flattened, so None
+        where one is not contiguous)."""
         slots = self.optimizer.state_slots
         flat = self.flat
         if flat is not None and flat.holds("grads", grads):
             # backward's gradients (so params have the flat layout)
             params = flat.adopt("params", params)
             new_slots = {slot: flat.adopt(slot, state[slot]) for slot in slots}
-            for has_l2, arrays in flat.segments(("params", "grads", *slots)):
-                run(has_l2, arrays)
+            for l2_count, arrays in flat.segments(("params", "grads", *slots),
+                                                  merged=not flat_only):
+                run(l2_count, arrays)
             return params, {"step": step, **new_slots}
         per_name = [(name, {"params": params[name], "grads": grads[name],
                             **{slot: state[slot][name] for slot in slots}})
@@ -506,7 +522,7 @@ class NumpyStep:
             per_name = [(name, {kind: array.reshape(-1) for kind, array in arrays.items()})
                         for name, arrays in per_name]
         for name, arrays in per_name:  # e.g. gradients summed over MPI ranks
-            run(name.startswith("w"), arrays)
+            run(arrays["params"].size if name.startswith("w") else 0, arrays)
         return params, {"step": step, **{slot: state[slot] for slot in slots}}
 
     def _add_l2_gradient(self, params, grads, l2):
@@ -516,8 +532,9 @@ class NumpyStep:
                 self._add_l2(param, grads[name], l2)
 
     def _add_l2(self, param, grad, l2):
-        """flush(grad + l2 param) in place for one weight array; None: no L2."""
-        if l2 is None:
+        """flush(grad + l2 param) in place for one weight array; l2 None: no L2 (param None:
+        no weights)."""
+        if l2 is None or param is None:
             return
         grad += np.multiply(param, l2, out=self._scratch(param))
         self._flush_below(grad, np.finfo(grad.dtype).tiny)

@@ -45,8 +45,9 @@ def run(seed: int, epochs: int | None, checkout: Path, flags=()) -> dict:
 
 
 def recipe_flags() -> str:
-    from xpnn.cli.recipes import DEFAULT, RECIPES, LEARNING_RATES
-    settings = {**RECIPES["fashion-mnist"][DEFAULT], "lr": LEARNING_RATES["adam"]}
+    from xpnn.cli.recipes import DEFAULT, RECIPES, rate
+    settings = dict(RECIPES["fashion-mnist"][DEFAULT])
+    settings["lr"] = rate(settings.pop("lr", {}), "adam")
     return ", ".join(f"{key} {value}" for key, value in settings.items())
 
 

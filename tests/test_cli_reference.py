@@ -83,7 +83,9 @@ def test_the_defaults_table_is_the_code_s_and_a_new_difference_needs_its_why(mon
         assert f"`{library[name]!r}`" in row, name
     assert "`--hidden 256,128`" in rows["hidden_layer_sizes"]
     assert "`--alpha 0.0`" in rows["alpha"] and "`0.0001`" in rows["alpha"]
-    assert "with `--optimizer sgd`: `--lr 0.1`" in rows["learning_rate_init"]
+    sgd_rate = recipes.RECIPES["digits"]["default"]["lr"]["sgd"]  # the recipe's, by optimizer
+    assert f"with `--optimizer sgd`: `--lr {sgd_rate:g}`" in rows["learning_rate_init"]
+    assert "`--lr-schedule cosine`" in rows["learning_rate"]
     assert "off; with `--early-stopping`: `--patience 5`" in rows["n_iter_no_change"]
     digits = {**recipes.RECIPES["digits"]["default"], "activation": "tanh"}
     monkeypatch.setitem(recipes.RECIPES["digits"], "default", digits)

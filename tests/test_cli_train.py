@@ -5,10 +5,13 @@ from clirun import xpnn, xpnn_json
 
 
 def test_default_train_on_digits_reaches_97_percent():
+    from xpnn.cli.recipes import RECIPES
+
     summary = xpnn_json("train")
     assert summary["test_accuracy"] >= 0.97
     assert summary["backend"] == "numpy" and summary["device"] == "cpu"
-    assert summary["epochs"] == 40 and summary["test_rows"] == 359
+    assert summary["epochs"] == RECIPES["digits"]["default"]["epochs"]
+    assert summary["test_rows"] == 359
     assert summary["test_loss"] < 0.2 and summary["seconds"] > 0
 
 
@@ -280,21 +283,29 @@ def test_every_recipe_is_listed_in_help_and_an_unknown_one_is_refused(tmp_path):
 
 
 def test_the_recipe_s_learning_rate_follows_the_optimizer():
-    """Without --lr a run takes its optimizer's rate (recipes.LEARNING_RATES); --lr wins."""
-    from xpnn.cli.recipes import LEARNING_RATES, describe, with_recipe
+    """Without --lr a run takes its optimizer's rate (recipes.LEARNING_RATES), or its
+    recipe's rate for that optimizer where the recipe has one; --lr wins."""
+    from xpnn.cli.recipes import LEARNING_RATES, RECIPES, describe, with_recipe
 
+    digits = RECIPES["digits"]["default"]["lr"]
     for optimizer, rate in LEARNING_RATES.items():
-        assert with_recipe(parsed("--optimizer", optimizer)).lr == rate
+        assert with_recipe(parsed("--data", "x.csv", "--optimizer", optimizer)).lr == rate
+        assert with_recipe(parsed("--optimizer", optimizer)).lr == digits[optimizer]
     assert LEARNING_RATES["sgd"] > LEARNING_RATES["adam"]
     assert with_recipe(parsed("--optimizer", "sgd", "--lr", "0.5")).lr == 0.5
     assert with_recipe(parsed("--dataset", "fashion-mnist", "--optimizer", "nesterov")).lr == (
         LEARNING_RATES["nesterov"])
     assert "--lr by --optimizer: sgd 0.1," in describe()
+    assert "--lr 0.2 with sgd" in describe()
 
 
 def test_plain_sgd_reaches_95_percent_on_the_digits_in_the_default_epochs():
-    """Adam's 1e-3 left plain SGD at 0.85 after the recipe's 40 epochs; its own rate does not."""
+    """Adam's 1e-3 left plain SGD at 0.85 after 40 epochs on the digits; its own rate (the
+    recipe's for plain SGD) does not."""
+    from xpnn.cli.recipes import RECIPES
+
+    recipe = RECIPES["digits"]["default"]
     summary = xpnn_json("train", "--optimizer", "sgd", "--quiet")
-    assert summary["optimizer"] == "sgd" and summary["epochs"] == 40
-    assert summary["lr"] == 0.1
+    assert summary["optimizer"] == "sgd" and summary["epochs"] == recipe["epochs"]
+    assert summary["lr"] == recipe["lr"]["sgd"]
     assert summary["test_accuracy"] >= 0.95, summary["test_accuracy"]

@@ -34,7 +34,7 @@ adam = momentum = sparse_weight_grad = None
 # together on one machine, so their ratios hold on a faster or slower one; the load 0.76 s;
 # saved 0.24 ms a step for the digits' 51 k parameters, 0.93 ms for 235 k, 2.35 ms for
 # 536 k): load once the process's fits plan to save more than the load costs (a 3-epoch fit
-# on Fashion-MNIST at 256-128 does; the digits' default job, 1800 steps, does not)
+# on Fashion-MNIST at 256-128 does; the digits' default job, 460 steps, does not)
 LOAD_SECONDS = 0.76
 STEP_SECONDS = 3e-5
 PARAMETER_STEP_SECONDS = 4e-9

@@ -1,4 +1,6 @@
 """Every loader on small generated files: values, dtypes, shapes, image_shape, value_range."""
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -211,6 +213,30 @@ def test_source_digits():
     assert splits.test is None
     assert splits.train.X.shape == (1797, 64)
     assert splits.train.value_range == 16.0
+
+
+def test_the_digits_read_directly_are_scikit_learns_and_its_loader_is_the_fallback(
+        monkeypatch):
+    """xpnn reads scikit-learn's bundled file without importing sklearn.datasets (its imports
+    cost the default job 0.13 s); the same arrays as scikit-learn's load_digits, and that
+    loader where the file is not found."""
+    from sklearn.datasets import load_digits as sklearn_load_digits
+
+    from xpnn.data import digits
+
+    expected = sklearn_load_digits()
+    direct = digits.load_digits()
+    np.testing.assert_array_equal(direct.X, expected.data.astype(np.float32))
+    np.testing.assert_array_equal(direct.y, expected.target)
+    monkeypatch.setattr(digits, "_bundled_rows", lambda: None)
+    fallback = digits.load_digits()
+    np.testing.assert_array_equal(fallback.X, direct.X)
+    np.testing.assert_array_equal(fallback.y, direct.y)
+    code = ("import sys; from xpnn.data.digits import load_digits; load_digits(); "
+            "print('sklearn.datasets' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == "False"
 
 
 @pytest.mark.skipif(not FASHION_MNIST_DIR.is_dir(),

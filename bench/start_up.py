@@ -80,8 +80,11 @@ def load_worker() -> dict:
 
     from xpnn.kernels import fused
     started = time.perf_counter()
-    loaded = fused.ready()
-    return {"load_seconds": time.perf_counter() - started, "loaded": loaded}
+    import numba  # noqa: F401  (the first part of the load: numba's own import)
+    imported = time.perf_counter()
+    loaded = fused.ready()  # the rest: numba's first use (its registries), the cached code
+    return {"load_seconds": time.perf_counter() - started,
+            "import_seconds": imported - started, "loaded": loaded}
 
 
 def update_worker(size: str, repeats: int) -> dict:
@@ -154,11 +157,18 @@ def measure(args) -> dict:
     summary = {"wall_median": medians,
                "wall_vs_baseline": {name: seconds / medians["import numpy, sklearn.base"]
                                     for name, seconds in medians.items()},
+               # each round's command against the same round's baseline (the machine drifts
+               # between rounds more than within one)
+               "round_ratios": {name: [seconds / base for seconds, base in
+                                       zip(values, walls["import numpy, sklearn.base"])]
+                                for name, values in walls.items()},
                "train_median": {name: harness.spread(values)["median"]
                                 for name, values in train_seconds.items()}}
     return {"environment": env, "summary": summary, "walls": walls,
             "train_seconds": train_seconds, "test_accuracy": accuracy,
             "load_seconds": [u["load_seconds"] for u in loads if "load_seconds" in u],
+            "numba_import_seconds": [u["import_seconds"] for u in loads
+                                     if "import_seconds" in u],
             "imports_baseline_ms": by_package(baseline),
             "imports_job_only_ms": by_package(job, skip=set(baseline)),
             "imports_total_ms": {"baseline": sum(baseline.values()), "job": sum(job.values())},
@@ -178,10 +188,13 @@ def markdown_report(result: dict) -> str:
     rows = []
     for name, values in walls.items():
         s = harness.spread(values)
+        ratios = harness.spread(result["summary"]["round_ratios"][name])
         rows.append([name, f"{s['median']:.2f} ({s['min']:.2f}-{s['max']:.2f})",
-                     f"{s['median'] / base:.2f}x"])
+                     f"{s['median'] / base:.2f}x",
+                     f"{ratios['median']:.2f}x ({ratios['min']:.2f}-{ratios['max']:.2f})"])
     lines += ["**Wall time, seconds, median (min-max)**", "",
-              harness.markdown_table(["command", "wall s", "vs import numpy, sklearn.base"],
+              harness.markdown_table(["command", "wall s", "vs import numpy, sklearn.base",
+                                      "the same, round by round: median (min-max)"],
                                      rows), ""]
     for name, values in result["train_seconds"].items():
         lines.append(f"- `xpnn train` ({name}): test accuracy "
@@ -190,8 +203,11 @@ def markdown_report(result: dict) -> str:
     loads = result["load_seconds"]
     if loads:
         s = harness.spread(loads)
+        imports = harness.spread(result["numba_import_seconds"])
         lines.append(f"- numba's load (`fused.ready()` after `import numpy`): "
-                     f"{s['median']:.2f} s median ({s['min']:.2f}-{s['max']:.2f})")
+                     f"{s['median']:.2f} s median ({s['min']:.2f}-{s['max']:.2f}); of it "
+                     f"`import numba` {imports['median']:.2f} s median, the rest its first "
+                     "use (its typing and target registries) and the cached kernels")
     totals = result["imports_total_ms"]
     lines += ["", f"**Imports** (`-X importtime` self times, one run each: the baseline "
               f"{totals['baseline']:.0f} ms, the job {totals['job']:.0f} ms); what the job "

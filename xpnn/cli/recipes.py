@@ -17,8 +17,9 @@ DEFAULT = "default"
 OTHER = "other data"  # any --data file: the source is not a named data set
 
 # --lr when left out, per --optimizer: Adam's 1e-3 left plain SGD at 0.85 test accuracy on
-# the digits after 40 epochs of batches of 32 (0.20 after 2); momentum 0.9 multiplies the step by about
-# 10, hence a tenth of plain SGD's rate (digits, 3 seeds each: docs/guide/cli.md, "Recipes")
+# the digits after 40 epochs of batches of 32 (0.20 after 2); momentum 0.9 multiplies the
+# step by about 10, hence a tenth of plain SGD's rate (digits, 3 seeds each:
+# docs/guide/cli.md, "Recipes")
 LEARNING_RATES = {"sgd": 0.1, "momentum": 0.01, "nesterov": 0.01, "adam": 1e-3, "adamw": 1e-3}
 
 RECIPES = {

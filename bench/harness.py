@@ -73,26 +73,31 @@ def write_json(path: Path, payload: dict) -> None:
     write_text_atomic(path, json.dumps(payload, indent=2) + "\n")
 
 
-def write_report(out: Path, name: str, result: dict, report: str) -> None:
-    """A script's results: ``out/name.json`` and ``out/name.md``, and the report printed."""
+def write_report(out: Path, name: str, result: dict, report: str, also=()) -> None:
+    """A script's results: ``out/name.json`` and ``out/name.md``, and the report printed;
+    ``also``: the names of more files the script wrote there (a plot)."""
     write_json(out / f"{name}.json", result)
     write_text_atomic(out / f"{name}.md", report)
     print(report)
-    print(f"written: {out / (name + '.json')}, {name}.md")
+    print(f"written: {', '.join([str(out / (name + '.json')), f'{name}.md', *also])}")
 
 
-def script_main(argv, name: str, parse_args, worker, measure, markdown_report) -> int:
+def script_main(argv, name: str, parse_args, worker, measure, markdown_report, *,
+                failed=lambda result: bool(result["problems"]), also=None) -> int:
     """A benchmark script's main: ``--worker`` runs one measurement in this process and prints
     it as JSON; otherwise ``measure`` starts the workers and its result is written as
-    ``name.json`` / ``name.md`` (``write_report``); exit 1 when it found problems."""
+    ``name.json`` / ``name.md`` (``write_report``), with ``also(args, result)`` writing more
+    files and returning their names; exit 1 when ``failed(result)`` (default: it found
+    problems)."""
     host.unpin_blas_and_reexec()  # measure the BLAS a user would get
     args = parse_args(argv)
     if args.worker:
         print(json.dumps(worker(args)), flush=True)
         return 0
     result = measure(args)
-    write_report(args.out, name, result, markdown_report(result))
-    return 1 if result["problems"] else 0
+    extra = also(args, result) if also is not None else ()
+    write_report(args.out, name, result, markdown_report(result), extra)
+    return 1 if failed(result) else 0
 
 
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:
